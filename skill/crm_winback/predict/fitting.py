@@ -1,0 +1,140 @@
+"""Maximum-likelihood machinery shared by the BG/NBD and Gamma-Gamma fits.
+
+Both models are fitted on log-parameters (so every parameter stays positive without constraints the optimizer
+has to respect) over rows grouped into distinct values with integer weights: a shop with millions of customers
+has far fewer distinct (x, t_x, T) rows, and the likelihood only has to be evaluated once per distinct row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
+
+from crm_winback.errors import DataError, InputError
+
+TimeUnit = Literal["days", "weeks"]
+DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "weeks": 7.0}
+
+# A log-parameter at +-LOG_BOUND (a parameter above 4.8e8 or below 2e-9) means the data cannot pin it down:
+# the optimizer ran off towards a degenerate limit of the model rather than to an interior maximum.
+LOG_BOUND = 20.0
+
+Objective = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Distinct rows (one array per column) and how many input rows each stands for."""
+
+    columns: tuple[NDArray[np.float64], ...]
+    weights: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """Where the optimizer stopped, on the natural (not log) scale."""
+
+    params: NDArray[np.float64]
+    objective: float
+    converged: bool
+    iterations: int
+    message: str
+
+
+def as_float_array(values: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Return ``values`` as a 1-D float array, or raise InputError naming the argument."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise InputError(f"{name} must be a 1-D array of numbers, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{name} contains NaN or infinite values; drop or fix those customers first")
+    return array
+
+
+def check_time_unit(time_unit: str) -> TimeUnit:
+    """Return ``time_unit`` if it is 'days' or 'weeks', else raise InputError."""
+    if time_unit == "days":
+        return "days"
+    if time_unit == "weeks":
+        return "weeks"
+    raise InputError(f"time_unit must be 'days' or 'weeks', got {time_unit!r}")
+
+
+def group_rows(columns: Sequence[NDArray[np.float64]], weights: ArrayLike | None) -> Grouped:
+    """Collapse identical rows across ``columns`` into distinct rows with summed weights."""
+    n = len(columns[0])
+    w = np.ones(n) if weights is None else as_float_array(weights, "weights")
+    if len(w) != n:
+        raise InputError(f"weights has {len(w)} entries but the data has {n} rows; pass one weight per row")
+    if np.any(w < 0):
+        raise InputError("weights must be >= 0 (they count customers)")
+    stacked = np.column_stack(columns)
+    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=w, minlength=len(distinct)).astype(np.float64)
+    keep = summed > 0
+    return Grouped(tuple(distinct[keep, i] for i in range(distinct.shape[1])), summed[keep])
+
+
+def minimize_log_params(
+    objective: Objective, start: NDArray[np.float64], names: Sequence[str], model: str
+) -> Optimum:
+    """Minimize ``objective`` over log-parameters with L-BFGS-B; raise DataError when no interior optimum.
+
+    ``objective`` maps log-parameters to (value, gradient in the log-parameters). ``names`` label the
+    parameters in error messages.
+    """
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    x0 = np.clip(np.log(start), -LOG_BOUND + 1, LOG_BOUND - 1)
+    with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
+        try:
+            result = optimize.minimize(
+                objective,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
+            )
+        except FloatingPointError as exc:
+            raise DataError(
+                f"{model} fit failed: the likelihood became non-finite ({exc}); the data cannot support this "
+                "model (check for a very short history or almost no repeat buyers), or set a small "
+                "penalizer_coef such as 0.001"
+            ) from exc
+    if not np.isfinite(result.fun) or not np.all(np.isfinite(result.x)):
+        raise DataError(
+            f"{model} fit failed: the likelihood is not finite at the optimum; set a small penalizer_coef "
+            "such as 0.001"
+        )
+    at_bound = np.flatnonzero(np.abs(result.x) >= LOG_BOUND - 1e-6)
+    if len(at_bound):
+        i = int(at_bound[0])
+        direction = "infinity" if result.x[i] > 0 else "zero"
+        raise DataError(
+            f"{model} fit failed: parameter {names[i]} ran off towards {direction}, so the data cannot "
+            "identify the model (too few repeat buyers, too short a history, or no sign of customers "
+            "dropping out); a small penalizer_coef such as 0.001 stops parameters running to infinity, "
+            "otherwise use the heuristic churn score"
+        )
+    # L-BFGS-B reports 'ABNORMAL' line searches when it is already at the optimum to machine precision; a
+    # small projected gradient is what matters.
+    grad_norm = float(np.max(np.abs(result.jac))) if result.jac is not None else np.inf
+    converged = bool(result.success) or grad_norm < 1e-5
+    if not converged:
+        raise DataError(
+            f"{model} fit did not converge ({result.message}); set a small penalizer_coef such as 0.001"
+        )
+    return Optimum(
+        params=np.exp(result.x),
+        objective=float(result.fun),
+        converged=converged,
+        iterations=int(result.nit),
+        message=str(result.message),
+    )
