@@ -1,0 +1,93 @@
+"""Turn the quality report and the score summary into the rows the CLI prints."""
+
+from __future__ import annotations
+
+from .ingest.quality import QualityReport
+from .scoring import ScoreSummary
+from .scoring.scorecard import ScorecardRow
+from .tables import cell, markdown_table, pct, text_table
+
+
+def _money(value: float | None, currency: str | None) -> str:
+    if value is None:
+        return "unavailable"
+    return f"{value:,.2f}" + (f" {currency}" if currency else "")
+
+
+def quality_lines(q: QualityReport) -> list[tuple[str, str]]:
+    mapping = ", ".join(f"{role}={header!r}" for role, header in q.mapping.items())
+    rows = [
+        ("file", q.file),
+        ("format", q.file_format),
+        ("layout", q.layout_label),
+        ("column mapping", mapping),
+        ("dates", f"{q.date_format} ({q.date_format_reason})"),
+        ("money", q.money_format or "no amounts (monetary unavailable)"),
+        ("currency", q.currency or "not stated in the file"),
+        ("rows read / used", f"{q.rows_read:,} / {q.rows_used:,}"),
+        ("customers", f"{q.customers:,} scored of {q.customer_ids_found:,} customer ids found"),
+        ("orders", f"{q.orders:,}"),
+        ("date range", f"{q.first_order_date} .. {q.last_order_date} ({q.history_days} days to the as-of date)"),
+        ("as-of date", f"{q.as_of} - {q.as_of_reason}"),
+        ("gross revenue", _money(q.gross_revenue, q.currency)),
+        ("refunds / returns", f"{_money(q.refunds, q.currency)} / {_money(q.returns, q.currency)}"),
+        ("net revenue", _money(q.net_revenue, q.currency)),
+        ("one-time buyers", pct(q.one_time_buyer_share)),
+        ("median days between orders",
+         cell(q.median_days_between_orders) if q.median_days_between_orders is not None else "n/a (no repeats)"),
+        ("consent columns", ", ".join(f"{k}={v!r}" for k, v in q.consent_columns.items()) or "none found"),
+        ("confidence", q.confidence + (f" ({'; '.join(q.confidence_reasons)})" if q.confidence_reasons else "")),
+    ]
+    rows.extend(("note", note) for note in q.notes)
+    return rows
+
+
+def exclusion_rows(q: QualityReport) -> list[list[object]]:
+    return [[e.reason, e.action, e.rows, e.orders, e.note] for e in q.exclusions]
+
+
+SCORECARD_HEADERS = ["group", "customers", "share", "revenue", "rev share", "AOV", "avg orders",
+                     "median days since", "risk L/M/H", "email ok", "sms ok"]
+
+
+def scorecard_rows(rows: list[ScorecardRow]) -> list[list[object]]:
+    return [[r.group, r.customers, pct(r.share), r.revenue, pct(r.revenue_share), r.aov, r.avg_orders,
+             r.median_days_since_last_order, f"{r.churn_risk_low}/{r.churn_risk_medium}/{r.churn_risk_high}",
+             r.email_reachable, r.sms_reachable] for r in rows]
+
+
+def render_profile(q: QualityReport, fmt: str) -> str:
+    table = markdown_table if fmt == "markdown" else text_table
+    parts = ["## Data profile" if fmt == "markdown" else "DATA PROFILE",
+             table(["item", "value"], [list(r) for r in quality_lines(q)])]
+    if q.exclusions:
+        parts += ["", "### Excluded or flagged" if fmt == "markdown" else "EXCLUDED OR FLAGGED",
+                  table(["reason", "action", "rows", "orders", "note"], exclusion_rows(q))]
+    else:
+        parts += ["", "Nothing was excluded or flagged."]
+    return "\n".join(parts) + "\n"
+
+
+def render_scores(q: QualityReport, s: ScoreSummary, scores_file: str | None, fmt: str) -> str:
+    table = markdown_table if fmt == "markdown" else text_table
+    md = fmt == "markdown"
+    head = [
+        ("method", s.method),
+        ("as-of date", f"{s.as_of} - {q.as_of_reason}"),
+        ("customers", f"{s.customers:,}"),
+        ("repurchase cycle", f"{s.repurchase_cycle_days:g} days ({s.repurchase_cycle_source})"),
+        ("churn risk", s.churn_risk_source),
+        ("confidence", q.confidence),
+    ]
+    for b in s.bins:
+        cuts = f"; cut points {', '.join(cell(c) for c in b.cut_points)}" if b.cut_points else ""
+        head.append((f"{b.dimension} score", f"{b.basis}{cuts}" + (f" - {b.note}" if b.note else "")))
+    head.extend(("note", n) for n in s.notes)
+    if scores_file:
+        head.append(("per-customer scores", scores_file))
+    parts = ["## Scoring" if md else "SCORING", table(["item", "value"], [list(r) for r in head]), "",
+             "## Segment health scorecard" if md else "SEGMENT HEALTH SCORECARD",
+             table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_segment, s.scorecard.total])), "",
+             "## By lifecycle stage" if md else "BY LIFECYCLE STAGE",
+             table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_lifecycle, s.scorecard.total]))]
+    return "\n".join(parts) + "\n"

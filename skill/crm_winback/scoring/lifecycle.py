@@ -1,0 +1,96 @@
+"""Lifecycle stages and the heuristic churn risk, both measured against repurchase cycles.
+
+``churn_risk`` is a seam: the probabilistic model (BG/NBD P(alive)) can replace the heuristic column.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..knowledge import KnowledgeModel, load_knowledge
+
+
+class CycleRules(KnowledgeModel):
+    min_repeat_customers: int = Field(ge=1)
+    default_days: float = Field(gt=0)
+    floor_days: float = Field(gt=0)
+
+
+class StageRule(KnowledgeModel):
+    stage: str
+    description: str
+    min_cycles_since_last_order: float | None = None
+    max_orders: int | None = None
+    min_orders: int | None = None
+    top_spend_share: float | None = Field(default=None, gt=0, lt=1)
+
+
+class ChurnRiskRules(KnowledgeModel):
+    min_purchase_days_for_own_gap: int = Field(ge=2)
+    medium_above: float = Field(gt=0)
+    high_above: float = Field(gt=0)
+
+
+class LifecycleRules(KnowledgeModel):
+    repurchase_cycle: CycleRules
+    stages: list[StageRule] = Field(min_length=1)
+    churn_risk: ChurnRiskRules
+
+
+def lifecycle_rules() -> LifecycleRules:
+    return load_knowledge("lifecycle.yaml", LifecycleRules)
+
+
+def repurchase_cycle(median_gap: float | None, repeat_customers: int) -> tuple[float, str]:
+    """The shop's cycle in days and where it came from (measured, or the default when too few repeat)."""
+    rules = lifecycle_rules().repurchase_cycle
+    if median_gap is None or repeat_customers < rules.min_repeat_customers:
+        return rules.default_days, (
+            f"default {rules.default_days:g} days: only {repeat_customers} repeat customers "
+            f"(need {rules.min_repeat_customers}) to measure it"
+        )
+    if median_gap < rules.floor_days:
+        return rules.floor_days, f"floor of {rules.floor_days:g} days (measured median gap {median_gap:g})"
+    return float(median_gap), f"measured: median days between purchase days ({repeat_customers:,} repeat customers)"
+
+
+def stage_sql(cycle: float, vip_cut: str) -> str:
+    """SQL CASE giving the stage of a row of ``customers`` (columns recency_days, orders, spend_rank_value)."""
+    arms = []
+    for rule in lifecycle_rules().stages:
+        conds = []
+        if rule.min_cycles_since_last_order is not None:
+            conds.append(f"recency_days > {rule.min_cycles_since_last_order * cycle!r}")
+        if rule.max_orders is not None:
+            conds.append(f"orders <= {rule.max_orders}")
+        if rule.min_orders is not None:
+            conds.append(f"orders >= {rule.min_orders}")
+        if rule.top_spend_share is not None:
+            conds.append(f"spend_value >= {vip_cut}")
+        arms.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN '{rule.stage}'")
+    return f"(CASE {' '.join(arms)} ELSE 'active' END)"
+
+
+def vip_share() -> float:
+    for rule in lifecycle_rules().stages:
+        if rule.top_spend_share is not None:
+            return rule.top_spend_share
+    return 0.1
+
+
+def stage_names() -> list[str]:
+    return [rule.stage for rule in lifecycle_rules().stages]
+
+
+def churn_risk_sql(cycle: float) -> str:
+    """Heuristic churn risk from how far past their expected next order a customer is."""
+    rules = lifecycle_rules().churn_risk
+    ratio = f"(recency_days / {expected_gap_sql(cycle)})"
+    return (f"(CASE WHEN {ratio} > {rules.high_above!r} THEN 'high' "
+            f"WHEN {ratio} > {rules.medium_above!r} THEN 'medium' ELSE 'low' END)")
+
+
+def expected_gap_sql(cycle: float) -> str:
+    rules = lifecycle_rules().churn_risk
+    return (f"(CASE WHEN purchase_days >= {rules.min_purchase_days_for_own_gap} "
+            f"THEN greatest(median_days_between, 1) ELSE {cycle!r} END)")

@@ -1,0 +1,84 @@
+"""R, F and M scores 1-5, by fixed thresholds or by quintiles.
+
+Quintile tie policy: the cut points are the values at the 20th, 40th, 60th and 80th percentile
+(``quantile_disc``, an actual value of the data); a customer's score is 1 + the number of cut points their
+value is strictly above. Equal values therefore always share a score, the order of rows never matters, and
+when many customers share a value some bins stay empty - which the output reports.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ..errors import KnowledgeError
+from ..knowledge import KnowledgeModel, load_knowledge, load_model_file
+
+Method = Literal["fixed", "quantile"]
+
+
+class Bin(KnowledgeModel):
+    score: int = Field(ge=1, le=5)
+    from_: float = Field(alias="from", ge=0)
+    to: float | None
+
+    model_config = KnowledgeModel.model_config | {"populate_by_name": True}
+
+
+def _check_bins(name: str, bins: list[Bin]) -> None:
+    ordered = sorted(bins, key=lambda b: b.from_)
+    if sorted(b.score for b in bins) != [1, 2, 3, 4, 5]:
+        raise ValueError(f"{name}: needs exactly one bin for each score 1-5")
+    if ordered[0].from_ != 0:
+        raise ValueError(f"{name}: the first bin must start at 0 (it starts at {ordered[0].from_:g})")
+    for lower, upper in zip(ordered, ordered[1:], strict=False):
+        if lower.to is None or lower.to != upper.from_:
+            end = "no end" if lower.to is None else f"{lower.to:g}"
+            raise ValueError(f"{name}: score {lower.score} ends at {end} but score {upper.score} starts at "
+                             f"{upper.from_:g}; make each bin start where the previous one ends")
+    if ordered[-1].to is not None:
+        raise ValueError(f"{name}: the last bin (score {ordered[-1].score}) must be open-ended (to: null)")
+    scores = [b.score for b in ordered]
+    if scores not in ([1, 2, 3, 4, 5], [5, 4, 3, 2, 1]):
+        raise ValueError(f"{name}: scores must rise or fall steadily with the value; got {scores}")
+
+
+class Thresholds(KnowledgeModel):
+    recency_days: list[Bin]
+    orders_per_year: list[Bin]
+    net_spend: list[Bin]
+
+    @model_validator(mode="after")
+    def _contiguous(self) -> Thresholds:
+        for name in ("recency_days", "orders_per_year", "net_spend"):
+            _check_bins(name, getattr(self, name))
+        return self
+
+
+def load_thresholds(path: str | None = None) -> Thresholds:
+    if path is None:
+        return load_knowledge("rfm_thresholds.yaml", Thresholds)
+    from pathlib import Path
+
+    try:
+        return load_model_file(Path(path), Thresholds)
+    except KnowledgeError as exc:
+        raise KnowledgeError(f"--thresholds {exc}") from None
+
+
+def fixed_score_sql(expr: str, bins: list[Bin]) -> str:
+    arms = " ".join(
+        f"WHEN {expr} >= {b.from_!r}" + (f" AND {expr} < {b.to!r}" if b.to is not None else "") + f" THEN {b.score}"
+        for b in sorted(bins, key=lambda b: b.from_)
+    )
+    return f"(CASE {arms} ELSE 1 END)"  # negative spend (net returns) falls below every bin
+
+
+def quantile_cuts_sql(expr: str, table: str) -> str:
+    """SQL for the four quintile cut points of ``expr`` over ``table`` (a list of 4 values)."""
+    return f"(SELECT quantile_disc({expr}, [0.2, 0.4, 0.6, 0.8]) FROM {table})"
+
+
+def quantile_score_sql(expr: str, cuts: str) -> str:
+    return " + ".join(["1"] + [f"CAST({expr} > {cuts}[{k}] AS INTEGER)" for k in range(1, 5)])

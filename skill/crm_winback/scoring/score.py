@@ -1,0 +1,192 @@
+"""Score every customer: the per-customer summary, R/F/M scores, segment, lifecycle stage and churn risk.
+
+Builds the ``customers`` and ``scores`` tables in the ingest connection and the scorecard. Output files are
+written sorted by customer id, so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from ..errors import InputError
+from ..ingest import Ingested
+from ..ingest.quality import QualityReport
+from ..ingest.reader import sql_string
+from .lifecycle import churn_risk_sql, expected_gap_sql, repurchase_cycle, stage_names, stage_sql, vip_share
+from .rfm import Method, fixed_score_sql, load_thresholds, quantile_cuts_sql, quantile_score_sql
+from .scorecard import Scorecard, build_scorecard
+from .segment_map import load_segment_map
+
+SCORE_COLUMNS = (
+    "customer_id", "first_order_date", "last_order_date", "orders", "purchase_days", "gross_total", "net_total",
+    "aov", "recency_days", "tenure_days", "orders_per_year", "median_days_between", "expected_gap_days",
+    "r_score", "f_score", "m_score", "rfm_code", "rfm_segment", "lifecycle_stage", "churn_risk",
+    "email", "phone", "first_name", "last_name", "email_consent", "sms_consent",
+)  # fmt: skip
+
+
+@dataclass
+class ScoreOptions:
+    method: Method = "fixed"
+    thresholds_file: str | None = None
+    segment_map_file: str | None = None
+
+
+class BinReport(BaseModel):
+    dimension: str
+    basis: str
+    bins_filled: int
+    cut_points: list[float] | None
+    note: str
+
+
+class ScoreSummary(BaseModel):
+    """What scoring decided, for the report: method, cut points, cycle, and the scorecard."""
+
+    method: Method
+    as_of: dt.date
+    customers: int
+    repurchase_cycle_days: float
+    repurchase_cycle_source: str
+    churn_risk_source: str
+    monetary_available: bool
+    bins: list[BinReport]
+    notes: list[str]
+    scorecard: Scorecard
+
+
+@dataclass
+class Scored:
+    ingested: Ingested
+    summary: ScoreSummary
+    quality: QualityReport
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
+    options = options or ScoreOptions()
+    con, quality = ingested.con, ingested.quality
+    thresholds = load_thresholds(options.thresholds_file) if options.method == "fixed" else None
+    segment_map = load_segment_map(options.segment_map_file)
+    as_of = ingested.as_of
+    cycle, cycle_source = repurchase_cycle(quality.median_days_between_orders, quality.repeat_customers)
+    con.execute(
+        """CREATE OR REPLACE TABLE customers AS
+           WITH days AS (SELECT DISTINCT customer_id, order_date FROM orders),
+           gaps AS (SELECT customer_id, date_diff('day', lag(order_date) OVER (PARTITION BY customer_id
+                           ORDER BY order_date), order_date) AS gap FROM days),
+           gap_stats AS (SELECT customer_id, median(gap) AS median_days_between FROM gaps
+                         WHERE gap IS NOT NULL GROUP BY customer_id),
+           ret AS (SELECT customer_id, sum(value) AS returned FROM returns GROUP BY customer_id),
+           agg AS (SELECT customer_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
+                          count(*) AS orders, count(DISTINCT order_date) AS purchase_days,
+                          sum(gross) AS gross_total, sum(net) AS net_orders
+                   FROM orders GROUP BY customer_id)
+           SELECT a.customer_id, a.first_order_date, a.last_order_date, a.orders, a.purchase_days,
+                  CAST(a.gross_total AS DOUBLE) AS gross_total,
+                  CAST(a.net_orders + coalesce(r.returned, 0) AS DOUBLE) AS net_total,
+                  date_diff('day', a.last_order_date, ?::DATE) AS recency_days,
+                  date_diff('day', a.first_order_date, ?::DATE) AS tenure_days,
+                  g.median_days_between,
+                  i.email, i.phone, i.first_name, i.last_name, i.email_consent, i.sms_consent
+           FROM agg a LEFT JOIN ret r USING (customer_id) LEFT JOIN gap_stats g USING (customer_id)
+                LEFT JOIN customer_info i USING (customer_id)""",
+        [as_of, as_of],
+    )
+    monetary = ingested.monetary
+    opy = "orders * 365.0 / greatest(tenure_days, 365)"
+    spend = "net_total" if monetary else "CAST(orders AS DOUBLE)"
+    bins: list[BinReport] = []
+    if thresholds is not None:
+        r_sql = fixed_score_sql("recency_days", thresholds.recency_days)
+        f_sql = fixed_score_sql(f"({opy})", thresholds.orders_per_year)
+        m_sql = fixed_score_sql("net_total", thresholds.net_spend) if monetary else "NULL"
+        basis = {"R": "days since last order", "F": "orders per year", "M": "net spend"}
+    else:
+        r_sql = quantile_score_sql("(-recency_days)", quantile_cuts_sql("-recency_days", "customers"))
+        f_sql = quantile_score_sql("orders", quantile_cuts_sql("orders", "customers"))
+        m_sql = quantile_score_sql("net_total", quantile_cuts_sql("net_total", "customers")) if monetary else "NULL"
+        basis = {"R": "days since last order (quintiles)", "F": "number of orders (quintiles)",
+                 "M": "net spend (quintiles)"}
+    vip_cut = f"(SELECT quantile_disc({spend}, {1 - vip_share()!r}) FROM customers)"
+    code_rows = ", ".join(f"({sql_string(c)}, {sql_string(s)})" for c, s in segment_map.code_to_segment().items())
+    con.execute(
+        f"""CREATE OR REPLACE TABLE scores AS
+            WITH s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
+                              {opy} AS orders_per_year, {spend} AS spend_value
+                       FROM customers),
+                 codes(rfm_code, rfm_segment) AS (VALUES {code_rows})
+            SELECT s.customer_id, first_order_date, last_order_date, orders, purchase_days,
+                   round(gross_total, 2) AS gross_total, round(net_total, 2) AS net_total,
+                   round(net_total / orders, 2) AS aov, recency_days, tenure_days,
+                   round(orders_per_year, 3) AS orders_per_year, median_days_between,
+                   round({expected_gap_sql(cycle)}, 1) AS expected_gap_days,
+                   r_score, f_score, m_score,
+                   CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(coalesce(m_score, f_score) AS VARCHAR)
+                       AS rfm_code,
+                   codes.rfm_segment,
+                   {stage_sql(cycle, vip_cut)} AS lifecycle_stage,
+                   {churn_risk_sql(cycle)} AS churn_risk,
+                   email, phone, first_name, last_name, email_consent, sms_consent
+            FROM s JOIN codes ON codes.rfm_code = CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR)
+                                  || CAST(coalesce(m_score, f_score) AS VARCHAR)"""
+    )
+    n = con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
+    for dim, col, metric in (("R", "r_score", "-recency_days"), ("F", "f_score", "orders"),
+                             ("M", "m_score", "net_total")):
+        if dim == "M" and not monetary:
+            bins.append(BinReport(dimension="M", basis="unavailable", bins_filled=0, cut_points=None,
+                                  note="no amounts in the file: M is not scored; segments use F in its place"))
+            continue
+        filled = con.execute(f"SELECT count(DISTINCT {col}) FROM scores").fetchone()[0]  # type: ignore[index]
+        cuts = None
+        if thresholds is None:
+            raw = con.execute(f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM customers").fetchone()
+            cuts = [abs(float(v)) if dim == "R" else float(v) for v in raw[0]]  # type: ignore[index]
+        note = "" if filled == 5 else (
+            f"only {filled} of 5 scores occur: many customers share the same value, and equal values "
+            "always get equal scores"
+        )
+        bins.append(BinReport(dimension=dim, basis=basis[dim], bins_filled=filled, cut_points=cuts, note=note))
+    email = "email_consent" in quality.consent_columns
+    sms = "sms_consent" in quality.consent_columns
+    scorecard = build_scorecard(con, segment_map.names(), stage_names(), monetary, email, sms)
+    notes = []
+    if not monetary:
+        notes.append("monetary value unavailable: segments use R and F (M taken equal to F)")
+    summary = ScoreSummary(
+        method=options.method, as_of=as_of, customers=n, repurchase_cycle_days=cycle,
+        repurchase_cycle_source=cycle_source,
+        churn_risk_source="heuristic: days since last order / expected gap (own median gap with 3+ purchase "
+                          "days, else the shop cycle); medium above 1x, high above 2x",
+        monetary_available=monetary, bins=bins, notes=notes, scorecard=scorecard,
+    )
+    return Scored(ingested, summary, quality)
+
+
+def write_scores(scored: Scored, path: str | Path) -> Path:
+    """Write per-customer scores (CSV or Parquet by extension) atomically, sorted by customer id."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise InputError(f"-o {out}: use a .csv or .parquet file name")
+    if out.parent and not out.parent.exists():
+        raise InputError(f"-o {out}: the folder {out.parent} does not exist; create it first")
+    fmt = "(FORMAT parquet)" if suffix == ".parquet" else "(FORMAT csv, HEADER true)"
+    fd, tmp = tempfile.mkstemp(prefix=".crm-winback-", suffix=suffix, dir=out.parent or ".")
+    os.close(fd)
+    try:
+        scored.ingested.con.execute(
+            f"COPY (SELECT {', '.join(SCORE_COLUMNS)} FROM scores ORDER BY customer_id) TO {sql_string(tmp)} {fmt}"
+        )
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
