@@ -1,0 +1,93 @@
+"""Acquisition-month cohorts: how many customers each month brought, how many came back, what they spent.
+
+Definitions (over the ``orders`` table the ingest step builds, i.e. purchases on or before the as-of date):
+
+- A customer's **cohort** is the calendar month of their first order, written ``YYYY-MM``.
+- The **month offset** of an order is the number of calendar months between the cohort month and the order's
+  month: ``(year - cohort_year) * 12 + (month - cohort_month)``. An order placed in the acquisition month has
+  offset 0, one in the next calendar month offset 1, and so on. A second order in the acquisition month is not
+  a return in month 1.
+- **Retention at month k** (``m1``, ``m2``, ``m3``, ``m6``, ``m12``) is the share of the cohort's customers
+  with at least one order at offset exactly k (a 0..1 fraction, not a percent, and not cumulative).
+- Month k of a cohort is **observed** only when that calendar month has ended on or before the as-of date;
+  otherwise its retention is ``None`` ("not known yet"), never 0. A month cut off by the as-of date would
+  understate retention, so it is left out too.
+- **Revenue** is the cohort's net order value (``orders.net``) over all its orders up to the as-of date;
+  ``None`` when the export has no amounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+from pydantic import BaseModel
+
+RETENTION_MONTHS = (1, 2, 3, 6, 12)
+
+
+class CohortRow(BaseModel):
+    cohort: str
+    customers: int
+    m1: float | None
+    m2: float | None
+    m3: float | None
+    m6: float | None
+    m12: float | None
+    revenue: float | None
+
+
+class CohortTable(BaseModel):
+    as_of: dt.date | None
+    months: list[int]
+    rows: list[CohortRow]
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    first_of_next = dt.date(year + month // 12, month % 12 + 1, 1)
+    return first_of_next - dt.timedelta(days=1)
+
+
+def observed(cohort: str, k: int, as_of: dt.date) -> bool:
+    """Whether month offset ``k`` of ``cohort`` (``YYYY-MM``) has ended on or before ``as_of``."""
+    year, month = (int(x) for x in cohort.split("-"))
+    index = year * 12 + (month - 1) + k
+    return _month_end(index // 12, index % 12 + 1) <= as_of
+
+
+def build_cohorts(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> CohortTable:
+    """Cohort table over ``orders`` in ``con``; ``as_of`` defaults to the latest order date."""
+    if as_of is None:
+        row = con.execute("SELECT max(order_date) FROM orders").fetchone()
+        as_of = row[0] if row else None
+    if as_of is None:
+        return CohortTable(as_of=None, months=list(RETENTION_MONTHS), rows=[])
+    counts = ", ".join(
+        f"count(DISTINCT customer_id) FILTER (WHERE k = {k}) AS m{k}" for k in RETENTION_MONTHS
+    )
+    rows = con.execute(
+        f"""WITH firsts AS (SELECT customer_id, min(order_date) AS first_date FROM orders
+                            WHERE order_date <= ? GROUP BY customer_id),
+                 o AS (SELECT o.customer_id, o.net, strftime(f.first_date, '%Y-%m') AS cohort,
+                              (year(o.order_date) - year(f.first_date)) * 12
+                                + month(o.order_date) - month(f.first_date) AS k
+                       FROM orders o JOIN firsts f USING (customer_id) WHERE o.order_date <= ?)
+            SELECT cohort, count(DISTINCT customer_id) AS customers, {counts},
+                   CAST(sum(net) AS DOUBLE) AS revenue
+            FROM o GROUP BY cohort ORDER BY cohort""",
+        [as_of, as_of],
+    ).fetchall()
+    result = []
+    for cohort, customers, *retained, revenue in rows:
+        shares: dict[str, float | None] = {}
+        for k, n in zip(RETENTION_MONTHS, retained, strict=True):
+            shares[f"m{k}"] = round(n / customers, 4) if observed(cohort, k, as_of) else None
+        result.append(
+            CohortRow(
+                cohort=cohort,
+                customers=customers,
+                revenue=round(revenue, 2) if revenue is not None else None,
+                **shares,
+            )
+        )
+    return CohortTable(as_of=as_of, months=list(RETENTION_MONTHS), rows=result)
