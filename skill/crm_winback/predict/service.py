@@ -1,0 +1,332 @@
+"""Per-customer predictions for a shop: P(alive), expected orders, spend, CLV and winback dates.
+
+Works on an ingested ``orders`` table (crm_winback.ingest): builds the model summary in SQL, fits BG/NBD and,
+when the export has amounts, Gamma-Gamma, and leaves a ``predictions`` table in the same DuckDB connection
+(one row per customer, joinable on customer_id) for the scorer, the brief and the file writer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_winback.errors import DataError, InputError
+from crm_winback.ingest import Ingested, IngestOptions, load_orders
+from crm_winback.predict.bgnbd import (
+    BgNbdParams,
+    conditional_expected_purchases,
+    fit_bgnbd,
+    one_time_buyer_survival,
+    probability_alive,
+    winback,
+)
+from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
+from crm_winback.predict.gamma_gamma import (
+    GammaGammaParams,
+    conditional_expected_average_spend,
+    customer_lifetime_value,
+    fit_gamma_gamma,
+)
+from crm_winback.predict.summary import RfmSummary, summarize
+from crm_winback.scoring import score
+
+PREDICTIONS_TABLE = "predictions"
+# Beyond a century of silence a winback date says nothing; such customers get no date.
+MAX_WINBACK_DAYS = 36_500
+
+PREDICTION_COLUMNS = (
+    "customer_id", "first_order_date", "last_order_date", "repeat_purchases", "p_alive", "expected_orders",
+    "expected_spend_per_order", "clv", "winback_date", "days_until_winback", "winback_basis",
+)  # fmt: skip
+
+DEFINITIONS = {
+    "p_alive": "BG/NBD probability that the customer has not lapsed for good (Fader, Hardie & Lee 2005). "
+    "One-time buyers (winback_basis 'shop level') get the share of the shop's new customers still without a "
+    "second order after as long: BG/NBD itself gives them 1, since it only lets customers lapse after a "
+    "repeat order",
+    "expected_orders": "expected orders (purchase days) in the horizon after the as-of date",
+    "expected_spend_per_order": "Gamma-Gamma expected value of a future order: the customer's own mean "
+    "repeat order value shrunk towards the shop mean, more for customers with few orders",
+    "clv": "margin x expected spend per order x expected orders, per period of period_days, each period "
+    "discounted by (1 + discount_rate)^i, summed over the horizon",
+    "winback_date": "the day on which P(alive) falls to the threshold if the customer orders nothing more. "
+    "For one-time buyers (shop level) it is the day by which a share (1 - threshold) of the shop's new "
+    "customers would have ordered again. A date before the as-of date means that point has passed",
+    "days_until_winback": "days from the as-of date to the winback date, 0 once it has passed",
+}
+
+
+class PredictOptions(BaseModel):
+    """What to predict and how; the horizon and CLV period are in days whatever the model's time unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon_days: int = Field(default=365, gt=0)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    time_unit: TimeUnit = "weeks"
+    margin: float = Field(default=1.0, gt=0, le=1)
+    discount_rate: float = Field(default=0.01, ge=0, description="per CLV period")
+    period_days: int = Field(default=30, gt=0)
+    penalizer_coef: float = Field(default=0.0, ge=0)
+
+
+class GroupSummary(BaseModel):
+    """Aggregates over a group of customers (a segment, or all)."""
+
+    group: str
+    customers: int
+    mean_p_alive: float
+    expected_orders: float
+    clv_total: float | None
+    clv_mean: float | None
+    median_days_until_winback: float | None
+    share_winback_passed: float
+
+
+class PredictionSummary(BaseModel):
+    """Model parameters, definitions and per-segment aggregates; per-customer rows go to a file."""
+
+    as_of: str
+    options: PredictOptions
+    bgnbd: BgNbdParams
+    gamma_gamma: GammaGammaParams | None
+    customers: int
+    one_time_buyers: int
+    shop_level_winback_days: float | None = Field(description="days after a one-time buyer's order")
+    overall: GroupSummary
+    by_segment: list[GroupSummary]
+    definitions: dict[str, str]
+    notes: list[str]
+    predictions_file: str | None = None
+
+
+def predict(ingested: Ingested, options: PredictOptions | None = None) -> PredictionSummary:
+    """Fit the models on everything up to the as-of date and build the ``predictions`` table."""
+    options = options or PredictOptions()
+    con = ingested.con
+    unit = options.time_unit
+    scale = DAYS_PER_UNIT[unit]
+    summary = summarize(con, ingested.as_of, unit)
+    bgnbd = fit_bgnbd(
+        summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
+    )
+    notes: list[str] = []
+    repeat = summary.x > 0
+    p_alive = np.where(
+        repeat,
+        probability_alive(bgnbd, summary.x, summary.t_x, summary.T),
+        one_time_buyer_survival(bgnbd, summary.T),
+    )
+    horizon = options.horizon_days / scale
+    expected = conditional_expected_purchases(bgnbd, horizon, summary.x, summary.t_x, summary.T)
+    timing = winback(bgnbd, summary.x, summary.t_x, summary.T, options.threshold)
+    gamma_gamma, spend = _spend(ingested, summary, options, notes)
+    clv = customer_lifetime_value(
+        bgnbd,
+        np.nan_to_num(spend, nan=0.0),
+        summary.x,
+        summary.t_x,
+        summary.T,
+        horizon=horizon,
+        period=options.period_days / scale,
+        discount_rate=options.discount_rate,
+        margin=options.margin,
+    )
+    clv = np.where(np.isnan(spend), np.nan, clv)
+    gap_days = np.ceil(timing.gap * scale)
+    gap_days = np.where(gap_days <= MAX_WINBACK_DAYS, gap_days, np.nan)
+    _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, timing.shop_level)
+    shop_gap = float(gap_days[~repeat][0]) if (~repeat).any() else None
+    if shop_gap is None or math.isnan(shop_gap):
+        shop_gap = None
+    if (~repeat).any() and shop_gap is None:
+        notes.append(
+            "one-time buyers: the shop-level winback point lies beyond a century, so they get no date"
+        )
+    return PredictionSummary(
+        as_of=ingested.as_of.isoformat(),
+        options=options,
+        bgnbd=bgnbd,
+        gamma_gamma=gamma_gamma,
+        customers=summary.customers,
+        one_time_buyers=int((~repeat).sum()),
+        shop_level_winback_days=shop_gap,
+        overall=_group_summaries(con, None)[0],
+        by_segment=_group_summaries(con, _segment_column(con)),
+        definitions=DEFINITIONS,
+        notes=notes,
+    )
+
+
+def _spend(
+    ingested: Ingested, summary: RfmSummary, options: PredictOptions, notes: list[str]
+) -> tuple[GammaGammaParams | None, NDArray[np.float64]]:
+    """Expected spend per order, with the fallback used when the Gamma-Gamma model cannot be fitted."""
+    if not ingested.monetary:
+        notes.append("the export has no order values: expected spend and CLV are not available")
+        return None, np.full(summary.customers, np.nan)
+    zbar = np.nan_to_num(summary.zbar, nan=0.0)
+    try:
+        params = fit_gamma_gamma(summary.x, zbar, penalizer_coef=options.penalizer_coef)
+    except DataError as exc:
+        fallback = _mean_purchase_value(ingested.con, summary)
+        notes.append(
+            f"spend: {exc}; every customer gets the shop's mean purchase value {fallback:.2f} instead"
+        )
+        return None, np.full(summary.customers, fallback)
+    spend = conditional_expected_average_spend(params, summary.x, zbar)
+    if np.isnan(spend).any():
+        fallback = _mean_purchase_value(ingested.con, summary)
+        notes.append(
+            f"spend: the fitted spend distribution has no finite mean for {int(np.isnan(spend).sum())} "
+            f"customers (q = {params.q:.3g} <= 1); they get the shop's mean purchase value {fallback:.2f}"
+        )
+        spend = np.where(np.isnan(spend), fallback, spend)
+    if params.frequency_spend_correlation is not None and abs(params.frequency_spend_correlation) > 0.3:
+        notes.append(
+            "spend: order value and order count are correlated "
+            f"(r = {params.frequency_spend_correlation:.2f}); the Gamma-Gamma model assumes they are not, "
+            "so treat expected spend and CLV with care"
+        )
+    return params, spend
+
+
+def _mean_purchase_value(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> float:
+    row = con.execute(
+        """SELECT avg(value) FROM (SELECT sum(CAST(net AS DOUBLE)) AS value FROM orders
+           WHERE order_date <= $end GROUP BY customer_id, order_date)""",
+        {"end": summary.end},
+    ).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
+def _build_table(
+    con: duckdb.DuckDBPyConnection,
+    summary: RfmSummary,
+    ingested: Ingested,
+    p_alive: NDArray[np.float64],
+    expected: NDArray[np.float64],
+    spend: NDArray[np.float64],
+    clv: NDArray[np.float64],
+    gap_days: NDArray[np.float64],
+    shop_level: NDArray[np.bool_],
+) -> None:
+    values = {
+        "row": np.arange(summary.customers, dtype=np.int64),
+        "p_alive": p_alive,
+        "expected_orders": expected,
+        "spend": spend,
+        "clv": clv,
+        "gap_days": gap_days,
+        "shop_level": shop_level,
+    }
+    con.register("predict_values", values)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS
+                WITH v AS (
+                    SELECT row, p_alive, expected_orders, shop_level,
+                           CASE WHEN isnan(spend) THEN NULL ELSE spend END AS spend,
+                           CASE WHEN isnan(clv) THEN NULL ELSE clv END AS clv,
+                           CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days
+                    FROM predict_values),
+                w AS (
+                    SELECT s.*, v.*, CAST(s.last_order_date + v.gap_days AS DATE) AS winback_date
+                    FROM {summary.table} s JOIN v USING (row))
+                SELECT customer_id, first_order_date, last_order_date, x AS repeat_purchases,
+                       round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
+                       round(spend, 2) AS expected_spend_per_order, round(clv, 2) AS clv, winback_date,
+                       greatest(0, date_diff('day', $as_of::DATE, winback_date)) AS days_until_winback,
+                       CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis
+                FROM w""",
+            {"as_of": ingested.as_of},
+        )
+    finally:
+        con.unregister("predict_values")
+
+
+def _segment_column(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The scorer's segment column, when scoring ran on the same connection."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'scores' AND column_name = 'rfm_segment'"
+    ).fetchone()
+    return "rfm_segment" if found and found[0] else None
+
+
+def _group_summaries(con: duckdb.DuckDBPyConnection, segment: str | None) -> list[GroupSummary]:
+    group = f"coalesce(sc.{segment}, 'unscored')" if segment else "'all customers'"
+    source = (
+        f"{PREDICTIONS_TABLE} p LEFT JOIN scores sc USING (customer_id)"
+        if segment
+        else f"{PREDICTIONS_TABLE} p"
+    )
+    rows = con.execute(
+        f"""SELECT {group} AS grp, count(*), avg(p.p_alive),
+                   sum(p.expected_orders), sum(p.clv), avg(p.clv), median(p.days_until_winback),
+                   avg(CASE WHEN p.days_until_winback = 0 THEN 1.0 ELSE 0.0 END)
+            FROM {source} GROUP BY grp ORDER BY sum(p.clv) DESC NULLS LAST, count(*) DESC, grp"""
+    ).fetchall()
+    return [
+        GroupSummary(
+            group=str(r[0]),
+            customers=int(r[1]),
+            mean_p_alive=round(float(r[2]), 4),
+            expected_orders=round(float(r[3]), 2),
+            clv_total=None if r[4] is None else round(float(r[4]), 2),
+            clv_mean=None if r[5] is None else round(float(r[5]), 2),
+            median_days_until_winback=None if r[6] is None else float(r[6]),
+            share_winback_passed=round(float(r[7]), 4),
+        )
+        for r in rows
+    ]
+
+
+def write_predictions(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
+    """Write the ``predictions`` table (CSV or Parquet by extension) atomically, sorted by customer id."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise InputError(f"-o {out}: use a .csv or .parquet file name")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.exists():
+        raise InputError(f"-o {out}: the folder {folder} does not exist; create it first")
+    fmt = "(FORMAT parquet)" if suffix == ".parquet" else "(FORMAT csv, HEADER true)"
+    fd, tmp = tempfile.mkstemp(prefix=".crm-winback-", suffix=suffix, dir=folder)
+    os.close(fd)
+    try:
+        quoted = "'" + tmp.replace("'", "''") + "'"
+        con.execute(
+            f"COPY (SELECT {', '.join(PREDICTION_COLUMNS)} FROM {PREDICTIONS_TABLE} ORDER BY customer_id) "
+            f"TO {quoted} {fmt}"
+        )
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def predict_file(
+    path: str | Path,
+    ingest_options: IngestOptions | None = None,
+    options: PredictOptions | None = None,
+    output: str | Path | None = None,
+) -> PredictionSummary:
+    """Ingest ``path``, score it (for the segments), predict, and write per-customer rows to ``output``."""
+    ingested = load_orders(path, ingest_options)
+    try:
+        score(ingested)
+        summary = predict(ingested, options)
+        if output is not None:
+            written = write_predictions(ingested.con, output)
+            summary = summary.model_copy(update={"predictions_file": str(written)})
+        return summary
+    finally:
+        ingested.close()

@@ -1,0 +1,104 @@
+"""Per-customer (x, t_x, T, zbar) summaries for the models, built in SQL from the ``orders`` table.
+
+Orders on the same day are one purchase (their values summed), as in the CDNOW summaries the published
+results use: x counts purchase days after the first, t_x is the time from the first to the last purchase day,
+T the time from the first purchase day to the end of the period, zbar the mean value of the repeat purchase
+days (the first purchase is left out of zbar, as the Gamma-Gamma model of repeat spend expects). Times are
+whole days converted to the requested unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+from numpy.typing import NDArray
+
+from crm_winback.errors import DataError
+from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit
+
+SUMMARY_TABLE = "predict_summary"
+
+
+@dataclass(frozen=True)
+class RfmSummary:
+    """One row per customer with a purchase on or before ``end``, in the order of the table's ``row`` column.
+
+    ``table`` names the DuckDB table holding the same rows with customer_id, first_order_date and
+    last_order_date, for joining results back by ``row``.
+    """
+
+    x: NDArray[np.float64]
+    t_x: NDArray[np.float64]
+    T: NDArray[np.float64]
+    zbar: NDArray[np.float64]
+    end: dt.date
+    time_unit: TimeUnit
+    table: str
+
+    @property
+    def customers(self) -> int:
+        return len(self.x)
+
+
+def summarize(
+    con: duckdb.DuckDBPyConnection, end: dt.date, time_unit: TimeUnit, table: str = SUMMARY_TABLE
+) -> RfmSummary:
+    """Build ``table`` from the orders on or before ``end`` and return its columns as arrays."""
+    unit = check_time_unit(time_unit)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            WITH days AS (
+                SELECT customer_id, order_date, sum(CAST(net AS DOUBLE)) AS value
+                FROM orders WHERE order_date <= $end AND customer_id IS NOT NULL
+                GROUP BY customer_id, order_date),
+            ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY order_date) AS k FROM days)
+            SELECT row_number() OVER (ORDER BY customer_id) - 1 AS row, customer_id,
+                   min(order_date) AS first_order_date, max(order_date) AS last_order_date,
+                   count(*) - 1 AS x,
+                   date_diff('day', min(order_date), max(order_date)) AS t_x_days,
+                   date_diff('day', min(order_date), $end::DATE) AS T_days,
+                   coalesce(avg(value) FILTER (WHERE k > 1), 'NaN'::DOUBLE) AS zbar
+            FROM ranked GROUP BY customer_id""",
+        {"end": end},
+    )
+    columns = con.execute(f"SELECT x, t_x_days, T_days, zbar FROM {table} ORDER BY row").fetchnumpy()
+    if len(columns["x"]) == 0:
+        raise DataError(f"no customer has an order on or before {end}; pick a later date")
+    scale = DAYS_PER_UNIT[unit]
+    return RfmSummary(
+        x=np.asarray(columns["x"], dtype=np.float64),
+        t_x=np.asarray(columns["t_x_days"], dtype=np.float64) / scale,
+        T=np.asarray(columns["T_days"], dtype=np.float64) / scale,
+        zbar=np.asarray(columns["zbar"], dtype=np.float64),
+        end=end,
+        time_unit=unit,
+        table=table,
+    )
+
+
+def holdout_purchases(
+    con: duckdb.DuckDBPyConnection, summary: RfmSummary, holdout_end: dt.date
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Purchase days and their mean value per summary customer after ``summary.end`` up to ``holdout_end``.
+
+    Aligned with the summary's rows; the mean value is NaN for customers with no holdout purchase.
+    """
+    columns = con.execute(
+        f"""WITH days AS (
+                SELECT customer_id, order_date, sum(CAST(net AS DOUBLE)) AS value FROM orders
+                WHERE order_date > $start AND order_date <= $end GROUP BY customer_id, order_date),
+            per_customer AS (
+                SELECT customer_id, count(*) AS purchases, avg(value) AS mean_value
+                FROM days GROUP BY customer_id)
+            SELECT coalesce(p.purchases, 0) AS purchases, coalesce(p.mean_value, 'NaN'::DOUBLE) AS mean_value
+            FROM {summary.table} s LEFT JOIN per_customer p USING (customer_id) ORDER BY s.row""",
+        {"start": summary.end, "end": holdout_end},
+    ).fetchnumpy()
+    return (
+        np.asarray(columns["purchases"], dtype=np.float64),
+        np.asarray(columns["mean_value"], dtype=np.float64),
+    )
