@@ -35,12 +35,22 @@ def parse_date_option(text: str | None, option: str) -> dt.date | None:
 
 
 def ingest_options(
-    column_map: str | dict[str, str] | None = None, as_of: str | None = None, currency: str | None = None,
-    date_format: str | None = None, today: dt.date | None = None,
+    column_map: str | dict[str, str] | None = None,
+    as_of: str | None = None,
+    currency: str | None = None,
+    date_format: str | None = None,
+    today: dt.date | None = None,
 ) -> IngestOptions:
-    mapping = parse_map_option(column_map) if isinstance(column_map, str) or column_map is None else column_map
-    return IngestOptions(column_map=mapping, as_of=parse_date_option(as_of, "--as-of"), currency=currency,
-                         date_format=date_format, today=today)
+    mapping = (
+        parse_map_option(column_map) if isinstance(column_map, str) or column_map is None else column_map
+    )
+    return IngestOptions(
+        column_map=mapping,
+        as_of=parse_date_option(as_of, "--as-of"),
+        currency=currency,
+        date_format=date_format,
+        today=today,
+    )
 
 
 def profile_file(path: str | Path, options: IngestOptions | None = None) -> QualityReport:
@@ -63,8 +73,11 @@ def default_scores_path(source: Path, out_dir: Path = DEFAULT_OUT_DIR) -> Path:
 
 
 def score_file(
-    path: str | Path, options: IngestOptions | None = None, score_options: ScoreOptions | None = None,
-    output: str | Path | None = None, keep: bool = False,
+    path: str | Path,
+    options: IngestOptions | None = None,
+    score_options: ScoreOptions | None = None,
+    output: str | Path | None = None,
+    keep: bool = False,
 ) -> tuple[ScoreResult, Scored | None]:
     """Ingest and score ``path``; write per-customer scores to ``output`` when given.
 

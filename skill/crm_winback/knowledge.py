@@ -34,6 +34,7 @@ KNOWLEDGE_FILES: dict[str, str] = {
     "rfm_segments.yaml": "crm_winback.scoring.segment_map:SegmentMap",
     "lifecycle.yaml": "crm_winback.scoring.lifecycle:LifecycleRules",
     "confidence.yaml": "crm_winback.ingest.quality:ConfidenceRules",
+    "prebuilt_segments.yaml": "crm_winback.segments.prebuilt:PrebuiltSegments",
 }
 
 

@@ -27,16 +27,26 @@ def quality_lines(q: QualityReport) -> list[tuple[str, str]]:
         ("rows read / used", f"{q.rows_read:,} / {q.rows_used:,}"),
         ("customers", f"{q.customers:,} scored of {q.customer_ids_found:,} customer ids found"),
         ("orders", f"{q.orders:,}"),
-        ("date range", f"{q.first_order_date} .. {q.last_order_date} ({q.history_days} days to the as-of date)"),
+        (
+            "date range",
+            f"{q.first_order_date} .. {q.last_order_date} ({q.history_days} days to the as-of date)",
+        ),
         ("as-of date", f"{q.as_of} - {q.as_of_reason}"),
         ("gross revenue", _money(q.gross_revenue, q.currency)),
         ("refunds / returns", f"{_money(q.refunds, q.currency)} / {_money(q.returns, q.currency)}"),
         ("net revenue", _money(q.net_revenue, q.currency)),
         ("one-time buyers", pct(q.one_time_buyer_share)),
-        ("median days between orders",
-         cell(q.median_days_between_orders) if q.median_days_between_orders is not None else "n/a (no repeats)"),
+        (
+            "median days between orders",
+            cell(q.median_days_between_orders)
+            if q.median_days_between_orders is not None
+            else "n/a (no repeats)",
+        ),
         ("consent columns", ", ".join(f"{k}={v!r}" for k, v in q.consent_columns.items()) or "none found"),
-        ("confidence", q.confidence + (f" ({'; '.join(q.confidence_reasons)})" if q.confidence_reasons else "")),
+        (
+            "confidence",
+            q.confidence + (f" ({'; '.join(q.confidence_reasons)})" if q.confidence_reasons else ""),
+        ),
     ]
     rows.extend(("note", note) for note in q.notes)
     return rows
@@ -46,23 +56,52 @@ def exclusion_rows(q: QualityReport) -> list[list[object]]:
     return [[e.reason, e.action, e.rows, e.orders, e.note] for e in q.exclusions]
 
 
-SCORECARD_HEADERS = ["group", "customers", "share", "revenue", "rev share", "AOV", "avg orders",
-                     "median days since", "risk L/M/H", "email ok", "sms ok"]
+SCORECARD_HEADERS = [
+    "group",
+    "customers",
+    "share",
+    "revenue",
+    "rev share",
+    "AOV",
+    "avg orders",
+    "median days since",
+    "risk L/M/H",
+    "email ok",
+    "sms ok",
+]
 
 
 def scorecard_rows(rows: list[ScorecardRow]) -> list[list[object]]:
-    return [[r.group, r.customers, pct(r.share), r.revenue, pct(r.revenue_share), r.aov, r.avg_orders,
-             r.median_days_since_last_order, f"{r.churn_risk_low}/{r.churn_risk_medium}/{r.churn_risk_high}",
-             r.email_reachable, r.sms_reachable] for r in rows]
+    return [
+        [
+            r.group,
+            r.customers,
+            pct(r.share),
+            r.revenue,
+            pct(r.revenue_share),
+            r.aov,
+            r.avg_orders,
+            r.median_days_since_last_order,
+            f"{r.churn_risk_low}/{r.churn_risk_medium}/{r.churn_risk_high}",
+            r.email_reachable,
+            r.sms_reachable,
+        ]
+        for r in rows
+    ]
 
 
 def render_profile(q: QualityReport, fmt: str) -> str:
     table = markdown_table if fmt == "markdown" else text_table
-    parts = ["## Data profile" if fmt == "markdown" else "DATA PROFILE",
-             table(["item", "value"], [list(r) for r in quality_lines(q)])]
+    parts = [
+        "## Data profile" if fmt == "markdown" else "DATA PROFILE",
+        table(["item", "value"], [list(r) for r in quality_lines(q)]),
+    ]
     if q.exclusions:
-        parts += ["", "### Excluded or flagged" if fmt == "markdown" else "EXCLUDED OR FLAGGED",
-                  table(["reason", "action", "rows", "orders", "note"], exclusion_rows(q))]
+        parts += [
+            "",
+            "### Excluded or flagged" if fmt == "markdown" else "EXCLUDED OR FLAGGED",
+            table(["reason", "action", "rows", "orders", "note"], exclusion_rows(q)),
+        ]
     else:
         parts += ["", "Nothing was excluded or flagged."]
     return "\n".join(parts) + "\n"
@@ -85,9 +124,14 @@ def render_scores(q: QualityReport, s: ScoreSummary, scores_file: str | None, fm
     head.extend(("note", n) for n in s.notes)
     if scores_file:
         head.append(("per-customer scores", scores_file))
-    parts = ["## Scoring" if md else "SCORING", table(["item", "value"], [list(r) for r in head]), "",
-             "## Segment health scorecard" if md else "SEGMENT HEALTH SCORECARD",
-             table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_segment, s.scorecard.total])), "",
-             "## By lifecycle stage" if md else "BY LIFECYCLE STAGE",
-             table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_lifecycle, s.scorecard.total]))]
+    parts = [
+        "## Scoring" if md else "SCORING",
+        table(["item", "value"], [list(r) for r in head]),
+        "",
+        "## Segment health scorecard" if md else "SEGMENT HEALTH SCORECARD",
+        table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_segment, s.scorecard.total])),
+        "",
+        "## By lifecycle stage" if md else "BY LIFECYCLE STAGE",
+        table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_lifecycle, s.scorecard.total])),
+    ]
     return "\n".join(parts) + "\n"

@@ -52,9 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except MemoryError:
-        print("crm-winback: error: out of memory; try a smaller file or a machine with more memory", file=sys.stderr)
+        print(
+            "crm-winback: error: out of memory; try a smaller file or a machine with more memory",
+            file=sys.stderr,
+        )
         return 1
     except Exception as exc:  # a bug of ours: still one line, never a traceback
-        print(f"crm-winback: internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-              "please report it with the command you ran", file=sys.stderr)
+        print(
+            f"crm-winback: internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "please report it with the command you ran",
+            file=sys.stderr,
+        )
         return 1

@@ -22,14 +22,26 @@ _LARGE_FILE = 20 * 1024 * 1024
 def add_input_options(p: argparse.ArgumentParser, example: bool = True) -> None:
     p.add_argument("file", nargs="?", help="the orders export (CSV, CSV.gz, Parquet, JSON, NDJSON)")
     if example:
-        p.add_argument("--example", metavar="NAME", help="use a bundled real example instead of a file (cdnow)")
-    p.add_argument("--map", dest="column_map", metavar="ROLE=COLUMN,...",
-                   help='name columns yourself, e.g. --map customer=Email,date="Created at",amount=Total')
-    p.add_argument("--as-of", metavar="YYYY-MM-DD",
-                   help="the observation date (default: the latest order date in the file)")
+        p.add_argument(
+            "--example", metavar="NAME", help="use a bundled real example instead of a file (cdnow)"
+        )
+    p.add_argument(
+        "--map",
+        dest="column_map",
+        metavar="ROLE=COLUMN,...",
+        help='name columns yourself, e.g. --map customer=Email,date="Created at",amount=Total',
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="the observation date (default: the latest order date in the file)",
+    )
     p.add_argument("--currency", metavar="CODE", help="score only orders in this currency (for mixed files)")
-    p.add_argument("--date-format", choices=["iso", "ymd_compact", "mdy", "dmy"],
-                   help="how dates are written, when the file cannot tell (e.g. 03/04/2024)")
+    p.add_argument(
+        "--date-format",
+        choices=["iso", "ymd_compact", "mdy", "dmy"],
+        help="how dates are written, when the file cannot tell (e.g. 03/04/2024)",
+    )
 
 
 def resolve_input(args: argparse.Namespace) -> tuple[Path, IngestOptions]:

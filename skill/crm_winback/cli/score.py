@@ -15,7 +15,8 @@ from .common import FORMATS, add_input_options, emit, progress, resolve_input, t
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "profile", help="what the export holds: column mapping, data quality, confidence",
+        "profile",
+        help="what the export holds: column mapping, data quality, confidence",
         description="Read an orders export and report the column mapping, layout, exclusions and confidence.",
         epilog="Example: crm-winback profile orders.csv --format markdown",
     )
@@ -24,18 +25,27 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_profile)
 
     s = sub.add_parser(
-        "score", help="score every customer (RFM, segment, lifecycle, churn risk) and print the scorecard",
+        "score",
+        help="score every customer (RFM, segment, lifecycle, churn risk) and print the scorecard",
         description="Score every customer and print the segment health scorecard. Per-customer scores go to "
-                    f"a file (default: {DEFAULT_OUT_DIR}/<name>-scores.csv).",
+        f"a file (default: {DEFAULT_OUT_DIR}/<name>-scores.csv).",
         epilog="Examples: crm-winback score --example cdnow\n"
-               "          crm-winback score orders.csv --method quantile -o scores.parquet --format json",
+        "          crm-winback score orders.csv --method quantile -o scores.parquet --format json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(s)
-    s.add_argument("--method", choices=["fixed", "quantile"], default="fixed",
-                   help="fixed thresholds (knowledge/rfm_thresholds.yaml or --thresholds) or quintiles")
-    s.add_argument("--thresholds", metavar="FILE", help="your own fixed thresholds (YAML, as rfm_thresholds.yaml)")
-    s.add_argument("--segment-map", metavar="FILE", help="your own R-F-M segment map (YAML, as rfm_segments.yaml)")
+    s.add_argument(
+        "--method",
+        choices=["fixed", "quantile"],
+        default="fixed",
+        help="fixed thresholds (knowledge/rfm_thresholds.yaml or --thresholds) or quintiles",
+    )
+    s.add_argument(
+        "--thresholds", metavar="FILE", help="your own fixed thresholds (YAML, as rfm_thresholds.yaml)"
+    )
+    s.add_argument(
+        "--segment-map", metavar="FILE", help="your own R-F-M segment map (YAML, as rfm_segments.yaml)"
+    )
     s.add_argument("-o", "--output", metavar="FILE", help="per-customer scores file (.csv or .parquet)")
     s.add_argument("--format", choices=FORMATS, default="table")
     s.set_defaults(handler=run_score)
@@ -55,7 +65,9 @@ def run_score(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else default_scores_path(path)
     if not args.output:
         output.parent.mkdir(parents=True, exist_ok=True)
-    result, _ = score_file(path, options, ScoreOptions(args.method, args.thresholds, args.segment_map), output)
+    result, _ = score_file(
+        path, options, ScoreOptions(args.method, args.thresholds, args.segment_map), output
+    )
     if args.format == "json":
         emit(to_json(result))
     else:

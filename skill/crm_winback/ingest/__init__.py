@@ -1,5 +1,5 @@
 """Read an order export into a clean table of orders, with a report of what was found and left out."""
 
-from .load import IngestOptions, Ingested, load_orders
+from .load import Ingested, IngestOptions, load_orders
 
 __all__ = ["IngestOptions", "Ingested", "load_orders"]

@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import gzip
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +37,22 @@ from .reader import Source, open_source, sql_ident, sql_string
 from .status import status_class_sql
 
 _TRUE = ("yes", "y", "true", "t", "1", "subscribed", "opted_in", "opt_in", "optin", "accepted", "granted")
-_FALSE = ("no", "n", "false", "f", "0", "unsubscribed", "opted_out", "opt_out", "optout", "declined",
-          "not_subscribed", "never_subscribed", "revoked", "pending")
+_FALSE = (
+    "no",
+    "n",
+    "false",
+    "f",
+    "0",
+    "unsubscribed",
+    "opted_out",
+    "opt_out",
+    "optout",
+    "declined",
+    "not_subscribed",
+    "never_subscribed",
+    "revoked",
+    "pending",
+)
 
 
 @dataclass
@@ -96,7 +110,7 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
             raise InputError(
                 f"{name}: no {'customer' if role == 'customer' else 'order date'} column found among "
                 f"{', '.join(repr(h) for h in source.headers)}; name it with --map {role}=COLUMN "
-                f"(e.g. --map customer=Email,date=\"Created at\",amount=Total)"
+                f'(e.g. --map customer=Email,date="Created at",amount=Total)'
             )
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
@@ -107,14 +121,19 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
     # Without one, identical rows may be real repeat purchases: keep them and flag them.
     has_order_id = "order_id" in m
     every = ", ".join(sql_ident(h) for h in source.headers)
-    rows_sql = (f"(SELECT {cols}, count(*) AS _copies FROM {source.sql} GROUP BY {every})" if has_order_id
-                else f"(SELECT {cols}, 1 AS _copies FROM {source.sql})")
+    rows_sql = (
+        f"(SELECT {cols}, count(*) AS _copies FROM {source.sql} GROUP BY {every})"
+        if has_order_id
+        else f"(SELECT {cols}, 1 AS _copies FROM {source.sql})"
+    )
     try:
         con.execute(f"CREATE TABLE src AS SELECT * FROM {rows_sql}")
     except duckdb.Error as exc:
         con.close()
-        raise InputError(f"{name}: could not be read as {source.describe()} ({_short(exc)}); "
-                         "check that it is an unmodified export") from None
+        raise InputError(
+            f"{name}: could not be read as {source.describe()} ({_short(exc)}); "
+            "check that it is an unmodified export"
+        ) from None
     r = {role: sql_ident(role) for role in selected}  # columns of src are named after their roles
 
     rows_read = _scalar(con, "SELECT coalesce(sum(_copies), 0) FROM src")
@@ -130,7 +149,9 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
     if not monetary:
         value_sql = "NULL::DECIMAL(18,4)"
     elif line_mode:
-        value_sql = f"({money_sql(r['unit_price'], money_fmt)} * TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4)))"
+        value_sql = (
+            f"({money_sql(r['unit_price'], money_fmt)} * TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4)))"
+        )
     else:
         value_sql = money_sql(r["amount"], money_fmt)
 
@@ -139,8 +160,9 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
         for role in money_roles:
             _check_parsed(con, source, m, role, money_sql(r[role], money_fmt), "an amount")
         if line_mode:
-            _check_parsed(con, source, m, "quantity", f"TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4))",
-                          "a quantity")
+            _check_parsed(
+                con, source, m, "quantity", f"TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4))", "a quantity"
+            )
 
     currency = _pick_currency(con, name, m, r, money_fmt, options.currency)
     customer_expr = f"nullif(trim({r['customer']}), '')"
@@ -176,26 +198,32 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
     duplicate_rows = rows_read - _scalar(con, "SELECT count(*) FROM lines") if has_order_id else 0
     identical_rows = 0
     if not has_order_id:
-        identical_rows = rows_read - _scalar(con, f"SELECT count(*) FROM (SELECT DISTINCT * FROM {source.sql})")
+        identical_rows = rows_read - _scalar(
+            con, f"SELECT count(*) FROM (SELECT DISTINCT * FROM {source.sql})"
+        )
     con.execute("DROP TABLE src")
 
     today = options.today or dt.date.today()
     order_level_fields = shopify  # Shopify fills order fields on the first line only
-    _build_orders(con, has_order_id, line_mode or (has_order_id and not order_level_fields), order_level_fields)
+    _build_orders(
+        con, has_order_id, line_mode or (has_order_id and not order_level_fields), order_level_fields
+    )
 
     latest = con.execute(
         "SELECT max(order_date) FROM all_orders WHERE customer_id IS NOT NULL AND order_date <= ?", [today]
     ).fetchone()
     if latest is None or latest[0] is None:
-        raise InputError(f"{name}: no order has both a customer and a date on or before {today}; "
-                         "check the --map of customer and date")
+        raise InputError(
+            f"{name}: no order has both a customer and a date on or before {today}; "
+            "check the --map of customer and date"
+        )
     if options.as_of is not None:
         as_of, as_of_reason = options.as_of, "set with --as-of"
     else:
         as_of, as_of_reason = latest[0], "the latest order date in the file (set another with --as-of)"
 
     con.execute(
-        f"""CREATE TABLE classified AS SELECT *,
+        """CREATE TABLE classified AS SELECT *,
               CASE
                 WHEN customer_id IS NULL THEN 'no customer id'
                 WHEN order_date IS NULL THEN 'no order date'
@@ -220,7 +248,8 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
     )
     # Customers with only returns in the window have no purchase to score.
     returns_only = _scalar(
-        con, "SELECT count(DISTINCT customer_id) FROM returns WHERE customer_id NOT IN (SELECT customer_id FROM orders)"
+        con,
+        "SELECT count(DISTINCT customer_id) FROM returns WHERE customer_id NOT IN (SELECT customer_id FROM orders)",
     )
     con.execute(
         """CREATE TABLE customer_info AS SELECT customer_id,
@@ -246,14 +275,30 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
                   AND o.order_id = coalesce(l.{key}, l.customer_id || '|' || CAST(l.order_date AS VARCHAR))
                 WHERE l.product IS NOT NULL AND (l.value IS NULL OR l.value > 0)"""
         )
-    quality = _quality(con, source, layout, mapping, date_fmt, money_fmt, currency, monetary, rows_read,
-                       duplicate_rows, identical_rows, returns_only, as_of, as_of_reason)
+    quality = _quality(
+        con,
+        source,
+        layout,
+        mapping,
+        date_fmt,
+        money_fmt,
+        currency,
+        monetary,
+        rows_read,
+        duplicate_rows,
+        identical_rows,
+        returns_only,
+        as_of,
+        as_of_reason,
+    )
     con.execute("DROP TABLE lines")
     con.execute("DROP TABLE all_orders")
     return Ingested(con, source, quality, as_of, monetary, has_items, mapping)
 
 
-def _build_orders(con: duckdb.DuckDBPyConnection, has_order_id: bool, sum_lines: bool, first_row: bool) -> None:
+def _build_orders(
+    con: duckdb.DuckDBPyConnection, has_order_id: bool, sum_lines: bool, first_row: bool
+) -> None:
     """Roll lines up to orders. Without an order id, a row is an order (or, for line items, a customer-day)."""
     line_items = sum_lines
     if not has_order_id and not line_items:
@@ -268,7 +313,7 @@ def _build_orders(con: duckdb.DuckDBPyConnection, has_order_id: bool, sum_lines:
     gross = "max(value)" if first_row else "sum(value)"
     con.execute(
         f"""CREATE TABLE all_orders AS SELECT
-               max(customer_id) AS customer_id, {key if not has_order_id else 'order_id'} AS order_id,
+               max(customer_id) AS customer_id, {key if not has_order_id else "order_id"} AS order_id,
                min(order_date) AS order_date, {gross} AS gross, max(refunded) AS refunded,
                CASE WHEN bool_or(status_class = 'excluded') THEN 'excluded' ELSE max(status_class) END
                    AS status_class,
@@ -278,31 +323,45 @@ def _build_orders(con: duckdb.DuckDBPyConnection, has_order_id: bool, sum_lines:
 
 
 def _pick_currency(
-    con: duckdb.DuckDBPyConnection, name: str, m: Mapping[str, str], r: Mapping[str, str],
-    money_fmt: MoneyFormat, chosen: str | None,
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    m: Mapping[str, str],
+    r: Mapping[str, str],
+    money_fmt: MoneyFormat,
+    chosen: str | None,
 ) -> str | None:
     if "currency" in m:
-        found = [row[0] for row in con.execute(
-            f"SELECT DISTINCT upper(trim({r['currency']})) FROM src WHERE nullif(trim({r['currency']}), '') "
-            "IS NOT NULL ORDER BY 1").fetchall()]
+        found = [
+            row[0]
+            for row in con.execute(
+                f"SELECT DISTINCT upper(trim({r['currency']})) FROM src WHERE nullif(trim({r['currency']}), '') "
+                "IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        ]
     else:
         found = sorted({currency_of_mark(s) for s in money_fmt.symbols})
         if found and len(found) > 1 and chosen:
-            raise InputError(f"{name}: amounts carry several currency marks ({', '.join(money_fmt.symbols)}) "
-                             "and no currency column to filter by; export one currency at a time")
+            raise InputError(
+                f"{name}: amounts carry several currency marks ({', '.join(money_fmt.symbols)}) "
+                "and no currency column to filter by; export one currency at a time"
+            )
     if chosen:
         chosen = chosen.upper()
         if found and chosen not in found:
             raise InputError(f"{name}: --currency {chosen} does not occur; the file has {', '.join(found)}")
         return chosen
     if len(found) > 1:
-        raise InputError(f"{name}: the file mixes currencies ({', '.join(found)}); rerun with --currency "
-                         f"{found[0]} (or another) to score one of them")
+        raise InputError(
+            f"{name}: the file mixes currencies ({', '.join(found)}); rerun with --currency "
+            f"{found[0]} (or another) to score one of them"
+        )
     return found[0] if found else None
 
 
 def _first_value(con: duckdb.DuckDBPyConnection, role: str) -> str | None:
-    row = con.execute(f"SELECT {sql_ident(role)} FROM src WHERE {sql_ident(role)} IS NOT NULL LIMIT 1").fetchone()
+    row = con.execute(
+        f"SELECT {sql_ident(role)} FROM src WHERE {sql_ident(role)} IS NOT NULL LIMIT 1"
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -311,15 +370,20 @@ def _check_parsed(
 ) -> None:
     """Every non-empty value of a column must parse; otherwise name the first bad value and its row."""
     col = sql_ident(role)
-    bad = [row[0] for row in con.execute(
-        f"SELECT DISTINCT {col} FROM src WHERE nullif(trim({col}), '') IS NOT NULL AND {parsed} IS NULL LIMIT 1000"
-    ).fetchall()]
+    bad = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT {col} FROM src WHERE nullif(trim({col}), '') IS NOT NULL AND {parsed} IS NULL LIMIT 1000"
+        ).fetchall()
+    ]
     if not bad:
         return
     row_no, value = _locate(source, m[role], set(bad))
     where = f"row {row_no}" if row_no else "a row"
-    raise InputError(f"{source.path}: column '{m[role]}', {where}: cannot read {value!r} as {what}; fix the value "
-                     f"or map another column with --map {role}=COLUMN")
+    raise InputError(
+        f"{source.path}: column '{m[role]}', {where}: cannot read {value!r} as {what}; fix the value "
+        f"or map another column with --map {role}=COLUMN"
+    )
 
 
 def _locate(source: Source, header: str, bad: set[str]) -> tuple[int | None, str]:
@@ -333,7 +397,7 @@ def _locate(source: Source, header: str, bad: set[str]) -> tuple[int | None, str
             text = io.TextIOWrapper(raw, encoding=source.encoding, errors="replace", newline="")
             index = source.headers.index(header)
             if source.delimiter == "whitespace":
-                rows = (line.split() for line in text)
+                rows: Iterator[list[str]] = (line.split() for line in text)
             else:
                 rows = csv.reader(text, delimiter=source.delimiter or ",")
             next(rows, None)
@@ -360,14 +424,30 @@ def _money(value: object) -> float | None:
 
 
 def _quality(
-    con: duckdb.DuckDBPyConnection, source: Source, layout: LayoutSignature | None, mapping: dict[str, str],
-    date_fmt: DateFormat, money_fmt: MoneyFormat, currency: str | None, monetary: bool, rows_read: int,
-    duplicate_rows: int, identical_rows: int, returns_only: int, as_of: dt.date, as_of_reason: str,
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    layout: LayoutSignature | None,
+    mapping: dict[str, str],
+    date_fmt: DateFormat,
+    money_fmt: MoneyFormat,
+    currency: str | None,
+    monetary: bool,
+    rows_read: int,
+    duplicate_rows: int,
+    identical_rows: int,
+    returns_only: int,
+    as_of: dt.date,
+    as_of_reason: str,
 ) -> QualityReport:
     exclusions: list[Exclusion] = []
     if duplicate_rows:
-        exclusions.append(Exclusion(reason="duplicate row", rows=duplicate_rows,
-                                    note="identical to an earlier row of the same order"))
+        exclusions.append(
+            Exclusion(
+                reason="duplicate row",
+                rows=duplicate_rows,
+                note="identical to an earlier row of the same order",
+            )
+        )
     for reason, rows, orders in con.execute(
         "SELECT exclusion, sum(n_lines), count(*) FROM classified WHERE exclusion IS NOT NULL "
         "GROUP BY exclusion ORDER BY exclusion"
@@ -376,26 +456,70 @@ def _quality(
     ret = con.execute("SELECT count(*), coalesce(sum(n_lines), 0), sum(value) FROM returns").fetchone()
     assert ret is not None
     if ret[0]:
-        exclusions.append(Exclusion(reason="return or cancellation document", rows=int(ret[1]), orders=int(ret[0]),
-                                    action="flagged", note="not a purchase; its negative value reduces net revenue"))
+        exclusions.append(
+            Exclusion(
+                reason="return or cancellation document",
+                rows=int(ret[1]),
+                orders=int(ret[0]),
+                action="flagged",
+                note="not a purchase; its negative value reduces net revenue",
+            )
+        )
     if returns_only:
-        exclusions.append(Exclusion(reason="customer with returns only", rows=0, orders=None,
-                                    note=f"{returns_only} customers have returns but no purchase in the window"))
+        exclusions.append(
+            Exclusion(
+                reason="customer with returns only",
+                rows=0,
+                orders=None,
+                note=f"{returns_only} customers have returns but no purchase in the window",
+            )
+        )
     zero = _scalar(con, "SELECT count(*) FROM orders WHERE gross = 0")
     if zero:
-        exclusions.append(Exclusion(reason="zero-value order", rows=zero, orders=zero, action="flagged",
-                                    note="kept as an order; adds nothing to revenue"))
-    pending = _scalar(con, "SELECT count(*) FROM classified WHERE exclusion IS NULL AND status_class = 'kept_flagged'")
+        exclusions.append(
+            Exclusion(
+                reason="zero-value order",
+                rows=zero,
+                orders=zero,
+                action="flagged",
+                note="kept as an order; adds nothing to revenue",
+            )
+        )
+    pending = _scalar(
+        con, "SELECT count(*) FROM classified WHERE exclusion IS NULL AND status_class = 'kept_flagged'"
+    )
     if pending:
-        exclusions.append(Exclusion(reason="payment pending or authorised", rows=pending, orders=pending,
-                                    action="flagged", note="kept as a purchase"))
-    unknown = _scalar(con, "SELECT count(*) FROM classified WHERE exclusion IS NULL AND status_class = 'unknown'")
+        exclusions.append(
+            Exclusion(
+                reason="payment pending or authorised",
+                rows=pending,
+                orders=pending,
+                action="flagged",
+                note="kept as a purchase",
+            )
+        )
+    unknown = _scalar(
+        con, "SELECT count(*) FROM classified WHERE exclusion IS NULL AND status_class = 'unknown'"
+    )
     if unknown:
-        exclusions.append(Exclusion(reason="unrecognised status", rows=unknown, orders=unknown, action="flagged",
-                                    note="kept as a purchase; see knowledge/order_status.yaml"))
+        exclusions.append(
+            Exclusion(
+                reason="unrecognised status",
+                rows=unknown,
+                orders=unknown,
+                action="flagged",
+                note="kept as a purchase; see knowledge/order_status.yaml",
+            )
+        )
     if identical_rows:
-        exclusions.append(Exclusion(reason="identical rows", rows=identical_rows, action="flagged",
-                                    note="kept: without an order id a repeat purchase cannot be told from a copy"))
+        exclusions.append(
+            Exclusion(
+                reason="identical rows",
+                rows=identical_rows,
+                action="flagged",
+                note="kept: without an order id a repeat purchase cannot be told from a copy",
+            )
+        )
     used = _scalar(con, "SELECT coalesce(sum(n_lines), 0) FROM classified WHERE exclusion IS NULL")
     stats = con.execute(
         """SELECT count(DISTINCT customer_id), count(*), min(order_date), max(order_date),
@@ -419,7 +543,7 @@ def _quality(
     repeat_customers, median_gap = int(repeat[0]), repeat[1]
     history = (as_of - first).days if first else 0
     level, reasons = assess_confidence(customers, history, repeat_customers)
-    consent = {role: mapping[role] for role in ("email_consent", "sms_consent") if role in mapping}
+    consent: dict[str, str] = {role: mapping[role] for role in ("email_consent", "sms_consent") if role in mapping}
     notes = list(source.notes)
     if not monetary:
         notes.append("no amount column: monetary value is unavailable; R and F are scored, M is not")
@@ -435,16 +559,36 @@ def _quality(
     else:
         layout_name, label = layout.name, layout.label
     return QualityReport(
-        file=str(source.path), file_format=source.describe(), layout=layout_name, layout_label=label,
-        mapping=mapping, date_format=date_fmt.label, date_format_reason=date_fmt.reason,
-        money_format=money_fmt.label if monetary else None, currency=currency, monetary_available=monetary,
-        rows_read=rows_read, rows_used=used, exclusions=exclusions, customer_ids_found=ids_found,
-        customers=customers, orders=orders, first_order_date=first, last_order_date=last, history_days=history,
-        as_of=as_of, as_of_reason=as_of_reason,
-        gross_revenue=_money(gross) if monetary else None, refunds=_money(refunds) if monetary else None,
-        returns=_money(returns_value) if monetary else None, net_revenue=_money(net),
+        file=str(source.path),
+        file_format=source.describe(),
+        layout=layout_name,
+        layout_label=label,
+        mapping=mapping,
+        date_format=date_fmt.label,
+        date_format_reason=date_fmt.reason,
+        money_format=money_fmt.label if monetary else None,
+        currency=currency,
+        monetary_available=monetary,
+        rows_read=rows_read,
+        rows_used=used,
+        exclusions=exclusions,
+        customer_ids_found=ids_found,
+        customers=customers,
+        orders=orders,
+        first_order_date=first,
+        last_order_date=last,
+        history_days=history,
+        as_of=as_of,
+        as_of_reason=as_of_reason,
+        gross_revenue=_money(gross) if monetary else None,
+        refunds=_money(refunds) if monetary else None,
+        returns=_money(returns_value) if monetary else None,
+        net_revenue=_money(net),
         one_time_buyer_share=round(1 - repeat_customers / customers, 4) if customers else 0.0,
         repeat_customers=repeat_customers,
         median_days_between_orders=float(median_gap) if median_gap is not None else None,
-        consent_columns=consent, notes=notes, confidence=level, confidence_reasons=reasons,
+        consent_columns=consent,
+        notes=notes,
+        confidence=level,
+        confidence_reasons=reasons,
     )

@@ -56,7 +56,9 @@ def parse_map_option(text: str | None) -> dict[str, str]:
         role, sep, header = part.partition("=")
         role, header = role.strip(), header.strip().strip('"').strip("'")
         if not sep or not role or not header:
-            raise InputError(f"--map: '{part.strip()}' is not role=Header; write e.g. --map customer=Email,amount=Total")
+            raise InputError(
+                f"--map: '{part.strip()}' is not role=Header; write e.g. --map customer=Email,amount=Total"
+            )
         if role not in ROLES:
             raise InputError(f"--map: unknown role '{role}'; valid roles: {', '.join(ROLES)}")
         result[role] = header

@@ -6,7 +6,7 @@ first rows all fall on days 1-12 is still recognised. Parsing is one SQL express
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -59,24 +59,32 @@ def detect_date_format(
             raise InputError(f"--date-format {forced}: use one of {', '.join(DATE_FORMATS)}")
         return DateFormat(forced, "chosen with --date-format")
     if total == 0:
-        raise InputError(f"{source}: column '{header}' (date) is empty in every row; map the order date with "
-                         "--map date=COLUMN")
+        raise InputError(
+            f"{source}: column '{header}' (date) is empty in every row; map the order date with "
+            "--map date=COLUMN"
+        )
     best = max((iso, "iso"), (compact, "ymd_compact"), (slash, "slash"))
     if best[0] == 0:
         sample = con.execute(f"SELECT trim({col}) FROM {table} WHERE {col} IS NOT NULL LIMIT 1").fetchone()
-        raise InputError(f"{source}: column '{header}': cannot read dates like {sample[0] if sample else ''!r}; "
-                         "use YYYY-MM-DD, YYYYMMDD, m/d/Y or d/m/Y")
+        raise InputError(
+            f"{source}: column '{header}': cannot read dates like {sample[0] if sample else ''!r}; "
+            "use YYYY-MM-DD, YYYYMMDD, m/d/Y or d/m/Y"
+        )
     if best[1] != "slash":
         return DateFormat(best[1], "every value has this shape")
     if (max_first or 0) > 12 and (max_second or 0) > 12:
-        raise InputError(f"{source}: column '{header}' mixes day/month/year and month/day/year dates "
-                         f"(values above 12 in both the first and second place); export with one date format")
+        raise InputError(
+            f"{source}: column '{header}' mixes day/month/year and month/day/year dates "
+            f"(values above 12 in both the first and second place); export with one date format"
+        )
     if (max_first or 0) > 12:
         return DateFormat("dmy", f"a first number reaches {max_first}, so it is the day")
     if (max_second or 0) > 12:
         return DateFormat("mdy", f"a second number reaches {max_second}, so it is the day")
-    raise InputError(f"{source}: column '{header}': dates like 03/04/2024 can be month/day or day/month and "
-                     "no value tells which; rerun with --date-format mdy or --date-format dmy")
+    raise InputError(
+        f"{source}: column '{header}': dates like 03/04/2024 can be month/day or day/month and "
+        "no value tells which; rerun with --date-format mdy or --date-format dmy"
+    )
 
 
 def date_sql(expr: str, fmt: DateFormat) -> str:
@@ -89,10 +97,14 @@ def date_sql(expr: str, fmt: DateFormat) -> str:
     day_first = fmt.key == "dmy"
     parts = f"regexp_extract({v}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2,4}})', ['a', 'b', 'y'])"
     day, month = ("a", "b") if day_first else ("b", "a")
-    year = (f"(CASE WHEN length({parts}.y) = 2 THEN 2000 + CAST({parts}.y AS INTEGER) "
-            f"ELSE TRY_CAST({parts}.y AS INTEGER) END)")
-    return (f"TRY_CAST(try_strptime(CAST({year} AS VARCHAR) || '-' || {parts}.{month} || '-' || {parts}.{day}, "
-            f"'%Y-%m-%d') AS DATE)")
+    year = (
+        f"(CASE WHEN length({parts}.y) = 2 THEN 2000 + CAST({parts}.y AS INTEGER) "
+        f"ELSE TRY_CAST({parts}.y AS INTEGER) END)"
+    )
+    return (
+        f"TRY_CAST(try_strptime(CAST({year} AS VARCHAR) || '-' || {parts}.{month} || '-' || {parts}.{day}, "
+        f"'%Y-%m-%d') AS DATE)"
+    )
 
 
 @dataclass(frozen=True)
@@ -113,19 +125,19 @@ _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "�
 _CODE_RE = r"[A-Z]{3}"
 
 
-def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> MoneyFormat:
+def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> MoneyFormat:
     """Look at the distinct values of the money columns and decide how to read them."""
     if not columns:
         return MoneyFormat(False, True, ())
     union = " UNION ".join(f"SELECT DISTINCT trim({sql_ident(c)}) AS v FROM {table}" for c in columns)
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE v IS NOT NULL AND NOT regexp_matches(v, '^-?\\d+(\\.\\d+)?$')),
-                   count(*) FILTER (WHERE regexp_matches(v, '\\d,\\d{{1,2}}\\)?$')
-                                     OR regexp_matches(v, '\\d\\.\\d{{3}},')),
-                   count(*) FILTER (WHERE regexp_matches(v, '\\d\\.\\d{{1,2}}\\)?$')
-                                     OR regexp_matches(v, '\\d,\\d{{3}}\\.')),
+                   count(*) FILTER (WHERE regexp_matches(n, '\\d,\\d{{1,2}}\\)?$')
+                                     OR regexp_matches(n, '\\d\\.\\d{{3}},')),
+                   count(*) FILTER (WHERE regexp_matches(n, '\\d\\.\\d{{1,2}}\\)?$')
+                                     OR regexp_matches(n, '\\d,\\d{{3}}\\.')),
                    list(DISTINCT regexp_extract(v, '(R\\$|[$€£¥₹₩]|\\b{_CODE_RE}\\b)'))
-            FROM ({union})"""
+            FROM (SELECT v, regexp_replace(v, '[^0-9,.()\\-]', '', 'g') AS n FROM ({union}))"""
     ).fetchone()
     assert row is not None
     odd, comma_votes, point_votes, marks = row
@@ -154,12 +166,7 @@ def currency_of_mark(mark: str) -> str:
 
 
 def mark_sql(expr: str) -> str:
-    return f"nullif(regexp_extract({expr}, '(R\\$|[$€£¥₹₩]|\\b{_CODE_RE}\\b)'), '')"
-
-
-def is_plain_iso(value: str) -> bool:
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
-
-
-__all__ = ["DateFormat", "MoneyFormat", "date_sql", "detect_date_format", "detect_money_format", "money_sql",
-           "sql_string"]
+    """SQL giving the currency code marked on an amount ('$ 5' -> 'USD', '5 EUR' -> 'EUR'), else NULL."""
+    mark = f"regexp_extract({expr}, '(R\\$|[$€£¥₹₩]|\\b{_CODE_RE}\\b)')"
+    arms = " ".join(f"WHEN {sql_string(sym)} THEN {sql_string(code)}" for sym, code in _SYMBOLS.items())
+    return f"(CASE {mark} WHEN '' THEN NULL {arms} ELSE {mark} END)"

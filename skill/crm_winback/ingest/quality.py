@@ -68,7 +68,9 @@ class QualityReport(BaseModel):
     confidence_reasons: list[str]
 
 
-def assess_confidence(customers: int, history_days: int, repeat_customers: int) -> tuple[Confidence, list[str]]:
+def assess_confidence(
+    customers: int, history_days: int, repeat_customers: int
+) -> tuple[Confidence, list[str]]:
     """The first level in knowledge/confidence.yaml whose minimums are all met, and why the higher ones failed."""
     reasons: list[str] = []
     for level in load_knowledge("confidence.yaml", ConfidenceRules).levels:

@@ -82,7 +82,7 @@ def detect_encoding(head: bytes) -> str:
         head.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 3:  # a multi-byte character cut by the read window
+        if len(head) == _HEAD_BYTES and exc.start >= len(head) - 3:  # a character cut by the read window
             return "utf-8"
     if re.search(rb"[\x80-\x9f]", head):
         try:
@@ -101,9 +101,9 @@ def _detect_delimiter(lines: list[str]) -> str | None:
     best: tuple[int, str] | None = None
     for delim in _DELIMITERS:
         counts = [len(row) for row in csv.reader(sample, delimiter=delim)]
-        if counts[0] > 1 and all(c == counts[0] for c in counts):
-            if best is None or counts[0] > best[0]:
-                best = (counts[0], delim)
+        consistent = counts[0] > 1 and all(c == counts[0] for c in counts)
+        if consistent and (best is None or counts[0] > best[0]):
+            best = (counts[0], delim)
     if best:
         return best[1]
     counts = [len(line.split()) for line in sample]
@@ -163,8 +163,10 @@ def _open_json(p: Path, first: bytes) -> Source:
     try:
         cols = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
     except duckdb.Error as exc:
-        raise InputError(f"{p}: not readable as JSON records ({_first_line(exc)}); "
-                         "give an array of objects or one object per line") from None
+        raise InputError(
+            f"{p}: not readable as JSON records ({_first_line(exc)}); "
+            "give an array of objects or one object per line"
+        ) from None
     finally:
         con.close()
     headers = [c[0] for c in cols]
@@ -185,14 +187,18 @@ def _open_csv(p: Path, head: bytes, compressed: bool) -> Source:
     if delimiter is None:
         if len([ln for ln in lines if ln.strip()]) <= 1:
             raise InputError(f"{p}: only a header line and no rows; export the orders again")
-        raise InputError(f"{p}: cannot tell the column separator (tried comma, semicolon, tab, pipe, spaces); "
-                         "save it as a comma-separated CSV with a header row")
+        raise InputError(
+            f"{p}: cannot tell the column separator (tried comma, semicolon, tab, pipe, spaces); "
+            "save it as a comma-separated CSV with a header row"
+        )
     first = lines[0]
     headers = first.split() if delimiter == "whitespace" else next(csv.reader([first], delimiter=delimiter))
     headers = [h.strip() for h in headers]
     if _looks_like_data(headers):
-        raise InputError(f"{p}: the first line looks like data, not a header ({first.strip()[:60]!r}); "
-                         "add a header row naming the columns (e.g. customer_id,date,amount)")
+        raise InputError(
+            f"{p}: the first line looks like data, not a header ({first.strip()[:60]!r}); "
+            "add a header row naming the columns (e.g. customer_id,date,amount)"
+        )
     if len([ln for ln in lines if ln.strip()]) <= 1:
         raise InputError(f"{p}: only a header line and no rows; export the orders again")
     dupes = sorted({h for h in headers if headers.count(h) > 1})
@@ -208,16 +214,22 @@ def _open_csv(p: Path, head: bytes, compressed: bool) -> Source:
     comp = ", compression='gzip'" if compressed_read else ""
     enc = ", encoding='latin-1'" if duck_encoding == "latin-1" else ""
     if delimiter == "whitespace":
-        raw = (f"read_csv({sql_string(str(read_path))}, header=false, skip=1, delim='\\x1f', quote='', "
-               f"escape='', columns={{'line': 'VARCHAR'}}, auto_detect=false{comp}{enc})")
+        raw = (
+            f"read_csv({sql_string(str(read_path))}, header=false, skip=1, delim='\\x1f', quote='', "
+            f"escape='', columns={{'line': 'VARCHAR'}}, auto_detect=false{comp}{enc})"
+        )
         parts = ", ".join(f"_f[{i + 1}] AS {sql_ident(h)}" for i, h in enumerate(headers))
-        sql = (f"(SELECT {parts} FROM (SELECT regexp_split_to_array(trim(line, ' \t\r'), '\\s+') AS _f "
-               f"FROM {raw} WHERE trim(line, ' \t\r') <> ''))")
+        sql = (
+            f"(SELECT {parts} FROM (SELECT regexp_split_to_array(trim(line, ' \t\r'), '\\s+') AS _f "
+            f"FROM {raw} WHERE trim(line, ' \t\r') <> ''))"
+        )
     else:
         names = ", ".join(sql_string(h) for h in headers)
-        sql = (f"read_csv({sql_string(str(read_path))}, header=true, all_varchar=true, "
-               f"delim={sql_string(delimiter)}, quote='\"', escape='\"', names=[{names}], "
-               f"null_padding=true{comp}{enc})")
+        sql = (
+            f"read_csv({sql_string(str(read_path))}, header=true, all_varchar=true, "
+            f"delim={sql_string(delimiter)}, quote='\"', escape='\"', names=[{names}], "
+            f"null_padding=true{comp}{enc})"
+        )
     source = Source(p, "csv", headers, sql, encoding=encoding, delimiter=delimiter, compressed=compressed)
     source._tempfile = tmp
     if encoding != "utf-8":
@@ -236,8 +248,9 @@ def _transcode_to_utf8(p: Path, compressed: bool, encoding: str) -> Path:
                 dst.write(chunk)
         except UnicodeDecodeError as exc:
             Path(name).unlink(missing_ok=True)
-            raise InputError(f"{p}: mixes text encodings (byte {exc.start} is not {encoding}); "
-                             "re-export the file as UTF-8") from None
+            raise InputError(
+                f"{p}: mixes text encodings (byte {exc.start} is not {encoding}); re-export the file as UTF-8"
+            ) from None
     return Path(name)
 
 

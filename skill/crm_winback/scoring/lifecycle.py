@@ -51,7 +51,9 @@ def repurchase_cycle(median_gap: float | None, repeat_customers: int) -> tuple[f
         )
     if median_gap < rules.floor_days:
         return rules.floor_days, f"floor of {rules.floor_days:g} days (measured median gap {median_gap:g})"
-    return float(median_gap), f"measured: median days between purchase days ({repeat_customers:,} repeat customers)"
+    return float(
+        median_gap
+    ), f"measured: median days between purchase days ({repeat_customers:,} repeat customers)"
 
 
 def stage_sql(cycle: float, vip_cut: str) -> str:
@@ -86,11 +88,15 @@ def churn_risk_sql(cycle: float) -> str:
     """Heuristic churn risk from how far past their expected next order a customer is."""
     rules = lifecycle_rules().churn_risk
     ratio = f"(recency_days / {expected_gap_sql(cycle)})"
-    return (f"(CASE WHEN {ratio} > {rules.high_above!r} THEN 'high' "
-            f"WHEN {ratio} > {rules.medium_above!r} THEN 'medium' ELSE 'low' END)")
+    return (
+        f"(CASE WHEN {ratio} > {rules.high_above!r} THEN 'high' "
+        f"WHEN {ratio} > {rules.medium_above!r} THEN 'medium' ELSE 'low' END)"
+    )
 
 
 def expected_gap_sql(cycle: float) -> str:
     rules = lifecycle_rules().churn_risk
-    return (f"(CASE WHEN purchase_days >= {rules.min_purchase_days_for_own_gap} "
-            f"THEN greatest(median_days_between, 1) ELSE {cycle!r} END)")
+    return (
+        f"(CASE WHEN purchase_days >= {rules.min_purchase_days_for_own_gap} "
+        f"THEN greatest(median_days_between, 1) ELSE {cycle!r} END)"
+    )

@@ -8,6 +8,7 @@ when many customers share a value some bins stay empty - which the output report
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -32,11 +33,13 @@ def _check_bins(name: str, bins: list[Bin]) -> None:
         raise ValueError(f"{name}: needs exactly one bin for each score 1-5")
     if ordered[0].from_ != 0:
         raise ValueError(f"{name}: the first bin must start at 0 (it starts at {ordered[0].from_:g})")
-    for lower, upper in zip(ordered, ordered[1:], strict=False):
+    for lower, upper in pairwise(ordered):
         if lower.to is None or lower.to != upper.from_:
             end = "no end" if lower.to is None else f"{lower.to:g}"
-            raise ValueError(f"{name}: score {lower.score} ends at {end} but score {upper.score} starts at "
-                             f"{upper.from_:g}; make each bin start where the previous one ends")
+            raise ValueError(
+                f"{name}: score {lower.score} ends at {end} but score {upper.score} starts at "
+                f"{upper.from_:g}; make each bin start where the previous one ends"
+            )
     if ordered[-1].to is not None:
         raise ValueError(f"{name}: the last bin (score {ordered[-1].score}) must be open-ended (to: null)")
     scores = [b.score for b in ordered]
@@ -69,7 +72,9 @@ def load_thresholds(path: str | None = None) -> Thresholds:
 
 def fixed_score_sql(expr: str, bins: list[Bin]) -> str:
     arms = " ".join(
-        f"WHEN {expr} >= {b.from_!r}" + (f" AND {expr} < {b.to!r}" if b.to is not None else "") + f" THEN {b.score}"
+        f"WHEN {expr} >= {b.from_!r}"
+        + (f" AND {expr} < {b.to!r}" if b.to is not None else "")
+        + f" THEN {b.score}"
         for b in sorted(bins, key=lambda b: b.from_)
     )
     return f"(CASE {arms} ELSE 1 END)"  # negative spend (net returns) falls below every bin

@@ -111,11 +111,20 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     else:
         r_sql = quantile_score_sql("(-recency_days)", quantile_cuts_sql("-recency_days", "customers"))
         f_sql = quantile_score_sql("orders", quantile_cuts_sql("orders", "customers"))
-        m_sql = quantile_score_sql("net_total", quantile_cuts_sql("net_total", "customers")) if monetary else "NULL"
-        basis = {"R": "days since last order (quintiles)", "F": "number of orders (quintiles)",
-                 "M": "net spend (quintiles)"}
+        m_sql = (
+            quantile_score_sql("net_total", quantile_cuts_sql("net_total", "customers"))
+            if monetary
+            else "NULL"
+        )
+        basis = {
+            "R": "days since last order (quintiles)",
+            "F": "number of orders (quintiles)",
+            "M": "net spend (quintiles)",
+        }
     vip_cut = f"(SELECT quantile_disc({spend}, {1 - vip_share()!r}) FROM customers)"
-    code_rows = ", ".join(f"({sql_string(c)}, {sql_string(s)})" for c, s in segment_map.code_to_segment().items())
+    code_rows = ", ".join(
+        f"({sql_string(c)}, {sql_string(s)})" for c, s in segment_map.code_to_segment().items()
+    )
     con.execute(
         f"""CREATE OR REPLACE TABLE scores AS
             WITH s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
@@ -138,22 +147,40 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                                   || CAST(coalesce(m_score, f_score) AS VARCHAR)"""
     )
     n = con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
-    for dim, col, metric in (("R", "r_score", "-recency_days"), ("F", "f_score", "orders"),
-                             ("M", "m_score", "net_total")):
+    for dim, col, metric in (
+        ("R", "r_score", "-recency_days"),
+        ("F", "f_score", "orders"),
+        ("M", "m_score", "net_total"),
+    ):
         if dim == "M" and not monetary:
-            bins.append(BinReport(dimension="M", basis="unavailable", bins_filled=0, cut_points=None,
-                                  note="no amounts in the file: M is not scored; segments use F in its place"))
+            bins.append(
+                BinReport(
+                    dimension="M",
+                    basis="unavailable",
+                    bins_filled=0,
+                    cut_points=None,
+                    note="no amounts in the file: M is not scored; segments use F in its place",
+                )
+            )
             continue
         filled = con.execute(f"SELECT count(DISTINCT {col}) FROM scores").fetchone()[0]  # type: ignore[index]
         cuts = None
         if thresholds is None:
-            raw = con.execute(f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM customers").fetchone()
+            raw = con.execute(
+                f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM customers"
+            ).fetchone()
             cuts = [abs(float(v)) if dim == "R" else float(v) for v in raw[0]]  # type: ignore[index]
-        note = "" if filled == 5 else (
-            f"only {filled} of 5 scores occur: many customers share the same value, and equal values "
-            "always get equal scores"
+        note = (
+            ""
+            if filled == 5
+            else (
+                f"only {filled} of 5 scores occur: many customers share the same value, and equal values "
+                "always get equal scores"
+            )
         )
-        bins.append(BinReport(dimension=dim, basis=basis[dim], bins_filled=filled, cut_points=cuts, note=note))
+        bins.append(
+            BinReport(dimension=dim, basis=basis[dim], bins_filled=filled, cut_points=cuts, note=note)
+        )
     email = "email_consent" in quality.consent_columns
     sms = "sms_consent" in quality.consent_columns
     scorecard = build_scorecard(con, segment_map.names(), stage_names(), monetary, email, sms)
@@ -161,11 +188,17 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     if not monetary:
         notes.append("monetary value unavailable: segments use R and F (M taken equal to F)")
     summary = ScoreSummary(
-        method=options.method, as_of=as_of, customers=n, repurchase_cycle_days=cycle,
+        method=options.method,
+        as_of=as_of,
+        customers=n,
+        repurchase_cycle_days=cycle,
         repurchase_cycle_source=cycle_source,
         churn_risk_source="heuristic: days since last order / expected gap (own median gap with 3+ purchase "
-                          "days, else the shop cycle); medium above 1x, high above 2x",
-        monetary_available=monetary, bins=bins, notes=notes, scorecard=scorecard,
+        "days, else the shop cycle); medium above 1x, high above 2x",
+        monetary_available=monetary,
+        bins=bins,
+        notes=notes,
+        scorecard=scorecard,
     )
     return Scored(ingested, summary, quality)
 

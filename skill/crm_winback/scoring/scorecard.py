@@ -29,7 +29,12 @@ class Scorecard(BaseModel):
 
 
 def _rows(
-    con: duckdb.DuckDBPyConnection, column: str | None, order: list[str], monetary: bool, email: bool, sms: bool
+    con: duckdb.DuckDBPyConnection,
+    column: str | None,
+    order: list[str],
+    monetary: bool,
+    email: bool,
+    sms: bool,
 ) -> list[ScorecardRow]:
     group = column or "'All customers'"
     email_sql = "count(*) FILTER (WHERE email_consent AND (email IS NOT NULL OR NOT ?))" if email else "NULL"
@@ -54,20 +59,33 @@ def _rows(
         rows, key=lambda row: order.index(row[0]) if row[0] in order else len(order)
     ):
         revenue = round(float(rev), 2) if monetary and rev is not None else None
-        result.append(ScorecardRow(
-            group=g, customers=n, share=round(n / n_all, 4),
-            revenue=revenue,
-            revenue_share=round(float(rev) / float(rev_all), 4) if monetary and rev_all else None,
-            aov=round(float(rev) / orders, 2) if monetary and orders else None,
-            avg_orders=round(orders / n, 2), median_days_since_last_order=float(med) if med is not None else None,
-            churn_risk_low=low, churn_risk_medium=med_risk, churn_risk_high=high,
-            email_reachable=em, sms_reachable=sm,
-        ))
+        result.append(
+            ScorecardRow(
+                group=g,
+                customers=n,
+                share=round(n / n_all, 4),
+                revenue=revenue,
+                revenue_share=round(float(rev) / float(rev_all), 4) if monetary and rev_all else None,
+                aov=round(float(rev) / orders, 2) if monetary and orders else None,
+                avg_orders=round(orders / n, 2),
+                median_days_since_last_order=float(med) if med is not None else None,
+                churn_risk_low=low,
+                churn_risk_medium=med_risk,
+                churn_risk_high=high,
+                email_reachable=em,
+                sms_reachable=sm,
+            )
+        )
     return result
 
 
 def build_scorecard(
-    con: duckdb.DuckDBPyConnection, segments: list[str], stages: list[str], monetary: bool, email: bool, sms: bool
+    con: duckdb.DuckDBPyConnection,
+    segments: list[str],
+    stages: list[str],
+    monetary: bool,
+    email: bool,
+    sms: bool,
 ) -> Scorecard:
     """Aggregate the ``scores`` table; rows follow the segment map's and the lifecycle file's order."""
     return Scorecard(

@@ -48,19 +48,24 @@ class SegmentMap(KnowledgeModel):
         missing = [c for c, hits in table.items() if not hits]
         overlap = {c: hits for c, hits in table.items() if len(hits) > 1}
         if missing:
-            raise ValueError(f"rules: {len(missing)} codes have no segment: {', '.join(missing[:12])}"
-                             f"{' ...' if len(missing) > 12 else ''}; add rules that cover them")
+            raise ValueError(
+                f"rules: {len(missing)} codes have no segment: {', '.join(missing[:12])}"
+                f"{' ...' if len(missing) > 12 else ''}; add rules that cover them"
+            )
         if overlap:
             code, hits = next(iter(overlap.items()))
-            raise ValueError(f"rules: {len(overlap)} codes match more than one rule, e.g. {code} -> "
-                             f"{' and '.join(hits)}; narrow the ranges so each code matches once")
+            raise ValueError(
+                f"rules: {len(overlap)} codes match more than one rule, e.g. {code} -> "
+                f"{' and '.join(hits)}; narrow the ranges so each code matches once"
+            )
         return self
 
     def codes(self) -> dict[str, list[str]]:
         table: dict[str, list[str]] = {}
         for r, f, m in product(range(1, 6), repeat=3):
             table[f"{r}{f}{m}"] = [
-                rule.segment for rule in self.rules
+                rule.segment
+                for rule in self.rules
                 if rule.r[0] <= r <= rule.r[1] and rule.f[0] <= f <= rule.f[1] and rule.m[0] <= m <= rule.m[1]
             ]
         return table

@@ -1,0 +1,136 @@
+"""The same orders written every way an export arrives must give the same numbers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from crm_winback.api import profile_file
+from crm_winback.ingest import IngestOptions
+
+from .paths import TODAY
+
+ROWS = [
+    ("1001", "A", "2024-01-05", "1234.50"),
+    ("1002", "A", "2024-02-13", "80.00"),
+    ("1003", "B", "2024-03-01", "-"),  # replaced per format below
+    ("1004", "Zoë", "2024-03-02", "15.25"),
+]
+EXPECTED = (4, 3, 1364.75)  # orders, customers, net revenue (1003 is 35.00)
+
+
+def _rows(amounts: list[str], dates: list[str] | None = None) -> list[tuple[str, str, str, str]]:
+    return [
+        (o, c, (dates or [d for _, _, d, _ in ROWS])[i], amounts[i]) for i, (o, c, _, _) in enumerate(ROWS)
+    ]
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _csv(rows: list[tuple[str, ...]], delim: str, header: str = "order_id,customer,date,total") -> str:
+    return "\n".join([header.replace(",", delim)] + [delim.join(r) for r in rows]) + "\n"
+
+
+def _numbers(path: Path, **opts: str) -> tuple[int, int, float | None]:
+    q = profile_file(path, IngestOptions(today=TODAY, **opts))  # type: ignore[arg-type]
+    return q.orders, q.customers, q.net_revenue
+
+
+PLAIN = ["1234.50", "80.00", "35.00", "15.25"]
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t", "|"])
+def test_delimiters(tmp_path: Path, delim: str) -> None:
+    assert _numbers(_write(tmp_path / "o.csv", _csv(_rows(PLAIN), delim))) == EXPECTED
+
+
+def test_runs_of_whitespace_with_crlf(tmp_path: Path) -> None:
+    text = "order_id   customer  date        total\r\n" + "".join(
+        f" {o}   {c}   {d.replace('-', '')}   {a}\r\n" for o, c, d, a in _rows(PLAIN)
+    )
+    assert _numbers(_write(tmp_path / "o.txt", text)) == EXPECTED
+
+
+def test_decimal_comma_with_euro_sign_and_thousands_dots(tmp_path: Path) -> None:
+    amounts = ["1.234,50 €", "80,00 €", "35,00 €", "15,25 €"]
+    q = profile_file(_write(tmp_path / "o.csv", _csv(_rows(amounts), ";")), IngestOptions(today=TODAY))
+    assert (q.orders, q.customers, q.net_revenue, q.currency) == (*EXPECTED, "EUR")
+    assert q.money_format is not None and "decimal comma" in q.money_format
+
+
+def test_dollar_signs_thousands_commas_and_parenthesised_negative(tmp_path: Path) -> None:
+    rows = [*_rows(['"$1,234.50"', "$80.00", "$35.00", "$15.25"]), ("1005", "B", "2024-03-03", "($5.00)")]
+    q = profile_file(_write(tmp_path / "o.csv", _csv(rows, ",")), IngestOptions(today=TODAY))
+    # the negative document is a return: not an order, but it lowers net revenue
+    assert (q.orders, q.net_revenue, q.returns, q.currency) == (4, 1359.75, -5.0, "USD")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "latin-1"])
+def test_encodings_are_detected_not_mangled(tmp_path: Path, encoding: str) -> None:
+    path = _write(tmp_path / "o.csv", _csv(_rows(PLAIN), ","), encoding)
+    q = profile_file(path, IngestOptions(today=TODAY))
+    assert (q.orders, q.customers, q.net_revenue) == EXPECTED
+    con = duckdb.connect()
+    assert q.mapping["customer"] == "customer"
+    con.close()
+
+
+def test_cp1252_euro_sign_survives(tmp_path: Path) -> None:
+    amounts = ["1234,50 €", "80,00 €", "35,00 €", "15,25 €"]
+    path = _write(tmp_path / "o.csv", _csv(_rows(amounts), ";"), "cp1252")
+    q = profile_file(path, IngestOptions(today=TODAY))
+    assert (q.orders, q.net_revenue, q.currency) == (4, 1364.75, "EUR")
+    assert "cp1252" in q.file_format
+
+
+def test_gzip_csv(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv.gz"
+    path.write_bytes(gzip.compress(_csv(_rows(PLAIN), ",").encode()))
+    assert _numbers(path) == EXPECTED
+
+
+def test_parquet_json_and_ndjson(tmp_path: Path) -> None:
+    records = [{"order_id": o, "customer": c, "date": d, "total": float(a)} for o, c, d, a in _rows(PLAIN)]
+    (tmp_path / "o.json").write_text(json.dumps(records))
+    (tmp_path / "o.ndjson").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT * FROM read_json('{tmp_path / 'o.json'}')) TO '{tmp_path / 'o.parquet'}' (FORMAT parquet)"
+    )
+    con.close()
+    for name in ("o.json", "o.ndjson", "o.parquet"):
+        assert _numbers(tmp_path / name) == EXPECTED, name
+
+
+def test_day_first_dates_are_recognised_from_any_row(tmp_path: Path) -> None:
+    dates = ["05/01/2024", "13/02/2024", "01/03/2024", "02/03/2024"]
+    q = profile_file(_write(tmp_path / "o.csv", _csv(_rows(PLAIN, dates), ",")), IngestOptions(today=TODAY))
+    assert q.date_format == "day/month/year" and "13" in q.date_format_reason
+    assert (str(q.first_order_date), str(q.last_order_date)) == ("2024-01-05", "2024-03-02")
+
+
+def test_month_first_dates_and_offsets(tmp_path: Path) -> None:
+    dates = ["1/5/2024 10:00", "2/13/2024 11:30", "3/1/2024", "3/2/2024"]
+    q = profile_file(_write(tmp_path / "o.csv", _csv(_rows(PLAIN, dates), ",")), IngestOptions(today=TODAY))
+    assert q.date_format == "month/day/year"
+    iso = ["2024-01-05 14:22:10 -0500", "2024-02-13T01:00:00+08:00", "2024-03-01", "2024-03-02 23:59:59"]
+    q = profile_file(_write(tmp_path / "i.csv", _csv(_rows(PLAIN, iso), ",")), IngestOptions(today=TODAY))
+    assert (str(q.first_order_date), str(q.last_order_date), q.orders) == ("2024-01-05", "2024-03-02", 4)
+
+
+def test_headers_match_case_and_space_insensitively(tmp_path: Path) -> None:
+    text = _csv(_rows(PLAIN), ",", header="Order Number,Customer ID,Created At,Order Total")
+    q = profile_file(_write(tmp_path / "o.csv", text), IngestOptions(today=TODAY))
+    assert q.mapping == {
+        "customer": "Customer ID",
+        "order_id": "Order Number",
+        "date": "Created At",
+        "amount": "Order Total",
+    }

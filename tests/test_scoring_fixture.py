@@ -1,0 +1,187 @@
+"""The hand-computable fixture: exact per-customer table and scorecard.
+
+tests/data/small_orders.csv, as-of 2024-03-12 (its latest order). Worked by hand:
+- A: orders 120 + 80 + 100 on 01-05, 02-04, 03-05 -> 3 orders, 300; 7 days since; gaps 30, 30.
+- B: 40 on 03-01 and 60 on 03-12 (pending: kept, flagged) -> 2 orders, 100; 0 days since.
+- C: 600 on 2023-10-01; the 200 order of 12-30 is refunded -> excluded. 163 days since.
+- D: one zero-value order on 03-10 (kept, flagged). E: only a voided order -> not a customer.
+- F: 35.50 + 45.50 in 2023-06/09 -> 81; 174 days since. Order 1007 has no customer and a duplicate row.
+Fixed thresholds (seed 002): R 0-30 -> 5, 91-180 -> 2; F by orders per year; M 50-149 -> 2, 300-499 -> 4, 500+ -> 5.
+Only 3 repeat customers, so the repurchase cycle is the 90-day default.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from crm_winback.api import score_file
+from crm_winback.ingest import IngestOptions
+from crm_winback.scoring import ScoreOptions
+
+from .paths import TODAY
+
+EXPECTED = [
+    # id, orders, net, aov, recency, tenure, orders/yr, median gap, R, F, M, segment, stage, risk
+    (
+        "A",
+        "3",
+        "300.0",
+        "100.0",
+        "7",
+        "67",
+        "3.0",
+        "30.0",
+        "5",
+        "2",
+        "4",
+        "Potential Loyalist",
+        "active",
+        "low",
+    ),
+    (
+        "B",
+        "2",
+        "100.0",
+        "50.0",
+        "0",
+        "11",
+        "2.0",
+        "11.0",
+        "5",
+        "2",
+        "2",
+        "Potential Loyalist",
+        "active",
+        "low",
+    ),
+    (
+        "C",
+        "1",
+        "600.0",
+        "600.0",
+        "163",
+        "163",
+        "1.0",
+        "",
+        "2",
+        "1",
+        "5",
+        "About to Sleep",
+        "at-risk",
+        "medium",
+    ),
+    ("D", "1", "0.0", "0.0", "2", "2", "1.0", "", "5", "1", "1", "New Customers", "new", "low"),
+    (
+        "F",
+        "2",
+        "81.0",
+        "40.5",
+        "174",
+        "271",
+        "2.0",
+        "97.0",
+        "2",
+        "2",
+        "2",
+        "Hibernating",
+        "at-risk",
+        "medium",
+    ),
+]
+COLUMNS = (
+    "customer_id",
+    "orders",
+    "net_total",
+    "aov",
+    "recency_days",
+    "tenure_days",
+    "orders_per_year",
+    "median_days_between",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "lifecycle_stage",
+    "churn_risk",
+)
+
+
+def test_small_fixture_per_customer_table(small_orders: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scores.csv"
+    score_file(small_orders, IngestOptions(today=TODAY), ScoreOptions(method="fixed"), out)
+    with out.open(newline="") as fh:
+        rows = [tuple(row[c] for c in COLUMNS) for row in csv.DictReader(fh)]
+    assert rows == EXPECTED
+
+
+def test_small_fixture_quality_report(small_orders: Path) -> None:
+    result, _ = score_file(small_orders, IngestOptions(today=TODAY))
+    q = result.quality
+    assert (q.rows_read, q.rows_used, q.customer_ids_found, q.customers, q.orders) == (13, 9, 6, 5, 9)
+    assert [(e.reason, e.action, e.rows, e.orders) for e in q.exclusions] == [
+        ("duplicate row", "excluded", 1, None),
+        ("no customer id", "excluded", 1, 1),
+        ("refunded, voided or failed status", "excluded", 2, 2),
+        ("zero-value order", "flagged", 1, 1),
+        ("payment pending or authorised", "flagged", 1, 1),
+    ]
+    assert (q.gross_revenue, q.net_revenue, q.one_time_buyer_share, q.median_days_between_orders) == (
+        1081.0,
+        1081.0,
+        0.4,
+        30.0,
+    )
+    assert str(q.as_of) == "2024-03-12" and q.history_days == 271
+    assert q.confidence == "low"
+
+
+def test_small_fixture_scorecard(small_orders: Path) -> None:
+    result, _ = score_file(small_orders, IngestOptions(today=TODAY), ScoreOptions(method="fixed"))
+    card = result.scoring.scorecard
+    assert [
+        (
+            r.group,
+            r.customers,
+            r.revenue,
+            r.aov,
+            r.avg_orders,
+            r.median_days_since_last_order,
+            (r.churn_risk_low, r.churn_risk_medium, r.churn_risk_high),
+        )
+        for r in card.by_segment
+    ] == [
+        ("Potential Loyalist", 2, 400.0, 80.0, 2.5, 3.5, (2, 0, 0)),
+        ("New Customers", 1, 0.0, 0.0, 1.0, 2.0, (1, 0, 0)),
+        ("About to Sleep", 1, 600.0, 600.0, 1.0, 163.0, (0, 1, 0)),
+        ("Hibernating", 1, 81.0, 40.5, 2.0, 174.0, (0, 1, 0)),
+    ]
+    assert [(r.group, r.customers, r.revenue) for r in card.by_lifecycle] == [
+        ("at-risk", 2, 681.0),
+        ("new", 1, 0.0),
+        ("active", 2, 400.0),
+    ]
+    assert (card.total.customers, card.total.revenue, card.total.aov) == (5, 1081.0, 120.11)
+    assert [r.share for r in card.by_segment] == [0.4, 0.2, 0.2, 0.2]
+    assert result.scoring.repurchase_cycle_days == 90.0
+
+
+def test_quantile_method_gives_equal_values_equal_scores(small_orders: Path, tmp_path: Path) -> None:
+    out = tmp_path / "q.csv"
+    result, _ = score_file(small_orders, IngestOptions(today=TODAY), ScoreOptions(method="quantile"), out)
+    with out.open(newline="") as fh:
+        rows = {
+            row["customer_id"]: (row["r_score"], row["f_score"], row["m_score"]) for row in csv.DictReader(fh)
+        }
+    # cut k = the smallest value with at least k x 20% of customers at or below it (quantile_disc).
+    # recency 7, 0, 163, 2, 174 -> negated cut points -174, -163, -7, -2.
+    # orders 3, 2, 1, 1, 2 -> cut points 1, 1, 2, 2: one-order customers share score 1, two-order score 3.
+    assert rows == {
+        "A": ("3", "5", "4"),
+        "B": ("5", "3", "3"),
+        "C": ("2", "1", "5"),
+        "D": ("4", "1", "1"),
+        "F": ("1", "3", "2"),
+    }
+    f_bins = next(b for b in result.scoring.bins if b.dimension == "F")
+    assert f_bins.bins_filled == 3 and f_bins.cut_points == [1.0, 1.0, 2.0, 2.0]
