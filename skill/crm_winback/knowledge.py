@@ -34,6 +34,17 @@ KNOWLEDGE_FILES: dict[str, str] = {
     "rfm_segments.yaml": "crm_winback.scoring.segment_map:SegmentMap",
     "lifecycle.yaml": "crm_winback.scoring.lifecycle:LifecycleRules",
     "confidence.yaml": "crm_winback.ingest.quality:ConfidenceRules",
+    "business_profiles.yaml": "crm_winback.brief.library:BusinessProfiles",
+    "winback_triggers.yaml": "crm_winback.brief.library:TriggerLibrary",
+    "channels.yaml": "crm_winback.brief.library:ChannelMatrix",
+    "offers.yaml": "crm_winback.brief.library:OfferLibrary",
+    "messages.yaml": "crm_winback.brief.library:MessageLibrary",
+    "sequences.yaml": "crm_winback.brief.library:SequenceLibrary",
+    "kpis.yaml": "crm_winback.brief.library:KpiFramework",
+    "ltv_levers.yaml": "crm_winback.brief.library:LtvLevers",
+    "crm_programme.yaml": "crm_winback.brief.library:CrmProgramme",
+    "red_flags.yaml": "crm_winback.brief.library:RedFlags",
+    "consent_rules.yaml": "crm_winback.brief.library:ConsentRules",
     "prebuilt_segments.yaml": "crm_winback.segments.prebuilt:PrebuiltSegments",
 }
 

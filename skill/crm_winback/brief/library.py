@@ -1,0 +1,479 @@
+"""The playbook library: pydantic models for the brief builder's knowledge files and one accessor.
+
+Each model validates one ``knowledge/*.yaml`` file (registered in ``crm_winback.knowledge.KNOWLEDGE_FILES``).
+Validators check what a reviewer would otherwise have to: SMS copy fits 160 characters and carries an opt-out,
+every lifecycle stage has triggers, messages and channel scores, discount steps rise.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ..knowledge import KnowledgeModel, load_knowledge
+
+Channel = Literal["email", "sms", "push", "wechat", "direct_mail"]
+BusinessType = Literal["dtc", "marketplace", "subscription", "hybrid"]
+Goal = Literal["reduce_churn", "increase_ltv", "reactivate_lapsed", "vip_loyalty"]
+Region = Literal["US", "EU", "UK", "CN", "other"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms", "push", "wechat", "direct_mail")
+# The campaign segments every document covers; the names are the lifecycle stages of knowledge/lifecycle.yaml.
+STAGES = ("new", "active", "VIP", "at-risk", "lapsed", "churned")
+# The longest sender name the SMS copy is checked against (the Context limits brand_name to this).
+BRAND_BUDGET = 20
+LINK_BUDGET = 23  # a shortened tracking link such as https://brnd.co/a1b2c3d
+SMS_LIMIT = 160
+OPT_OUT_WORDS = ("STOP", "opt out", "opt-out", "unsubscribe")
+
+
+class Source(KnowledgeModel):
+    title: str
+    url: str | None = None
+    note: str = ""
+
+
+def _has_stages(present: set[str], where: str) -> None:
+    missing = [s for s in STAGES if s not in present]
+    if missing:
+        raise ValueError(f"{where}: no entry for lifecycle stage(s) {', '.join(missing)}")
+
+
+# --- business_profiles.yaml -------------------------------------------------------------------------------
+
+
+class VerticalProfile(KnowledgeModel):
+    vertical: str
+    aliases: list[str] = []
+    repurchase_cycle_days: int = Field(gt=0)
+    aov: float = Field(gt=0)
+    repeat_rate: float = Field(gt=0, lt=1)
+    orders_per_year: float = Field(gt=0)
+    gross_margin: float = Field(gt=0, lt=1)
+    why: str
+
+
+class BusinessTypeProfile(KnowledgeModel):
+    business_type: BusinessType
+    label: str
+    note: str
+    cycle_factor: float = Field(gt=0, description="multiplies the vertical's repurchase cycle")
+
+
+class ChannelDefault(KnowledgeModel):
+    channel: Channel
+    tool: str
+    opt_in_rate: float = Field(ge=0, le=1)
+
+
+class ProfileDefaults(KnowledgeModel):
+    vertical: str
+    business_type: BusinessType
+    region: Region
+    goal: Goal
+    customers: int = Field(gt=0)
+    max_discount: float = Field(ge=0, lt=1)
+    currency: str
+    channels: list[ChannelDefault] = Field(min_length=1)
+    brand_name: str = Field(max_length=BRAND_BUDGET)
+
+
+class BusinessProfiles(KnowledgeModel):
+    defaults: ProfileDefaults
+    verticals: list[VerticalProfile] = Field(min_length=1)
+    business_types: list[BusinessTypeProfile] = Field(min_length=1)
+    sources: list[Source]
+
+    @model_validator(mode="after")
+    def _default_vertical_exists(self) -> BusinessProfiles:
+        if self.defaults.vertical not in {v.vertical for v in self.verticals}:
+            raise ValueError(f"defaults.vertical: '{self.defaults.vertical}' is not one of the verticals")
+        return self
+
+    def find_vertical(self, name: str) -> VerticalProfile | None:
+        key = name.strip().lower()
+        for v in self.verticals:
+            if key == v.vertical or key in v.aliases:
+                return v
+        return None
+
+    def business_type(self, name: BusinessType) -> BusinessTypeProfile:
+        return next(b for b in self.business_types if b.business_type == name)
+
+
+# --- winback_triggers.yaml ---------------------------------------------------------------------------------
+
+
+class Trigger(KnowledgeModel):
+    id: str
+    name: str
+    stage: str
+    signal: str
+    timing_cycles: float | None = Field(default=None, gt=0, description="days = cycles x repurchase cycle")
+    timing_days: int | None = Field(default=None, ge=0, description="a fixed delay, for event triggers")
+    offer_type: str
+    channels: list[Channel] = Field(min_length=1)
+    stop_condition: str
+    business_types: list[BusinessType] = []
+    source: str
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Trigger:
+        if (self.timing_cycles is None) == (self.timing_days is None):
+            raise ValueError("give exactly one of timing_cycles and timing_days")
+        return self
+
+
+class TriggerLibrary(KnowledgeModel):
+    min_days: int = Field(ge=1)
+    triggers: list[Trigger] = Field(min_length=1)
+    sources: list[Source]
+
+    @model_validator(mode="after")
+    def _covers_stages(self) -> TriggerLibrary:
+        _has_stages({t.stage for t in self.triggers}, "triggers")
+        return self
+
+
+# --- channels.yaml -------------------------------------------------------------------------------------------
+
+
+class ChannelInfo(KnowledgeModel):
+    channel: Channel
+    label: str
+    tools: list[str]
+    strengths: str
+    limits: str
+    min_opt_in_rate: float = Field(ge=0, le=1, description="below this the channel scores one point less")
+    regions: list[Region] = Field(min_length=1)
+
+
+class MatrixCell(KnowledgeModel):
+    stage: str
+    campaign_type: str
+    channel: Channel
+    score: int = Field(ge=0, le=5)
+    reason: str
+
+
+class ChannelMatrix(KnowledgeModel):
+    channels: list[ChannelInfo] = Field(min_length=1)
+    matrix: list[MatrixCell] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChannelMatrix:
+        seen = {(c.stage, c.channel) for c in self.matrix}
+        missing = [f"{s}/{ch}" for s in STAGES for ch in CHANNELS if (s, ch) not in seen]
+        if missing:
+            raise ValueError(f"matrix: no score for {', '.join(missing)}")
+        if len(seen) != len(self.matrix):
+            raise ValueError("matrix: a stage/channel pair appears twice")
+        return self
+
+
+# --- offers.yaml ---------------------------------------------------------------------------------------------
+
+
+class Offer(KnowledgeModel):
+    id: str
+    name: str
+    description: str
+    margin_cost: str
+    best_for: list[str] = Field(min_length=1)
+
+
+class DiscountStep(KnowledgeModel):
+    step: int = Field(ge=1)
+    discount: float = Field(gt=0, lt=1)
+    use_when: str
+    stages: list[str] = Field(min_length=1)
+
+
+class MarginGuardrails(KnowledgeModel):
+    min_margin_after_discount: float = Field(gt=0, lt=1)
+    max_discounted_sends_per_customer_90d: int = Field(ge=0)
+    never_discount_stages: list[str]
+    rule: str
+
+
+class OfferLibrary(KnowledgeModel):
+    non_discount: list[Offer] = Field(min_length=1)
+    discount_ladder: list[DiscountStep] = Field(min_length=1)
+    guardrails: MarginGuardrails
+
+    @model_validator(mode="after")
+    def _ladder_rises(self) -> OfferLibrary:
+        values = [s.discount for s in self.discount_ladder]
+        if values != sorted(values) or len(set(values)) != len(values):
+            raise ValueError("discount_ladder: discounts must rise strictly from step to step")
+        return self
+
+
+# --- messages.yaml -------------------------------------------------------------------------------------------
+
+
+class StageMessages(KnowledgeModel):
+    stage: str
+    angle: str
+    email_subjects: list[str] = Field(min_length=2)
+    sms: str
+    push: str = Field(max_length=120)
+    wechat: str
+    direct_mail: str
+
+    @model_validator(mode="after")
+    def _sms_rules(self) -> StageMessages:
+        longest = self.sms.replace("{brand}", "X" * BRAND_BUDGET).replace("{link}", "L" * LINK_BUDGET)
+        if len(longest) > SMS_LIMIT:
+            raise ValueError(f"sms: {len(longest)} characters with a {BRAND_BUDGET}-character brand and a "
+                             f"{LINK_BUDGET}-character link; keep it within {SMS_LIMIT}")
+        if not any(w.lower() in self.sms.lower() for w in OPT_OUT_WORDS):
+            raise ValueError("sms: no opt-out; end the copy with 'Reply STOP to opt out'")
+        return self
+
+
+class MessageLibrary(KnowledgeModel):
+    stages: list[StageMessages] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _covers_stages(self) -> MessageLibrary:
+        _has_stages({m.stage for m in self.stages}, "stages")
+        return self
+
+
+# --- sequences.yaml ------------------------------------------------------------------------------------------
+
+
+class SequenceStep(KnowledgeModel):
+    day: int | None = Field(default=None, ge=0)
+    at_cycles: float | None = Field(default=None, ge=0, description="day = cycles x repurchase cycle")
+    channel: Channel
+    content: str
+    goal: str
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> SequenceStep:
+        if (self.day is None) == (self.at_cycles is None):
+            raise ValueError("give exactly one of day and at_cycles")
+        return self
+
+
+class Sequence(KnowledgeModel):
+    id: str
+    name: str
+    trigger: str
+    goal: str
+    exit_when: str
+    stages: list[str] = Field(min_length=1)
+    steps: list[SequenceStep] = Field(min_length=1)
+
+
+class SequenceLibrary(KnowledgeModel):
+    sequences: list[Sequence] = Field(min_length=1)
+
+    def get(self, seq_id: str) -> Sequence:
+        return next(s for s in self.sequences if s.id == seq_id)
+
+
+# --- kpis.yaml -----------------------------------------------------------------------------------------------
+
+
+class Kpi(KnowledgeModel):
+    name: str
+    level: Literal["outcome", "campaign", "guardrail"]
+    definition: str
+    benchmark: str
+    source: str
+
+
+class KpiFramework(KnowledgeModel):
+    kpis: list[Kpi] = Field(min_length=1)
+    holdout: str
+    benchmark_caveat: str
+    sources: list[Source]
+
+
+# --- ltv_levers.yaml -----------------------------------------------------------------------------------------
+
+
+class Lever(KnowledgeModel):
+    id: str
+    name: str
+    driver: str
+    assumed_change: str
+    revenue_lift: float = Field(ge=0, description="relative change in 12-month revenue")
+    margin_points: float = Field(description="change in gross margin, percentage points of revenue")
+    programme_cost_share: float = Field(ge=0, description="running cost as a share of the revenue lift")
+    horizon: Literal["short", "medium", "long"]
+    stages: list[str] = Field(min_length=1)
+    tactics: list[str] = Field(min_length=1)
+    metric: str
+    owner: str
+    goals: list[Goal] = Field(min_length=1)
+
+
+class LtvLevers(KnowledgeModel):
+    levers: list[Lever] = Field(min_length=1)
+    diagnosis: dict[str, str]
+    limits: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _covers(self) -> LtvLevers:
+        _has_stages(set(self.diagnosis), "diagnosis")
+        if {lv.horizon for lv in self.levers} != {"short", "medium", "long"}:
+            raise ValueError("levers: need at least one short, one medium and one long horizon lever")
+        return self
+
+
+# --- crm_programme.yaml --------------------------------------------------------------------------------------
+
+
+class JourneyStage(KnowledgeModel):
+    phase: str
+    customer_state: str
+    stages: list[str]
+    trigger: str
+    goal: str
+    channels: list[Channel]
+
+
+class ScoreFactor(KnowledgeModel):
+    group: str
+    factor: str
+    points: int
+    criterion: str
+
+
+class ScoreTier(KnowledgeModel):
+    tier: str
+    min_points: int
+    action: str
+
+
+class Signal(KnowledgeModel):
+    signal: str
+    risk: Literal["low", "medium", "high", "critical"]
+    action: str
+
+
+class Intervention(KnowledgeModel):
+    risk: Literal["low", "medium", "high", "critical"]
+    intervention: str
+    owner: str
+
+
+class LoyaltyTier(KnowledgeModel):
+    tier: str
+    entry: str
+    benefits: str
+
+
+class Row(KnowledgeModel):
+    name: str
+    detail: str
+
+
+class CrmProgramme(KnowledgeModel):
+    journey: list[JourneyStage] = Field(min_length=1)
+    automation_types: list[Row] = Field(min_length=1)
+    behavioural_triggers: list[Row] = Field(min_length=1)
+    engagement_score: list[ScoreFactor] = Field(min_length=1)
+    engagement_tiers: list[ScoreTier] = Field(min_length=1)
+    churn_signals: list[Signal] = Field(min_length=1)
+    interventions: list[Intervention] = Field(min_length=1)
+    loyalty_tiers: list[LoyaltyTier] = Field(min_length=1)
+    referral: list[Row] = Field(min_length=1)
+    report_metrics: list[Row] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_descend(self) -> CrmProgramme:
+        points = [t.min_points for t in self.engagement_tiers]
+        if points != sorted(points, reverse=True):
+            raise ValueError("engagement_tiers: list tiers from the highest min_points down")
+        return self
+
+
+# --- red_flags.yaml ------------------------------------------------------------------------------------------
+
+
+class RedFlag(KnowledgeModel):
+    id: str
+    name: str
+    kind: Literal["pattern", "kpi_outcomes", "sms_opt_out"]
+    why: str
+    patterns: list[str] = Field(description="regular expressions, matched case-insensitively per line")
+
+
+class RedFlags(KnowledgeModel):
+    negations: list[str] = Field(min_length=1)
+    flags: list[RedFlag] = Field(min_length=1)
+    outcome_metric_words: list[str] = Field(min_length=1)
+    key_questions: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> RedFlags:
+        import re
+
+        for i, flag in enumerate(self.flags):
+            for j, pattern in enumerate(flag.patterns):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"flags[{i}].patterns[{j}]: {exc}") from None
+        return self
+
+
+# --- consent_rules.yaml --------------------------------------------------------------------------------------
+
+
+class ConsentRule(KnowledgeModel):
+    region: Region
+    channel: Channel
+    rule: str
+    source: str
+
+
+class ConsentRules(KnowledgeModel):
+    rules: list[ConsentRule] = Field(min_length=1)
+    frequency_caps: list[Row]
+    sources: list[Source]
+
+    def for_region(self, region: Region) -> list[ConsentRule]:
+        return [r for r in self.rules if r.region == region]
+
+
+class Library(KnowledgeModel):
+    """Every knowledge file the brief builder reads, loaded once."""
+
+    profiles: BusinessProfiles
+    triggers: TriggerLibrary
+    channels: ChannelMatrix
+    offers: OfferLibrary
+    messages: MessageLibrary
+    sequences: SequenceLibrary
+    kpis: KpiFramework
+    levers: LtvLevers
+    programme: CrmProgramme
+    red_flags: RedFlags
+    consent: ConsentRules
+
+
+LIBRARY_FILES: dict[str, tuple[str, type[KnowledgeModel]]] = {
+    "profiles": ("business_profiles.yaml", BusinessProfiles),
+    "triggers": ("winback_triggers.yaml", TriggerLibrary),
+    "channels": ("channels.yaml", ChannelMatrix),
+    "offers": ("offers.yaml", OfferLibrary),
+    "messages": ("messages.yaml", MessageLibrary),
+    "sequences": ("sequences.yaml", SequenceLibrary),
+    "kpis": ("kpis.yaml", KpiFramework),
+    "levers": ("ltv_levers.yaml", LtvLevers),
+    "programme": ("crm_programme.yaml", CrmProgramme),
+    "red_flags": ("red_flags.yaml", RedFlags),
+    "consent": ("consent_rules.yaml", ConsentRules),
+}
+
+
+def load_library() -> Library:
+    """Load and validate every brief knowledge file (each cached by the loader)."""
+    parts = {key: load_knowledge(name, model) for key, (name, model) in LIBRARY_FILES.items()}
+    return Library.model_validate(parts)
