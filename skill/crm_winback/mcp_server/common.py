@@ -1,0 +1,126 @@
+"""What every tool module shares: error mapping, annotations, the input types for an orders export, paths."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from ..errors import CrmError, InputError
+from .paths import PathPolicy
+
+if TYPE_CHECKING:
+    from ..ingest import IngestOptions
+
+# Truthful hints. Tools that write files write only their own artefacts into the output folder and give the
+# same bytes for the same input, so they are idempotent and not destructive; none reaches the network.
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+WRITES_OUTPUT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+# Core messages name CLI options; over MCP the same fix is made with a tool argument.
+_OPTION_NAMES = {
+    "--map": "column_map", "--as-of": "as_of", "--currency": "currency", "--date-format": "date_format",
+    "--thresholds": "thresholds_file", "--segment-map": "segment_map_file", "--example": "example",
+    "-o": "output_name",
+}  # fmt: skip
+_OPTION_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in _OPTION_NAMES) + r")(?![\w-])")
+_QUOTED = r"(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+# The places where the core quotes a cell or a line of the file: the model gets the fix, not the content.
+_CONTENT_ECHOES = (
+    (re.compile(rf"cannot read {_QUOTED} as"), "cannot read a value as"),
+    (re.compile(rf"cannot read dates like {_QUOTED}"), "cannot read its dates"),
+    (re.compile(rf"not a header \({_QUOTED}\)"), "not a header"),
+    (re.compile(r"(could not be read as [^;]*?) \(.*\)(; )"), r"\1\2"),
+)
+
+
+def tool_message(exc: CrmError) -> str:
+    """The core's one-line message, with CLI option names turned into tool arguments and file content cut."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    for pattern, replacement in _CONTENT_ECHOES:
+        text = pattern.sub(replacement, text)
+    return _OPTION_RE.sub(lambda m: _OPTION_NAMES[m.group(1)], text)
+
+
+@contextlib.contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn the core's errors into tool errors the model can act on; anything else is a bug and crashes."""
+    try:
+        yield
+    except CrmError as exc:
+        raise ToolError(tool_message(exc)) from None
+    except MemoryError:
+        raise ToolError(
+            "out of memory; try a smaller file, or the crm-winback CLI on a larger machine"
+        ) from None
+
+
+# Inputs shared by the tools that read an orders export.
+FileArg = Annotated[
+    str | None,
+    Field(
+        description="the orders export (CSV, CSV.gz, Parquet, JSON or NDJSON), relative to the working folder; "
+        "omit it when using example"
+    ),
+]
+ExampleArg = Annotated[
+    Literal["cdnow"] | None, Field(description="use the bundled CDNOW example data instead of a file")
+]
+ColumnMapArg = Annotated[
+    dict[str, str] | None,
+    Field(
+        description='name columns yourself, role -> header, e.g. {"customer": "Email", "date": "Created at", '
+        '"amount": "Total"}; only when profile_orders mapped a column wrongly'
+    ),
+]
+AsOfArg = Annotated[
+    dt.date | None, Field(description="the observation date, YYYY-MM-DD (default: the latest order date)")
+]
+CurrencyArg = Annotated[str | None, Field(description="score only orders in this currency (for mixed files)")]
+DateFormatArg = Annotated[
+    Literal["iso", "ymd_compact", "mdy", "dmy"] | None,
+    Field(description="how dates are written, when the file cannot tell (e.g. 03/04/2024)"),
+]
+
+
+@dataclass
+class ToolEnv:
+    """What tools need from the server's configuration: the path policy and input resolution."""
+
+    policy: PathPolicy
+
+    def source(self, file: str | None, example: str | None) -> Path:
+        if file and example:
+            raise InputError("give either file or example, not both")
+        if example:
+            from ..api import example_path
+
+            return example_path(example)
+        if not file:
+            raise InputError(
+                "no input: give file (the orders export) or example='cdnow' to try the bundled data"
+            )
+        return self.policy.input_file(file, "file")
+
+    @staticmethod
+    def options(
+        column_map: dict[str, str] | None,
+        as_of: dt.date | None,
+        currency: str | None,
+        date_format: str | None,
+    ) -> IngestOptions:
+        from ..api import ingest_options
+
+        return ingest_options(column_map or {}, as_of.isoformat() if as_of else None, currency, date_format)

@@ -1,0 +1,94 @@
+"""Which files the server may read and where it may write.
+
+Reads are allowed inside the working folder, any ``--allow-dir`` and the output folder; writes only into the
+output folder. A path with ``..``, an absolute path outside those folders, or a symlink that leads out is
+refused. Messages name the path the caller gave and the fix; they never quote a file's contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+DEFAULT_MAX_INPUT_MB = 2048
+
+
+@dataclass
+class PathPolicy:
+    base_dir: Path
+    out_dir: Path
+    allow_dirs: Sequence[Path] = field(default_factory=tuple)
+    max_input_bytes: int = DEFAULT_MAX_INPUT_MB * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        self.base_dir = self.base_dir.resolve()
+        out = self.out_dir if self.out_dir.is_absolute() else self.base_dir / self.out_dir
+        self.out_dir = out.resolve()
+        self.allow_dirs = tuple(d.resolve() for d in self.allow_dirs)
+
+    @property
+    def read_roots(self) -> tuple[Path, ...]:
+        return (self.base_dir, *self.allow_dirs, self.out_dir)
+
+    def _roots_text(self) -> str:
+        return ", ".join(str(r) for r in dict.fromkeys(self.read_roots))
+
+    def input_file(self, text: str, what: str = "path") -> Path:
+        """Resolve a file the caller wants read; refuse anything outside the allowed folders."""
+        if not text or not text.strip():
+            raise InputError(f"{what}: empty; give a file path relative to {self.base_dir}")
+        given = Path(text.strip()).expanduser()
+        if ".." in given.parts:
+            raise InputError(
+                f"{what} {text}: paths with '..' are refused; give a path inside {self._roots_text()}"
+            )
+        candidate = given if given.is_absolute() else self.base_dir / given
+        real = candidate.resolve()
+        if not _inside_any(real, self.read_roots):
+            if _inside_any(candidate, self.read_roots):
+                raise InputError(
+                    f"{what} {text}: a symbolic link that leads outside the allowed folders; copy the file itself "
+                    f"into {self.base_dir} or restart the server with --allow-dir FOLDER"
+                )
+            raise InputError(
+                f"{what} {text}: outside the folders this server may read ({self._roots_text()}); move the file "
+                "there or restart the server with --allow-dir FOLDER"
+            )
+        if not real.exists():
+            raise InputError(
+                f"{what} {text}: no such file (relative paths start at {self.base_dir}); check the name"
+            )
+        if not real.is_file():
+            raise InputError(f"{what} {text}: a folder, not a file; give the file inside it")
+        size = real.stat().st_size
+        if size > self.max_input_bytes:
+            raise InputError(
+                f"{what} {text}: {size / 1024 / 1024:,.0f} MB is over this server's limit of "
+                f"{self.max_input_bytes / 1024 / 1024:,.0f} MB; restart it with a larger --max-input-mb or run "
+                "the crm-winback CLI on the file"
+            )
+        return real
+
+    def output_file(self, name: str, suffixes: Sequence[str], what: str = "output_name") -> Path:
+        """A file in the output folder (created on first use) named ``name``; bare file names only."""
+        if not name or Path(name).name != name or name.startswith(".") or "\\" in name:
+            raise InputError(
+                f"{what} {name!r}: give a plain file name such as scores.csv; files are always written to "
+                f"{self.out_dir}"
+            )
+        if Path(name).suffix.lower() not in suffixes:
+            raise InputError(f"{what} {name}: use one of {', '.join(suffixes)} as the file extension")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        target = self.out_dir / name
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise InputError(
+                f"{what} {name}: exists in {self.out_dir} and is not a plain file; pick another name"
+            )
+        return target
+
+
+def _inside_any(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)

@@ -1,0 +1,133 @@
+"""Structured results of the tools.
+
+The core's own models (``QualityReport``, ``ScoreSummary``) live in modules that import DuckDB, and the SDK
+needs each tool's output model when the tool is registered, at start-up. So the shapes are declared here
+again, field for field, with ``extra="forbid"``; ``tests/test_mcp_results.py`` fails when the two drift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Exclusion(Result):
+    reason: str
+    rows: int
+    orders: int | None = None
+    action: Literal["excluded", "flagged"] = "excluded"
+    note: str = ""
+
+
+class QualityReport(Result):
+    """What the export holds: mapping, layout, exclusions, totals and how sure the analysis can be."""
+
+    file: str
+    file_format: str
+    layout: str
+    layout_label: str
+    mapping: dict[str, str]
+    date_format: str
+    date_format_reason: str
+    money_format: str | None
+    currency: str | None
+    monetary_available: bool
+    rows_read: int
+    rows_used: int
+    exclusions: list[Exclusion]
+    customer_ids_found: int
+    customers: int
+    orders: int
+    first_order_date: dt.date | None
+    last_order_date: dt.date | None
+    history_days: int
+    as_of: dt.date
+    as_of_reason: str
+    gross_revenue: float | None
+    refunds: float | None
+    returns: float | None
+    net_revenue: float | None
+    one_time_buyer_share: float
+    repeat_customers: int
+    median_days_between_orders: float | None
+    consent_columns: dict[str, str]
+    notes: list[str]
+    confidence: Literal["high", "medium", "low"]
+    confidence_reasons: list[str]
+
+
+class BinReport(Result):
+    dimension: str
+    basis: str
+    bins_filled: int
+    cut_points: list[float] | None
+    note: str
+
+
+class ScorecardRow(Result):
+    group: str
+    customers: int
+    share: float
+    revenue: float | None
+    revenue_share: float | None
+    aov: float | None
+    avg_orders: float
+    median_days_since_last_order: float | None
+    churn_risk_low: int
+    churn_risk_medium: int
+    churn_risk_high: int
+    email_reachable: int | None
+    sms_reachable: int | None
+
+
+class Scorecard(Result):
+    by_segment: list[ScorecardRow]
+    by_lifecycle: list[ScorecardRow]
+    total: ScorecardRow
+
+
+class ScoreSummary(Result):
+    method: Literal["fixed", "quantile"]
+    as_of: dt.date
+    customers: int
+    repurchase_cycle_days: float
+    repurchase_cycle_source: str
+    churn_risk_source: str
+    monetary_available: bool
+    bins: list[BinReport]
+    notes: list[str]
+    scorecard: Scorecard
+
+
+class ScoreCustomersResult(Result):
+    quality: QualityReport
+    scoring: ScoreSummary
+    scores_file: str = Field(description="per-customer scores (with contact columns) in the output folder")
+
+
+class PreviewRow(Result):
+    customer: str = Field(description="the customer id; emails and phone numbers masked")
+    rfm_segment: str
+    lifecycle_stage: str
+    churn_risk: str
+    recency_days: int
+    orders: int
+    net_total: float | None
+    email: str | None
+    phone: str | None
+    name: str | None
+    email_consent: bool | None
+    sms_consent: bool | None
+
+
+class PreviewResult(Result):
+    scores_file: str
+    matching_customers: int
+    rows: list[PreviewRow]
+    note: str
