@@ -34,6 +34,8 @@ KNOWLEDGE_FILES: dict[str, str] = {
     "rfm_segments.yaml": "crm_winback.scoring.segment_map:SegmentMap",
     "lifecycle.yaml": "crm_winback.scoring.lifecycle:LifecycleRules",
     "confidence.yaml": "crm_winback.ingest.quality:ConfidenceRules",
+    "prebuilt_segments.yaml": "crm_winback.segments.prebuilt:PrebuiltSegments",
+    "audience.yaml": "crm_winback.segments.audience:AudienceRules",
     "business_profiles.yaml": "crm_winback.brief.library:BusinessProfiles",
     "winback_triggers.yaml": "crm_winback.brief.library:TriggerLibrary",
     "channels.yaml": "crm_winback.brief.library:ChannelMatrix",
@@ -45,7 +47,6 @@ KNOWLEDGE_FILES: dict[str, str] = {
     "crm_programme.yaml": "crm_winback.brief.library:CrmProgramme",
     "red_flags.yaml": "crm_winback.brief.library:RedFlags",
     "consent_rules.yaml": "crm_winback.brief.library:ConsentRules",
-    "prebuilt_segments.yaml": "crm_winback.segments.prebuilt:PrebuiltSegments",
 }
 
 

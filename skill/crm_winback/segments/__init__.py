@@ -1,0 +1,1 @@
+"""Segments: the rule language, pre-built segments, the customer store, migration and audience export."""
