@@ -124,8 +124,12 @@ def run_predict(args: argparse.Namespace) -> int:
         if args.output
         else DEFAULT_OUT_DIR / f"{path.name.split('.')[0] or 'orders'}-predictions.csv"
     )
+    if output.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"-o {output}: use a .csv or .parquet file name")
     if not args.output:
         output.parent.mkdir(parents=True, exist_ok=True)
+    elif not output.parent.exists():
+        raise InputError(f"-o {output}: the folder {output.parent} does not exist; create it first")
     summary = predict_file(path, ingest, options, output)
     emit(to_json(summary) if args.format == "json" else render_prediction(summary, args.format))
     progress(f"per-customer predictions: {summary.predictions_file}")
