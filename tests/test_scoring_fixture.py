@@ -174,7 +174,7 @@ def test_quantile_method_gives_equal_values_equal_scores(small_orders: Path, tmp
             row["customer_id"]: (row["r_score"], row["f_score"], row["m_score"]) for row in csv.DictReader(fh)
         }
     # cut k = the smallest value with at least k x 20% of customers at or below it (quantile_disc).
-    # recency 7, 0, 163, 2, 174 -> negated cut points -174, -163, -7, -2.
+    # recency 7, 0, 163, 2, 174 -> cut points 0, 2, 7, 163; R = 5 - the number of cut points exceeded.
     # orders 3, 2, 1, 1, 2 -> cut points 1, 1, 2, 2: one-order customers share score 1, two-order score 3.
     assert rows == {
         "A": ("3", "5", "4"),

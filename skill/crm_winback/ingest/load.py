@@ -247,10 +247,11 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
            FROM classified WHERE exclusion IS NULL AND gross < 0"""
     )
     # Customers with only returns in the window have no purchase to score.
-    returns_only = _scalar(
-        con,
-        "SELECT count(DISTINCT customer_id) FROM returns WHERE customer_id NOT IN (SELECT customer_id FROM orders)",
-    )
+    only = con.execute(
+        "SELECT count(DISTINCT customer_id), coalesce(sum(n_lines), 0) FROM returns "
+        "WHERE customer_id NOT IN (SELECT customer_id FROM orders)"
+    ).fetchone()
+    returns_only = (int(only[0]), int(only[1])) if only else (0, 0)
     con.execute(
         """CREATE TABLE customer_info AS SELECT customer_id,
               arg_max(email, order_date) FILTER (WHERE email IS NOT NULL) AS email,
@@ -435,7 +436,7 @@ def _quality(
     rows_read: int,
     duplicate_rows: int,
     identical_rows: int,
-    returns_only: int,
+    returns_only: tuple[int, int],
     as_of: dt.date,
     as_of_reason: str,
 ) -> QualityReport:
@@ -465,13 +466,13 @@ def _quality(
                 note="not a purchase; its negative value reduces net revenue",
             )
         )
-    if returns_only:
+    if returns_only[0]:
         exclusions.append(
             Exclusion(
                 reason="customer with returns only",
-                rows=0,
+                rows=returns_only[1],
                 orders=None,
-                note=f"{returns_only} customers have returns but no purchase in the window",
+                note=f"{returns_only[0]} customers have returns but no purchase in the window; not scored",
             )
         )
     zero = _scalar(con, "SELECT count(*) FROM orders WHERE gross = 0")
@@ -543,7 +544,9 @@ def _quality(
     repeat_customers, median_gap = int(repeat[0]), repeat[1]
     history = (as_of - first).days if first else 0
     level, reasons = assess_confidence(customers, history, repeat_customers)
-    consent: dict[str, str] = {role: mapping[role] for role in ("email_consent", "sms_consent") if role in mapping}
+    consent: dict[str, str] = {
+        role: mapping[role] for role in ("email_consent", "sms_consent") if role in mapping
+    }
     notes = list(source.notes)
     if not monetary:
         notes.append("no amount column: monetary value is unavailable; R and F are scored, M is not")

@@ -158,7 +158,10 @@ def money_sql(expr: str, fmt: MoneyFormat) -> str:
     else:
         number = f"replace({digits}, ',', '')"
     sign = f"(CASE WHEN regexp_matches({v}, '^\\(.*\\)$') THEN -1 ELSE 1 END)"
-    return f"(TRY_CAST({number} AS DECIMAL(18,4)) * {sign})"
+    # A value written in the other convention (1.250,00 in a decimal-point column) must not be misread.
+    group, dec = (r"\.", ",") if fmt.decimal_comma else (",", r"\.")
+    shape = f"^-?(\\d{{1,3}}({group}\\d{{3}})+|\\d+)({dec}\\d+)?$"
+    return f"(CASE WHEN regexp_matches({digits}, '{shape}') THEN TRY_CAST({number} AS DECIMAL(18,4)) * {sign} END)"
 
 
 def currency_of_mark(mark: str) -> str:

@@ -1,9 +1,11 @@
 """R, F and M scores 1-5, by fixed thresholds or by quintiles.
 
-Quintile tie policy: the cut points are the values at the 20th, 40th, 60th and 80th percentile
-(``quantile_disc``, an actual value of the data); a customer's score is 1 + the number of cut points their
-value is strictly above. Equal values therefore always share a score, the order of rows never matters, and
-when many customers share a value some bins stay empty - which the output reports.
+Quintile tie policy: cut point k (k = 1..4) is the smallest value with at least k x 20% of customers at or
+below it (``quantile_disc``, an actual value of the data). F and M are 1 + the number of cut points the value is
+strictly above; R is 5 - the number of cut points the days since the last order are strictly above. So equal
+values always share a score, row order never matters, the most recent customers always get R 5 and the lowest
+frequency or spend always gets 1; when many customers share a value some scores stay empty - which the output
+reports.
 """
 
 from __future__ import annotations
@@ -85,5 +87,7 @@ def quantile_cuts_sql(expr: str, table: str) -> str:
     return f"(SELECT quantile_disc({expr}, [0.2, 0.4, 0.6, 0.8]) FROM {table})"
 
 
-def quantile_score_sql(expr: str, cuts: str) -> str:
-    return " + ".join(["1"] + [f"CAST({expr} > {cuts}[{k}] AS INTEGER)" for k in range(1, 5)])
+def quantile_score_sql(expr: str, cuts: str, lower_is_better: bool = False) -> str:
+    """1 + the number of cut points ``expr`` is strictly above (5 - that number when lower is better)."""
+    above = " + ".join(f"CAST({expr} > {cuts}[{k}] AS INTEGER)" for k in range(1, 5))
+    return f"(5 - ({above}))" if lower_is_better else f"(1 + {above})"

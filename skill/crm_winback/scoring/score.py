@@ -109,7 +109,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         m_sql = fixed_score_sql("net_total", thresholds.net_spend) if monetary else "NULL"
         basis = {"R": "days since last order", "F": "orders per year", "M": "net spend"}
     else:
-        r_sql = quantile_score_sql("(-recency_days)", quantile_cuts_sql("-recency_days", "customers"))
+        r_sql = quantile_score_sql("recency_days", quantile_cuts_sql("recency_days", "customers"), True)
         f_sql = quantile_score_sql("orders", quantile_cuts_sql("orders", "customers"))
         m_sql = (
             quantile_score_sql("net_total", quantile_cuts_sql("net_total", "customers"))
@@ -169,7 +169,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
             raw = con.execute(
                 f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM customers"
             ).fetchone()
-            cuts = [abs(float(v)) if dim == "R" else float(v) for v in raw[0]]  # type: ignore[index]
+            cuts = [float(v) for v in raw[0]]  # type: ignore[index]
         note = (
             ""
             if filled == 5

@@ -1,0 +1,114 @@
+"""Export layouts: Shopify, WooCommerce and line items, each worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from crm_winback.api import profile_file, score_file
+from crm_winback.ingest import IngestOptions
+
+from .paths import DATA, TODAY
+
+
+def _scores(path: Path, tmp_path: Path, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+    out = tmp_path / "s.csv"
+    score_file(path, IngestOptions(today=TODAY), output=out)
+    with out.open(newline="") as fh:
+        return [tuple(row[c] for c in columns) for row in csv.DictReader(fh)]
+
+
+def test_shopify_order_fields_on_first_row_refunds_and_statuses(tmp_path: Path) -> None:
+    # #1001 ana 113.00 (two lines; Total on the first only); #1002 refunded; #1003 ana 80 - 30 refunded;
+    # #1004 voided; #1005 cancelled; #1006 dee pending (kept, flagged). Emails compare case-insensitively.
+    path = DATA / "shopify_orders.csv"
+    q = profile_file(path, IngestOptions(today=TODAY))
+    assert (q.layout, q.rows_read, q.rows_used, q.customer_ids_found, q.customers, q.orders) == (
+        "shopify_orders",
+        7,
+        4,
+        4,
+        2,
+        3,
+    )
+    assert (q.gross_revenue, q.refunds, q.net_revenue, q.currency) == (223.0, 30.0, 193.0, "USD")
+    assert [(e.reason, e.rows, e.orders) for e in q.exclusions] == [
+        ("cancelled", 1, 1),
+        ("refunded, voided or failed status", 2, 2),
+        ("payment pending or authorised", 1, 1),
+    ]
+    assert q.consent_columns == {"email_consent": "Accepts Marketing"}
+    rows = _scores(
+        path, tmp_path, ("customer_id", "orders", "gross_total", "net_total", "phone", "email_consent")
+    )
+    assert rows == [
+        ("ana@example.com", "2", "193.0", "163.0", "+1 415 555 0100", "false"),
+        ("dee@example.com", "1", "30.0", "30.0", "+44 7700 900123", "true"),
+    ]
+
+
+def test_woocommerce_decimal_commas_refunds_and_statuses(tmp_path: Path) -> None:
+    # 2001 eva 45; 2002 finn 1.250,00; 2003 refunded; 2004 cancelled; 2005 eva 55 - 10; 2006 finn on-hold 12,50.
+    path = DATA / "woocommerce_orders.csv"
+    q = profile_file(path, IngestOptions(today=TODAY))
+    assert (q.layout, q.customers, q.orders, q.gross_revenue, q.refunds, q.net_revenue, q.currency) == (
+        "woocommerce_orders",
+        2,
+        4,
+        1362.5,
+        10.0,
+        1352.5,
+        "EUR",
+    )
+    assert q.money_format == "decimal comma (1.234,50)"
+    rows = _scores(path, tmp_path, ("customer_id", "orders", "net_total", "first_name", "last_name"))
+    assert rows == [
+        ("eva@example.com", "2", "90.0", "Eva", "Lind"),
+        ("finn@example.com", "2", "1262.5", "Finn", "Berg"),
+    ]
+
+
+def test_line_items_group_by_invoice_with_cancellations(tmp_path: Path) -> None:
+    # 500001: 2 x 3.50 + 10.00 (its repeated PLATE line is a duplicate) = 17.00; 500006: 3.50 + 0.00.
+    # C500003 is a 3.50 return by 101; C500005 is 103's only activity (a return); 500004 has no customer.
+    path = DATA / "line_items.csv"
+    q = profile_file(path, IngestOptions(today=TODAY))
+    assert (q.layout, q.rows_read, q.customer_ids_found, q.customers, q.orders) == ("line_items", 9, 3, 2, 3)
+    assert (q.gross_revenue, q.returns, q.net_revenue) == (34.5, -23.5, 11.0)
+    assert [(e.reason, e.action, e.rows, e.orders) for e in q.exclusions] == [
+        ("duplicate row", "excluded", 1, None),
+        ("no customer id", "excluded", 1, 1),
+        ("return or cancellation document", "flagged", 2, 2),
+        ("customer with returns only", "excluded", 1, None),
+    ]
+    rows = _scores(path, tmp_path, ("customer_id", "orders", "gross_total", "net_total", "aov"))
+    assert rows == [("101", "2", "20.5", "17.0", "8.5"), ("102", "1", "14.0", "14.0", "14.0")]
+
+
+def test_a_value_in_the_other_decimal_convention_is_an_error_not_a_guess(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_text(
+        'customer,date,amount\nA,2024-01-01,"$45.00"\nB,2024-01-02,"1.250,00"\nC,2024-01-03,$9.99\n'
+    )
+    from crm_winback.errors import InputError
+
+    try:
+        profile_file(path, IngestOptions(today=TODAY))
+    except InputError as exc:
+        assert "row 2: cannot read '1.250,00' as an amount" in str(exc)
+    else:
+        raise AssertionError("1.250,00 in a decimal-point column must not be read")
+
+
+def test_future_dates_and_as_of(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_text("customer,date,amount\nA,2024-01-01,10\nA,2024-06-01,20\nB,2099-01-01,5\n")
+    q = profile_file(path, IngestOptions(today=TODAY))
+    assert [(e.reason, e.rows) for e in q.exclusions] == [("date in the future", 1)]
+    assert (str(q.as_of), q.customers) == ("2024-06-01", 1)
+    q = profile_file(path, IngestOptions(today=TODAY, as_of=__import__("datetime").date(2024, 3, 1)))
+    assert [(e.reason, e.rows) for e in q.exclusions] == [
+        ("after the as-of date", 1),
+        ("date in the future", 1),
+    ]
+    assert (q.orders, q.as_of_reason) == (1, "set with --as-of")

@@ -1,0 +1,87 @@
+"""Invariants of scoring, for any order history: scores in 1..5, segments partition the customers, the row
+order of the file changes nothing, and the same input gives byte-identical output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crm_winback.api import score_file
+from crm_winback.ingest import IngestOptions
+from crm_winback.scoring import ScoreOptions
+
+from .paths import TODAY
+
+orders = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=12),  # customer
+        st.integers(min_value=0, max_value=700),  # day offset
+        st.integers(min_value=0, max_value=90000),  # cents
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _write(path: Path, rows: list[tuple[int, int, int]]) -> None:
+    base = dt.date(2023, 1, 1)
+    lines = ["order_id,customer,date,amount"]
+    lines += [
+        f"{i},c{c},{base + dt.timedelta(days=d)},{cents / 100:.2f}" for i, (c, d, cents) in enumerate(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _run(rows: list[tuple[int, int, int]], method: str, folder: Path, name: str) -> bytes:
+    src, out = folder / f"{name}.csv", folder / f"{name}-scores.csv"
+    _write(src, rows)
+    result, _ = score_file(src, IngestOptions(today=TODAY), ScoreOptions(method=method), out)  # type: ignore[arg-type]
+    body = out.read_bytes()
+    lines = body.decode().splitlines()[1:]
+    header = body.decode().splitlines()[0].split(",")
+    r, f, m = (header.index(c) for c in ("r_score", "f_score", "m_score"))
+    for line in lines:
+        cells = line.split(",")
+        assert all(1 <= int(cells[i]) <= 5 for i in (r, f, m))
+    card = result.scoring.scorecard
+    assert sum(row.customers for row in card.by_segment) == len(lines) == result.quality.customers
+    assert sum(row.customers for row in card.by_lifecycle) == len(lines)
+    assert len({row.group for row in card.by_segment}) == len(card.by_segment)
+    return body
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=orders, method=st.sampled_from(["fixed", "quantile"]), seed=st.integers(0, 2**32 - 1))
+def test_scores_partition_and_ignore_row_order(
+    rows: list[tuple[int, int, int]], method: str, seed: int
+) -> None:
+    shuffled = list(enumerate(rows))
+    random.Random(seed).shuffle(shuffled)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        first = _run(rows, method, folder, "a")
+        again = _run(rows, method, folder, "b")
+        # the same orders in another row order (order ids travel with their rows)
+        src = folder / "c.csv"
+        base = dt.date(2023, 1, 1)
+        lines = ["order_id,customer,date,amount"]
+        lines += [
+            f"{i},c{c},{base + dt.timedelta(days=d)},{cents / 100:.2f}" for i, (c, d, cents) in shuffled
+        ]
+        src.write_text("\n".join(lines) + "\n")
+        out = folder / "c-scores.csv"
+        score_file(src, IngestOptions(today=TODAY), ScoreOptions(method=method), out)  # type: ignore[arg-type]
+        assert first == again == out.read_bytes()
+
+
+def test_a_brand_new_customer_is_never_lost_or_inactive(tmp_path: Path) -> None:
+    rows = [(1, 0, 5000), (1, 300, 5000), (2, 10, 100), (3, 700, 2500)]  # customer 3 placed one order today
+    for method in ("fixed", "quantile"):
+        out = _run(rows, method, tmp_path, method).decode().splitlines()
+        newest = next(line for line in out if line.startswith("c3,"))
+        assert ",New Customers,new," in newest, newest
