@@ -259,13 +259,14 @@ def test_penalizer_shrinks_parameters_to_a_stationary_point_of_the_penalized_obj
     x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
     penalized = fit_bgnbd(x, t_x, T, time_unit="weeks", penalizer_coef=0.01)
     theta = np.array([penalized.r, penalized.alpha, penalized.a, penalized.b])
-    assert theta @ theta < fitted.r**2 + fitted.alpha**2 + fitted.a**2 + fitted.b**2
+    assert penalized.a < fitted.a and penalized.b < fitted.b
     assert penalized.log_likelihood is not None and fitted.log_likelihood is not None
     assert penalized.log_likelihood < fitted.log_likelihood
 
     def objective(values: np.ndarray) -> float:
         model = BgNbdParams(r=values[0], alpha=values[1], a=values[2], b=values[3], time_unit="weeks")
-        return -log_likelihood(model, x, t_x, T).mean() + 0.01 * float(values @ values)
+        shrunk = values / np.array([1.0, T.max(), 1.0, 1.0])
+        return -log_likelihood(model, x, t_x, T).mean() + 0.01 * float(shrunk @ shrunk)
 
     step = 1e-6 * theta
     unit = np.eye(4)
@@ -274,6 +275,20 @@ def test_penalizer_shrinks_parameters_to_a_stationary_point_of_the_penalized_obj
         for i in range(4)
     ]
     np.testing.assert_allclose(slope, 0.0, atol=1e-7)
+
+
+def test_penalized_fits_match_lifetimes(cdnow: dict[str, np.ndarray]) -> None:
+    # lifetimes 0.11.3 BetaGeoFitter(penalizer_coef=0.01) / GammaGammaFitter(penalizer_coef=0.01) on this file
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    bgnbd = fit_bgnbd(x, t_x, T, time_unit="weeks", penalizer_coef=0.01)
+    np.testing.assert_allclose(
+        [bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b], [0.24294034, 4.43243717, 0.28564154, 0.65845367], rtol=1e-4
+    )
+    in_days = fit_bgnbd(x, t_x * 7, T * 7, time_unit="days", penalizer_coef=0.01)
+    assert in_days.alpha == pytest.approx(7 * bgnbd.alpha, rel=1e-5)
+    assert in_days.a == pytest.approx(bgnbd.a, rel=1e-5)
+    spend = fit_gamma_gamma(x, cdnow["zbar"], penalizer_coef=0.01)
+    np.testing.assert_allclose([spend.p, spend.q, spend.v], [4.10925026, 0.96838542, 3.78080142], rtol=1e-5)
 
 
 def test_gamma_gamma_needs_enough_repeat_buyers_with_spend() -> None:

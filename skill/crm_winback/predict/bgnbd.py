@@ -134,9 +134,11 @@ def fit_bgnbd(
 ) -> BgNbdParams:
     """Fit BG/NBD by maximum likelihood; ``weights`` lets the caller pass rows already grouped with counts.
 
-    The objective is the mean negative log-likelihood plus ``penalizer_coef * (r^2 + alpha^2 + a^2 + b^2)``,
-    the L2 penalty of lifetimes' ``BetaGeoFitter`` (so the same coefficient shrinks alpha differently in days
-    and in weeks). A penalty of 0.001-0.1 keeps a fit on thin data away from the model's degenerate limits.
+    The objective is the mean negative log-likelihood plus
+    ``penalizer_coef * (r^2 + (alpha / max T)^2 + a^2 + b^2)``: the L2 penalty of lifetimes'
+    ``BetaGeoFitter``, which measures alpha in units of the longest customer history, so the same coefficient
+    gives the same fit in days and in weeks. A penalty of 0.001-0.1 keeps a fit on thin data away from the
+    model's degenerate limits towards infinity.
     Raises DataError when there are fewer than ``min_repeat_buyers`` repeat buyers, the history is shorter
     than eight weeks, or the optimizer finds no finite interior maximum.
     """
@@ -161,12 +163,15 @@ def fit_bgnbd(
             f"{MIN_HISTORY_DAYS:.0f} days between the first order and the as-of date"
         )
 
+    penalty_scale = np.array([1.0, 1.0 / float(gT.max()), 1.0, 1.0])
+
     def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
         theta = np.exp(log_params)
         ll, grad = _log_likelihood_terms(theta[0], theta[1], theta[2], theta[3], gx, gtx, gT, True)
         assert grad is not None
-        value = -float(w @ ll) / n_customers + penalizer_coef * float(theta @ theta)
-        d_theta = -(w @ grad) / n_customers + 2.0 * penalizer_coef * theta
+        shrunk = theta * penalty_scale
+        value = -float(w @ ll) / n_customers + penalizer_coef * float(shrunk @ shrunk)
+        d_theta = -(w @ grad) / n_customers + 2.0 * penalizer_coef * shrunk * penalty_scale
         return value, d_theta * theta  # chain rule to log-parameters
 
     # Start from the no-drop-out NBD rate: r = 1 and alpha so that r / alpha is the mean repeat rate.
