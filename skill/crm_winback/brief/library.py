@@ -44,7 +44,7 @@ def _has_stages(present: set[str], where: str) -> None:
 
 class VerticalProfile(KnowledgeModel):
     vertical: str
-    aliases: list[str] = []
+    aliases: list[str] = Field(default_factory=list)
     repurchase_cycle_days: int = Field(gt=0)
     aov: float = Field(gt=0)
     repeat_rate: float = Field(gt=0, lt=1)
@@ -57,7 +57,12 @@ class BusinessTypeProfile(KnowledgeModel):
     business_type: BusinessType
     label: str
     note: str
-    cycle_factor: float = Field(gt=0, description="multiplies the vertical's repurchase cycle")
+
+
+class GoalProfile(KnowledgeModel):
+    goal: Goal
+    label: str
+    priority_stages: list[str] = Field(min_length=3, description="the stages a brief leads with, in order")
 
 
 class ChannelDefault(KnowledgeModel):
@@ -82,12 +87,28 @@ class BusinessProfiles(KnowledgeModel):
     defaults: ProfileDefaults
     verticals: list[VerticalProfile] = Field(min_length=1)
     business_types: list[BusinessTypeProfile] = Field(min_length=1)
+    goals: list[GoalProfile] = Field(min_length=1)
     sources: list[Source]
 
     @model_validator(mode="after")
     def _default_vertical_exists(self) -> BusinessProfiles:
         if self.defaults.vertical not in {v.vertical for v in self.verticals}:
             raise ValueError(f"defaults.vertical: '{self.defaults.vertical}' is not one of the verticals")
+        for i, g in enumerate(self.goals):
+            unknown = [s for s in g.priority_stages if s not in STAGES]
+            if unknown:
+                raise ValueError(f"goals[{i}].priority_stages: unknown stage(s) {', '.join(unknown)}")
+        if {g.goal for g in self.goals} != {
+            "reduce_churn",
+            "increase_ltv",
+            "reactivate_lapsed",
+            "vip_loyalty",
+        }:
+            raise ValueError(
+                "goals: give each of reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty once"
+            )
+        if {b.business_type for b in self.business_types} != {"dtc", "marketplace", "subscription", "hybrid"}:
+            raise ValueError("business_types: give each of dtc, marketplace, subscription, hybrid once")
         return self
 
     def find_vertical(self, name: str) -> VerticalProfile | None:
@@ -99,6 +120,9 @@ class BusinessProfiles(KnowledgeModel):
 
     def business_type(self, name: BusinessType) -> BusinessTypeProfile:
         return next(b for b in self.business_types if b.business_type == name)
+
+    def goal(self, name: Goal) -> GoalProfile:
+        return next(g for g in self.goals if g.goal == name)
 
 
 # --- winback_triggers.yaml ---------------------------------------------------------------------------------
@@ -114,7 +138,7 @@ class Trigger(KnowledgeModel):
     offer_type: str
     channels: list[Channel] = Field(min_length=1)
     stop_condition: str
-    business_types: list[BusinessType] = []
+    business_types: list[BusinessType] = Field(default_factory=list)
     source: str
 
     @model_validator(mode="after")
@@ -225,8 +249,10 @@ class StageMessages(KnowledgeModel):
     def _sms_rules(self) -> StageMessages:
         longest = self.sms.replace("{brand}", "X" * BRAND_BUDGET).replace("{link}", "L" * LINK_BUDGET)
         if len(longest) > SMS_LIMIT:
-            raise ValueError(f"sms: {len(longest)} characters with a {BRAND_BUDGET}-character brand and a "
-                             f"{LINK_BUDGET}-character link; keep it within {SMS_LIMIT}")
+            raise ValueError(
+                f"sms: {len(longest)} characters with a {BRAND_BUDGET}-character brand and a "
+                f"{LINK_BUDGET}-character link; keep it within {SMS_LIMIT}"
+            )
         if not any(w.lower() in self.sms.lower() for w in OPT_OUT_WORDS):
             raise ValueError("sms: no opt-out; end the copy with 'Reply STOP to opt out'")
         return self

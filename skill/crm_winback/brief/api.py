@@ -1,0 +1,98 @@
+"""The brief builder's public functions, called by the CLI and the MCP server: plain values in, models out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..api import ScoreResult, score_file
+from ..errors import InputError
+from ..knowledge import format_validation_error
+from .assumptions import Assumption, resolve
+from .check import CheckReport, check_text
+from .context import Context
+
+__all__ = ["BuiltDocument", "CheckReport", "Context", "build_brief", "check_document", "check_file"]
+from .library import load_library
+from .plan import Slot, build_brief_plan
+from .render import render
+
+
+class BuiltDocument(BaseModel):
+    """A rendered skeleton, the narrative slots the agent fills, the stated assumptions and the certainty."""
+
+    kind: str
+    markdown: str
+    slots: list[Slot]
+    assumptions: list[Assumption]
+    certainty: str
+
+
+def load_scores(path: str | Path) -> ScoreResult:
+    """Read the JSON written by ``crm-winback score --format json``."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(
+            f"--scores {file}: file not found; write it with crm-winback score FILE --format json"
+        )
+    try:
+        data: Any = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(
+            f"--scores {file}: not JSON; write it with crm-winback score FILE --format json"
+        ) from None
+    try:
+        return ScoreResult.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(
+            format_validation_error(f"--scores {file}", exc).split("; ")[0]
+            + "; write it with crm-winback score FILE --format json"
+        ) from None
+
+
+def scored_data(orders: str | Path | None, scores: str | Path | None) -> ScoreResult | None:
+    if orders is not None and scores is not None:
+        raise InputError("give either --orders or --scores, not both")
+    if scores is not None:
+        return load_scores(scores)
+    if orders is not None:
+        return score_file(orders)[0]
+    return None
+
+
+def build_brief(
+    context: Context,
+    orders: str | Path | None = None,
+    scores: str | Path | None = None,
+    template_dir: str | Path | None = None,
+) -> BuiltDocument:
+    """The CRM segment & winback brief (markdown skeleton with narrative slots)."""
+    lib = load_library()
+    data = scored_data(orders, scores)
+    resolved = resolve(context, lib, data)
+    plan = build_brief_plan(lib, resolved, data)
+    return BuiltDocument(
+        kind="brief",
+        markdown=render("brief.md.j2", plan, template_dir),
+        slots=plan.slots,
+        assumptions=plan.assumptions,
+        certainty=plan.certainty.level,
+    )
+
+
+def check_document(text: str) -> CheckReport:
+    """Acceptance criteria and red flags of a brief or plan, each pass/fail with a line reference."""
+    return check_text(text)
+
+
+def check_file(path: str | Path) -> CheckReport:
+    file = Path(path)
+    try:
+        return check_text(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{file}: file not found; check the path") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not UTF-8 text; check a markdown file") from None

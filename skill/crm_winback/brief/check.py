@@ -1,0 +1,300 @@
+"""Check a brief or LTV plan against the seeds' acceptance criteria and the red flags, with line references.
+
+The document's kind comes from its ``<!-- crm-winback:KIND -->`` marker, or from its first heading.
+Pattern red flags (knowledge/red_flags.yaml) ignore a match that a negation precedes in the same sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel
+
+from .library import OPT_OUT_WORDS, SMS_LIMIT, RedFlags, load_library
+from .render import SLOT_RE
+
+Kind = Literal["brief", "ltv-plan", "programme", "unknown"]
+
+# kind -> [(criterion id, description, heading words that must appear in one heading)]
+REQUIRED_SECTIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    "brief": [
+        ("segment-framework", "segment framework section", ("segment framework",)),
+        ("scorecard", "segment health scorecard section", ("scorecard",)),
+        ("trigger-library", "winback trigger library section", ("trigger",)),
+        ("channel-matrix", "channel suitability matrix section", ("channel",)),
+        ("ideas", "message and offer ideas section", ("idea",)),
+        ("sequence", "campaign sequence outline section", ("sequence",)),
+        ("kpis", "KPI framework section", ("kpi",)),
+        ("assumptions", "assumptions and data-quality section", ("assumption",)),
+        ("next-steps", "next steps section", ("next step",)),
+    ],
+    "ltv-plan": [
+        ("diagnosis", "segment diagnosis section", ("diagnosis",)),
+        ("levers", "lever ranking section", ("lever",)),
+        ("packages", "action packages section", ("action package",)),
+        ("horizons", "short, medium and longer-term priorities section", ("priorit",)),
+        ("measurement", "measurement notes section", ("measurement",)),
+        ("limits", "assumptions and limits section", ("limit",)),
+    ],
+    "programme": [
+        ("journey", "lifecycle journey section", ("journey",)),
+        ("automation", "automation blueprints section", ("automation",)),
+        ("scoring", "engagement (lead) scoring section", ("scoring",)),
+        ("loyalty", "loyalty and referral section", ("loyalty",)),
+        ("report", "monthly report skeleton section", ("report",)),
+        ("assumptions", "assumptions section", ("assumption",)),
+    ],
+}
+HORIZON_WORDS = {
+    "short": r"\bshort[- ]term\b",
+    "medium": r"\bmedium[- ]term\b",
+    "long": r"\blong(er)?[- ]term\b",
+}
+SMS_RE = re.compile(r"\bSMS[^:\"|]{0,20}:\s*[\"“](.+?)[\"”]")
+
+
+class Criterion(BaseModel):
+    id: str
+    description: str
+    passed: bool
+    line: int | None
+    detail: str
+
+
+class CheckReport(BaseModel):
+    kind: Kind
+    passed: bool
+    criteria: list[Criterion]
+    red_flags: list[Criterion]
+    unfilled_slots: list[str]
+
+
+def _kind(lines: list[str]) -> Kind:
+    for line in lines[:5]:
+        m = re.search(r"<!-- crm-winback:(brief|ltv-plan|programme) -->", line)
+        if m:
+            return m.group(1)  # type: ignore[return-value]
+    for line in lines:
+        if line.startswith("# "):
+            low = line.lower()
+            if "ltv" in low or "lifetime value" in low:
+                return "ltv-plan"
+            if "programme" in low or "program" in low:
+                return "programme"
+            return "brief"
+    return "unknown"
+
+
+def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
+    """(line number, level, text) for every markdown heading outside code fences."""
+    out, fenced = [], False
+    for i, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            fenced = not fenced
+        m = re.match(r"(#{1,6})\s+(.*)", line)
+        if m and not fenced:
+            out.append((i, len(m.group(1)), m.group(2).strip()))
+    return out
+
+
+def _section(
+    lines: list[str], heads: list[tuple[int, int, str]], words: tuple[str, ...]
+) -> tuple[int, int] | None:
+    """The (first, last) line numbers of the first level-2 section whose heading holds all ``words``."""
+    for idx, (ln, level, text) in enumerate(heads):
+        if level <= 2 and all(w in text.lower() for w in words):
+            end = next((h[0] - 1 for h in heads[idx + 1 :] if h[1] <= level), len(lines))
+            return ln, end
+    return None
+
+
+def _negated(text: str, start: int, negations: list[str]) -> bool:
+    sentence = re.split(r"[.;!?]\s", text[:start])[-1].lower()
+    return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in negations)
+
+
+def _pattern_flags(lines: list[str], rules: RedFlags) -> list[Criterion]:
+    out = []
+    for flag in rules.flags:
+        if flag.kind != "pattern":
+            continue
+        hit: tuple[int, str] | None = None
+        for i, line in enumerate(lines, 1):
+            if "<!--" in line:
+                continue
+            for pattern in flag.patterns:
+                m = re.search(pattern, line, re.IGNORECASE)
+                if m and not _negated(line, m.start(), rules.negations):
+                    hit = (i, m.group(0))
+                    break
+            if hit:
+                break
+        out.append(
+            Criterion(
+                id=flag.id,
+                description=flag.name,
+                passed=hit is None,
+                line=hit[0] if hit else None,
+                detail=f"'{hit[1]}': {flag.why}" if hit else "not found",
+            )
+        )
+    return out
+
+
+def _kpi_flag(lines: list[str], heads: list[tuple[int, int, str]], rules: RedFlags) -> Criterion:
+    flag = next(f for f in rules.flags if f.kind == "kpi_outcomes")
+    span = _section(lines, heads, ("kpi",)) or _section(lines, heads, ("measurement",))
+    if span is None:
+        return Criterion(
+            id=flag.id,
+            description=flag.name,
+            passed=True,
+            line=None,
+            detail="no KPI or measurement section (see the section criteria)",
+        )
+    body = "\n".join(lines[span[0] - 1 : span[1]]).lower()
+    found = [w for w in rules.outcome_metric_words if w in body]
+    return Criterion(
+        id=flag.id,
+        description=flag.name,
+        passed=bool(found),
+        line=span[0],
+        detail=f"outcome metrics named: {', '.join(found[:4])}" if found else flag.why,
+    )
+
+
+def _sms_flag(lines: list[str], rules: RedFlags) -> Criterion:
+    flag = next(f for f in rules.flags if f.kind == "sms_opt_out")
+    count = 0
+    for i, line in enumerate(lines, 1):
+        for m in SMS_RE.finditer(line):
+            count += 1
+            copy = m.group(1)
+            if not any(w.lower() in copy.lower() for w in OPT_OUT_WORDS):
+                return Criterion(
+                    id=flag.id,
+                    description=flag.name,
+                    passed=False,
+                    line=i,
+                    detail="SMS copy has no opt-out; add 'Reply STOP to opt out'",
+                )
+            if len(copy) > SMS_LIMIT:
+                return Criterion(
+                    id=flag.id,
+                    description=flag.name,
+                    passed=False,
+                    line=i,
+                    detail=f"SMS copy is {len(copy)} characters; keep it within {SMS_LIMIT}",
+                )
+    return Criterion(
+        id=flag.id,
+        description=flag.name,
+        passed=True,
+        line=None,
+        detail=f"{count} SMS copies, each with an opt-out and within {SMS_LIMIT} characters",
+    )
+
+
+def _segments_with_ideas(lines: list[str], heads: list[tuple[int, int, str]]) -> tuple[list[str], int | None]:
+    span = _section(lines, heads, ("idea",)) or _section(lines, heads, ("action package",))
+    if span is None:
+        return [], None
+    names = []
+    subs = [h for h in heads if span[0] < h[0] <= span[1] and h[1] == 3]
+    for k, (ln, _, text) in enumerate(subs):
+        end = subs[k + 1][0] - 1 if k + 1 < len(subs) else span[1]
+        if any(re.match(r"\s*([-*]|\d+\.|\|)\s*\S", line) for line in lines[ln:end]):
+            names.append(text)
+    return names, span[0]
+
+
+def check_text(text: str) -> CheckReport:
+    """Each acceptance criterion and red flag as pass/fail with the line it refers to."""
+    rules = load_library().red_flags
+    lines = text.splitlines()
+    heads = _headings(lines)
+    kind = _kind(lines)
+    criteria = [
+        Criterion(
+            id="markdown",
+            description="returns markdown text with a title",
+            passed=any(h[1] == 1 for h in heads),
+            line=next((h[0] for h in heads if h[1] == 1), None),
+            detail="a '# ' title",
+        )
+    ]
+    for cid, desc, words in REQUIRED_SECTIONS.get(kind, REQUIRED_SECTIONS["brief"]):
+        span = _section(lines, heads, words)
+        criteria.append(
+            Criterion(
+                id=cid,
+                description=desc,
+                passed=span is not None,
+                line=span[0] if span else None,
+                detail="found" if span else f"add a '## ' heading containing '{words[0]}'",
+            )
+        )
+    if kind in ("brief", "ltv-plan", "unknown"):
+        names, line = _segments_with_ideas(lines, heads)
+        criteria.append(
+            Criterion(
+                id="three-segments",
+                description="at least 3 distinct segments with campaign ideas",
+                passed=len(set(names)) >= 3,
+                line=line,
+                detail=f"{len(set(names))} segments: {', '.join(names)}"
+                if names
+                else "no '### segment' subsections",
+            )
+        )
+    criteria.append(_assumptions_criterion(lines, heads))
+    if kind == "ltv-plan":
+        for horizon, pattern in HORIZON_WORDS.items():
+            ln = next((i for i, line in enumerate(lines, 1) if re.search(pattern, line, re.IGNORECASE)), None)
+            criteria.append(
+                Criterion(
+                    id=f"{horizon}-move",
+                    description=f"at least one {horizon}-term move",
+                    passed=ln is not None,
+                    line=ln,
+                    detail="found" if ln else f"label a move '{horizon}-term'",
+                )
+            )
+    flags = [*_pattern_flags(lines, rules), _kpi_flag(lines, heads, rules), _sms_flag(lines, rules)]
+    slots = [f"line {i}: {m.group(1)}" for i, line in enumerate(lines, 1) for m in SLOT_RE.finditer(line)]
+    return CheckReport(
+        kind=kind,
+        passed=all(c.passed for c in criteria + flags),
+        criteria=criteria,
+        red_flags=flags,
+        unfilled_slots=slots,
+    )
+
+
+def _assumptions_criterion(lines: list[str], heads: list[tuple[int, int, str]]) -> Criterion:
+    """When the data is partial (certainty below high, or unstated), assumptions must be listed."""
+    cert = next(
+        (
+            (i, m.group(1))
+            for i, line in enumerate(lines, 1)
+            if (m := re.search(r"certainty:\s*\**\s*(high|medium|low)", line, re.IGNORECASE))
+        ),
+        None,
+    )
+    span = _section(lines, heads, ("assumption",))
+    listed = 0
+    if span:
+        listed = sum(
+            1 for line in lines[span[0] : span[1]] if re.match(r"\s*([-*]|\d+\.|\|(?!\s*-))\s*\S", line)
+        )
+    partial = cert is None or cert[1].lower() != "high"
+    ok = listed > 0 or not partial
+    why = f"certainty {cert[1].lower()}" if cert else "certainty not stated"
+    return Criterion(
+        id="assumptions-explicit",
+        description="data-quality assumptions explicit when data is partial",
+        passed=ok,
+        line=span[0] if span else (cert[0] if cert else None),
+        detail=f"{why}; {listed} assumption lines" if ok else f"{why}: list the assumptions made",
+    )

@@ -1,0 +1,526 @@
+"""Plan the CRM segment & winback brief: context + knowledge (+ scored orders) -> a :class:`BriefPlan`.
+
+Everything the brief says is decided here as data; the template only lays it out. Sizes and the trigger
+timing come from the scored orders when given, otherwise from the resolved (stated) assumptions.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ..api import ScoreResult
+from ..scoring.lifecycle import lifecycle_rules
+from ..scoring.scorecard import ScorecardRow
+from ..scoring.segment_map import load_segment_map
+from .assumptions import Assumption, Resolved
+from .library import CHANNELS, STAGES, Library
+
+Level = Literal["high", "medium", "low"]
+_DOWN: dict[Level, Level] = {"high": "medium", "medium": "low", "low": "low"}
+
+
+class Certainty(BaseModel):
+    level: Level
+    basis: str
+    reasons: list[str]
+
+
+class Slot(BaseModel):
+    id: str
+    section: str
+    instruction: str
+
+
+class FrameworkRow(BaseModel):
+    segment: str
+    codes: str
+    description: str
+    action: str
+
+
+class StageRow(BaseModel):
+    stage: str
+    definition: str
+    campaign_type: str
+    customers: int | None
+    share: float | None
+    revenue_share: float | None
+    aov: float | None
+    median_days_since: float | None
+    high_risk_share: float | None
+    email_reachable: int | None
+    sms_reachable: int | None
+
+
+class TriggerRow(BaseModel):
+    name: str
+    stage: str
+    signal: str
+    day: int
+    timing: str
+    offer_type: str
+    channels: list[str]
+    stop_condition: str
+
+
+class MatrixCellOut(BaseModel):
+    channel: str
+    score: int | None
+    reason: str
+
+
+class MatrixRow(BaseModel):
+    stage: str
+    campaign_type: str
+    cells: list[MatrixCellOut]
+    best: str
+
+
+class Idea(BaseModel):
+    stage: str
+    angle: str
+    offers: list[str]
+    discount: str
+    email_subjects: list[str]
+    sms: str | None
+    push: str | None
+    wechat: str | None
+    direct_mail: str | None
+
+
+class StepOut(BaseModel):
+    day: int
+    channel: str
+    content: str
+    goal: str
+
+
+class SequenceOut(BaseModel):
+    name: str
+    trigger: str
+    goal: str
+    exit_when: str
+    steps: list[StepOut]
+
+
+class KpiRow(BaseModel):
+    name: str
+    level: str
+    definition: str
+    benchmark: str
+    source: str
+
+
+class NextStep(BaseModel):
+    action: str
+    approval: str
+
+
+class Facts(BaseModel):
+    """The resolved context as display rows: field, value, origin."""
+
+    rows: list[tuple[str, str, str]]
+
+
+class BriefPlan(BaseModel):
+    kind: Literal["brief"] = "brief"
+    title: str
+    brand: str
+    business: str
+    business_note: str
+    goal: str
+    region: str
+    cycle_days: int
+    cycle_origin: str
+    certainty: Certainty
+    facts: Facts
+    framework: list[FrameworkRow]
+    stages: list[StageRow]
+    measured: bool
+    rfm_rows: list[ScorecardRow]
+    triggers: list[TriggerRow]
+    matrix: list[MatrixRow]
+    ideas: list[Idea]
+    sequences: list[SequenceOut]
+    kpis: list[KpiRow]
+    holdout: str
+    benchmark_caveat: str
+    consent: list[tuple[str, str, str]]
+    frequency_caps: list[tuple[str, str]]
+    assumptions: list[Assumption]
+    data_notes: list[str]
+    next_steps: list[NextStep]
+    key_questions: list[str]
+    slots: list[Slot]
+
+
+def certainty(data: ScoreResult | None) -> Certainty:
+    """Notes only -> low; with orders, the scoring's confidence, one level lower when amounts are missing."""
+    if data is None:
+        return Certainty(
+            level="low",
+            basis="notes only (no order data)",
+            reasons=[
+                "no orders were analysed: sizes, cycle and rates are the operator's notes or stated defaults"
+            ],
+        )
+    q = data.quality
+    level: Level = q.confidence
+    reasons = list(q.confidence_reasons)
+    if not q.monetary_available:
+        level = _DOWN[level]
+        reasons.append("no order amounts: value-based segments and AOV are not measured")
+    basis = "full order data" if level == "high" else "partial order data"
+    return Certainty(
+        level=level, basis=f"{basis} ({q.customers:,} customers, {q.history_days} days)", reasons=reasons
+    )
+
+
+def facts(r: Resolved) -> Facts:
+    def money(x: float) -> str:
+        return f"{x:,.2f} {r.currency}"
+
+    rows: list[tuple[str, str, str]] = [
+        ("business", r.business_label, r.origin.get("business_type", "default")),
+        ("vertical", r.vertical, r.origin.get("vertical", "default")),
+        ("region", r.region, r.origin.get("region", "default")),
+        ("goal", r.goal_label, r.origin.get("goal", "default")),
+        ("customers", f"{r.customers:,}", r.origin["customers"]),
+        ("average order value", money(r.aov), r.origin["aov"]),
+        ("repeat rate", f"{r.repeat_rate * 100:.1f}%", r.origin["repeat_rate"]),
+        ("orders per customer per year", f"{r.orders_per_year:g}", r.origin["orders_per_year"]),
+        ("repurchase cycle", f"{r.cycle_days:g} days", r.origin["cycle_days"]),
+        ("lapsed after", f"{r.lapse_days} days", r.origin.get("lapse_days", "default")),
+        ("gross margin", f"{r.gross_margin * 100:.0f}%", r.origin["gross_margin"]),
+        ("deepest discount allowed", f"{r.max_discount * 100:.0f}%", r.origin["max_discount"]),
+    ]
+    for c in r.channels:
+        rows.append(
+            (
+                f"channel: {c.channel}",
+                f"{c.tool}, {c.opt_in_rate * 100:.0f}% opt-in",
+                r.origin.get("channels", "default"),
+            )
+        )
+    return Facts(rows=rows)
+
+
+def stage_order(r: Resolved) -> list[str]:
+    return r.priority_stages + [s for s in STAGES if s not in r.priority_stages]
+
+
+def _campaign_types(lib: Library) -> dict[str, str]:
+    return {c.stage: c.campaign_type for c in lib.channels.matrix}
+
+
+def stage_rows(lib: Library, r: Resolved, data: ScoreResult | None) -> list[StageRow]:
+    defs = {s.stage: s.description for s in lifecycle_rules().stages}
+    measured = {row.group: row for row in data.scoring.scorecard.by_lifecycle} if data else {}
+    types = _campaign_types(lib)
+    rows = []
+    for stage in stage_order(r):
+        m = measured.get(stage)
+        rows.append(
+            StageRow(
+                stage=stage,
+                definition=defs.get(stage, ""),
+                campaign_type=types[stage],
+                customers=m.customers if m else (0 if data else None),
+                share=m.share if m else (0.0 if data else None),
+                revenue_share=m.revenue_share if m else None,
+                aov=m.aov if m else None,
+                median_days_since=m.median_days_since_last_order if m else None,
+                high_risk_share=round(m.churn_risk_high / m.customers, 4) if m and m.customers else None,
+                email_reachable=m.email_reachable if m else None,
+                sms_reachable=m.sms_reachable if m else None,
+            )
+        )
+    return rows
+
+
+def framework() -> list[FrameworkRow]:
+    smap = load_segment_map()
+    codes: dict[str, list[str]] = {}
+    for code, seg in smap.code_to_segment().items():
+        codes.setdefault(seg, []).append(code)
+    rules: dict[str, list[str]] = {}
+    for rule in smap.rules:
+        rules.setdefault(rule.segment, []).append(
+            f"R{rule.r[0]}-{rule.r[1]} F{rule.f[0]}-{rule.f[1]} M{rule.m[0]}-{rule.m[1]}"
+        )
+    return [
+        FrameworkRow(
+            segment=s.name,
+            codes=f"{'; '.join(rules[s.name])} ({len(codes[s.name])} codes)",
+            description=s.description,
+            action=s.action,
+        )
+        for s in smap.segments
+    ]
+
+
+def trigger_rows(lib: Library, r: Resolved) -> list[TriggerRow]:
+    out = []
+    for t in lib.triggers.triggers:
+        if t.business_types and r.business_type not in t.business_types:
+            continue
+        if t.timing_days is not None:
+            day, timing = t.timing_days, "on the event" if t.timing_days == 0 else f"day {t.timing_days}"
+        elif t.id == "lapsed-winback" and r.origin.get("lapse_days") == "given":
+            day, timing = r.lapse_days, f"day {r.lapse_days} (the shop's own lapse threshold)"
+        else:
+            assert t.timing_cycles is not None
+            day = max(lib.triggers.min_days, round(t.timing_cycles * r.cycle_days))
+            timing = f"day {day} ({t.timing_cycles:g} x {r.cycle_days:g}-day cycle)"
+        out.append(
+            TriggerRow(
+                name=t.name,
+                stage=t.stage,
+                signal=t.signal,
+                day=day,
+                timing=timing,
+                offer_type=t.offer_type,
+                channels=list(t.channels),
+                stop_condition=t.stop_condition,
+            )
+        )
+    order = stage_order(r)
+    return sorted(out, key=lambda row: (order.index(row.stage), row.day, row.name))
+
+
+def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, float]]:
+    """channel -> (usable, why not / note, opt-in rate)."""
+    info = {c.channel: c for c in lib.channels.channels}
+    have = {c.channel: c for c in r.channels}
+    out: dict[str, tuple[bool, str, float]] = {}
+    for ch in CHANNELS:
+        if ch not in have:
+            out[ch] = (False, "not in use", 0.0)
+        elif r.region not in info[ch].regions and ch != "wechat":
+            out[ch] = (False, f"not used in {r.region}", 0.0)
+        else:
+            out[ch] = (True, "", have[ch].opt_in_rate)
+    if r.business_type == "marketplace":
+        for ch in ("email", "sms"):
+            if out[ch][0]:
+                out[ch] = (True, "only the shop's own opted-in list; marketplace rules apply", out[ch][2])
+    return out
+
+
+def matrix_rows(lib: Library, r: Resolved) -> list[MatrixRow]:
+    avail = available_channels(lib, r)
+    mins = {c.channel: c.min_opt_in_rate for c in lib.channels.channels}
+    cells = {(c.stage, c.channel): c for c in lib.channels.matrix}
+    rows = []
+    for stage in stage_order(r):
+        out = []
+        for ch in CHANNELS:
+            cell = cells[(stage, ch)]
+            usable, note, rate = avail[ch]
+            if not usable:
+                out.append(MatrixCellOut(channel=ch, score=None, reason=note))
+                continue
+            score, reason = cell.score, cell.reason
+            if rate < mins[ch] and score > 0:
+                score -= 1
+                reason += f"; opt-in {rate * 100:.0f}% is below {mins[ch] * 100:.0f}%"
+            if note:
+                reason += f"; {note}"
+            out.append(MatrixCellOut(channel=ch, score=score, reason=reason))
+        scored = [c for c in out if c.score is not None]
+        best = (
+            max(scored, key=lambda c: (c.score or 0, -CHANNELS.index(c.channel))).channel
+            if scored
+            else "none"
+        )
+        rows.append(
+            MatrixRow(stage=stage, campaign_type=cells[(stage, "email")].campaign_type, cells=out, best=best)
+        )
+    return rows
+
+
+def discount_for(lib: Library, r: Resolved, stage: str) -> str:
+    g = lib.offers.guardrails
+    if stage in g.never_discount_stages:
+        return "none: this stage is never discounted"
+    ladder = [step for step in lib.offers.discount_ladder if stage in step.stages]
+    if not ladder:
+        return "none: the ladder does not discount this stage; use the offers above"
+    allowed = []
+    for step in ladder:
+        after = (r.gross_margin - step.discount) / (1 - step.discount)
+        if step.discount <= r.max_discount + 1e-9 and after >= g.min_margin_after_discount - 1e-9:
+            allowed.append(
+                f"step {step.step}: {step.discount * 100:.0f}% off ({step.use_when}; margin after "
+                f"discount {after * 100:.1f}%)"
+            )
+    if not allowed:
+        return (
+            f"none: no ladder step fits this stage within the {r.max_discount * 100:.0f}% limit and the "
+            f"{g.min_margin_after_discount * 100:.0f}% margin floor"
+        )
+    return "; ".join(allowed)
+
+
+def ideas(lib: Library, r: Resolved) -> list[Idea]:
+    avail = available_channels(lib, r)
+    msgs = {m.stage: m for m in lib.messages.stages}
+    out = []
+    for stage in stage_order(r):
+        m = msgs[stage]
+
+        def fill(text: str) -> str:
+            return text.replace("{brand}", r.brand_name).replace("{link}", "[link]")
+
+        out.append(
+            Idea(
+                stage=stage,
+                angle=m.angle,
+                offers=[f"{o.name}: {o.description}" for o in lib.offers.non_discount if stage in o.best_for],
+                discount=discount_for(lib, r, stage),
+                email_subjects=[fill(s) for s in m.email_subjects] if avail["email"][0] else [],
+                sms=fill(m.sms) if avail["sms"][0] else None,
+                push=m.push if avail["push"][0] else None,
+                wechat=m.wechat if avail["wechat"][0] else None,
+                direct_mail=m.direct_mail if avail["direct_mail"][0] else None,
+            )
+        )
+    return out
+
+
+def sequences(lib: Library, r: Resolved, ids: list[str]) -> list[SequenceOut]:
+    avail = available_channels(lib, r)
+    out = []
+    for seq_id in ids:
+        seq = lib.sequences.get(seq_id)
+        steps = []
+        for st in seq.steps:
+            day = st.day if st.day is not None else round((st.at_cycles or 0) * r.cycle_days)
+            channel = st.channel if avail[st.channel][0] else "email"
+            content = (
+                st.content if channel == st.channel else f"{st.content} (by email: {st.channel} not in use)"
+            )
+            steps.append(StepOut(day=day, channel=channel, content=content, goal=st.goal))
+        out.append(
+            SequenceOut(
+                name=seq.name, trigger=seq.trigger, goal=seq.goal, exit_when=seq.exit_when, steps=steps
+            )
+        )
+    return out
+
+
+def kpis(lib: Library) -> list[KpiRow]:
+    return [KpiRow(**k.model_dump()) for k in lib.kpis.kpis]
+
+
+def consent(lib: Library, r: Resolved) -> list[tuple[str, str, str]]:
+    used = {c.channel for c in r.channels}
+    return [(c.channel, c.rule, c.source) for c in lib.consent.for_region(r.region) if c.channel in used]
+
+
+def next_steps(r: Resolved) -> list[NextStep]:
+    steps = [
+        NextStep(action="Confirm or correct every assumption listed above", approval="CRM lead"),
+        NextStep(
+            action=f"Build the segments for the {', '.join(r.priority_stages[:3])} stages in "
+            f"{r.channels[0].tool} and check their sizes",
+            approval="CRM lead",
+        ),
+        NextStep(
+            action="Approve each offer and discount step, and the discount budget",
+            approval="finance + CRM lead",
+        ),
+        NextStep(action="Approve send frequency and the frequency caps across flows", approval="CRM lead"),
+        NextStep(
+            action="Review the copy, then switch each flow on by hand with a 10% random holdout",
+            approval="CRM lead (a person switches flows on; nothing here sends)",
+        ),
+        NextStep(
+            action="Check consent records and quiet hours for every channel used",
+            approval="legal / compliance",
+        ),
+        NextStep(
+            action="Read incremental revenue against the holdout after the first full cycle", approval="none"
+        ),
+    ]
+    return steps
+
+
+BRIEF_SLOTS = [
+    Slot(
+        id="summary",
+        section="Summary",
+        instruction="3-5 sentences: the situation, the priority stages and why, the first three actions. "
+        "No promised results.",
+    ),
+    Slot(
+        id="scorecard-reading",
+        section="Segment health scorecard",
+        instruction="2-3 sentences on which stages are largest, most valuable and most at risk; cite the table.",
+    ),
+    Slot(
+        id="channel-notes",
+        section="Channel suitability matrix",
+        instruction="2 sentences on the channel mix given the opt-in rates and region rules.",
+    ),
+    Slot(
+        id="campaign-ideas",
+        section="Message and offer ideas",
+        instruction="For each priority stage, adapt one subject line and the SMS to the brand voice; keep "
+        "'Reply STOP to opt out' and 160 characters.",
+    ),
+]
+
+
+def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> BriefPlan:
+    """Decide every section of the brief."""
+    cert = certainty(data)
+    return BriefPlan(
+        title=f"CRM segment & winback brief: {r.brand_name}",
+        brand=r.brand_name,
+        business=f"{r.business_label} ({r.vertical})",
+        business_note=r.business_note,
+        goal=r.goal_label,
+        region=r.region,
+        cycle_days=round(r.cycle_days),
+        cycle_origin=r.origin["cycle_days"],
+        certainty=cert,
+        facts=facts(r),
+        framework=framework(),
+        stages=stage_rows(lib, r, data),
+        measured=data is not None,
+        rfm_rows=data.scoring.scorecard.by_segment if data else [],
+        triggers=trigger_rows(lib, r),
+        matrix=matrix_rows(lib, r),
+        ideas=ideas(lib, r),
+        sequences=sequences(lib, r, ["re-engagement", "winback", "sunset"]),
+        kpis=kpis(lib),
+        holdout=lib.kpis.holdout,
+        benchmark_caveat=lib.kpis.benchmark_caveat,
+        consent=consent(lib, r),
+        frequency_caps=[(c.name, c.detail) for c in lib.consent.frequency_caps],
+        assumptions=r.assumptions,
+        data_notes=r.data_notes + (data_quality_notes(data) if data else []),
+        next_steps=next_steps(r),
+        key_questions=lib.red_flags.key_questions,
+        slots=BRIEF_SLOTS,
+    )
+
+
+def data_quality_notes(data: ScoreResult) -> list[str]:
+    q = data.quality
+    notes = [
+        f"source: {q.file.replace(chr(92), '/').rsplit('/', 1)[-1]} ({q.layout_label}, {q.rows_used:,} of "
+        f"{q.rows_read:,} rows used, {q.first_order_date} to {q.last_order_date})",
+        f"scoring confidence: {q.confidence}"
+        + (f" - {'; '.join(q.confidence_reasons)}" if q.confidence_reasons else ""),
+    ]
+    notes += [
+        f"{e.reason}: {e.rows:,} rows {e.action}" + (f" ({e.note})" if e.note else "") for e in q.exclusions
+    ]
+    notes += list(q.notes) + list(data.scoring.notes)
+    if not q.consent_columns:
+        notes.append("no consent columns in the export: reachable counts per stage are unknown")
+    return notes

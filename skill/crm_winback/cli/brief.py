@@ -1,0 +1,113 @@
+"""``crm-winback brief``, ``ltv-plan``, ``programme``, ``check`` and ``schema``: thin doors onto crm_winback.brief."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..brief import api
+from ..brief.context import context_schema, load_context
+from .common import emit, to_json
+
+Builder = Callable[..., api.BuiltDocument]
+
+
+def _document_parser(sub: Any, name: str, help_text: str, example: str, handler: Builder) -> None:
+    p = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text[0].upper() + help_text[1:] + ". Narrative "
+        "slots are marked <!-- narrative:ID: instruction -->; --format json also lists them.",
+        epilog=f"Example: {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--context",
+        metavar="FILE",
+        help="the operator's context (YAML or JSON; see "
+        "crm-winback schema context); omit it to see every default",
+    )
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--orders", metavar="FILE", help="an orders export to score and measure")
+    data.add_argument("--scores", metavar="FILE", help="the JSON of crm-winback score --format json")
+    p.add_argument("--templates", metavar="DIR", help="your own template folder (files named as in prompts/)")
+    p.add_argument(
+        "--format",
+        choices=["markdown", "json"],
+        default="markdown",
+        help="markdown (the skeleton) or json (skeleton, slots, assumptions, certainty)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(handler=lambda args: _run_document(args, handler))
+
+
+def register(sub: Any) -> None:
+    _document_parser(
+        sub,
+        "brief",
+        "build the CRM segment & winback brief",
+        "crm-winback brief --context context.yaml --orders orders.csv -o brief.md",
+        api.build_brief,
+    )
+    c = sub.add_parser(
+        "check",
+        help="check a brief or plan: acceptance criteria and red flags (exit 1 on a fail)",
+        description="Check a brief or LTV plan against its acceptance criteria and the red flags; "
+        "each result has a line reference. Exit 0 only when all pass.",
+        epilog="Example: crm-winback check brief.md --format json",
+    )
+    c.add_argument("file", help="the markdown file to check")
+    c.add_argument("--format", choices=["table", "json"], default="table")
+    c.set_defaults(handler=_run_check)
+    s = sub.add_parser(
+        "schema",
+        help="print a JSON schema (context: what an agent fills in)",
+        description="Print the JSON schema of the context file.",
+        epilog="Example: crm-winback schema context > context.schema.json",
+    )
+    s.add_argument("what", choices=["context"])
+    s.set_defaults(handler=_run_schema)
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    emit(json.dumps(context_schema(), indent=2) + "\n")
+    return 0
+
+
+def _run_document(args: argparse.Namespace, build: Builder) -> int:
+    context = load_context(args.context) if args.context else api.Context()
+    doc = build(
+        context,
+        orders=Path(args.orders) if args.orders else None,
+        scores=Path(args.scores) if args.scores else None,
+        template_dir=args.templates,
+    )
+    emit(to_json(doc) if args.format == "json" else doc.markdown, args.output)
+    return 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    report = api.check_file(args.file)
+    if args.format == "json":
+        emit(to_json(report))
+    else:
+        rows = [
+            f"{'PASS' if c.passed else 'FAIL'}  {'line ' + str(c.line) if c.line else '-':>9}  "
+            f"{c.description}: {c.detail}"
+            for c in report.criteria
+        ]
+        rows += [
+            f"{'ok  ' if c.passed else 'FLAG'}  {'line ' + str(c.line) if c.line else '-':>9}  "
+            f"red flag, {c.description}: {c.detail}"
+            for c in report.red_flags
+        ]
+        rows += [f"note  narrative slot not written yet: {s}" for s in report.unfilled_slots]
+        emit(
+            f"{args.file}: {report.kind}, {'all criteria pass' if report.passed else 'FAILED'}\n"
+            + "\n".join(rows)
+            + "\n"
+        )
+    return 0 if report.passed else 1
