@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import CrmError
 
-COMMAND_MODULES = ["score", "mcp", "brief"]
+COMMAND_MODULES = ["score", "mcp", "brief", "segments"]
 
 
 class _Parser(argparse.ArgumentParser):

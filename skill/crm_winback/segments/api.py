@@ -203,9 +203,14 @@ def save_snapshot_file(
         scored.ingested.close()
 
 
-def list_store_snapshots(db_path: str | None = None, shop: str | None = None) -> list[SnapshotInfo]:
+class SnapshotList(BaseModel):
+    snapshots: list[SnapshotInfo]
+
+
+def list_store_snapshots(db_path: str | None = None, shop: str | None = None) -> SnapshotList:
+    """The snapshots in the store, oldest as-of first (all shops unless ``shop`` is given)."""
     with open_store(db_path, read_only=True) as con:
-        return list_snapshots(con, shop)
+        return SnapshotList(snapshots=list_snapshots(con, shop))
 
 
 def list_segments(
