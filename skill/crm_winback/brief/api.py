@@ -15,8 +15,17 @@ from .assumptions import Assumption, resolve
 from .check import CheckReport, check_text
 from .context import Context
 
-__all__ = ["BuiltDocument", "CheckReport", "Context", "build_brief", "check_document", "check_file"]
+__all__ = [
+    "BuiltDocument",
+    "CheckReport",
+    "Context",
+    "build_brief",
+    "build_ltv_plan_document",
+    "check_document",
+    "check_file",
+]
 from .library import load_library
+from .ltv import build_ltv_plan
 from .plan import Slot, build_brief_plan
 from .render import render
 
@@ -96,3 +105,22 @@ def check_file(path: str | Path) -> CheckReport:
         raise InputError(f"{file}: file not found; check the path") from None
     except UnicodeDecodeError:
         raise InputError(f"{file}: not UTF-8 text; check a markdown file") from None
+
+
+def build_ltv_plan_document(
+    context: Context,
+    orders: str | Path | None = None,
+    scores: str | Path | None = None,
+    template_dir: str | Path | None = None,
+) -> BuiltDocument:
+    """The LTV action plan: diagnosis, ranked levers (revenue and margin apart), packages, horizons, limits."""
+    lib = load_library()
+    data = scored_data(orders, scores)
+    plan = build_ltv_plan(lib, resolve(context, lib, data), data)
+    return BuiltDocument(
+        kind="ltv-plan",
+        markdown=render("ltv_plan.md.j2", plan, template_dir),
+        slots=plan.slots,
+        assumptions=plan.assumptions,
+        certainty=plan.certainty.level,
+    )

@@ -52,6 +52,13 @@ def register(sub: Any) -> None:
         "crm-winback brief --context context.yaml --orders orders.csv -o brief.md",
         api.build_brief,
     )
+    _document_parser(
+        sub,
+        "ltv-plan",
+        "build the LTV action plan",
+        "crm-winback ltv-plan --context context.yaml --orders orders.csv -o plan.md",
+        api.build_ltv_plan_document,
+    )
     c = sub.add_parser(
         "check",
         help="check a brief or plan: acceptance criteria and red flags (exit 1 on a fail)",
