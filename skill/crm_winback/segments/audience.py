@@ -205,7 +205,7 @@ def build_audience(
             reason = "no phone number"
         elif channel == "sms" and phone is None:
             reason = "phone number not valid E.164" + ("" if default_country else " (try --default-country)")
-        elif (email is not None and email in suppressed) or (phone is not None and phone in suppressed):
+        elif address in suppressed:  # per channel: an SMS "STOP" does not unsubscribe from email
             reason = "on the suppression list"
         elif consent is False:
             reason = f"opted out of {'email' if channel == 'email' else 'SMS'}"

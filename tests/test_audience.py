@@ -1,0 +1,177 @@
+"""Audience export: consent, suppression, E.164, formula neutralisation, exact exclusion counts.
+
+The shared datasets carry no contact or consent columns, so the export is tested on a deterministic fixture
+written here: ten customers, each built to hit one rule.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from crm_winback.errors import InputError
+from crm_winback.segments import api
+from crm_winback.segments.audience import neutralise, read_suppression, to_e164
+
+HEADER = ["order_id", "customer_id", "order_date", "amount", "email", "phone", "first_name", "last_name",
+          "accepts_email_marketing", "accepts_sms_marketing"]  # fmt: skip
+CUSTOMERS = [
+    ("c01", "c01@shop.test", "+1 415 555 0101", "Ann", "Lee", "yes", "yes"),
+    ("c02", "c02@shop.test", "(415) 555-0102", "Bo", "Chan", "no", "yes"),  # opted out of email
+    ("c03", "", "", "Cy", "Dee", "yes", "no"),  # no email, no phone
+    ("c04", "not-an-email", "12345", "Di", "Eke", "yes", "yes"),  # unusable email and phone
+    ("c05", "c05@shop.test", "+44 7700 900123", "Ed", "Fox", "yes", "yes"),  # email on the suppression file
+    ("c06", "c06@shop.test", "07700 900456", "Flo", "Gu", "", ""),  # no consent on record; UK national number
+    ("c07", "C01@Shop.test", "+1 415 555 0101", "Gil", "Ho", "yes", "yes"),  # same address as c01
+    ("c08", "c08@shop.test", "+1 415 555 0108", "=cmd|' /C calc'!A0", "-Smith", "yes", "yes"),  # formulas
+    ("c09", "c09@shop.test", "+1 415 555 0109", "@Bob", "Ito", "yes", "yes"),  # phone on the suppression file
+    ("c10", "c10@shop.test", "+1 415 555 0110", "Jo", "Kim", "no", "no"),  # opted out of both
+]
+
+
+@pytest.fixture(scope="module")
+def store_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("audience")
+    orders = folder / "orders.csv"
+    with orders.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        for i, (cid, email, phone, first, last, em, sms) in enumerate(CUSTOMERS):
+            w.writerow([f"o{i}", cid, f"2024-03-{i + 1:02d}", "80.00", email, phone, first, last, em, sms])
+    db = str(folder / "store.duckdb")
+    api.save_snapshot_file(str(orders), db_path=db)
+    api.define_segment(
+        "everyone", {"rules": [{"field": "orders", "operator": "gte", "value": 1}]}, db_path=db
+    )
+    (folder / "suppress.csv").write_text(
+        "Email,Phone Number,Reason\nC05@shop.test,,unsubscribed\n,+14155550109,stop\n"
+    )
+    return db
+
+
+def _suppress(db: str) -> str:
+    return str(Path(db).parent / "suppress.csv")
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_email_audience_keeps_only_consented_reachable_unsuppressed_people(
+    store_db: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "email.csv"
+    result = api.export_segment(
+        "everyone", str(out), "klaviyo", "email", store_db, suppression_file=_suppress(store_db)
+    )
+    assert (result.candidates, result.exported, result.soft_opt_in_included) == (10, 3, 0)
+    assert {e.reason: e.customers for e in result.excluded} == {
+        "opted out of email": 2, "no email address": 1, "invalid email address": 1, "on the suppression list": 1,
+        "no email consent on record": 1, "duplicate email address": 1,
+    }  # fmt: skip
+    rows = _read(out)
+    assert [r["Email"] for r in rows] == ["c01@shop.test", "c08@shop.test", "c09@shop.test"]
+    assert list(rows[0]) == ["Email", "Phone Number", "First Name", "Last Name", "RFM Segment", "Lifecycle Stage",
+                             "Last Order Date", "Orders", "Total Spent", "Churn Risk"]  # fmt: skip
+    assert (rows[1]["First Name"], rows[1]["Last Name"], rows[1]["Phone Number"]) == (
+        "'=cmd|' /C calc'!A0",
+        "'-Smith",
+        "+14155550108",
+    )
+    assert rows[2]["First Name"] == "'@Bob"
+    assert rows[0]["Total Spent"] == "80.00"
+
+
+def test_soft_opt_in_adds_only_those_without_a_record(store_db: str, tmp_path: Path) -> None:
+    result = api.export_segment("everyone", str(tmp_path / "e.csv"), "mailchimp", "email", store_db,
+                                soft_opt_in=True, suppression_file=_suppress(store_db))  # fmt: skip
+    assert (result.exported, result.soft_opt_in_included) == (4, 1)
+    assert {e.reason: e.customers for e in result.excluded}["opted out of email"] == 2
+    assert [r["Email Address"] for r in _read(tmp_path / "e.csv")] == [
+        "c01@shop.test",
+        "c06@shop.test",
+        "c08@shop.test",
+        "c09@shop.test",
+    ]
+    assert any("soft-opt-in" in n for n in result.notes)
+
+
+def test_sms_audience_needs_sms_consent_and_a_valid_e164_number(store_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "sms.csv"
+    result = api.export_segment("everyone", str(out), "klaviyo", "sms", store_db,
+                                suppression_file=_suppress(store_db), default_country="US")  # fmt: skip
+    assert (result.candidates, result.exported) == (10, 4)
+    assert {e.reason: e.customers for e in result.excluded} == {
+        "phone number not valid E.164": 2, "no phone number": 1, "on the suppression list": 1,
+        "opted out of SMS": 1, "duplicate phone number": 1,
+    }  # fmt: skip
+    assert [r["Phone Number"] for r in _read(out)] == ["+14155550101", "+14155550102", "+447700900123",
+                                                       "+14155550108"]  # fmt: skip
+
+
+def test_sms_without_a_default_country_cannot_complete_national_numbers(
+    store_db: str, tmp_path: Path
+) -> None:
+    result = api.export_segment("everyone", str(tmp_path / "s.csv"), "csv", "sms", store_db)
+    reasons = {e.reason: e.customers for e in result.excluded}
+    assert reasons["phone number not valid E.164 (try --default-country)"] == 3  # c02, c04, c06
+    assert result.exported == 4  # c01, c05, c08, c09 (no suppression file this time)
+
+
+def test_soft_opt_in_is_refused_for_sms(store_db: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="SMS needs prior express consent"):
+        api.export_segment("everyone", str(tmp_path / "x.csv"), "klaviyo", "sms", store_db, soft_opt_in=True)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_export_replaces_the_file_atomically_and_leaves_no_temp_files(store_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "a.csv"
+    out.write_text("old content\n")
+    api.export_segment("everyone", str(out), "csv", "email", store_db)
+    assert out.read_text().startswith("customer_id,email,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]
+    with pytest.raises(InputError, match="does not exist"):
+        api.export_segment("everyone", str(tmp_path / "no" / "a.csv"), "csv", "email", store_db)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-2", "'-2"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+     ("Ann", "Ann"), ("a=b", "a=b"), ("", "")],
+)  # fmt: skip
+def test_formula_cells_are_neutralised(text: str, expected: str) -> None:
+    assert neutralise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        ("+1 (415) 555-0101", None, "+14155550101"),
+        ("0044 7700 900123", None, "+447700900123"),
+        ("415-555-0101", None, None),  # national number, no country to complete it
+        ("415-555-0101", "US", "+14155550101"),
+        ("1 415 555 0101", "us", "+14155550101"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("0412 345 678", "AU", "+61412345678"),
+        ("12345", "US", None),
+        ("call me", "US", None),
+        ("+0123456789", None, None),
+        ("", "US", None),
+    ],
+)
+def test_phone_numbers_become_e164(raw: str, country: str | None, expected: str | None) -> None:
+    assert to_e164(raw, country) == expected
+
+
+def test_suppression_file_without_a_header_is_one_address_per_line(tmp_path: Path) -> None:
+    f = tmp_path / "s.txt"
+    f.write_text("A@B.test\n+1 415 555 0101\n07700 900123\n")
+    assert read_suppression(f, "GB") == {"a@b.test", "+14155550101", "+447700900123"}
+
+
+def test_unknown_default_country_is_an_input_error(store_db: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--default-country XX: unknown"):
+        api.export_segment("everyone", str(tmp_path / "x.csv"), "csv", "sms", store_db, default_country="XX")
