@@ -1,0 +1,249 @@
+"""The brief builder's parts: knowledge files, defaults as assumptions, numbers, the check and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crm_winback.api import score_file
+from crm_winback.brief.api import check_document
+from crm_winback.brief.assumptions import resolve
+from crm_winback.brief.context import Context, load_context, parse_context
+from crm_winback.brief.library import MessageLibrary, TriggerLibrary, load_library
+from crm_winback.brief.ltv import baseline, rank_levers
+from crm_winback.brief.plan import discount_for, trigger_rows
+from crm_winback.cli import main
+from crm_winback.cli.common import to_json
+from crm_winback.errors import InputError, KnowledgeError
+from crm_winback.knowledge import KNOWLEDGE_FILES, knowledge_dir, load_model_file, model_for
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data" / "brief"
+GOLDEN = HERE / "golden"
+
+
+def test_every_knowledge_file_is_registered_and_loads() -> None:
+    files = sorted(p.name for p in knowledge_dir().glob("*.yaml"))
+    assert set(files) <= set(KNOWLEDGE_FILES), "register every knowledge/*.yaml in KNOWLEDGE_FILES"
+    for name in files:
+        load_model_file(knowledge_dir() / name, model_for(name))
+
+
+def test_broken_knowledge_file_names_file_and_field_path(tmp_path: Path) -> None:
+    data = yaml.safe_load((knowledge_dir() / "winback_triggers.yaml").read_text())
+    data["triggers"][2]["channels"] = ["fax"]
+    broken = tmp_path / "winback_triggers.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(KnowledgeError) as err:
+        load_model_file(broken, TriggerLibrary)
+    assert str(err.value).startswith(f"{broken}: triggers[2].channels[0]: Input should be")
+
+
+def test_sms_copy_without_opt_out_is_rejected_on_load(tmp_path: Path) -> None:
+    data = yaml.safe_load((knowledge_dir() / "messages.yaml").read_text())
+    data["stages"][1]["sms"] = "{brand}: time for a refill? {link}"
+    broken = tmp_path / "messages.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(KnowledgeError, match=r"stages\[1\]: Value error, sms: no opt-out"):
+        load_model_file(broken, MessageLibrary)
+
+
+def test_every_shipped_sms_fits_160_characters_with_the_longest_brand_and_a_link() -> None:
+    lengths = {
+        m.stage: len(m.sms.replace("{brand}", "X" * 20).replace("{link}", "L" * 23))
+        for m in load_library().messages.stages
+    }
+    assert lengths == {"new": 118, "active": 123, "VIP": 152, "at-risk": 124, "lapsed": 141, "churned": 144}
+
+
+def test_empty_context_lists_every_default_as_an_assumption() -> None:
+    resolved = resolve(Context(), load_library())
+    fields = [a.field for a in resolved.assumptions]
+    assert fields == [
+        "vertical",
+        "brand_name",
+        "business_type",
+        "region",
+        "goal",
+        "max_discount",
+        "gross_margin",
+        "customers",
+        "aov",
+        "repeat_rate",
+        "orders_per_year",
+        "cycle_days",
+        "currency",
+        "lapse_days",
+        "channels",
+    ]
+    assert all(a.why and a.how_to_check for a in resolved.assumptions)
+    assert set(resolved.origin.values()) == {"default"}
+    golden = (GOLDEN / "brief_empty_context.md").read_text()
+    assert all(f"| {field} |" in golden for field in fields)
+
+
+def test_given_fields_are_not_assumed_and_unknown_vertical_falls_back() -> None:
+    resolved = resolve(Context(vertical="yachts", aov=900, region="EU"), load_library())
+    fields = [a.field for a in resolved.assumptions]
+    assert "aov" not in fields and "region" not in fields
+    assert resolved.assumptions[0].field == "vertical"
+    assert resolved.assumptions[0].why.startswith("'yachts' is not a vertical")
+    assert (resolved.aov, resolved.cycle_days, resolved.profile.vertical) == (900, 90, "general")
+
+
+def test_trigger_days_follow_the_cycle_and_the_operators_lapse_threshold() -> None:
+    lib = load_library()
+    resolved = resolve(load_context(DATA / "skincare_notes.yaml"), lib)
+    days = {t.name: t.day for t in trigger_rows(lib, resolved)}
+    # skincare cycle 60 days; lapse_days 90 given in the notes
+    assert days == {
+        "winback series": 90,
+        "past the usual gap": 75,
+        "segment downgrade": 0,
+        "last chance, then sunset": 240,
+        "VIP gone quiet": 90,
+        "second-order nudge": 45,
+        "replenishment reminder": 60,
+    }
+
+
+def test_discount_ladder_respects_the_limit_and_the_margin_floor() -> None:
+    lib = load_library()
+    coffee = resolve(load_context(DATA / "coffee_subscription.yaml"), lib)  # margin 45%, limit 10%
+    assert discount_for(lib, coffee, "churned").startswith("step 1: 10% off")
+    assert "margin after discount 38.9%" in discount_for(lib, coffee, "churned")
+    assert "step 2" not in discount_for(lib, coffee, "churned")
+    thin = resolve(Context(vertical="electronics"), lib)  # margin 25%: (0.25 - 0.1) / 0.9 = 16.7% < 35%
+    assert discount_for(lib, thin, "lapsed").startswith("none: no ladder step fits")
+    assert discount_for(lib, thin, "VIP") == "none: this stage is never discounted"
+
+
+def test_levers_keep_revenue_and_margin_apart_with_exact_numbers() -> None:
+    lib = load_library()
+    resolved = resolve(load_context(DATA / "skincare_notes.yaml"), lib)
+    base = baseline(resolved, None)
+    assert (base.revenue, base.gross_profit) == (3_960_000.0, 2_772_000.0)  # 40,000 x 45 x 2.2; margin 70%
+    levers = {lv.name: lv for lv in rank_levers(lib, resolved, base)}
+    # second order: lift 4% = 158,400; profit 4,118,400 x 0.70 - 2,772,000 - 3% x 158,400 = 106,128
+    assert (
+        levers["second-order conversion"].revenue_lift,
+        levers["second-order conversion"].gross_profit_impact,
+    ) == (158_400.0, 106_128.0)
+    # margin mix: no revenue, 1.5 points of 3,960,000 = 59,400
+    assert (levers["margin mix"].revenue_lift, levers["margin mix"].gross_profit_impact) == (0.0, 59_400.0)
+    # winback: lift 118,800; 4,078,800 x 0.692 - 2,772,000 - 5% x 118,800 = 44,589.60
+    assert levers["winback of lapsed buyers"].gross_profit_impact == 44_589.6
+    assert [lv.rank for lv in levers.values()] == sorted(lv.rank for lv in levers.values())
+
+
+CLEAN = """<!-- crm-winback:brief -->
+# Brief
+**Certainty: low** - notes only.
+## Segment framework
+## Segment health scorecard
+## Winback trigger library
+## Channel suitability matrix
+## Message and offer ideas
+### lapsed
+- SMS: "Acme: come back for free shipping. Reply STOP to opt out"
+### at-risk
+- Email subject: "What's new"
+### VIP
+- Early access
+## Campaign sequence outline
+## KPI framework
+- placed-order rate and incremental revenue against a holdout
+## Assumptions and data-quality notes
+- vertical: general (no vertical given)
+## Next steps
+- We never guarantee results; nothing is sent automatically.
+"""
+
+
+def test_a_clean_brief_passes_every_criterion() -> None:
+    report = check_document(CLEAN)
+    assert report.passed, [c for c in report.criteria + report.red_flags if not c.passed]
+    assert [c.id for c in report.criteria if c.id == "three-segments"] == ["three-segments"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "flag", "line"),
+    [
+        ("- Early access", "- This campaign is guaranteed to win them back", "guaranteed-results", 14),
+        ("- Early access", "- Auto-send the coupon to every lapsed buyer", "auto-send", 14),
+        ("- Early access", "- Send the same email to everyone on Friday", "batch-and-blast", 14),
+        ("Reply STOP to opt out", "see you soon", "sms-opt-out", 10),
+        (
+            "- placed-order rate and incremental revenue against a holdout",
+            "- open rate and click rate",
+            "vanity-metrics",
+            16,
+        ),
+    ],
+)
+def test_each_red_flag_fails_the_check_with_its_line(old: str, new: str, flag: str, line: int) -> None:
+    report = check_document(CLEAN.replace(old, new))
+    failed = [(c.id, c.line) for c in report.red_flags if not c.passed]
+    assert failed == [(flag, line)]
+    assert not report.passed
+
+
+def test_missing_sections_and_segments_fail_with_what_to_add() -> None:
+    text = CLEAN.replace("## Channel suitability matrix\n", "").replace("### VIP\n- Early access\n", "")
+    report = check_document(text)
+    failed = {c.id: c.detail for c in report.criteria if not c.passed}
+    assert failed == {
+        "channel-matrix": "add a '## ' heading containing 'channel'",
+        "three-segments": "2 segments: lapsed, at-risk",
+    }
+
+
+def test_partial_data_without_assumptions_fails() -> None:
+    text = CLEAN.replace("- vertical: general (no vertical given)\n", "")
+    crit = {c.id: c for c in check_document(text).criteria}["assumptions-explicit"]
+    assert (crit.passed, crit.line) == (False, 18)
+
+
+def test_context_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "ctx.yaml"
+    bad.write_text("repeat_rate: 28\n")
+    with pytest.raises(InputError, match=r"ctx.yaml: repeat_rate: Input should be less than or equal to 1"):
+        load_context(bad)
+    with pytest.raises(InputError, match=r"context: colour: Extra inputs are not permitted"):
+        parse_context({"colour": "red"})
+
+
+def test_cli_check_exit_codes_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = tmp_path / "good.md", tmp_path / "bad.md"
+    good.write_text(CLEAN)
+    bad.write_text(CLEAN.replace("Reply STOP to opt out", ""))
+    assert main(["check", str(good)]) == 0
+    assert main(["check", str(bad)]) == 1
+    assert main(["check", str(tmp_path / "missing.md")]) == 2
+    assert main(["brief", "--context", str(tmp_path / "none.yaml")]) == 2
+    capsys.readouterr()
+    assert main(["schema", "context"]) == 0
+    assert '"title": "crm-winback context"' in capsys.readouterr().out
+
+
+def test_cli_writes_the_brief_from_a_scores_file(tmp_path: Path) -> None:
+    scores = tmp_path / "scores.json"
+    scores.write_text(to_json(score_file(DATA / "marketplace_orders.csv")[0]))
+    out = tmp_path / "brief.md"
+    assert (
+        main(
+            [
+                "brief",
+                "--context",
+                str(DATA / "marketplace_partial.yaml"),
+                "--scores",
+                str(scores),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_text() == (GOLDEN / "brief_marketplace_partial.md").read_text()
