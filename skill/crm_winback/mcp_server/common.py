@@ -28,6 +28,10 @@ READ_ONLY = ToolAnnotations(
 WRITES_OUTPUT = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
+# Document builders never replace a file (it may hold the agent's filled slots): each call adds a new one.
+ADDS_OUTPUT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
 
 # Core messages name CLI options; over MCP the same fix is made with a tool argument.
 _OPTION_NAMES = {

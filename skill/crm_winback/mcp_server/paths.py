@@ -89,6 +89,16 @@ class PathPolicy:
             )
         return target
 
+    def new_output_file(self, name: str, suffixes: Sequence[str], what: str = "output_name") -> Path:
+        """Like :meth:`output_file`, but never an existing file: ``brief.md``, then ``brief-2.md``, ..."""
+        target = self.output_file(name, suffixes, what)
+        stem, suffix = target.stem, target.suffix
+        n = 1
+        while target.exists() or target.is_symlink():
+            n += 1
+            target = self.out_dir / f"{stem}-{n}{suffix}"
+        return target
+
 
 def _inside_any(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)

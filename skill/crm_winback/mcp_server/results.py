@@ -8,7 +8,7 @@ again, field for field, with ``extra="forbid"``; ``tests/test_mcp_results.py`` f
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,6 +109,7 @@ class ScoreCustomersResult(Result):
     quality: QualityReport
     scoring: ScoreSummary
     scores_file: str = Field(description="per-customer scores (with contact columns) in the output folder")
+    summary_file: str = Field(description="this result as JSON, for build_brief's scores_summary")
 
 
 class PreviewRow(Result):
@@ -130,4 +131,55 @@ class PreviewResult(Result):
     scores_file: str
     matching_customers: int
     rows: list[PreviewRow]
+    note: str
+
+
+class Slot(Result):
+    id: str
+    section: str
+    instruction: str
+
+
+class Assumption(Result):
+    field: str
+    value: str
+    why: str
+    how_to_check: str
+
+
+class DocumentResult(Result):
+    """A built brief or plan: written to a file, with the slots to fill; the markdown itself on request."""
+
+    kind: str
+    file: str = Field(
+        description="the markdown skeleton in the output folder; fill its narrative slots there"
+    )
+    characters: int
+    slots: list[Slot] = Field(
+        description="each <!-- narrative:ID: instruction --> comment to replace with prose"
+    )
+    assumptions: list[Assumption]
+    certainty: str
+    markdown: str | None = Field(description="the skeleton itself, only when include_markdown was asked")
+    next_step: str
+
+
+class Criterion(Result):
+    id: str
+    description: str
+    passed: bool
+    line: int | None
+    detail: str
+
+
+class CheckReport(Result):
+    kind: str
+    passed: bool
+    criteria: list[Criterion]
+    red_flags: list[Criterion]
+    unfilled_slots: list[str]
+
+
+class ContextSchemaResult(Result):
+    json_schema: dict[str, Any] = Field(description="the JSON schema of build_brief's context argument")
     note: str

@@ -87,10 +87,12 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         """Score every customer (R, F, M, segment, lifecycle stage, churn risk); return the segment scorecard.
 
         Per-customer rows, contact columns included, go to a file in the output folder (scores_file), never
-        into this result. Replaces an earlier file of the same name.
+        into this result; summary_file holds this result as JSON for build_brief. Replaces earlier files of the
+        same names.
         """
         with tool_errors():
             from ..api import default_scores_path, score_file
+            from ..cli.common import write_text_atomic
             from ..scoring import ScoreOptions
 
             path = env.source(file, example)
@@ -113,7 +115,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 ),
                 target,
             )
-            return ScoreCustomersResult.model_validate(result.model_dump())
+            summary = target.with_suffix(".json")
+            write_text_atomic(summary, result.model_dump_json(indent=2) + "\n")
+            return ScoreCustomersResult.model_validate({**result.model_dump(), "summary_file": str(summary)})
 
     @server.tool(annotations=READ_ONLY)
     def preview_customers(

@@ -1,0 +1,148 @@
+"""Tools for the documents: the context schema, the brief, the LTV plan, and the check of a filled document.
+
+A built document is written to the output folder (a brief runs to about 20,000 characters, too much for a tool
+result); the result lists its narrative slots. The agent fills the slots in the file, or in the text it passes
+to check_brief, and checks until the check passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from ..brief.context import Context, context_schema
+from ..errors import InputError
+from .common import ADDS_OUTPUT, READ_ONLY, ExampleArg, FileArg, ToolEnv, tool_errors
+from .results import CheckReport, ContextSchemaResult, DocumentResult
+
+if TYPE_CHECKING:
+    from ..brief.api import BuiltDocument
+
+# A filled brief is markdown of some tens of kilobytes; anything far larger is not one.
+MAX_DOCUMENT_CHARS = 1_000_000
+
+ContextArg = Annotated[
+    Context,
+    Field(description="what the operator told you; every field optional, shares as fractions (0.28). Leave out "
+                      "what you do not know: the brief states each default it uses as an assumption"),
+]  # fmt: skip
+ScoresSummaryArg = Annotated[
+    str | None,
+    Field(description="summary_file from score_customers: the brief uses those measured numbers (preferred over "
+                      "file, which scores the export again with default options)"),
+]  # fmt: skip
+NAME_HELP = (
+    "file name (.md) in the output folder; an existing file is kept and -2, -3, ... added to the new name"
+)
+IncludeMarkdownArg = Annotated[
+    bool, Field(description="also return the markdown (about 5,000 tokens); only when you cannot read files")
+]
+
+
+def register(server: MCPServer, env: ToolEnv) -> None:
+    @server.tool(annotations=READ_ONLY)
+    def get_context_schema() -> ContextSchemaResult:
+        """The JSON schema of the operator's context (business type, vertical, region, channels, goal, limits).
+
+        Fill only the fields the user gave you and pass the object as build_brief's context.
+        """
+        return ContextSchemaResult(
+            json_schema=context_schema(),
+            note="Every field is optional. Shares are fractions (0.28, not 28). Missing fields become stated "
+            "assumptions in the brief; ask the user about the ones that matter most.",
+        )
+
+    def document(
+        build: Callable[..., BuiltDocument], context: Context, scores_summary: str | None, file: str | None,
+        example: str | None, output_name: str, include_markdown: bool,
+    ) -> DocumentResult:  # fmt: skip
+        if scores_summary and (file or example):
+            raise InputError("give scores_summary or file/example, not both")
+        scores = env.policy.input_file(scores_summary, "scores_summary") if scores_summary else None
+        orders = env.source(file, example) if (file or example) else None
+        target = env.policy.new_output_file(output_name, (".md",))
+        built = build(context, orders=orders, scores=scores)
+        from ..cli.common import write_text_atomic
+
+        write_text_atomic(target, built.markdown)
+        return DocumentResult.model_validate({
+            **built.model_dump(exclude={"markdown"}), "file": str(target), "characters": len(built.markdown),
+            "markdown": built.markdown if include_markdown else None,
+            "next_step": f"replace each of the {len(built.slots)} narrative comments in file with prose, then "
+                         "call check_brief on the file and fix what it reports",
+        })  # fmt: skip
+
+    @server.tool(annotations=ADDS_OUTPUT)
+    def build_brief(
+        context: ContextArg = Context(),  # noqa: B008 - an immutable default, as pydantic treats it
+        scores_summary: ScoresSummaryArg = None,
+        file: FileArg = None,
+        example: ExampleArg = None,
+        output_name: Annotated[str, Field(description=NAME_HELP)] = "brief.md",
+        include_markdown: IncludeMarkdownArg = False,
+    ) -> DocumentResult:
+        """Build the CRM segment & winback brief from the context, and from the scores when there is data.
+
+        Writes the markdown skeleton (segment framework, scorecard, winback triggers with days, channel matrix,
+        offers, sequences, KPIs, consent, assumptions) to the output folder and returns its narrative slots.
+        """
+        with tool_errors():
+            from ..brief.api import build_brief as build
+
+            return document(build, context, scores_summary, file, example, output_name, include_markdown)
+
+    @server.tool(annotations=ADDS_OUTPUT)
+    def plan_ltv(
+        context: ContextArg = Context(),  # noqa: B008 - an immutable default, as pydantic treats it
+        scores_summary: ScoresSummaryArg = None,
+        file: FileArg = None,
+        example: ExampleArg = None,
+        output_name: Annotated[str, Field(description=NAME_HELP)] = "ltv-plan.md",
+        include_markdown: IncludeMarkdownArg = False,
+    ) -> DocumentResult:
+        """Build the LTV action plan: diagnosis, levers ranked with revenue and margin effects apart, horizons.
+
+        Writes the markdown skeleton to the output folder and returns its narrative slots.
+        """
+        with tool_errors():
+            from ..brief.api import build_ltv_plan_document
+
+            return document(
+                build_ltv_plan_document, context, scores_summary, file, example, output_name, include_markdown
+            )
+
+    @server.tool(annotations=READ_ONLY)
+    def check_brief(
+        file: Annotated[str | None, Field(description="the filled brief or plan (markdown) to check")] = None,
+        text: Annotated[
+            str | None, Field(description="the filled markdown itself, when it is not in a file")
+        ] = None,
+    ) -> CheckReport:
+        """Check a filled brief or LTV plan: required sections, every slot written, and the red flags.
+
+        Red flags include promised results, SMS without an opt-out, KPIs that measure no outcome. Each finding
+        has a line number. Fix them and check again until passed is true.
+        """
+        with tool_errors():
+            from ..brief.api import check_document
+
+            return CheckReport.model_validate(check_document(_document_text(env, file, text)).model_dump())
+
+
+def _document_text(env: ToolEnv, file: str | None, text: str | None) -> str:
+    if (file is None) == (text is None):
+        raise InputError("give either file (a markdown file) or text (the markdown itself)")
+    if text is not None:
+        if len(text) > MAX_DOCUMENT_CHARS:
+            raise InputError(f"text: {len(text):,} characters is not a brief; pass the file instead")
+        return text
+    path = env.policy.input_file(file or "", "file")
+    if path.stat().st_size > MAX_DOCUMENT_CHARS * 4:
+        raise InputError(f"file {file}: too large to be a brief; check the path")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"file {file}: not UTF-8 text; give the markdown brief") from None
