@@ -183,3 +183,84 @@ class CheckReport(Result):
 class ContextSchemaResult(Result):
     json_schema: dict[str, Any] = Field(description="the JSON schema of build_brief's context argument")
     note: str
+
+
+class PredictOptions(Result):
+    horizon_days: int
+    threshold: float
+    time_unit: Literal["days", "weeks"]
+    margin: float
+    discount_rate: float
+    period_days: int
+    penalizer_coef: float
+
+
+class BgNbdParams(Result):
+    r: float
+    alpha: float
+    a: float
+    b: float
+    time_unit: Literal["days", "weeks"]
+    log_likelihood: float | None
+    n_customers: int
+    n_repeat_buyers: int
+    n_distinct_rows: int
+    penalizer_coef: float
+    iterations: int
+
+
+class GammaGammaParams(Result):
+    p: float
+    q: float
+    v: float
+    log_likelihood: float | None
+    n_customers: int
+    n_excluded: int
+    frequency_spend_correlation: float | None
+    penalizer_coef: float
+    iterations: int
+
+
+class GroupSummary(Result):
+    group: str
+    customers: int
+    mean_p_alive: float
+    expected_orders: float
+    clv_total: float | None
+    clv_mean: float | None
+    median_days_until_winback: float | None
+    share_winback_passed: float
+
+
+class PredictionSummary(Result):
+    """Model parameters, definitions and per-segment aggregates; per-customer rows are in predictions_file."""
+
+    as_of: str
+    options: PredictOptions
+    bgnbd: BgNbdParams
+    gamma_gamma: GammaGammaParams | None
+    customers: int
+    one_time_buyers: int
+    shop_level_winback_days: float | None
+    overall: GroupSummary
+    by_segment: list[GroupSummary]
+    definitions: dict[str, str]
+    notes: list[str]
+    predictions_file: str | None
+
+
+class CohortRow(Result):
+    cohort: str
+    customers: int
+    m1: float | None
+    m2: float | None
+    m3: float | None
+    m6: float | None
+    m12: float | None
+    revenue: float | None
+
+
+class CohortTable(Result):
+    as_of: dt.date | None
+    months: list[int]
+    rows: list[CohortRow]

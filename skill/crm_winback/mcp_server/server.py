@@ -12,13 +12,13 @@ from pathlib import Path
 from mcp.server.mcpserver import MCPServer
 
 from .. import __version__
-from . import brief_tools, score_tools
+from . import brief_tools, predict_tools, score_tools
 from .common import ToolEnv
 from .paths import DEFAULT_MAX_INPUT_MB, PathPolicy
 
 SERVER_NAME = "crm-segment-winback"
 DEFAULT_OUT_DIR = Path("crm-winback-out")
-TOOL_MODULES = (score_tools, brief_tools)
+TOOL_MODULES = (score_tools, predict_tools, brief_tools)
 
 INSTRUCTIONS = """\
 Turns a shop's order export (or notes, when there is no data) into CRM segments, churn risk and a winback brief.

@@ -1,0 +1,74 @@
+"""Tools over the models of repeat buying: per-segment predictions (BG/NBD, Gamma-Gamma) and cohorts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from .common import READ_ONLY, WRITES_OUTPUT, AsOfArg, ColumnMapArg, ExampleArg, FileArg, ToolEnv, tool_errors
+from .results import CohortTable, PredictionSummary
+
+
+def register(server: MCPServer, env: ToolEnv) -> None:
+    @server.tool(annotations=WRITES_OUTPUT)
+    def predict_customers(
+        file: FileArg = None,
+        example: ExampleArg = None,
+        column_map: ColumnMapArg = None,
+        as_of: AsOfArg = None,
+        horizon_days: Annotated[int, Field(gt=0, le=3650, description="prediction and CLV horizon")] = 365,
+        threshold: Annotated[
+            float, Field(gt=0, lt=1, description="the winback date is when P(alive) falls to this")
+        ] = 0.5,
+        margin: Annotated[
+            float, Field(gt=0, le=1, description="gross margin as a fraction of order value (1 = revenue)")
+        ] = 1.0,
+        time_unit: Annotated[
+            Literal["weeks", "days"], Field(description="time unit of the model fit")
+        ] = "weeks",
+        output_name: Annotated[
+            str | None,
+            Field(
+                description="file name (.csv or .parquet) for per-customer predictions in the output folder; "
+                "default <input name>-predictions.csv"
+            ),
+        ] = None,
+    ) -> PredictionSummary:
+        """Fit BG/NBD and Gamma-Gamma; return per-segment P(alive), expected orders, CLV and winback timing.
+
+        Per-customer predictions go to predictions_file in the output folder. Model estimates, not promises;
+        needs repeat buyers and months of history to mean much.
+        """
+        with tool_errors():
+            from ..predict.service import PredictOptions, predict_file
+
+            path = env.source(file, example)
+            stem = path.name.split(".")[0] or "orders"
+            target = env.policy.output_file(output_name or f"{stem}-predictions.csv", (".csv", ".parquet"))
+            options = PredictOptions(horizon_days=horizon_days, threshold=threshold, margin=margin,
+                                     time_unit=time_unit)  # fmt: skip
+            summary = predict_file(path, env.options(column_map, as_of, None, None), options, target)
+            return PredictionSummary.model_validate(summary.model_dump())
+
+    @server.tool(annotations=READ_ONLY)
+    def build_cohorts(
+        file: FileArg = None,
+        example: ExampleArg = None,
+        column_map: ColumnMapArg = None,
+        as_of: AsOfArg = None,
+    ) -> CohortTable:
+        """Acquisition-month cohorts: customers per first-order month, retention at months 1, 2, 3, 6 and 12.
+
+        Retention is the share of the cohort ordering in exactly that month; None means not observed yet.
+        """
+        with tool_errors():
+            from ..cohorts import build_cohorts as cohorts
+            from ..ingest import load_orders
+
+            ingested = load_orders(env.source(file, example), env.options(column_map, as_of, None, None))
+            try:
+                return CohortTable.model_validate(cohorts(ingested.con, ingested.as_of).model_dump())
+            finally:
+                ingested.close()
