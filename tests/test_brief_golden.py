@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from crm_winback.brief.api import BuiltDocument, build_brief, build_ltv_plan_document, check_document
+from crm_winback.brief.api import (
+    BuiltDocument,
+    build_brief,
+    build_ltv_plan_document,
+    build_programme_document,
+    check_document,
+)
 from crm_winback.brief.context import Context, load_context
 
 HERE = Path(__file__).resolve().parent
@@ -25,7 +31,11 @@ CASES = {
     "marketplace_partial": (DATA / "marketplace_partial.yaml", DATA / "marketplace_orders.csv"),
     "empty_context": (None, None),
 }
-BUILDERS = {"brief": build_brief, "ltv_plan": build_ltv_plan_document}
+BUILDERS = {
+    "brief": build_brief,
+    "ltv_plan": build_ltv_plan_document,
+    "programme": build_programme_document,
+}
 
 
 def _build(case: str, kind: str) -> BuiltDocument:

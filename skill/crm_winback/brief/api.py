@@ -9,11 +9,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..api import ScoreResult, score_file
+from ..cohorts import CohortTable, build_cohorts
 from ..errors import InputError
 from ..knowledge import format_validation_error
 from .assumptions import Assumption, resolve
 from .check import CheckReport, check_text
 from .context import Context
+from .library import load_library
+from .ltv import build_ltv_plan
+from .plan import Slot, build_brief_plan
+from .programme import build_programme_plan
+from .render import render
 
 __all__ = [
     "BuiltDocument",
@@ -21,13 +27,10 @@ __all__ = [
     "Context",
     "build_brief",
     "build_ltv_plan_document",
+    "build_programme_document",
     "check_document",
     "check_file",
 ]
-from .library import load_library
-from .ltv import build_ltv_plan
-from .plan import Slot, build_brief_plan
-from .render import render
 
 
 class BuiltDocument(BaseModel):
@@ -120,6 +123,35 @@ def build_ltv_plan_document(
     return BuiltDocument(
         kind="ltv-plan",
         markdown=render("ltv_plan.md.j2", plan, template_dir),
+        slots=plan.slots,
+        assumptions=plan.assumptions,
+        certainty=plan.certainty.level,
+    )
+
+
+def build_programme_document(
+    context: Context,
+    orders: str | Path | None = None,
+    scores: str | Path | None = None,
+    template_dir: str | Path | None = None,
+) -> BuiltDocument:
+    """The CRM programme; with ``orders`` its segment health and cohort tables are filled."""
+    lib = load_library()
+    cohorts: CohortTable | None = None
+    if orders is not None and scores is None:
+        result, scored = score_file(orders, keep=True)
+        assert scored is not None
+        try:
+            cohorts = build_cohorts(scored.ingested.con, result.scoring.as_of)
+        finally:
+            scored.ingested.close()
+        data: ScoreResult | None = result
+    else:
+        data = scored_data(orders, scores)
+    plan = build_programme_plan(lib, resolve(context, lib, data), data, cohorts)
+    return BuiltDocument(
+        kind="programme",
+        markdown=render("programme.md.j2", plan, template_dir),
         slots=plan.slots,
         assumptions=plan.assumptions,
         certainty=plan.certainty.level,

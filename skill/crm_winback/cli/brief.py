@@ -59,6 +59,13 @@ def register(sub: Any) -> None:
         "crm-winback ltv-plan --context context.yaml --orders orders.csv -o plan.md",
         api.build_ltv_plan_document,
     )
+    _document_parser(
+        sub,
+        "programme",
+        "build the CRM programme (journey, automations, scoring, loyalty, monthly report)",
+        "crm-winback programme --context context.yaml --orders orders.csv -o programme.md",
+        api.build_programme_document,
+    )
     c = sub.add_parser(
         "check",
         help="check a brief or plan: acceptance criteria and red flags (exit 1 on a fail)",

@@ -1,0 +1,120 @@
+"""Plan the CRM programme: lifecycle journey, automation blueprints, engagement scoring, churn playbook,
+loyalty and referral design, and a monthly report skeleton whose segment health and cohort tables are filled
+when orders are given (cohorts need the orders themselves, not only a scores file).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ..api import ScoreResult
+from ..cohorts import CohortTable
+from .assumptions import Assumption, Resolved
+from .library import CrmProgramme, Library
+from .plan import (
+    Certainty,
+    Facts,
+    SequenceOut,
+    Slot,
+    StageRow,
+    certainty,
+    data_quality_notes,
+    facts,
+    sequences,
+)
+from .plan import stage_rows as _stage_rows
+
+
+class JourneyRow(BaseModel):
+    phase: str
+    customer_state: str
+    stages: str
+    customers: int | None
+    trigger: str
+    goal: str
+    channels: str
+
+
+class ProgrammePlan(BaseModel):
+    kind: Literal["programme"] = "programme"
+    title: str
+    certainty: Certainty
+    facts: Facts
+    measured: bool
+    journey: list[JourneyRow]
+    blueprints: list[SequenceOut]
+    knowledge: CrmProgramme
+    stages: list[StageRow]
+    cohorts: CohortTable | None
+    cohort_gap: str
+    assumptions: list[Assumption]
+    data_notes: list[str]
+    key_questions: list[str]
+    slots: list[Slot]
+
+
+PROGRAMME_SLOTS = [
+    Slot(
+        id="programme-summary",
+        section="Summary",
+        instruction="3-4 sentences: the programme's objective, the first flows to build and who owns them.",
+    ),
+    Slot(
+        id="loyalty-fit",
+        section="Loyalty and referral design",
+        instruction="2 sentences adapting tier thresholds and rewards to the shop's margin and AOV.",
+    ),
+    Slot(
+        id="report-focus",
+        section="Monthly report skeleton",
+        instruction="List next month's two priorities, based on the segment health and cohort tables.",
+    ),
+]
+
+
+def build_programme_plan(
+    lib: Library, r: Resolved, data: ScoreResult | None, cohorts: CohortTable | None
+) -> ProgrammePlan:
+    rows = _stage_rows(lib, r, data)
+    size = {row.stage: row.customers for row in rows}
+    avail = {c.channel for c in r.channels}
+    journey = []
+    for j in lib.programme.journey:
+        counts = [size[s] for s in j.stages if size.get(s) is not None]
+        journey.append(
+            JourneyRow(
+                phase=j.phase,
+                customer_state=j.customer_state,
+                stages=", ".join(j.stages) or "-",
+                customers=sum(c for c in counts if c is not None) if data is not None and j.stages else None,
+                trigger=j.trigger,
+                goal=j.goal,
+                channels=", ".join(c for c in j.channels if c in avail) or "email (add a channel)",
+            )
+        )
+    if cohorts is not None:
+        gap = ""
+    elif data is not None:
+        gap = "not filled: a scores file carries no order dates; run programme with --orders to fill cohorts"
+    else:
+        gap = "not filled: no order data; run programme with --orders to fill cohorts"
+    return ProgrammePlan(
+        title=f"CRM programme: {r.brand_name}",
+        certainty=certainty(data),
+        facts=facts(r),
+        measured=data is not None,
+        journey=journey,
+        blueprints=sequences(
+            lib, r, ["welcome", "nurture", "post-purchase", "re-engagement", "winback", "sunset", "vip"]
+        ),
+        knowledge=lib.programme,
+        stages=rows,
+        cohorts=cohorts,
+        cohort_gap=gap,
+        assumptions=r.assumptions,
+        data_notes=r.data_notes + (data_quality_notes(data) if data else []),
+        key_questions=lib.red_flags.key_questions,
+        slots=PROGRAMME_SLOTS,
+    )
