@@ -22,9 +22,11 @@ from scipy import special
 from crm_winback.errors import DataError, InputError
 from crm_winback.predict.fitting import (
     DAYS_PER_UNIT,
+    Grouped,
     TimeUnit,
     as_float_array,
     check_time_unit,
+    dot,
     group_rows,
     minimize_log_params,
 )
@@ -80,46 +82,88 @@ def _rfm(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatA
     return xs, txs, Ts
 
 
-def _log_likelihood_terms(
-    r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, T: FloatArray, with_grad: bool
-) -> tuple[FloatArray, FloatArray | None]:
-    """Per-row log-likelihood (FHL eq. 6) and, if asked, its gradient in (r, alpha, a, b), one column each."""
+def _log_likelihood_rows(
+    r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
+    """Per-row log-likelihood, FHL eq. 6: ln A1 + ln A2 + ln(A3 + [x > 0] A4), A3 and A4 added in logs."""
     repeat = x > 0
     x_safe = np.where(repeat, x, 1.0)  # the A4 term exists only for x > 0; b + x - 1 may be <= 0 at x = 0
-    log_alpha_T = np.log(alpha + T)
-    log_alpha_tx = np.log(alpha + t_x)
-    log_a3 = -(r + x) * log_alpha_T
-    log_a4 = np.where(repeat, np.log(a) - np.log(b + x_safe - 1.0) - (r + x) * log_alpha_tx, -np.inf)
-    log_sum = np.logaddexp(log_a3, log_a4)
-    ll = (
+    log_a3 = -(r + x) * np.log(alpha + T)
+    log_a4 = np.where(repeat, np.log(a) - np.log(b + x_safe - 1.0) - (r + x) * np.log(alpha + t_x), -np.inf)
+    return np.asarray(
         special.gammaln(r + x)
         - special.gammaln(r)
         + r * np.log(alpha)
         + special.betaln(a, b + x)
         - special.betaln(a, b)
-        + log_sum
+        + np.logaddexp(log_a3, log_a4),
+        dtype=np.float64,
     )
-    if not with_grad:
-        return ll, None
-    w4 = np.exp(log_a4 - log_sum)  # share of the likelihood from "dropped out after the last purchase"
-    w3 = 1.0 - w4
-    dig_ab = special.digamma(a + b)
-    dig_abx = special.digamma(a + b + x)
-    grad = np.empty((len(x), 4))
-    grad[:, 0] = (
-        special.digamma(r + x) - special.digamma(r) + np.log(alpha) - w3 * log_alpha_T - w4 * log_alpha_tx
-    )
-    grad[:, 1] = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    grad[:, 2] = dig_ab - dig_abx + w4 / a
-    grad[:, 3] = dig_ab + special.digamma(b + x) - special.digamma(b) - dig_abx - w4 / (b + x_safe - 1.0)
-    return ll, grad
+
+
+class _FitData:
+    """Grouped rows plus what the likelihood needs from them that does not depend on the parameters."""
+
+    def __init__(self, grouped: Grouped) -> None:
+        self.x, self.t_x, self.T = grouped.columns
+        self.w = grouped.weights
+        self.total = float(self.w.sum())
+        self.x_level, self.tx_level, self.T_level = grouped.levels
+        self.x_weight = self.x_level.weights(self.w)
+        self.repeat = self.x > 0
+        self.w_repeat = np.where(self.repeat, self.w, 0.0)
+
+    def value_and_grad(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        """Weighted log-likelihood and its gradient in (r, alpha, a, b).
+
+        Terms that depend on x alone (the Gamma and Beta functions) are computed once per distinct x and
+        weighted by how many customers have it; logs of alpha + T and alpha + t_x once per distinct time.
+        Per row only the mixing of the "alive" (A3) and "dropped out" (A4) terms remains.
+        """
+        r, alpha, a, b = (float(v) for v in theta)
+        ux = self.x_level.values
+        ux_safe = np.maximum(ux, 1.0)
+        x = self.x
+        log_alpha_T = np.log(alpha + self.T_level.values)[self.T_level.index]
+        log_alpha_tx = np.log(alpha + self.tx_level.values)[self.tx_level.index]
+        log_b_x1 = np.log(b + ux_safe - 1.0)[self.x_level.index]
+        rx = r + x
+        log_a3 = -rx * log_alpha_T
+        # A4 / A3 as a log-ratio: only its logistic is needed, and rows with x = 0 have no A4 (ratio 0)
+        log_ratio = np.log(a) - log_b_x1 - rx * (log_alpha_tx - log_alpha_T)
+        log_ratio = np.where(self.repeat, log_ratio, -np.inf)
+        w4 = special.expit(log_ratio)  # share of the likelihood from "dropped out after the last purchase"
+        log_sum = log_a3 + np.logaddexp(0.0, log_ratio)
+        per_x = (
+            special.gammaln(r + ux) - special.gammaln(r) + special.betaln(a, b + ux) - special.betaln(a, b)
+        )
+        value = dot(self.x_weight, per_x) + self.total * r * np.log(alpha) + dot(self.w, log_sum)
+        w3 = 1.0 - w4
+        dig_ab, dig_abx = special.digamma(a + b), special.digamma(a + b + ux)
+        ww4 = self.w * w4
+        inv_b_x1 = (1.0 / (b + ux_safe - 1.0))[self.x_level.index]
+        grad = np.array(
+            [
+                dot(self.x_weight, special.digamma(r + ux) - special.digamma(r))
+                + self.total * np.log(alpha)
+                - dot(self.w, w3 * log_alpha_T + w4 * log_alpha_tx),
+                self.total * r / alpha
+                - dot(
+                    self.w * rx,
+                    w3 / (alpha + self.T_level.values)[self.T_level.index] + w4 / (alpha + self.t_x),
+                ),
+                dot(self.x_weight, dig_ab - dig_abx) + float(ww4.sum()) / a,
+                dot(self.x_weight, dig_ab + special.digamma(b + ux) - special.digamma(b) - dig_abx)
+                - dot(ww4, inv_b_x1),
+            ]
+        )
+        return value, grad
 
 
 def log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
     """Per-customer BG/NBD log-likelihood (FHL 2005 eq. 6) at ``params``."""
     xs, txs, Ts = _rfm(x, t_x, T)
-    ll, _ = _log_likelihood_terms(params.r, params.alpha, params.a, params.b, xs, txs, Ts, with_grad=False)
-    return ll
+    return _log_likelihood_rows(params.r, params.alpha, params.a, params.b, xs, txs, Ts)
 
 
 def fit_bgnbd(
@@ -147,49 +191,47 @@ def fit_bgnbd(
     if penalizer_coef < 0:
         raise InputError(f"penalizer_coef must be >= 0, got {penalizer_coef}")
     grouped = group_rows([xs, txs, Ts], weights)
-    gx, gtx, gT = grouped.columns
-    w = grouped.weights
-    n_customers = float(w.sum())
-    n_repeat = float(w[gx > 0].sum())
+    data = _FitData(grouped)
+    n_customers = data.total
+    n_repeat = float(data.w_repeat.sum())
     if n_repeat < min_repeat_buyers:
         raise DataError(
             f"only {n_repeat:.0f} of {n_customers:.0f} customers bought more than once; the BG/NBD model "
             f"needs at least {min_repeat_buyers} repeat buyers: use a longer order history"
         )
-    history_days = float(gT.max()) * DAYS_PER_UNIT[unit]
+    longest = float(data.T.max())
+    history_days = longest * DAYS_PER_UNIT[unit]
     if history_days < MIN_HISTORY_DAYS:
         raise DataError(
             f"the order history spans only {history_days:.0f} days; the BG/NBD model needs at least "
             f"{MIN_HISTORY_DAYS:.0f} days between the first order and the as-of date"
         )
-
-    penalty_scale = np.array([1.0, 1.0 / float(gT.max()), 1.0, 1.0])
+    penalty_scale = np.array([1.0, 1.0 / longest, 1.0, 1.0])
 
     def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
         theta = np.exp(log_params)
-        ll, grad = _log_likelihood_terms(theta[0], theta[1], theta[2], theta[3], gx, gtx, gT, True)
-        assert grad is not None
+        ll, grad = data.value_and_grad(theta)
         shrunk = theta * penalty_scale
-        value = -float(w @ ll) / n_customers + penalizer_coef * float(shrunk @ shrunk)
-        d_theta = -(w @ grad) / n_customers + 2.0 * penalizer_coef * shrunk * penalty_scale
+        value = -ll / n_customers + penalizer_coef * float(shrunk @ shrunk)
+        d_theta = -grad / n_customers + 2.0 * penalizer_coef * shrunk * penalty_scale
         return value, d_theta * theta  # chain rule to log-parameters
 
     # Start from the no-drop-out NBD rate: r = 1 and alpha so that r / alpha is the mean repeat rate.
-    mean_rate = float(w @ gx) / float(w @ gT)
+    mean_rate = dot(data.w, data.x) / dot(data.w, data.T)
     start = np.array([1.0, 1.0 / mean_rate, 1.0, 1.0])
     optimum = minimize_log_params(objective, start, ("r", "alpha", "a", "b"), "BG/NBD")
     r, alpha, a, b = (float(v) for v in optimum.params)
-    ll, _ = _log_likelihood_terms(r, alpha, a, b, gx, gtx, gT, with_grad=False)
+    ll = dot(data.w, _log_likelihood_rows(r, alpha, a, b, data.x, data.t_x, data.T))
     return BgNbdParams(
         r=r,
         alpha=alpha,
         a=a,
         b=b,
         time_unit=unit,
-        log_likelihood=float(w @ ll),
+        log_likelihood=ll,
         n_customers=round(n_customers),
         n_repeat_buyers=round(n_repeat),
-        n_distinct_rows=len(w),
+        n_distinct_rows=len(data.w),
         penalizer_coef=penalizer_coef,
         iterations=optimum.iterations,
     )

@@ -28,11 +28,29 @@ Objective = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
 
 
 @dataclass(frozen=True)
+class Level:
+    """A column's distinct values, and for each grouped row the index of its value among them."""
+
+    values: NDArray[np.float64]
+    index: NDArray[np.intp]
+
+    def weights(self, row_weights: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Total weight of the rows at each distinct value."""
+        return np.bincount(self.index, weights=row_weights, minlength=len(self.values)).astype(np.float64)
+
+
+@dataclass(frozen=True)
 class Grouped:
-    """Distinct rows (one array per column) and how many input rows each stands for."""
+    """Distinct rows (one array per column), how many input rows each stands for, and each column's levels.
+
+    A column has far fewer distinct values than the table has distinct rows (x takes a few dozen values, T
+    and t_x a few hundred days), so a term that depends on one column is computed once per level and
+    gathered with ``levels[i].index``: that is what makes a likelihood evaluation cheap.
+    """
 
     columns: tuple[NDArray[np.float64], ...]
     weights: NDArray[np.float64]
+    levels: tuple[Level, ...]
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,12 @@ def as_float_array(values: ArrayLike, name: str) -> NDArray[np.float64]:
     return array
 
 
+def dot(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    """Sum of a * b. Not ``a @ b``: a multi-threaded BLAS on a busy machine makes 1-D products many times
+    slower than this, and the fits do dozens of them per likelihood evaluation."""
+    return float(np.sum(a * b))
+
+
 def check_time_unit(time_unit: str) -> TimeUnit:
     """Return ``time_unit`` if it is 'days' or 'weeks', else raise InputError."""
     if time_unit == "days":
@@ -75,11 +99,33 @@ def group_rows(columns: Sequence[NDArray[np.float64]], weights: ArrayLike | None
         raise InputError(f"weights has {len(w)} entries but the data has {n} rows; pass one weight per row")
     if np.any(w < 0):
         raise InputError("weights must be >= 0 (they count customers)")
-    stacked = np.column_stack(columns)
-    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=w, minlength=len(distinct)).astype(np.float64)
+    # Factorize each column, then combine the integer codes into one key: sorting one int64 array is much
+    # faster than np.unique(axis=0) on a float matrix.
+    values, codes = [], []
+    for column in columns:
+        distinct, inverse = np.unique(column, return_inverse=True)
+        values.append(distinct)
+        codes.append(inverse.ravel().astype(np.int64))
+    sizes = [len(v) for v in values]
+    if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0**62:
+        key = codes[0]
+        for size, code in zip(sizes[1:], codes[1:], strict=True):
+            key = key * size + code
+        distinct_keys, inverse = np.unique(key, return_inverse=True)
+        row_codes = []
+        remainder = distinct_keys
+        for size in reversed(sizes[1:]):
+            row_codes.append(remainder % size)
+            remainder = remainder // size
+        row_codes.append(remainder)
+        row_codes.reverse()
+    else:  # too many distinct values to pack into one int64 key
+        distinct_rows, inverse = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+        row_codes = [distinct_rows[:, i] for i in range(len(columns))]
+    summed = np.bincount(inverse.ravel(), weights=w, minlength=len(row_codes[0])).astype(np.float64)
     keep = summed > 0
-    return Grouped(tuple(distinct[keep, i] for i in range(distinct.shape[1])), summed[keep])
+    levels = tuple(Level(v, c[keep].astype(np.intp)) for v, c in zip(values, row_codes, strict=True))
+    return Grouped(tuple(level.values[level.index] for level in levels), summed[keep], levels)
 
 
 def minimize_log_params(

@@ -19,7 +19,7 @@ from scipy import special
 
 from crm_winback.errors import DataError, InputError
 from crm_winback.predict.bgnbd import BgNbdParams, conditional_expected_purchases
-from crm_winback.predict.fitting import as_float_array, group_rows, minimize_log_params
+from crm_winback.predict.fitting import Grouped, as_float_array, dot, group_rows, minimize_log_params
 
 # With fewer repeat buyers the three parameters (two of them a Gamma mixture) are not identified.
 MIN_REPEAT_BUYERS = 30
@@ -51,29 +51,62 @@ class GammaGammaParams(BaseModel):
         return self.p * self.v / (self.q - 1.0) if self.q > 1.0 else float("inf")
 
 
-def _log_likelihood_terms(
-    p: float, q: float, v: float, x: FloatArray, zbar: FloatArray, with_grad: bool
-) -> tuple[FloatArray, FloatArray | None]:
-    """Per-row log of the marginal density of zbar (note 025, eq. 5) and its gradient in (p, q, v)."""
+def _log_likelihood_rows(p: float, q: float, v: float, x: FloatArray, zbar: FloatArray) -> FloatArray:
+    """Per-row log of the marginal density of zbar given x (note 025, eq. 5)."""
     px = p * x
-    log_v_xz = np.log(v + x * zbar)
-    ll = (
+    return np.asarray(
         special.gammaln(px + q)
         - special.gammaln(px)
         - special.gammaln(q)
         + q * np.log(v)
         + (px - 1.0) * np.log(zbar)
         + px * np.log(x)
-        - (px + q) * log_v_xz
+        - (px + q) * np.log(v + x * zbar),
+        dtype=np.float64,
     )
-    if not with_grad:
-        return ll, None
-    dig_pxq = special.digamma(px + q)
-    grad = np.empty((len(x), 3))
-    grad[:, 0] = x * (dig_pxq - special.digamma(px) + np.log(zbar) + np.log(x) - log_v_xz)
-    grad[:, 1] = dig_pxq - special.digamma(q) + np.log(v) - log_v_xz
-    grad[:, 2] = q / v - (px + q) / (v + x * zbar)
-    return ll, grad
+
+
+class _FitData:
+    """Grouped repeat buyers plus the parts of the likelihood that do not depend on the parameters."""
+
+    def __init__(self, grouped: Grouped) -> None:
+        self.x, self.zbar = grouped.columns
+        self.w = grouped.weights
+        self.total = float(self.w.sum())
+        self.x_level = grouped.levels[0]
+        self.x_weight = self.x_level.weights(self.w)
+        self.x_zbar = self.x * self.zbar
+        self.log_zbar_x = np.log(self.zbar) + np.log(self.x)
+        self.w_x = self.w * self.x
+        self.w_x_log = dot(self.w_x, self.log_zbar_x)
+        self.w_log_zbar = dot(self.w, np.log(self.zbar))
+
+    def value_and_grad(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        """Weighted log-likelihood and gradient in (p, q, v); Gamma functions once per distinct x."""
+        p, q, v = (float(val) for val in theta)
+        ux = self.x_level.values
+        log_v_xz = np.log(v + self.x_zbar)
+        per_x = special.gammaln(p * ux + q) - special.gammaln(p * ux)
+        value = (
+            dot(self.x_weight, per_x)
+            + self.total * (q * np.log(v) - special.gammaln(q))
+            + p * self.w_x_log
+            - self.w_log_zbar
+            - dot(self.w, (p * self.x + q) * log_v_xz)
+        )
+        dig_pxq = special.digamma(p * ux + q)
+        grad = np.array(
+            [
+                dot(self.x_weight, ux * (dig_pxq - special.digamma(p * ux)))
+                + self.w_x_log
+                - dot(self.w_x, log_v_xz),
+                dot(self.x_weight, dig_pxq)
+                + self.total * (np.log(v) - special.digamma(q))
+                - dot(self.w, log_v_xz),
+                self.total * q / v - dot(self.w, (p * self.x + q) / (v + self.x_zbar)),
+            ]
+        )
+        return value, grad
 
 
 def _repeat_spend(x: ArrayLike, zbar: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -112,30 +145,28 @@ def fit_gamma_gamma(
             f"spend model needs at least {min_repeat_buyers}: use a longer order history or include order "
             "values"
         )
-    grouped = group_rows([xs[usable], zs[usable]], w_all[usable])
-    gx, gz = grouped.columns
-    w = grouped.weights
+    data = _FitData(group_rows([xs[usable], zs[usable]], w_all[usable]))
+    gx, gz, w = data.x, data.zbar, data.w
 
     def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
         theta = np.exp(log_params)
-        ll, grad = _log_likelihood_terms(theta[0], theta[1], theta[2], gx, gz, True)
-        assert grad is not None
-        value = -float(w @ ll) / n_usable + penalizer_coef * float(theta @ theta)
-        d_theta = -(w @ grad) / n_usable + 2.0 * penalizer_coef * theta
+        ll, grad = data.value_and_grad(theta)
+        value = -ll / n_usable + penalizer_coef * float(theta @ theta)
+        d_theta = -grad / n_usable + 2.0 * penalizer_coef * theta
         return value, d_theta * theta
 
     # Method of moments on single orders would need order-level data; zbar's own moments give a fair start:
     # p = 1 (exponential order values) and q, v so that the mean of p v / (q - 1) matches mean zbar.
-    mean_spend = float(w @ gz) / n_usable
+    mean_spend = dot(w, gz) / n_usable
     start = np.array([1.0, 2.0, mean_spend])
     optimum = minimize_log_params(objective, start, ("p", "q", "v"), "Gamma-Gamma")
     p, q, v = (float(val) for val in optimum.params)
-    ll, _ = _log_likelihood_terms(p, q, v, gx, gz, with_grad=False)
+    ll = _log_likelihood_rows(p, q, v, gx, gz)
     return GammaGammaParams(
         p=p,
         q=q,
         v=v,
-        log_likelihood=float(w @ ll),
+        log_likelihood=dot(w, ll),
         n_customers=round(n_usable),
         n_excluded=round(float(w_all.sum()) - n_usable),
         frequency_spend_correlation=_weighted_correlation(gx, gz, w),
