@@ -247,3 +247,25 @@ def test_cli_writes_the_brief_from_a_scores_file(tmp_path: Path) -> None:
         == 0
     )
     assert out.read_text() == (GOLDEN / "brief_marketplace_partial.md").read_text()
+
+
+def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:
+    from crm_winback.brief.api import knowledge_lookup
+
+    sms_lapsed = knowledge_lookup("channels", segment="lapsed", channel="sms")
+    assert (sms_lapsed.file, [(i["stage"], i["score"]) for i in sms_lapsed.items]) == (
+        "channels.yaml",
+        [("lapsed", 4)],
+    )
+    assert [i["id"] for i in knowledge_lookup("levers", goal="vip_loyalty").items] == [
+        "margin-mix",
+        "loyalty",
+        "referral",
+    ]
+    assert [i["id"] for i in knowledge_lookup("triggers", segment="at-risk").items] == [
+        "past-due",
+        "rfm-downgrade",
+        "subscription-cancel",
+    ]
+    with pytest.raises(InputError, match="topic recipes: unknown"):
+        knowledge_lookup("recipes")

@@ -30,6 +30,7 @@ __all__ = [
     "build_programme_document",
     "check_document",
     "check_file",
+    "knowledge_lookup",
 ]
 
 
@@ -156,3 +157,57 @@ def build_programme_document(
         assumptions=plan.assumptions,
         certainty=plan.certainty.level,
     )
+
+
+class KnowledgeAnswer(BaseModel):
+    """The entries of one knowledge file that match the filters."""
+
+    topic: str
+    file: str
+    items: list[dict[str, Any]]
+
+
+def _matches(item: dict[str, Any], key: str, value: str | None) -> bool:
+    if value is None or key not in item:
+        return True
+    field = item[key]
+    return value in field if isinstance(field, list) else field == value
+
+
+def knowledge_lookup(
+    topic: str, segment: str | None = None, channel: str | None = None, goal: str | None = None
+) -> KnowledgeAnswer:
+    """Entries of a knowledge topic (triggers, channels, offers, messages, sequences, kpis, levers, consent,
+    red_flags, programme, profiles), filtered by lifecycle stage, channel and goal where the entries have them."""
+    from .library import LIBRARY_FILES
+
+    topics = {"levers": "levers", "red_flags": "red_flags", "profiles": "profiles", "consent": "consent"}
+    key = topics.get(topic, topic)
+    if key not in LIBRARY_FILES:
+        raise InputError(f"topic {topic}: unknown; choose one of {', '.join(sorted(LIBRARY_FILES))}")
+    data = getattr(load_library(), key).model_dump(mode="json")
+    lists = {
+        "triggers": "triggers",
+        "channels": "matrix",
+        "messages": "stages",
+        "sequences": "sequences",
+        "kpis": "kpis",
+        "levers": "levers",
+        "consent": "rules",
+        "offers": "non_discount",
+        "profiles": "verticals",
+        "red_flags": "flags",
+        "programme": "journey",
+    }
+    items = data[lists[key]]
+    out = [
+        i
+        for i in items
+        if _matches(i, "stage", segment)
+        and _matches(i, "stages", segment)
+        and _matches(i, "best_for", segment)
+        and _matches(i, "channel", channel)
+        and _matches(i, "channels", channel)
+        and _matches(i, "goals", goal)
+    ]
+    return KnowledgeAnswer(topic=key, file=LIBRARY_FILES[key][0], items=out)
