@@ -7,8 +7,9 @@ to check_brief, and checks until the check passes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
@@ -50,7 +51,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         Fill only the fields the user gave you and pass the object as build_brief's context.
         """
         return ContextSchemaResult(
-            json_schema=context_schema(),
+            json_schema=_schema(),
             note="Every field is optional. Shares are fractions (0.28, not 28). Missing fields become stated "
             "assumptions in the brief; ask the user about the ones that matter most.",
         )
@@ -130,6 +131,11 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             from ..brief.api import check_document
 
             return CheckReport.model_validate(check_document(_document_text(env, file, text)).model_dump())
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    return context_schema()
 
 
 def _document_text(env: ToolEnv, file: str | None, text: str | None) -> str:

@@ -173,7 +173,7 @@ class Criterion(Result):
 
 
 class CheckReport(Result):
-    kind: str
+    kind: Literal["brief", "ltv-plan", "programme", "unknown"]
     passed: bool
     criteria: list[Criterion]
     red_flags: list[Criterion]
