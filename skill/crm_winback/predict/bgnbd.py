@@ -278,6 +278,12 @@ def conditional_expected_purchases(
     ts = as_float_array(t, "t")
     if np.any(ts < 0):
         raise InputError("t (the horizon) must be >= 0")
+    if ts.size == 1 and xs.size > 1:
+        # one horizon for many customers: evaluate the hypergeometric function once per distinct customer
+        distinct = group_rows([xs, txs, Ts], None)
+        dx, dtx, dT = distinct.columns
+        values = _expected_purchases_from(params, np.full(len(dx), ts[0]), dx, dtx, dT)
+        return values[distinct.inverse]
     ts, xs, txs, Ts = np.broadcast_arrays(ts, xs, txs, Ts)
     return _expected_purchases_from(params, ts, xs, txs, Ts)
 

@@ -51,6 +51,7 @@ class Grouped:
     columns: tuple[NDArray[np.float64], ...]
     weights: NDArray[np.float64]
     levels: tuple[Level, ...]
+    inverse: NDArray[np.intp]  # for each input row, its grouped row (-1 for rows of weight 0)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,10 @@ def group_rows(columns: Sequence[NDArray[np.float64]], weights: ArrayLike | None
     summed = np.bincount(inverse.ravel(), weights=w, minlength=len(row_codes[0])).astype(np.float64)
     keep = summed > 0
     levels = tuple(Level(v, c[keep].astype(np.intp)) for v, c in zip(values, row_codes, strict=True))
-    return Grouped(tuple(level.values[level.index] for level in levels), summed[keep], levels)
+    renumber = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.intp)
+    return Grouped(
+        tuple(level.values[level.index] for level in levels), summed[keep], levels, renumber[inverse.ravel()]
+    )
 
 
 def minimize_log_params(

@@ -221,11 +221,18 @@ def customer_lifetime_value(
     if discount_rate < 0:
         raise InputError(f"discount_rate must be >= 0, got {discount_rate}")
     n_periods = int(np.ceil(horizon / period - 1e-12))
-    previous = np.zeros_like(np.asarray(spend, dtype=np.float64))
-    total = np.zeros_like(previous)
+    xs, txs, Ts = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (x, t_x, T))
+    xs, txs, Ts = np.broadcast_arrays(xs, txs, Ts)
+    # the discounted orders depend on (x, t_x, T) only: compute them once per distinct customer summary
+    distinct = group_rows([xs, txs, Ts], None)
+    dx, dtx, dT = distinct.columns
+    previous = np.zeros(len(dx))
+    total = np.zeros(len(dx))
     for i in range(1, n_periods + 1):
-        t_i = min(i * period, horizon)
-        expected = conditional_expected_purchases(bgnbd, t_i, x, t_x, T)
+        t_i = np.full(len(dx), min(i * period, horizon))
+        expected = conditional_expected_purchases(bgnbd, t_i, dx, dtx, dT)
         total = total + (expected - previous) / (1.0 + discount_rate) ** i
         previous = expected
-    return np.asarray(margin * spend * total, dtype=np.float64)
+    return np.asarray(
+        margin * np.asarray(spend, dtype=np.float64) * total[distinct.inverse], dtype=np.float64
+    )
