@@ -37,8 +37,16 @@ ADDS_OUTPUT = ToolAnnotations(
 _OPTION_NAMES = {
     "--map": "column_map", "--as-of": "as_of", "--currency": "currency", "--date-format": "date_format",
     "--thresholds": "thresholds_file", "--segment-map": "segment_map_file", "--example": "example",
-    "-o": "output_name",
+    "-o": "output_name", "--scores": "scores_summary", "--orders": "file", "--context": "context",
 }  # fmt: skip
+# CLI advice with an MCP equivalent.
+_ADVICE = (
+    (
+        "write it with crm-winback score FILE --format json",
+        "pass the summary_file that score_customers returned",
+    ),
+    ("see crm-winback schema context", "see get_context_schema"),
+)
 _OPTION_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in _OPTION_NAMES) + r")(?![\w-])")
 _QUOTED = r"(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
 # The places where the core quotes a cell or a line of the file: the model gets the fix, not the content.
@@ -55,6 +63,8 @@ def tool_message(exc: CrmError) -> str:
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     for pattern, replacement in _CONTENT_ECHOES:
         text = pattern.sub(replacement, text)
+    for cli, tool in _ADVICE:
+        text = text.replace(cli, tool)
     return _OPTION_RE.sub(lambda m: _OPTION_NAMES[m.group(1)], text)
 
 
