@@ -150,6 +150,10 @@ def register(sub: Any) -> None:
     coh.add_argument("--format", choices=FORMATS, default="table")
     coh.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     coh.set_defaults(handler=run_cohorts)
+    snap.description = "Save scored customers to the customer store (one snapshot per file and as-of date)."
+    for group in (ss, sn):  # sub-commands describe themselves with their one-line help
+        for action in group._choices_actions:
+            group.choices[action.dest].description = group.choices[action.dest].description or action.help
 
 
 def run_list(args: argparse.Namespace) -> int:
