@@ -185,3 +185,20 @@ def test_predict_customers_on_the_bundled_example(tmp_path: Path) -> None:
     assert Path(result["predictions_file"]).stat().st_size > 0
     assert 0 < result["overall"]["mean_p_alive"] < 1
     assert len(json.dumps(result)) / 4 < 4000
+
+
+def test_build_programme_with_orders_writes_the_programme(tmp_path: Path) -> None:
+    work = workspace(tmp_path)
+    result = ok(call(server_in(work), "build_programme", {"context": CONTEXT, "file": "orders.csv"}))
+    assert result["kind"] == "programme" and result["slots"]
+    assert Path(result["file"]) == work / "crm-winback-out" / "programme.md"
+
+
+def test_lookup_knowledge_filters_the_trigger_library_by_stage(tmp_path: Path) -> None:
+    result = ok(call(server_in(tmp_path), "lookup_knowledge", {"topic": "triggers", "segment": "lapsed"}))
+    assert result["topic"] == "triggers" and result["file"] == "winback_triggers.yaml"
+    assert result["items"] and {item["stage"] for item in result["items"]} == {"lapsed"}
+
+
+def test_lookup_knowledge_refuses_an_unknown_topic(tmp_path: Path) -> None:
+    assert "topic" in error_text(call(server_in(tmp_path), "lookup_knowledge", {"topic": "astrology"}))

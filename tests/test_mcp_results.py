@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from crm_winback.api import ScoreResult
-from crm_winback.brief.api import BuiltDocument
+from crm_winback.brief.api import BuiltDocument, KnowledgeAnswer
 from crm_winback.brief.assumptions import Assumption
 from crm_winback.brief.check import CheckReport, Criterion
 from crm_winback.brief.plan import Slot
@@ -30,7 +30,7 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (Criterion, results.Criterion), (PredictionSummary, results.PredictionSummary),
     (PredictOptions, results.PredictOptions), (BgNbdParams, results.BgNbdParams),
     (GammaGammaParams, results.GammaGammaParams), (GroupSummary, results.GroupSummary),
-    (CohortTable, results.CohortTable), (CohortRow, results.CohortRow),
+    (CohortTable, results.CohortTable), (CohortRow, results.CohortRow), (KnowledgeAnswer, results.KnowledgeAnswer),
 ]  # fmt: skip
 MIRRORS = {core: mirror for core, mirror in PAIRS}
 

@@ -1,4 +1,4 @@
-"""Tools for the documents: the context schema, the brief, the LTV plan, and the check of a filled document.
+"""Tools for the documents: context schema, brief, LTV plan, programme, knowledge look-up, and the check.
 
 A built document is written to the output folder (a brief runs to about 20,000 characters, too much for a tool
 result); the result lists its narrative slots. The agent fills the slots in the file, or in the text it passes
@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from ..brief.context import Context, context_schema
+from ..brief.library import LIBRARY_FILES
 from ..errors import InputError
 from .common import ADDS_OUTPUT, READ_ONLY, ExampleArg, FileArg, ToolEnv, tool_errors
-from .results import CheckReport, ContextSchemaResult, DocumentResult
+from .results import CheckReport, ContextSchemaResult, DocumentResult, KnowledgeAnswer
 
 if TYPE_CHECKING:
     from ..brief.api import BuiltDocument
 
+KNOWLEDGE_TOPICS = tuple(LIBRARY_FILES)
 # A filled brief is markdown of some tens of kilobytes; anything far larger is not one.
 MAX_DOCUMENT_CHARS = 1_000_000
 
@@ -113,6 +115,61 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
             return document(
                 build_ltv_plan_document, context, scores_summary, file, example, output_name, include_markdown
+            )
+
+    @server.tool(annotations=ADDS_OUTPUT)
+    def build_programme(
+        context: ContextArg = Context(),  # noqa: B008 - an immutable default, as pydantic treats it
+        scores_summary: ScoresSummaryArg = None,
+        file: FileArg = None,
+        example: ExampleArg = None,
+        output_name: Annotated[str, Field(description=NAME_HELP)] = "programme.md",
+        include_markdown: IncludeMarkdownArg = False,
+    ) -> DocumentResult:
+        """Build the CRM programme: journey, automations and triggers, engagement score, churn playbook, loyalty.
+
+        With file (the orders) its segment health and cohort tables are filled. Writes the markdown skeleton to
+        the output folder and returns its narrative slots.
+        """
+        with tool_errors():
+            from ..brief.api import build_programme_document
+
+            return document(
+                build_programme_document,
+                context,
+                scores_summary,
+                file,
+                example,
+                output_name,
+                include_markdown,
+            )
+
+    @server.tool(annotations=READ_ONLY)
+    def lookup_knowledge(
+        topic: Annotated[
+            Literal[KNOWLEDGE_TOPICS],  # type: ignore[valid-type]
+            Field(
+                description="triggers (winback trigger library), channels (channel matrix), offers, messages, "
+                "sequences, kpis, levers (LTV), programme, consent, red_flags, profiles (verticals)"
+            ),
+        ],
+        segment: Annotated[
+            str | None, Field(description="lifecycle stage: new, active, VIP, at-risk, lapsed or churned")
+        ] = None,
+        channel: Annotated[str | None, Field(description="email, sms, push, wechat or direct_mail")] = None,
+        goal: Annotated[
+            str | None, Field(description="reduce_churn, increase_ltv, reactivate_lapsed or vip_loyalty")
+        ] = None,
+    ) -> KnowledgeAnswer:
+        """Entries of one knowledge file, filtered by stage, channel and goal where the entries carry them.
+
+        For a focused question (which trigger for lapsed customers, which channel for VIPs) without a brief.
+        """
+        with tool_errors():
+            from ..brief.api import knowledge_lookup
+
+            return KnowledgeAnswer.model_validate(
+                knowledge_lookup(topic, segment, channel, goal).model_dump()
             )
 
     @server.tool(annotations=READ_ONLY)

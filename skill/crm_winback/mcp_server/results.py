@@ -264,3 +264,9 @@ class CohortTable(Result):
     as_of: dt.date | None
     months: list[int]
     rows: list[CohortRow]
+
+
+class KnowledgeAnswer(Result):
+    topic: str
+    file: str
+    items: list[dict[str, Any]]
