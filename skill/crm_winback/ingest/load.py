@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import gzip
 import io
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,6 @@ from .mapping import LayoutSignature, detect_layout, map_columns
 from .parse import (
     DateFormat,
     MoneyFormat,
-    currency_of_mark,
     date_sql,
     detect_date_format,
     detect_money_format,
@@ -79,10 +79,6 @@ class Ingested:
         self.source.close()
 
 
-def _col(mapping: Mapping[str, str], role: str) -> str:
-    return sql_ident(mapping[role]) if role in mapping else "NULL"
-
-
 def _consent_sql(expr: str) -> str:
     norm = f"regexp_replace(lower(trim({expr})), '[^a-z0-9]+', '_', 'g')"
     yes = ", ".join(sql_string(v) for v in _TRUE)
@@ -113,101 +109,38 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
                 f'(e.g. --map customer=Email,date="Created at",amount=Total)'
             )
     con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    m = mapping
-    selected = {role: header for role, header in m.items()}
-    cols = ", ".join(f"{sql_ident(h)} AS {sql_ident(r)}" for r, h in selected.items())
-    # With an order id, a row identical in every column to another is a duplicate: drop it (and count it).
-    # Without one, identical rows may be real repeat purchases: keep them and flag them.
-    has_order_id = "order_id" in m
-    every = ", ".join(sql_ident(h) for h in source.headers)
-    rows_sql = (
-        f"(SELECT {cols}, count(*) AS _copies FROM {source.sql} GROUP BY {every})"
-        if has_order_id
-        else f"(SELECT {cols}, 1 AS _copies FROM {source.sql})"
-    )
     try:
-        con.execute(f"CREATE TABLE src AS SELECT * FROM {rows_sql}")
-    except duckdb.Error as exc:
+        return _build(con, source, options, layout, mapping)
+    except BaseException:
         con.close()
-        raise InputError(
-            f"{name}: could not be read as {source.describe()} ({_short(exc)}); "
-            "check that it is an unmodified export"
-        ) from None
-    r = {role: sql_ident(role) for role in selected}  # columns of src are named after their roles
+        raise
 
-    rows_read = _scalar(con, "SELECT coalesce(sum(_copies), 0) FROM src")
-    if rows_read == 0:
-        raise InputError(f"{name}: only a header line and no rows; export the orders again")
 
-    date_fmt = detect_date_format(con, "src", "date", name, m["date"], options.date_format)
-    money_roles = [x for x in ("amount", "unit_price", "refunded_amount") if x in m]
-    money_fmt = detect_money_format(con, "src", money_roles)
-    monetary = "amount" in m or ("quantity" in m and "unit_price" in m)
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    options: IngestOptions,
+    layout: LayoutSignature | None,
+    mapping: dict[str, str],
+) -> Ingested:
+    name = str(source.path)
+    con.execute("SET preserve_insertion_order = false")
     shopify = layout is not None and layout.name == "shopify_orders"
-    line_mode = "quantity" in m and "unit_price" in m and not shopify
-    if not monetary:
-        value_sql = "NULL::DECIMAL(18,4)"
-    elif line_mode:
-        value_sql = (
-            f"({money_sql(r['unit_price'], money_fmt)} * TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4)))"
-        )
-    else:
-        value_sql = money_sql(r["amount"], money_fmt)
-
-    _check_parsed(con, source, m, "date", date_sql(r["date"], date_fmt), date_fmt.label)
-    if monetary:
-        for role in money_roles:
-            _check_parsed(con, source, m, role, money_sql(r[role], money_fmt), "an amount")
-        if line_mode:
-            _check_parsed(
-                con, source, m, "quantity", f"TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4))", "a quantity"
-            )
-
-    currency = _pick_currency(con, name, m, r, money_fmt, options.currency)
-    customer_expr = f"nullif(trim({r['customer']}), '')"
-    if m.get("customer") == m.get("email") or "@" in (_first_value(con, "customer") or ""):
-        customer_expr = f"lower({customer_expr})"
-    refunded_sql = money_sql(r["refunded_amount"], money_fmt) if "refunded_amount" in m else "NULL"
-    currency_sql = "NULL"
-    if "currency" in m:
-        currency_sql = f"upper(nullif(trim({r['currency']}), ''))"
-    elif money_fmt.symbols and "amount" in m:
-        currency_sql = mark_sql(r["amount"])
-    con.execute(
-        f"""CREATE TABLE lines AS SELECT
-              {customer_expr} AS customer_id,
-              {f"nullif(trim({r['order_id']}), '')" if has_order_id else "NULL"} AS order_id,
-              {date_sql(r["date"], date_fmt)} AS order_date,
-              {value_sql} AS value,
-              {refunded_sql} AS refunded,
-              {status_class_sql(r["status"]) if "status" in m else "NULL"} AS status_class,
-              {f"nullif(trim({r['cancelled_at']}), '') IS NOT NULL" if "cancelled_at" in m else "FALSE"} AS cancelled,
-              {currency_sql} AS currency,
-              {f"lower(nullif(trim({r['email']}), ''))" if "email" in m else "NULL"} AS email,
-              {f"nullif(trim({r['phone']}), '')" if "phone" in m else "NULL"} AS phone,
-              {f"nullif(trim({r['first_name']}), '')" if "first_name" in m else "NULL"} AS first_name,
-              {f"nullif(trim({r['last_name']}), '')" if "last_name" in m else "NULL"} AS last_name,
-              {_consent_sql(r["email_consent"]) if "email_consent" in m else "NULL::BOOLEAN"} AS email_consent,
-              {_consent_sql(r["sms_consent"]) if "sms_consent" in m else "NULL::BOOLEAN"} AS sms_consent,
-              {f"nullif(trim({r['product']}), '')" if "product" in m else "NULL"} AS product,
-              {f"nullif(trim({r['category']}), '')" if "category" in m else "NULL"} AS category,
-              {f"TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4))" if "quantity" in m else "NULL"} AS quantity
-            FROM src"""
-    )
-    duplicate_rows = rows_read - _scalar(con, "SELECT count(*) FROM lines") if has_order_id else 0
-    identical_rows = 0
-    if not has_order_id:
-        identical_rows = rows_read - _scalar(
-            con, f"SELECT count(*) FROM (SELECT DISTINCT * FROM {source.sql})"
-        )
-    con.execute("DROP TABLE src")
-
+    line_mode = "quantity" in mapping and "unit_price" in mapping and not shopify
+    plan = _fast_plan(source, mapping) if not (shopify or line_mode) else None
+    read: _Read | None = None
+    if plan is not None:
+        try:
+            read = _read_typed(con, source, mapping, plan)
+        except duckdb.Error:
+            con.execute("DROP TABLE IF EXISTS lines")
+            read = None  # a value the sample did not show: the careful path names it
+    if read is None:
+        read = _read_text(con, source, mapping, options, shopify, line_mode)
+    currency = _pick_currency(con, name, options.currency)
     today = options.today or dt.date.today()
-    order_level_fields = shopify  # Shopify fills order fields on the first line only
-    _build_orders(
-        con, has_order_id, line_mode or (has_order_id and not order_level_fields), order_level_fields
-    )
+    has_order_id, grouped = "order_id" in mapping, read.grouped
+    _build_orders(con, has_order_id, grouped, first_row_totals=shopify)
 
     latest = con.execute(
         "SELECT max(order_date) FROM all_orders WHERE customer_id IS NOT NULL AND order_date <= ?", [today]
@@ -223,22 +156,22 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
         as_of, as_of_reason = latest[0], "the latest order date in the file (set another with --as-of)"
 
     con.execute(
-        """CREATE TABLE classified AS SELECT *,
+        f"""CREATE VIEW classified AS SELECT *,
               CASE
                 WHEN customer_id IS NULL THEN 'no customer id'
                 WHEN order_date IS NULL THEN 'no order date'
-                WHEN ? IS NOT NULL AND coalesce(currency, ?) <> ? THEN 'other currency'
-                WHEN order_date > ? THEN 'date in the future'
-                WHEN order_date > ? THEN 'after the as-of date'
+                WHEN {"FALSE" if currency is None else f"coalesce(currency, {sql_string(currency)}) <> {sql_string(currency)}"}
+                    THEN 'other currency'
+                WHEN order_date > DATE '{today.isoformat()}' THEN 'date in the future'
+                WHEN order_date > DATE '{as_of.isoformat()}' THEN 'after the as-of date'
                 WHEN cancelled THEN 'cancelled'
                 WHEN status_class = 'excluded' THEN 'refunded, voided or failed status'
                 WHEN gross > 0 AND refunded >= gross THEN 'refunded in full'
                 ELSE NULL END AS exclusion
-            FROM all_orders""",
-        [currency, currency, currency, today, as_of],
+            FROM all_orders"""
     )
     con.execute(
-        """CREATE TABLE orders AS SELECT customer_id, order_id, order_date, gross,
+        f"""CREATE {"TABLE" if grouped else "VIEW"} orders AS SELECT customer_id, order_id, order_date, gross,
                   coalesce(refunded, 0) AS refunded, gross - coalesce(refunded, 0) AS net, n_lines
            FROM classified WHERE exclusion IS NULL AND (gross IS NULL OR gross >= 0)"""
     )
@@ -246,12 +179,255 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
         """CREATE TABLE returns AS SELECT customer_id, order_id, order_date, gross AS value, n_lines
            FROM classified WHERE exclusion IS NULL AND gross < 0"""
     )
+    _build_customers(con)
     # Customers with only returns in the window have no purchase to score.
     only = con.execute(
         "SELECT count(DISTINCT customer_id), coalesce(sum(n_lines), 0) FROM returns "
-        "WHERE customer_id NOT IN (SELECT customer_id FROM orders)"
+        "WHERE customer_id NOT IN (SELECT customer_id FROM customers)"
     ).fetchone()
     returns_only = (int(only[0]), int(only[1])) if only else (0, 0)
+    _build_customer_info(con, mapping, as_of)
+    has_items = "product" in mapping
+    if has_items:
+        _build_items(con, has_order_id, grouped)
+    quality = _quality(
+        con,
+        source,
+        layout,
+        mapping,
+        read,
+        currency,
+        returns_only,
+        as_of,
+        as_of_reason,
+    )
+    if grouped:  # otherwise orders is a view over the lines, which must stay
+        con.execute("DROP VIEW classified")
+        con.execute("DROP TABLE all_orders")
+        con.execute("DROP TABLE lines")
+    return Ingested(con, source, quality, as_of, read.monetary, has_items, mapping)
+
+
+_CONTACT_ROLES = ("email", "phone", "first_name", "last_name", "email_consent", "sms_consent")
+
+
+@dataclass
+class _Read:
+    """How the ``lines`` table was read."""
+
+    rows_read: int
+    grouped: bool  # rows roll up to orders by order id (line items) rather than each row being an order
+    monetary: bool
+    date_fmt: DateFormat
+    money_fmt: MoneyFormat
+    duplicate_rows: int = 0
+    identical_rows: int = 0
+
+
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+_TEXT_ROLES = (
+    "customer",
+    "order_id",
+    "status",
+    "cancelled_at",
+    "currency",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "email_consent",
+    "sms_consent",
+    "product",
+    "category",
+)
+
+
+def _fast_plan(source: Source, m: Mapping[str, str]) -> dict[str, str] | None:
+    """Column types for a direct typed read, when the sample shows plain ISO dates and plain numbers.
+
+    Only comma/semicolon/tab/pipe CSV qualifies; anything unusual goes through the text path, which parses
+    every convention and names bad values with their rows.
+    """
+    if source.kind != "csv" or source.delimiter == "whitespace" or not source.sample:
+        return None
+    index = {h: i for i, h in enumerate(source.headers)}
+
+    def values(role: str) -> list[str]:
+        i = index[m[role]]
+        return [row[i].strip() for row in source.sample if i < len(row) and row[i].strip()]
+
+    dates = values("date")
+    if dates and all(_ISO_DATE.fullmatch(v) for v in dates):
+        date_type = "DATE"
+    elif dates and all(_ISO_TIMESTAMP.fullmatch(v) for v in dates):
+        date_type = "TIMESTAMP"
+    else:
+        return None
+    types = {m["date"]: date_type}
+    for role in ("amount", "refunded_amount", "quantity"):
+        if role in m:
+            if not all(_PLAIN_NUMBER.fullmatch(v) for v in values(role)):
+                return None
+            types[m[role]] = "DECIMAL(18,4)"
+    for role in _TEXT_ROLES:
+        if role in m:
+            types[m[role]] = "VARCHAR"
+    if "customer" in m and any("@" in v for v in values("customer")[:50]):
+        types["__lower_customer__"] = "yes"
+    return types
+
+
+def _read_typed(
+    con: duckdb.DuckDBPyConnection, source: Source, m: Mapping[str, str], plan: dict[str, str]
+) -> _Read:
+    """One typed pass over a clean CSV: DuckDB parses dates and numbers while it reads."""
+    lower = plan.pop("__lower_customer__", None) is not None
+    assert source.delimiter is not None
+    comp = ", compression='gzip'" if source.compressed else ""
+    enc = ", encoding='latin-1'" if source.encoding == "latin-1" else ""
+    types = ", ".join(f"{sql_string(col)}: '{typ}'" for col, typ in plan.items())
+    names = ", ".join(sql_string(h) for h in source.headers)
+    table = (
+        f"read_csv({sql_string(str(source.path))}, header=true, delim={sql_string(source.delimiter)}, "
+        f"quote='\"', escape='\"', names=[{names}], types={{{types}}}, null_padding=true{comp}{enc})"
+    )
+    r = {role: sql_ident(header) for role, header in m.items()}
+    exprs = {
+        "date": f"CAST({r['date']} AS DATE)",
+        "value": r["amount"] if "amount" in m else "NULL::DECIMAL(18,4)",
+        "refunded": r["refunded_amount"] if "refunded_amount" in m else "NULL::DECIMAL(18,4)",
+        "quantity": r["quantity"] if "quantity" in m else "NULL::DECIMAL(18,4)",
+        "currency": f"upper(nullif(trim({r['currency']}), ''))" if "currency" in m else "NULL::VARCHAR",
+    }
+    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, lower)} FROM {table}")
+    rows = _scalar(con, "SELECT count(*) FROM lines")
+    if rows == 0:
+        raise InputError(f"{source.path}: only a header line and no rows; export the orders again")
+    grouped = False
+    if "order_id" in m:
+        grouped = _scalar(con, "SELECT count(*) - count(DISTINCT order_id) FROM lines") > 0
+        if grouped:  # order ids repeat: duplicates must be judged on every column, on the text path
+            raise duckdb.InvalidInputException("order ids repeat")
+    identical = 0
+    if "order_id" not in m:
+        identical = rows - _scalar(con, f"SELECT count(*) FROM (SELECT DISTINCT * FROM {table})")
+    date_fmt = DateFormat("iso", "every value has this shape")
+    return _Read(rows, grouped, "amount" in m, date_fmt, MoneyFormat(False, True, ()), 0, identical)
+
+
+def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str, str], lower: bool) -> str:
+    """The SELECT list of the ``lines`` table, shared by the typed and the text path."""
+
+    def text(role: str, lowercase: bool = False) -> str:
+        if role not in m:
+            return "NULL::VARCHAR"
+        return f"lower(nullif(trim({r[role]}), ''))" if lowercase else f"nullif(trim({r[role]}), '')"
+
+    cancelled = f"nullif(trim({r['cancelled_at']}), '') IS NOT NULL" if "cancelled_at" in m else "FALSE"
+    return f"""SELECT
+          {text("customer", lower)} AS customer_id,
+          {text("order_id")} AS order_id,
+          {exprs["date"]} AS order_date,
+          {exprs["value"]} AS value,
+          {exprs["refunded"]} AS refunded,
+          {status_class_sql(r["status"]) if "status" in m else "NULL::VARCHAR"} AS status_class,
+          {cancelled} AS cancelled,
+          {exprs["currency"]} AS currency,
+          {text("email", lowercase=True)} AS email,
+          {text("phone")} AS phone,
+          {text("first_name")} AS first_name,
+          {text("last_name")} AS last_name,
+          {_consent_sql(r["email_consent"]) if "email_consent" in m else "NULL::BOOLEAN"} AS email_consent,
+          {_consent_sql(r["sms_consent"]) if "sms_consent" in m else "NULL::BOOLEAN"} AS sms_consent,
+          {text("product")} AS product,
+          {text("category")} AS category,
+          {exprs["quantity"]} AS quantity"""
+
+
+def _read_text(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    m: Mapping[str, str],
+    options: IngestOptions,
+    shopify: bool,
+    line_mode: bool,
+) -> _Read:
+    """The careful path: every column as text, conventions detected over all values, bad values located."""
+    name = str(source.path)
+    try:
+        con.execute(f"CREATE TABLE src AS SELECT * FROM {source.sql}")
+    except duckdb.Error as exc:
+        raise InputError(
+            f"{name}: could not be read as {source.describe()} ({_short(exc)}); "
+            "check that it is an unmodified export"
+        ) from None
+    r = {role: sql_ident(header) for role, header in m.items()}
+    rows_read = _scalar(con, "SELECT count(*) FROM src")
+    if rows_read == 0:
+        raise InputError(f"{name}: only a header line and no rows; export the orders again")
+    date_fmt = detect_date_format(con, "src", m["date"], name, m["date"], options.date_format)
+    money_roles = [x for x in ("amount", "unit_price", "refunded_amount") if x in m]
+    money_fmt = detect_money_format(con, "src", [m[x] for x in money_roles])
+    monetary = "amount" in m or ("quantity" in m and "unit_price" in m)
+    quantity = (
+        f"TRY_CAST(trim({r['quantity']}) AS DECIMAL(18,4))" if "quantity" in m else "NULL::DECIMAL(18,4)"
+    )
+    if not monetary:
+        value_sql = "NULL::DECIMAL(18,4)"
+    elif line_mode:
+        value_sql = f"({money_sql(r['unit_price'], money_fmt)} * {quantity})"
+    else:
+        value_sql = money_sql(r["amount"], money_fmt)
+    _check_parsed(con, source, m, "date", date_sql(r["date"], date_fmt), date_fmt.label)
+    if monetary:
+        for role in money_roles:
+            _check_parsed(con, source, m, role, money_sql(r[role], money_fmt), "an amount")
+        if line_mode:
+            _check_parsed(con, source, m, "quantity", quantity, "a quantity")
+    lower = m.get("customer") == m.get("email") or "@" in (_first_value(con, m["customer"]) or "")
+    has_order_id = "order_id" in m
+    # Rows roll up to orders for line items (and Shopify), or when order ids repeat (line totals).
+    grouped = shopify or line_mode
+    if has_order_id and not grouped:
+        grouped = _scalar(con, f"SELECT count(*) - count(DISTINCT {r['order_id']}) FROM src") > 0
+    # With an order id, a row identical in every column to another is a duplicate: drop it (and count it).
+    # Unique order ids cannot have duplicates. Without an order id, identical rows may be real repeat
+    # purchases: keep them and flag them.
+    dedupe = has_order_id and grouped
+    currency_sql = "NULL::VARCHAR"
+    if "currency" in m:
+        currency_sql = f"upper(nullif(trim({r['currency']}), ''))"
+    elif money_fmt.symbols and "amount" in m:
+        currency_sql = mark_sql(r["amount"])
+    exprs = {
+        "date": date_sql(r["date"], date_fmt),
+        "value": value_sql,
+        "refunded": money_sql(r["refunded_amount"], money_fmt)
+        if "refunded_amount" in m
+        else "NULL::DECIMAL(18,4)",
+        "quantity": quantity,
+        "currency": currency_sql,
+    }
+    rows_from = "(SELECT DISTINCT * FROM src)" if dedupe else "src"
+    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, lower)} FROM {rows_from}")
+    duplicate_rows = rows_read - _scalar(con, "SELECT count(*) FROM lines") if dedupe else 0
+    identical_rows = 0
+    if not has_order_id:
+        identical_rows = rows_read - _scalar(con, "SELECT count(*) FROM (SELECT DISTINCT * FROM src)")
+    con.execute("DROP TABLE src")
+    return _Read(rows_read, grouped, monetary, date_fmt, money_fmt, duplicate_rows, identical_rows)
+
+
+def _build_customer_info(con: duckdb.DuckDBPyConnection, m: Mapping[str, str], as_of: dt.date) -> None:
+    """Per customer, the contact details and consent of their latest order (ties: consent false wins)."""
+    if not any(role in m for role in _CONTACT_ROLES):
+        con.execute(
+            """CREATE TABLE customer_info (customer_id VARCHAR, email VARCHAR, phone VARCHAR, first_name VARCHAR,
+                   last_name VARCHAR, email_consent BOOLEAN, sms_consent BOOLEAN)"""
+        )
+        return
     con.execute(
         """CREATE TABLE customer_info AS SELECT customer_id,
               arg_max(email, order_date) FILTER (WHERE email IS NOT NULL) AS email,
@@ -266,55 +442,63 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
            GROUP BY customer_id""",
         [as_of],
     )
-    has_items = "product" in m
-    if has_items:
-        key = "order_id" if has_order_id else "NULL"
-        con.execute(
-            f"""CREATE TABLE items AS SELECT l.customer_id, o.order_id, o.order_date, l.product, l.category,
-                   l.quantity, l.value
-                FROM lines l JOIN orders o ON o.customer_id = l.customer_id
-                  AND o.order_id = coalesce(l.{key}, l.customer_id || '|' || CAST(l.order_date AS VARCHAR))
-                WHERE l.product IS NOT NULL AND (l.value IS NULL OR l.value > 0)"""
-        )
-    quality = _quality(
-        con,
-        source,
-        layout,
-        mapping,
-        date_fmt,
-        money_fmt,
-        currency,
-        monetary,
-        rows_read,
-        duplicate_rows,
-        identical_rows,
-        returns_only,
-        as_of,
-        as_of_reason,
+
+
+def _build_customers(con: duckdb.DuckDBPyConnection) -> None:
+    """The per-customer summary: dates, orders, purchase days and the gaps between them, gross and net."""
+    con.execute(
+        """CREATE TABLE customers AS
+           WITH agg AS (
+               SELECT customer_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
+                      count(*) AS orders, list_sort(list_distinct(list(order_date))) AS days,
+                      sum(gross) AS gross_total, sum(net) AS net_orders
+               FROM orders GROUP BY customer_id),
+           ret AS (SELECT customer_id, sum(value) AS returned FROM returns GROUP BY customer_id)
+           SELECT a.customer_id, first_order_date, last_order_date, orders, len(days) AS purchase_days,
+                  list_transform(range(1, len(days)), lambda i: date_diff('day', days[i], days[i + 1])) AS gaps,
+                  CAST(gross_total AS DOUBLE) AS gross_total,
+                  CAST(net_orders + coalesce(returned, 0) AS DOUBLE) AS net_total
+           FROM agg a LEFT JOIN ret USING (customer_id)"""
     )
-    con.execute("DROP TABLE lines")
-    con.execute("DROP TABLE all_orders")
-    return Ingested(con, source, quality, as_of, monetary, has_items, mapping)
+
+
+def _build_items(con: duckdb.DuckDBPyConnection, has_order_id: bool, grouped: bool) -> None:
+    """Purchase lines with a product, for product and category rules."""
+    if grouped:
+        key = "l.order_id" if has_order_id else "l.customer_id || '|' || CAST(l.order_date AS VARCHAR)"
+        source = f"lines l JOIN orders o ON o.customer_id = l.customer_id AND o.order_id = {key}"
+        select = "l.customer_id, o.order_id, o.order_date"
+    else:
+        source = "lines l JOIN orders o ON o.order_id = " + (
+            "l.order_id" if has_order_id else "'row ' || CAST(l.rowid AS VARCHAR)"
+        )
+        select = "l.customer_id, o.order_id, o.order_date"
+    con.execute(
+        f"""CREATE TABLE items AS SELECT {select}, l.product, l.category, l.quantity, l.value
+            FROM {source} WHERE l.product IS NOT NULL AND (l.value IS NULL OR l.value > 0)"""
+    )
 
 
 def _build_orders(
-    con: duckdb.DuckDBPyConnection, has_order_id: bool, sum_lines: bool, first_row: bool
+    con: duckdb.DuckDBPyConnection, has_order_id: bool, grouped: bool, first_row_totals: bool
 ) -> None:
-    """Roll lines up to orders. Without an order id, a row is an order (or, for line items, a customer-day)."""
-    line_items = sum_lines
-    if not has_order_id and not line_items:
+    """Roll lines up to orders; when each row is an order, a view over the lines is enough.
+
+    Without an order id a row is an order; for line items the order is the customer's day.
+    """
+    if not grouped:
+        order_id = "order_id" if has_order_id else "'row ' || CAST(rowid AS VARCHAR)"
         con.execute(
-            """CREATE TABLE all_orders AS SELECT customer_id,
-                   CAST(row_number() OVER () AS VARCHAR) AS order_id, order_date, value AS gross,
+            f"""CREATE VIEW all_orders AS SELECT customer_id, {order_id} AS order_id, order_date, value AS gross,
                    refunded, status_class, cancelled, currency, 1 AS n_lines
                FROM lines"""
         )
         return
     key = "order_id" if has_order_id else "customer_id || '|' || CAST(order_date AS VARCHAR)"
-    gross = "max(value)" if first_row else "sum(value)"
+    gross = "max(value)" if first_row_totals else "sum(value)"  # Shopify puts the total on the first row
     con.execute(
         f"""CREATE TABLE all_orders AS SELECT
-               max(customer_id) AS customer_id, {key if not has_order_id else "order_id"} AS order_id,
+               max(customer_id) AS customer_id, {key} AS order_id,
                min(order_date) AS order_date, {gross} AS gross, max(refunded) AS refunded,
                CASE WHEN bool_or(status_class = 'excluded') THEN 'excluded' ELSE max(status_class) END
                    AS status_class,
@@ -323,29 +507,14 @@ def _build_orders(
     )
 
 
-def _pick_currency(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    m: Mapping[str, str],
-    r: Mapping[str, str],
-    money_fmt: MoneyFormat,
-    chosen: str | None,
-) -> str | None:
-    if "currency" in m:
-        found = [
-            row[0]
-            for row in con.execute(
-                f"SELECT DISTINCT upper(trim({r['currency']})) FROM src WHERE nullif(trim({r['currency']}), '') "
-                "IS NOT NULL ORDER BY 1"
-            ).fetchall()
-        ]
-    else:
-        found = sorted({currency_of_mark(s) for s in money_fmt.symbols})
-        if found and len(found) > 1 and chosen:
-            raise InputError(
-                f"{name}: amounts carry several currency marks ({', '.join(money_fmt.symbols)}) "
-                "and no currency column to filter by; export one currency at a time"
-            )
+def _pick_currency(con: duckdb.DuckDBPyConnection, name: str, chosen: str | None) -> str | None:
+    """The one currency of the file, or the one the user chose when it mixes several."""
+    found = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT currency FROM lines WHERE currency IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
     if chosen:
         chosen = chosen.upper()
         if found and chosen not in found:
@@ -359,9 +528,9 @@ def _pick_currency(
     return found[0] if found else None
 
 
-def _first_value(con: duckdb.DuckDBPyConnection, role: str) -> str | None:
+def _first_value(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
     row = con.execute(
-        f"SELECT {sql_ident(role)} FROM src WHERE {sql_ident(role)} IS NOT NULL LIMIT 1"
+        f"SELECT {sql_ident(column)} FROM src WHERE {sql_ident(column)} IS NOT NULL LIMIT 1"
     ).fetchone()
     return row[0] if row else None
 
@@ -370,7 +539,7 @@ def _check_parsed(
     con: duckdb.DuckDBPyConnection, source: Source, m: Mapping[str, str], role: str, parsed: str, what: str
 ) -> None:
     """Every non-empty value of a column must parse; otherwise name the first bad value and its row."""
-    col = sql_ident(role)
+    col = sql_ident(m[role])
     bad = [
         row[0]
         for row in con.execute(
@@ -429,17 +598,14 @@ def _quality(
     source: Source,
     layout: LayoutSignature | None,
     mapping: dict[str, str],
-    date_fmt: DateFormat,
-    money_fmt: MoneyFormat,
+    read: _Read,
     currency: str | None,
-    monetary: bool,
-    rows_read: int,
-    duplicate_rows: int,
-    identical_rows: int,
     returns_only: tuple[int, int],
     as_of: dt.date,
     as_of_reason: str,
 ) -> QualityReport:
+    date_fmt, money_fmt, monetary, rows_read = read.date_fmt, read.money_fmt, read.monetary, read.rows_read
+    duplicate_rows, identical_rows = read.duplicate_rows, read.identical_rows
     exclusions: list[Exclusion] = []
     if duplicate_rows:
         exclusions.append(
@@ -523,22 +689,22 @@ def _quality(
         )
     used = _scalar(con, "SELECT coalesce(sum(n_lines), 0) FROM classified WHERE exclusion IS NULL")
     stats = con.execute(
-        """SELECT count(DISTINCT customer_id), count(*), min(order_date), max(order_date),
-                  sum(gross), sum(refunded)
-           FROM orders"""
+        "SELECT (SELECT count(*) FROM customers), count(*), min(order_date), max(order_date), sum(gross), "
+        "sum(refunded) FROM orders"
     ).fetchone()
     assert stats is not None
     customers, orders, first, last, gross, refunds = stats
     returns_value = ret[2] if ret[0] else 0
     net = None if not monetary or gross is None else gross - refunds + (returns_value or 0)
-    ids_found = _scalar(con, "SELECT count(DISTINCT customer_id) FROM lines WHERE customer_id IS NOT NULL")
+    # ids that never made it to a customer: excluded orders or returns only
+    ids_found = customers + _scalar(
+        con,
+        "SELECT count(DISTINCT customer_id) FROM classified WHERE customer_id IS NOT NULL "
+        "AND (exclusion IS NOT NULL OR gross < 0) AND customer_id NOT IN (SELECT customer_id FROM customers)",
+    )
     repeat = con.execute(
-        """WITH days AS (SELECT DISTINCT customer_id, order_date FROM orders),
-                gaps AS (SELECT customer_id,
-                           date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
-                                     order_date) AS gap FROM days)
-           SELECT (SELECT count(*) FROM (SELECT customer_id FROM orders GROUP BY customer_id HAVING count(*) > 1)),
-                  median(gap) FROM gaps WHERE gap IS NOT NULL"""
+        "SELECT count(*) FILTER (WHERE orders > 1), (SELECT median(g) FROM (SELECT unnest(gaps) AS g FROM customers)) "
+        "FROM customers"
     ).fetchone()
     assert repeat is not None
     repeat_customers, median_gap = int(repeat[0]), repeat[1]

@@ -38,6 +38,7 @@ class Source:
     delimiter: str | None = None
     compressed: bool = False
     notes: list[str] = field(default_factory=list)
+    sample: list[list[str]] = field(default_factory=list)  # the first data rows (CSV only)
     _tempfile: Path | None = None
 
     def describe(self) -> str:
@@ -232,6 +233,8 @@ def _open_csv(p: Path, head: bytes, compressed: bool) -> Source:
         )
     source = Source(p, "csv", headers, sql, encoding=encoding, delimiter=delimiter, compressed=compressed)
     source._tempfile = tmp
+    if delimiter != "whitespace":
+        source.sample = list(csv.reader(lines[1:2001], delimiter=delimiter))
     if encoding != "utf-8":
         source.notes.append(f"text is not UTF-8; read as {encoding}")
     return source

@@ -1,6 +1,6 @@
 """Score every customer: the per-customer summary, R/F/M scores, segment, lifecycle stage and churn risk.
 
-Builds the ``customers`` and ``scores`` tables in the ingest connection and the scorecard. Output files are
+Builds the ``scores`` table in the ingest connection and the scorecard. Output files are
 written sorted by customer id, so the same input gives the same bytes.
 """
 
@@ -77,26 +77,13 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     as_of = ingested.as_of
     cycle, cycle_source = repurchase_cycle(quality.median_days_between_orders, quality.repeat_customers)
     con.execute(
-        """CREATE OR REPLACE TABLE customers AS
-           WITH days AS (SELECT DISTINCT customer_id, order_date FROM orders),
-           gaps AS (SELECT customer_id, date_diff('day', lag(order_date) OVER (PARTITION BY customer_id
-                           ORDER BY order_date), order_date) AS gap FROM days),
-           gap_stats AS (SELECT customer_id, median(gap) AS median_days_between FROM gaps
-                         WHERE gap IS NOT NULL GROUP BY customer_id),
-           ret AS (SELECT customer_id, sum(value) AS returned FROM returns GROUP BY customer_id),
-           agg AS (SELECT customer_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
-                          count(*) AS orders, count(DISTINCT order_date) AS purchase_days,
-                          sum(gross) AS gross_total, sum(net) AS net_orders
-                   FROM orders GROUP BY customer_id)
-           SELECT a.customer_id, a.first_order_date, a.last_order_date, a.orders, a.purchase_days,
-                  CAST(a.gross_total AS DOUBLE) AS gross_total,
-                  CAST(a.net_orders + coalesce(r.returned, 0) AS DOUBLE) AS net_total,
-                  date_diff('day', a.last_order_date, ?::DATE) AS recency_days,
-                  date_diff('day', a.first_order_date, ?::DATE) AS tenure_days,
-                  g.median_days_between,
+        """CREATE OR REPLACE TEMP TABLE base AS
+           SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total, net_total,
+                  date_diff('day', last_order_date, ?::DATE) AS recency_days,
+                  date_diff('day', first_order_date, ?::DATE) AS tenure_days,
+                  list_median(gaps) AS median_days_between,
                   i.email, i.phone, i.first_name, i.last_name, i.email_consent, i.sms_consent
-           FROM agg a LEFT JOIN ret r USING (customer_id) LEFT JOIN gap_stats g USING (customer_id)
-                LEFT JOIN customer_info i USING (customer_id)""",
+           FROM customers c LEFT JOIN customer_info i USING (customer_id)""",
         [as_of, as_of],
     )
     monetary = ingested.monetary
@@ -109,10 +96,10 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         m_sql = fixed_score_sql("net_total", thresholds.net_spend) if monetary else "NULL"
         basis = {"R": "days since last order", "F": "orders per year", "M": "net spend"}
     else:
-        r_sql = quantile_score_sql("recency_days", quantile_cuts_sql("recency_days", "customers"), True)
-        f_sql = quantile_score_sql("orders", quantile_cuts_sql("orders", "customers"))
+        r_sql = quantile_score_sql("recency_days", quantile_cuts_sql("recency_days", "base"), True)
+        f_sql = quantile_score_sql("orders", quantile_cuts_sql("orders", "base"))
         m_sql = (
-            quantile_score_sql("net_total", quantile_cuts_sql("net_total", "customers"))
+            quantile_score_sql("net_total", quantile_cuts_sql("net_total", "base"))
             if monetary
             else "NULL"
         )
@@ -121,7 +108,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
             "F": "number of orders (quintiles)",
             "M": "net spend (quintiles)",
         }
-    vip_cut = f"(SELECT quantile_disc({spend}, {1 - vip_share()!r}) FROM customers)"
+    vip_cut = f"(SELECT quantile_disc({spend}, {1 - vip_share()!r}) FROM base)"
     code_rows = ", ".join(
         f"({sql_string(c)}, {sql_string(s)})" for c, s in segment_map.code_to_segment().items()
     )
@@ -129,7 +116,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         f"""CREATE OR REPLACE TABLE scores AS
             WITH s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
                               {opy} AS orders_per_year, {spend} AS spend_value
-                       FROM customers),
+                       FROM base),
                  codes(rfm_code, rfm_segment) AS (VALUES {code_rows})
             SELECT s.customer_id, first_order_date, last_order_date, orders, purchase_days,
                    round(gross_total, 2) AS gross_total, round(net_total, 2) AS net_total,
@@ -167,7 +154,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         cuts = None
         if thresholds is None:
             raw = con.execute(
-                f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM customers"
+                f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM base"
             ).fetchone()
             cuts = [float(v) for v in raw[0]]  # type: ignore[index]
         note = (
