@@ -296,11 +296,15 @@ def _read_typed(
     r = {role: sql_ident(header) for role, header in m.items()}
     exprs = {
         "date": f"CAST({r['date']} AS DATE)",
-        "value": r["amount"] if "amount" in m else "NULL::DECIMAL(18,4)",
-        "refunded": r["refunded_amount"] if "refunded_amount" in m else "NULL::DECIMAL(18,4)",
-        "quantity": r["quantity"] if "quantity" in m else "NULL::DECIMAL(18,4)",
-        "currency": f"upper(nullif(trim({r['currency']}), ''))" if "currency" in m else "NULL::VARCHAR",
     }
+    if "amount" in m:
+        exprs["value"] = r["amount"]
+    if "refunded_amount" in m:
+        exprs["refunded"] = r["refunded_amount"]
+    if "quantity" in m:
+        exprs["quantity"] = r["quantity"]
+    if "currency" in m:
+        exprs["currency"] = f"upper(nullif(trim({r['currency']}), ''))"
     con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, lower)} FROM {table}")
     rows = _scalar(con, "SELECT count(*) FROM lines")
     if rows == 0:
@@ -317,33 +321,53 @@ def _read_typed(
     return _Read(rows, grouped, "amount" in m, date_fmt, MoneyFormat(False, True, ()), 0, identical)
 
 
-def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str, str], lower: bool) -> str:
-    """The SELECT list of the ``lines`` table, shared by the typed and the text path."""
+_LINE_DEFAULTS = {
+    "order_id": "NULL::VARCHAR", "value": "NULL::DECIMAL(18,4)", "refunded": "NULL::DECIMAL(18,4)",
+    "status_class": "NULL::VARCHAR", "cancelled": "FALSE", "currency": "NULL::VARCHAR", "email": "NULL::VARCHAR",
+    "phone": "NULL::VARCHAR", "first_name": "NULL::VARCHAR", "last_name": "NULL::VARCHAR",
+    "email_consent": "NULL::BOOLEAN", "sms_consent": "NULL::BOOLEAN", "product": "NULL::VARCHAR",
+    "category": "NULL::VARCHAR", "quantity": "NULL::DECIMAL(18,4)",
+}  # fmt: skip
 
-    def text(role: str, lowercase: bool = False) -> str:
+
+def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str, str], lower: bool) -> str:
+    """The SELECT list of the ``lines`` table, shared by the typed and the text path.
+
+    Only columns the export has are stored (an in-memory column of NULLs still costs memory); readers get
+    the rest as constants through :func:`line_col`.
+    """
+
+    def text(role: str, lowercase: bool = False) -> str | None:
         if role not in m:
-            return "NULL::VARCHAR"
+            return None
         return f"lower(nullif(trim({r[role]}), ''))" if lowercase else f"nullif(trim({r[role]}), '')"
 
-    cancelled = f"nullif(trim({r['cancelled_at']}), '') IS NOT NULL" if "cancelled_at" in m else "FALSE"
-    return f"""SELECT
-          {text("customer", lower)} AS customer_id,
-          {text("order_id")} AS order_id,
-          {exprs["date"]} AS order_date,
-          {exprs["value"]} AS value,
-          {exprs["refunded"]} AS refunded,
-          {status_class_sql(r["status"]) if "status" in m else "NULL::VARCHAR"} AS status_class,
-          {cancelled} AS cancelled,
-          {exprs["currency"]} AS currency,
-          {text("email", lowercase=True)} AS email,
-          {text("phone")} AS phone,
-          {text("first_name")} AS first_name,
-          {text("last_name")} AS last_name,
-          {_consent_sql(r["email_consent"]) if "email_consent" in m else "NULL::BOOLEAN"} AS email_consent,
-          {_consent_sql(r["sms_consent"]) if "sms_consent" in m else "NULL::BOOLEAN"} AS sms_consent,
-          {text("product")} AS product,
-          {text("category")} AS category,
-          {exprs["quantity"]} AS quantity"""
+    columns = {
+        "customer_id": text("customer", lower),
+        "order_id": text("order_id"),
+        "order_date": exprs["date"],
+        "value": exprs.get("value"),
+        "refunded": exprs.get("refunded"),
+        "status_class": status_class_sql(r["status"]) if "status" in m else None,
+        "cancelled": f"nullif(trim({r['cancelled_at']}), '') IS NOT NULL" if "cancelled_at" in m else None,
+        "currency": exprs.get("currency"),
+        "email": text("email", lowercase=True),
+        "phone": text("phone"),
+        "first_name": text("first_name"),
+        "last_name": text("last_name"),
+        "email_consent": _consent_sql(r["email_consent"]) if "email_consent" in m else None,
+        "sms_consent": _consent_sql(r["sms_consent"]) if "sms_consent" in m else None,
+        "product": text("product"),
+        "category": text("category"),
+        "quantity": exprs.get("quantity"),
+    }
+    return "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in columns.items() if expr is not None)
+
+
+def line_col(con: duckdb.DuckDBPyConnection, name: str, prefix: str = "") -> str:
+    """``prefix + name`` when the ``lines`` table stores the column, else its constant default."""
+    present = {d[0] for d in con.execute("SELECT * FROM lines LIMIT 0").description}
+    return f"{prefix}{name}" if name in present else _LINE_DEFAULTS[name]
 
 
 def _read_text(
@@ -428,16 +452,17 @@ def _build_customer_info(con: duckdb.DuckDBPyConnection, m: Mapping[str, str], a
                    last_name VARCHAR, email_consent BOOLEAN, sms_consent BOOLEAN)"""
         )
         return
+    c = {name: line_col(con, name) for name in _CONTACT_ROLES}
+    latest = {
+        name: f"arg_max({c[name]}, order_date) FILTER (WHERE {c[name]} IS NOT NULL)"
+        for name in _CONTACT_ROLES[:4]
+    }
+    # consent: the latest order's answer; on a tie, "no" wins
+    for name in ("email_consent", "sms_consent"):
+        latest[name] = f"arg_max({c[name]}, (order_date, NOT {c[name]})) FILTER (WHERE {c[name]} IS NOT NULL)"
+    select = ", ".join(f"{expr} AS {name}" for name, expr in latest.items())
     con.execute(
-        """CREATE TABLE customer_info AS SELECT customer_id,
-              arg_max(email, order_date) FILTER (WHERE email IS NOT NULL) AS email,
-              arg_max(phone, order_date) FILTER (WHERE phone IS NOT NULL) AS phone,
-              arg_max(first_name, order_date) FILTER (WHERE first_name IS NOT NULL) AS first_name,
-              arg_max(last_name, order_date) FILTER (WHERE last_name IS NOT NULL) AS last_name,
-              arg_max(email_consent, (order_date, NOT email_consent)) FILTER (WHERE email_consent IS NOT NULL)
-                  AS email_consent,
-              arg_max(sms_consent, (order_date, NOT sms_consent)) FILTER (WHERE sms_consent IS NOT NULL)
-                  AS sms_consent
+        f"""CREATE TABLE customer_info AS SELECT customer_id, {select}
            FROM lines WHERE customer_id IS NOT NULL AND order_date <= ?
            GROUP BY customer_id""",
         [as_of],
@@ -473,9 +498,13 @@ def _build_items(con: duckdb.DuckDBPyConnection, has_order_id: bool, grouped: bo
             "l.order_id" if has_order_id else "'row ' || CAST(l.rowid AS VARCHAR)"
         )
         select = "l.customer_id, o.order_id, o.order_date"
+    product, category, quantity, value = (
+        line_col(con, c, "l.") for c in ("product", "category", "quantity", "value")
+    )
     con.execute(
-        f"""CREATE TABLE items AS SELECT {select}, l.product, l.category, l.quantity, l.value
-            FROM {source} WHERE l.product IS NOT NULL AND (l.value IS NULL OR l.value > 0)"""
+        f"""CREATE TABLE items AS SELECT {select}, {product} AS product, {category} AS category,
+                   {quantity} AS quantity, {value} AS value
+            FROM {source} WHERE {product} IS NOT NULL AND ({value} IS NULL OR {value} > 0)"""
     )
 
 
@@ -486,33 +515,37 @@ def _build_orders(
 
     Without an order id a row is an order; for line items the order is the customer's day.
     """
+    value, refunded, status, cancelled, currency = (
+        line_col(con, c) for c in ("value", "refunded", "status_class", "cancelled", "currency")
+    )
     if not grouped:
         order_id = "order_id" if has_order_id else "'row ' || CAST(rowid AS VARCHAR)"
         con.execute(
-            f"""CREATE VIEW all_orders AS SELECT customer_id, {order_id} AS order_id, order_date, value AS gross,
-                   refunded, status_class, cancelled, currency, 1 AS n_lines
+            f"""CREATE VIEW all_orders AS SELECT customer_id, {order_id} AS order_id, order_date,
+                   {value} AS gross, {refunded} AS refunded, {status} AS status_class, {cancelled} AS cancelled,
+                   {currency} AS currency, 1 AS n_lines
                FROM lines"""
         )
         return
     key = "order_id" if has_order_id else "customer_id || '|' || CAST(order_date AS VARCHAR)"
-    gross = "max(value)" if first_row_totals else "sum(value)"  # Shopify puts the total on the first row
+    gross = f"max({value})" if first_row_totals else f"sum({value})"  # Shopify: the total is on the first row
     con.execute(
         f"""CREATE TABLE all_orders AS SELECT
                max(customer_id) AS customer_id, {key} AS order_id,
-               min(order_date) AS order_date, {gross} AS gross, max(refunded) AS refunded,
-               CASE WHEN bool_or(status_class = 'excluded') THEN 'excluded' ELSE max(status_class) END
-                   AS status_class,
-               bool_or(cancelled) AS cancelled, max(currency) AS currency, count(*) AS n_lines
+               min(order_date) AS order_date, {gross} AS gross, max({refunded}) AS refunded,
+               CASE WHEN bool_or({status} = 'excluded') THEN 'excluded' ELSE max({status}) END AS status_class,
+               bool_or({cancelled}) AS cancelled, max({currency}) AS currency, count(*) AS n_lines
             FROM lines GROUP BY {key}"""
     )
 
 
 def _pick_currency(con: duckdb.DuckDBPyConnection, name: str, chosen: str | None) -> str | None:
     """The one currency of the file, or the one the user chose when it mixes several."""
+    currency = line_col(con, "currency")
     found = [
         row[0]
         for row in con.execute(
-            "SELECT DISTINCT currency FROM lines WHERE currency IS NOT NULL ORDER BY 1"
+            f"SELECT DISTINCT {currency} FROM lines WHERE {currency} IS NOT NULL ORDER BY 1"
         ).fetchall()
     ]
     if chosen:
