@@ -206,3 +206,15 @@ def test_console_script_runs_example(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Champions" in proc.stdout and (tmp_path / "c.csv").stat().st_size > 1_000_000
+
+
+def test_command_table_matches_what_each_module_registers() -> None:
+    import importlib
+
+    from crm_winback.cli import COMMAND_MODULES, build_parser
+
+    for module, commands in COMMAND_MODULES.items():
+        parser = build_parser(commands[0])
+        sub = next(a for a in parser._actions if a.dest == "command")
+        assert set(sub.choices) == set(commands), module  # type: ignore[attr-defined]
+        assert importlib.import_module(f"crm_winback.cli.{module}")

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import CrmError
 
-COMMAND_MODULES = ["score", "mcp", "brief", "segments"]
+# module -> the commands it registers. A command loads only its own module, so ``crm-winback mcp`` starts
+# without importing DuckDB, Jinja2 or NumPy; ``--help`` loads them all. A test keeps this table true.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "score": ("profile", "score"),
+    "brief": ("brief", "ltv-plan", "programme", "check", "schema"),
+    "segments": ("segments", "snapshot", "export", "cohorts"),
+    "mcp": ("mcp",),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"crm-winback: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or for ``command`` alone when it is given and known."""
     parser = _Parser(
         prog="crm-winback",
         description="Score order exports into RFM segments, lifecycle stages and churn risk; build winback briefs.",
@@ -30,14 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"crm-winback {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    modules = [m for m, commands in COMMAND_MODULES.items() if command in commands] or list(COMMAND_MODULES)
+    for name in modules:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(next((w for w in words if not w.startswith("-")), None))
+    args = parser.parse_args(words)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
