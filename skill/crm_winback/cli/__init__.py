@@ -20,6 +20,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "score": ("profile", "score"),
     "brief": ("brief", "ltv-plan", "programme", "check", "schema"),
     "segments": ("segments", "snapshot", "export", "cohorts"),
+    "predict": ("predict", "validate"),
     "mcp": ("mcp",),
 }
 
