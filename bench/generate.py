@@ -32,10 +32,14 @@ def generate(lines: int, path: Path, seed: int = 20261123) -> Path:
             days = rng.integers(0, 730, size=n)
             cents = np.round(rng.lognormal(3.6, 0.7, size=n), 2)
             dates = [dt.date.fromordinal(start + int(d)).isoformat() for d in range(730)]
-            fh.write("".join(
-                f"{offset + i + 1},C{c:08d},{dates[d]},{a:.2f}\n"
-                for i, (c, d, a) in enumerate(zip(cust.tolist(), days.tolist(), cents.tolist(), strict=True))
-            ))
+            fh.write(
+                "".join(
+                    f"{offset + i + 1},C{c:08d},{dates[d]},{a:.2f}\n"
+                    for i, (c, d, a) in enumerate(
+                        zip(cust.tolist(), days.tolist(), cents.tolist(), strict=True)
+                    )
+                )
+            )
     tmp.replace(path)
     return path
 

@@ -218,3 +218,28 @@ def test_command_table_matches_what_each_module_registers() -> None:
         sub = next(a for a in parser._actions if a.dest == "command")
         assert set(sub.choices) == set(commands), module  # type: ignore[attr-defined]
         assert importlib.import_module(f"crm_winback.cli.{module}")
+
+
+def test_score_save_then_trend_against_the_previous_snapshot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "store.duckdb"
+    small = DATA / "small_orders.csv"
+    base = ["score", str(small), "--db", str(db), "-o", str(tmp_path / "s.csv")]
+    code, out, err = run([*base, "--as-of", "2024-01-31", "--save"], capsys)
+    assert code == 0 and "saved as snapshot 1 (as of 2024-01-31)" in err and "change in customers" not in out
+    code, out, err = run([*base, "--save", "--format", "json"], capsys)
+    data = json.loads(out)
+    card = data["scoring"]["scorecard"]
+    assert card["trend_from"] == "snapshot 1 (as of 2024-01-31)"
+    # at 2024-01-31: A (1 order), C and F were customers; by 2024-03-12, B and D have joined
+    assert [(r["group"], r["customers"], r["previous_customers"]) for r in card["by_segment"]] == [
+        ("Potential Loyalist", 2, 0),
+        ("New Customers", 1, 1),
+        ("About to Sleep", 1, 1),
+        ("Hibernating", 1, 1),
+    ]
+    assert card["total"]["previous_customers"] == 3
+    assert data["snapshot"] == {"snapshot_id": 2, "as_of": "2024-03-12", "already_saved": False}
+    code, out, err = run([*base, "--save"], capsys)
+    assert "already saved as snapshot 2" in err and "↑ +2" in out

@@ -61,10 +61,25 @@ def profile_file(path: str | Path, options: IngestOptions | None = None) -> Qual
         ingested.close()
 
 
+class StoreOptions(BaseModel):
+    """Where the customer store is and whether to save this run into it (``--db``, ``--save``, ``--shop``)."""
+
+    db: str | None = None
+    save: bool = False
+    shop: str = "default"
+
+
+class SavedSnapshot(BaseModel):
+    snapshot_id: int
+    as_of: dt.date
+    already_saved: bool
+
+
 class ScoreResult(BaseModel):
     quality: QualityReport
     scoring: ScoreSummary
     scores_file: str | None
+    snapshot: SavedSnapshot | None = None
 
 
 def default_scores_path(source: Path, out_dir: Path = DEFAULT_OUT_DIR) -> Path:
@@ -78,17 +93,29 @@ def score_file(
     score_options: ScoreOptions | None = None,
     output: str | Path | None = None,
     keep: bool = False,
+    store: StoreOptions | None = None,
 ) -> tuple[ScoreResult, Scored | None]:
     """Ingest and score ``path``; write per-customer scores to ``output`` when given.
 
-    With ``keep`` the open :class:`Scored` (and its DuckDB tables) is returned for further work; the caller
-    must close it with ``scored.ingested.close()``.
+    With ``store``, the scorecard gains the counts of the store's previous snapshot (the trend) and, with
+    ``store.save``, this run is saved as a snapshot. With ``keep`` the open :class:`Scored` (and its DuckDB
+    tables) is returned for further work; the caller must close it with ``scored.ingested.close()``.
     """
     ingested = load_orders(path, options)
     try:
         scored = score(ingested, score_options)
+        summary, saved = scored.summary, None
+        if store is not None:
+            summary = _with_trend(scored, store)
+            if store.save:
+                from .segments.store import save_snapshot
+
+                info = save_snapshot(scored, store.db, store.shop)
+                saved = SavedSnapshot(
+                    snapshot_id=info.snapshot_id, as_of=info.as_of, already_saved=info.already_saved
+                )
         written = str(write_scores(scored, output)) if output is not None else None
-        result = ScoreResult(quality=scored.quality, scoring=scored.summary, scores_file=written)
+        result = ScoreResult(quality=scored.quality, scoring=summary, scores_file=written, snapshot=saved)
     except BaseException:
         ingested.close()
         raise
@@ -96,3 +123,15 @@ def score_file(
         return result, scored
     ingested.close()
     return result, None
+
+
+def _with_trend(scored: Scored, store: StoreOptions) -> ScoreSummary:
+    from .segments.store import previous_segment_counts
+
+    before = previous_segment_counts(store.db, scored.ingested.as_of, store.shop, by="rfm_segment")
+    if before is None:
+        return scored.summary
+    stages = previous_segment_counts(store.db, scored.ingested.as_of, store.shop, by="lifecycle_stage")
+    label = f"snapshot {before.snapshot.snapshot_id} (as of {before.snapshot.as_of})"
+    card = scored.summary.scorecard.with_trend(label, before.counts, stages.counts if stages else {})
+    return scored.summary.model_copy(update={"scorecard": card})

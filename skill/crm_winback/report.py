@@ -71,7 +71,15 @@ SCORECARD_HEADERS = [
 ]
 
 
-def scorecard_rows(rows: list[ScorecardRow]) -> list[list[object]]:
+def trend(row: ScorecardRow) -> str:
+    """``↑ +12`` against the previous snapshot's count, ``-`` when there is none."""
+    if row.previous_customers is None:
+        return "-"
+    change = row.customers - row.previous_customers
+    return f"{'↑' if change > 0 else '↓' if change < 0 else '→'} {change:+,}"
+
+
+def scorecard_rows(rows: list[ScorecardRow], with_trend: bool = False) -> list[list[object]]:
     return [
         [
             r.group,
@@ -85,6 +93,7 @@ def scorecard_rows(rows: list[ScorecardRow]) -> list[list[object]]:
             f"{r.churn_risk_low}/{r.churn_risk_medium}/{r.churn_risk_high}",
             r.email_reachable,
             r.sms_reachable,
+            *([trend(r)] if with_trend else []),
         ]
         for r in rows
     ]
@@ -124,14 +133,19 @@ def render_scores(q: QualityReport, s: ScoreSummary, scores_file: str | None, fm
     head.extend(("note", n) for n in s.notes)
     if scores_file:
         head.append(("per-customer scores", scores_file))
+    card = s.scorecard
+    with_trend = card.trend_from is not None
+    if with_trend:
+        head.append(("trend", f"change in customers since {card.trend_from}"))
+    headers = [*SCORECARD_HEADERS, "trend"] if with_trend else SCORECARD_HEADERS
     parts = [
         "## Scoring" if md else "SCORING",
         table(["item", "value"], [list(r) for r in head]),
         "",
         "## Segment health scorecard" if md else "SEGMENT HEALTH SCORECARD",
-        table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_segment, s.scorecard.total])),
+        table(headers, scorecard_rows([*card.by_segment, card.total], with_trend)),
         "",
         "## By lifecycle stage" if md else "BY LIFECYCLE STAGE",
-        table(SCORECARD_HEADERS, scorecard_rows([*s.scorecard.by_lifecycle, s.scorecard.total])),
+        table(headers, scorecard_rows([*card.by_lifecycle, card.total], with_trend)),
     ]
     return "\n".join(parts) + "\n"

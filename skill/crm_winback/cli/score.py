@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..api import DEFAULT_OUT_DIR, default_scores_path, profile_file, score_file
+from ..api import DEFAULT_OUT_DIR, StoreOptions, default_scores_path, profile_file, score_file
 from ..errors import InputError
 from ..report import render_profile, render_scores
 from ..scoring import ScoreOptions
@@ -47,6 +47,18 @@ def register(sub: Any) -> None:
         "--segment-map", metavar="FILE", help="your own R-F-M segment map (YAML, as rfm_segments.yaml)"
     )
     s.add_argument("-o", "--output", metavar="FILE", help="per-customer scores file (.csv or .parquet)")
+    s.add_argument(
+        "--save",
+        action="store_true",
+        help="also save this run as a snapshot in the customer store (for trends and migration)",
+    )
+    s.add_argument(
+        "--db",
+        metavar="PATH",
+        help="the customer store; with it (or --save) the scorecard gains a trend column against "
+        "the previous snapshot (default store: ~/.local/share/crm-winback/store.duckdb)",
+    )
+    s.add_argument("--shop", default="default", help="which shop's snapshots to compare and save into")
     s.add_argument("--format", choices=FORMATS, default="table")
     s.set_defaults(handler=run_score)
 
@@ -65,12 +77,16 @@ def run_score(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else default_scores_path(path)
     if not args.output:
         output.parent.mkdir(parents=True, exist_ok=True)
+    store = StoreOptions(db=args.db, save=args.save, shop=args.shop) if (args.db or args.save) else None
     result, _ = score_file(
-        path, options, ScoreOptions(args.method, args.thresholds, args.segment_map), output
+        path, options, ScoreOptions(args.method, args.thresholds, args.segment_map), output, store=store
     )
     if args.format == "json":
         emit(to_json(result))
     else:
         emit(render_scores(result.quality, result.scoring, result.scores_file, args.format))
     progress(f"per-customer scores: {result.scores_file}")
+    if result.snapshot is not None:
+        what = "already saved as" if result.snapshot.already_saved else "saved as"
+        progress(f"{what} snapshot {result.snapshot.snapshot_id} (as of {result.snapshot.as_of})")
     return 0

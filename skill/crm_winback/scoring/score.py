@@ -99,9 +99,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         r_sql = quantile_score_sql("recency_days", quantile_cuts_sql("recency_days", "base"), True)
         f_sql = quantile_score_sql("orders", quantile_cuts_sql("orders", "base"))
         m_sql = (
-            quantile_score_sql("net_total", quantile_cuts_sql("net_total", "base"))
-            if monetary
-            else "NULL"
+            quantile_score_sql("net_total", quantile_cuts_sql("net_total", "base")) if monetary else "NULL"
         )
         basis = {
             "R": "days since last order (quintiles)",
@@ -153,9 +151,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         filled = con.execute(f"SELECT count(DISTINCT {col}) FROM scores").fetchone()[0]  # type: ignore[index]
         cuts = None
         if thresholds is None:
-            raw = con.execute(
-                f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM base"
-            ).fetchone()
+            raw = con.execute(f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM base").fetchone()
             cuts = [float(v) for v in raw[0]]  # type: ignore[index]
         note = (
             ""
