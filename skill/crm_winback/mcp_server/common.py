@@ -38,6 +38,9 @@ _OPTION_NAMES = {
     "--map": "column_map", "--as-of": "as_of", "--currency": "currency", "--date-format": "date_format",
     "--thresholds": "thresholds_file", "--segment-map": "segment_map_file", "--example": "example",
     "-o": "output_name", "--scores": "scores_summary", "--orders": "file", "--context": "context",
+    "--db": "db_path", "--shop": "shop", "--snapshot": "snapshot", "--rules": "rules", "--limit": "limit",
+    "--offset": "offset", "--by": "by", "--from": "from_snapshot", "--to": "to_snapshot",
+    "--suppress": "suppression_file", "--soft-opt-in": "soft_opt_in", "--default-country": "default_country",
 }  # fmt: skip
 # CLI advice with an MCP equivalent.
 _ADVICE = (
@@ -46,6 +49,8 @@ _ADVICE = (
         "pass the summary_file that score_customers returned",
     ),
     ("see crm-winback schema context", "see get_context_schema"),
+    ("crm-winback snapshot save FILE", "save_snapshot"),
+    ("crm-winback segments define NAME --rules FILE", "define_segment"),
 )
 _OPTION_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in _OPTION_NAMES) + r")(?![\w-])")
 _QUOTED = r"(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
@@ -63,6 +68,11 @@ def tool_message(exc: CrmError) -> str:
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     for pattern, replacement in _CONTENT_ECHOES:
         text = pattern.sub(replacement, text)
+    return tool_text(text)
+
+
+def tool_text(text: str) -> str:
+    """Core text that names CLI options or commands (messages, notes, reasons) as the tool arguments."""
     for cli, tool in _ADVICE:
         text = text.replace(cli, tool)
     return _OPTION_RE.sub(lambda m: _OPTION_NAMES[m.group(1)], text)

@@ -1,8 +1,10 @@
 """Which files the server may read and where it may write.
 
 Reads are allowed inside the working folder, any ``--allow-dir`` and the output folder; writes only into the
-output folder. A path with ``..``, an absolute path outside those folders, or a symlink that leads out is
-refused. Messages name the path the caller gave and the fix; they never quote a file's contents.
+output folder. The customer store (a DuckDB file) follows the same rule: ``store.duckdb`` in the output folder
+by default; tools that only read it may open a store anywhere they may read. A path with ``..``, an absolute
+path outside those folders, or a symlink that leads out is refused. Messages name the path the caller gave and
+the fix; they never quote a file's contents.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from ..errors import InputError
 
 DEFAULT_MAX_INPUT_MB = 2048
+DEFAULT_STORE = "store.duckdb"
+STORE_SUFFIXES = (".duckdb", ".db")
 
 
 @dataclass
@@ -98,6 +102,56 @@ class PathPolicy:
             n += 1
             target = self.out_dir / f"{stem}-{n}{suffix}"
         return target
+
+    def store_file(self, text: str | None, write: bool, what: str = "db_path") -> Path:
+        """The customer store: ``store.duckdb`` in the output folder unless ``text`` names another one.
+
+        A store a tool writes to must lie in the output folder; one it only reads may lie in any folder this
+        server reads, and must exist.
+        """
+        if text is None:
+            candidate = self.out_dir / DEFAULT_STORE
+        else:
+            given = Path(text.strip()).expanduser()
+            if not text.strip():
+                raise InputError(f"{what}: empty; leave it out to use {self.out_dir / DEFAULT_STORE}")
+            if ".." in given.parts:
+                raise InputError(
+                    f"{what} {text}: paths with '..' are refused; give a path inside {self._roots_text()}"
+                )
+            if given.suffix.lower() not in STORE_SUFFIXES:
+                raise InputError(
+                    f"{what} {text}: a customer store is a DuckDB file ending in .duckdb (or .db); leave {what} out to "
+                    f"use {self.out_dir / DEFAULT_STORE}"
+                )
+            candidate = given if given.is_absolute() else self.base_dir / given
+        real = candidate.resolve()
+        roots = (self.out_dir,) if write else self.read_roots
+        if not _inside_any(real, roots):
+            if _inside_any(candidate, roots):
+                raise InputError(
+                    f"{what} {text}: a symbolic link that leads outside the allowed folders; give the store "
+                    "file itself"
+                )
+            if write and _inside_any(real, self.read_roots):
+                raise InputError(
+                    f"{what} {text}: this tool writes to the store and the server writes only into "
+                    f"{self.out_dir}; leave {what} out to use {DEFAULT_STORE} there, or give a path inside it"
+                )
+            raise InputError(
+                f"{what} {text}: outside the folders this server may read ({self._roots_text()}); leave "
+                f"{what} out to use {self.out_dir / DEFAULT_STORE}"
+            )
+        if real.exists() and not real.is_file():
+            raise InputError(f"{what} {text}: a folder, not a store file; give the .duckdb file inside it")
+        if write:
+            real.parent.mkdir(parents=True, exist_ok=True)
+        elif not real.exists():
+            raise InputError(
+                f"no customer store at {real} yet; save a snapshot first with save_snapshot (it creates "
+                f"{DEFAULT_STORE} in {self.out_dir})"
+            )
+        return real
 
 
 def _inside_any(path: Path, roots: Sequence[Path]) -> bool:
