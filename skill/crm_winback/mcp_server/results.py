@@ -270,3 +270,120 @@ class KnowledgeAnswer(Result):
     topic: str
     file: str
     items: list[dict[str, Any]]
+
+
+# -- the customer store (segments/store.py, segments/api.py, segments/migration.py, segments/audience.py) ----
+
+
+class SnapshotInfo(Result):
+    snapshot_id: int
+    shop: str
+    source_name: str = Field(description="the file name the snapshot was scored from")
+    source_sha256: str
+    as_of: dt.date
+    method: str
+    customers: int
+    has_items: bool
+    repurchase_cycle_days: float | None
+    created_at: dt.datetime
+    already_saved: bool = Field(
+        default=False,
+        description="true when this file, as-of date and method were saved before: nothing changed",
+    )
+
+
+class SaveSnapshotResult(Result):
+    store: str = Field(description="the customer store file the snapshot is in")
+    snapshot: SnapshotInfo
+
+
+class SnapshotList(Result):
+    store: str = Field(description="the customer store file")
+    snapshots: list[SnapshotInfo] = Field(description="oldest as-of date first")
+
+
+class SegmentSummary(Result):
+    name: str
+    kind: Literal["user", "prebuilt", "rfm_segment", "lifecycle_stage"]
+    description: str
+    members: int | None = Field(
+        description="customers in the snapshot; None when it cannot be counted (see note)"
+    )
+    note: str | None = None
+
+
+class SegmentList(Result):
+    snapshot: SnapshotInfo | None = Field(description="the snapshot counted (None: no snapshot saved yet)")
+    segments: list[SegmentSummary]
+
+
+class MemberRow(Result):
+    customer_id: str = Field(description="the customer id; emails and phone numbers masked")
+    rfm_segment: str | None
+    lifecycle_stage: str | None
+    churn_risk: str | None
+    r_score: int | None
+    f_score: int | None
+    m_score: int | None
+    orders: int | None
+    total_spent: float | None
+    recency_days: int | None
+    last_order_date: dt.date | None
+    email: str | None = Field(description="masked")
+    phone: str | None = Field(description="masked")
+
+
+class MemberPage(Result):
+    segment: str
+    kind: Literal["user", "prebuilt", "rfm_segment", "lifecycle_stage"]
+    snapshot: SnapshotInfo
+    total: int = Field(description="customers in the segment")
+    limit: int
+    offset: int
+    contact_masked: bool
+    members: list[MemberRow] = Field(description="highest net spend first, then customer id")
+    note: str
+
+
+class Distribution(Result):
+    snapshot: SnapshotInfo
+    by: str
+    total: int
+    counts: dict[str, int]
+
+
+class MigrationCell(Result):
+    from_group: str
+    to_group: str
+    customers: int
+
+
+class MigrationMatrix(Result):
+    """From x to counts; (new) = only in the later snapshot, (gone) = only in the earlier one."""
+
+    by: str
+    from_snapshot: SnapshotInfo
+    to_snapshot: SnapshotInfo
+    groups: list[str] = Field(description="the row and column order")
+    cells: list[MigrationCell] = Field(description="non-zero cells only")
+    stayed: int
+    moved: int
+    new: int
+    gone: int
+
+
+class AudienceExclusion(Result):
+    reason: str
+    customers: int
+
+
+class AudienceResult(Result):
+    segment: str
+    format: Literal["klaviyo", "mailchimp", "csv"]
+    channel: Literal["email", "sms"]
+    output: str | None = Field(description="the audience file in the output folder, for the user to import")
+    candidates: int = Field(description="customers in the segment")
+    exported: int
+    excluded: list[AudienceExclusion] = Field(description="who was left out, each person under one reason")
+    soft_opt_in_included: int
+    notes: list[str]
