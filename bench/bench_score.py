@@ -1,0 +1,125 @@
+"""Benchmark ``crm-winback score`` against the peers on the same files, in the same run.
+
+    python bench/bench_score.py --peers-python /tmp/peers/bin/python [--sizes 100000 1000000 10000000]
+
+The peers run in their own virtual environment (``pip install pymc-marketing lifetimes``), never in the
+project's. Each command runs as its own process; the table reports the median wall time of --repeat runs,
+the ratio peer / ours, and each process's peak resident memory. Files come from bench/generate.py (seeded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+
+
+def measure(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one run of ``cmd``, measured from a fresh wrapper process."""
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+        "wall = time.perf_counter() - t\n"
+        "if r.returncode: sys.exit(r.stderr.decode()[-2000:])\n"
+        "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
+    wall, rss = proc.stdout.split()
+    return float(wall), float(rss)
+
+
+def label(lines: int) -> str:
+    return f"{lines // 1_000_000}m" if lines >= 1_000_000 else f"{lines // 1000}k"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    parser.add_argument("--peers-python", help="python of a venv with pymc-marketing and lifetimes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per command under 5M lines (1 above)")
+    parser.add_argument("--json", type=Path, default=OUT / "bench_score.json")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    ours = ROOT / ".venv" / "bin" / "crm-winback"
+    results = []
+    for lines in args.sizes:
+        path = OUT / f"orders_{label(lines)}.csv"
+        if not path.exists():
+            print(f"generating {path} ...", file=sys.stderr)
+            subprocess.run([sys.executable, str(HERE / "generate.py"), str(lines), str(path)], check=True)
+        commands = {
+            "crm-winback score": [
+                str(ours),
+                "score",
+                str(path),
+                "-o",
+                str(OUT / "scores.csv"),
+                "--format",
+                "json",
+            ],
+            "duckdb count(*)": [sys.executable, str(HERE / "peers" / "duckdb_count.py"), str(path)],
+        }
+        if args.peers_python:
+            commands["pymc-marketing rfm_segments"] = [
+                args.peers_python,
+                str(HERE / "peers" / "pymc_rfm.py"),
+                str(path),
+            ]
+            commands["lifetimes summary_data"] = [
+                args.peers_python,
+                str(HERE / "peers" / "lifetimes_summary.py"),
+                str(path),
+            ]
+        repeat = args.repeat if lines < 5_000_000 else 1
+        row: dict[str, object] = {"lines": lines}
+        for name, cmd in commands.items():
+            runs = [measure(cmd) for _ in range(repeat)]
+            row[name] = {
+                "seconds": statistics.median(r[0] for r in runs),
+                "peak_mib": max(r[1] for r in runs),
+            }
+            print(
+                f"{label(lines):>4} {name:<28} {row[name]['seconds']:7.2f} s  {row[name]['peak_mib']:7.0f} MiB",  # type: ignore[index]
+                file=sys.stderr,
+                flush=True,
+            )
+        results.append(row)
+    ours_name = "crm-winback score"
+    print(
+        f"\nMachine: {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
+        f"{time.strftime('%Y-%m-%d')}\n"
+    )
+    names = [n for n in results[0] if n != "lines"]
+    print(
+        "| lines | "
+        + " | ".join(f"{n} (s / MiB)" for n in names)
+        + " | "
+        + " | ".join(f"{n} / ours" for n in names if n != ours_name)
+        + " |"
+    )
+    print("|---" * (1 + 2 * len(names) - 1) + "|")
+    for row in results:
+        cells = [f"{row['lines']:,}"]
+        cells += [f"{row[n]['seconds']:.2f} / {row[n]['peak_mib']:.0f}" for n in names]  # type: ignore[index]
+        base = row[ours_name]["seconds"]  # type: ignore[index]
+        cells += [f"{row[n]['seconds'] / base:.1f}x" for n in names if n != ours_name]  # type: ignore[index]
+        print("| " + " | ".join(cells) + " |")
+    args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
