@@ -183,5 +183,7 @@ def test_quantile_method_gives_equal_values_equal_scores(small_orders: Path, tmp
         "D": ("4", "1", "1"),
         "F": ("1", "3", "2"),
     }
+    r_bins = next(b for b in result.scoring.bins if b.dimension == "R")
+    assert r_bins.bins_filled == 5 and r_bins.cut_points == [0.0, 2.0, 7.0, 163.0]
     f_bins = next(b for b in result.scoring.bins if b.dimension == "F")
     assert f_bins.bins_filled == 3 and f_bins.cut_points == [1.0, 1.0, 2.0, 2.0]

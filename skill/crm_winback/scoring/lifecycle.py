@@ -1,11 +1,12 @@
 """Lifecycle stages and the heuristic churn risk, both measured against repurchase cycles.
 
-``churn_risk`` is a seam: the probabilistic model (BG/NBD P(alive)) can replace the heuristic column.
+``churn_risk`` is a seam: with ``score --predict`` the BG/NBD P(alive) bands (:func:`p_alive_risk_sql`) replace
+the heuristic column when the fit is adequate (see scoring/predicted.py).
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..knowledge import KnowledgeModel, load_knowledge
 
@@ -25,10 +26,24 @@ class StageRule(KnowledgeModel):
     top_spend_share: float | None = Field(default=None, gt=0, lt=1)
 
 
+class PAliveBands(KnowledgeModel):
+    """Churn risk from BG/NBD P(alive): low at or above ``low_from``, medium at or above ``medium_from``."""
+
+    low_from: float = Field(gt=0, lt=1)
+    medium_from: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PAliveBands:
+        if self.medium_from >= self.low_from:
+            raise ValueError("medium_from must be below low_from")
+        return self
+
+
 class ChurnRiskRules(KnowledgeModel):
     min_purchase_days_for_own_gap: int = Field(ge=2)
     medium_above: float = Field(gt=0)
     high_above: float = Field(gt=0)
+    p_alive: PAliveBands
 
 
 class LifecycleRules(KnowledgeModel):
@@ -99,4 +114,13 @@ def expected_gap_sql(cycle: float) -> str:
     return (
         f"(CASE WHEN purchase_days >= {rules.min_purchase_days_for_own_gap} "
         f"THEN greatest(median_days_between, 1) ELSE {cycle!r} END)"
+    )
+
+
+def p_alive_risk_sql(column: str = "p_alive") -> str:
+    """Churn risk from P(alive), banded by knowledge/lifecycle.yaml churn_risk.p_alive."""
+    bands = lifecycle_rules().churn_risk.p_alive
+    return (
+        f"(CASE WHEN {column} >= {bands.low_from!r} THEN 'low' "
+        f"WHEN {column} >= {bands.medium_from!r} THEN 'medium' ELSE 'high' END)"
     )

@@ -19,6 +19,7 @@ from ..ingest import Ingested
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
 from .lifecycle import churn_risk_sql, expected_gap_sql, repurchase_cycle, stage_names, stage_sql, vip_share
+from .predicted import MODEL_COLUMNS, ModelOutlook, apply_predictions, risk_source
 from .rfm import Method, fixed_score_sql, load_thresholds, quantile_cuts_sql, quantile_score_sql
 from .scorecard import Scorecard, build_scorecard
 from .segment_map import load_segment_map
@@ -30,12 +31,18 @@ SCORE_COLUMNS = (
     "email", "phone", "first_name", "last_name", "email_consent", "sms_consent",
 )  # fmt: skip
 
+HEURISTIC_SOURCE = (
+    "heuristic: days since last order / expected gap (own median gap with 3+ purchase days, else the shop "
+    "cycle); medium above 1x, high above 2x"
+)
+
 
 @dataclass
 class ScoreOptions:
     method: Method = "fixed"
     thresholds_file: str | None = None
     segment_map_file: str | None = None
+    predict: bool = False  # fit BG/NBD + Gamma-Gamma; churn risk from P(alive) when the fit is adequate
 
 
 class BinReport(BaseModel):
@@ -59,6 +66,7 @@ class ScoreSummary(BaseModel):
     bins: list[BinReport]
     notes: list[str]
     scorecard: Scorecard
+    predictions: ModelOutlook | None = None  # with ScoreOptions.predict
 
 
 @dataclass
@@ -107,33 +115,30 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
             "M": "net spend (quintiles)",
         }
     vip_cut = f"(SELECT quantile_disc({spend}, {1 - vip_share()!r}) FROM base)"
-    code_rows = ", ".join(
-        f"({sql_string(c)}, {sql_string(s)})" for c, s in segment_map.code_to_segment().items()
-    )
+    # the 125 segment names in code order 111, 112, ..., 555: a list lookup instead of a join
+    names = "[" + ", ".join(sql_string(name) for name in segment_map.code_to_segment().values()) + "]"
+    m_or_f = "coalesce(m_score, f_score)"
     con.execute(
         f"""CREATE OR REPLACE TABLE scores AS
             WITH s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
                               {opy} AS orders_per_year, {spend} AS spend_value
-                       FROM base),
-                 codes(rfm_code, rfm_segment) AS (VALUES {code_rows})
-            SELECT s.customer_id, first_order_date, last_order_date, orders, purchase_days,
+                       FROM base)
+            SELECT customer_id, first_order_date, last_order_date, orders, purchase_days,
                    round(gross_total, 2) AS gross_total, round(net_total, 2) AS net_total,
                    round(net_total / orders, 2) AS aov, recency_days, tenure_days,
                    round(orders_per_year, 3) AS orders_per_year, median_days_between,
                    round({expected_gap_sql(cycle)}, 1) AS expected_gap_days,
                    r_score, f_score, m_score,
-                   CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(coalesce(m_score, f_score) AS VARCHAR)
-                       AS rfm_code,
-                   codes.rfm_segment,
+                   CAST(r_score * 100 + f_score * 10 + {m_or_f} AS VARCHAR) AS rfm_code,
+                   {names}[(r_score - 1) * 25 + (f_score - 1) * 5 + {m_or_f}] AS rfm_segment,
                    {stage_sql(cycle, vip_cut)} AS lifecycle_stage,
                    {churn_risk_sql(cycle)} AS churn_risk,
                    email, phone, first_name, last_name, email_consent, sms_consent
-            FROM s JOIN codes ON codes.rfm_code = CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR)
-                                  || CAST(coalesce(m_score, f_score) AS VARCHAR)"""
+            FROM s"""
     )
     n = con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
     for dim, col, metric in (
-        ("R", "r_score", "-recency_days"),
+        ("R", "r_score", "recency_days"),
         ("F", "f_score", "orders"),
         ("M", "m_score", "net_total"),
     ):
@@ -164,30 +169,40 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         bins.append(
             BinReport(dimension=dim, basis=basis[dim], bins_filled=filled, cut_points=cuts, note=note)
         )
+    outlook = apply_predictions(ingested, segment_map.names(), stage_names()) if options.predict else None
     email = "email_consent" in quality.consent_columns
     sms = "sms_consent" in quality.consent_columns
     scorecard = build_scorecard(con, segment_map.names(), stage_names(), monetary, email, sms)
     notes = []
     if not monetary:
         notes.append("monetary value unavailable: segments use R and F (M taken equal to F)")
+    if outlook is not None and outlook.churn_risk_method == "heuristic":
+        notes.append(
+            "BG/NBD model not fitted (see churn risk): churn risk uses the heuristic and the model columns "
+            "of the scores file are empty"
+        )
     summary = ScoreSummary(
         method=options.method,
         as_of=as_of,
         customers=n,
         repurchase_cycle_days=cycle,
         repurchase_cycle_source=cycle_source,
-        churn_risk_source="heuristic: days since last order / expected gap (own median gap with 3+ purchase "
-        "days, else the shop cycle); medium above 1x, high above 2x",
+        churn_risk_source=HEURISTIC_SOURCE if outlook is None else risk_source(outlook, HEURISTIC_SOURCE),
         monetary_available=monetary,
         bins=bins,
         notes=notes,
         scorecard=scorecard,
+        predictions=outlook,
     )
     return Scored(ingested, summary, quality)
 
 
 def write_scores(scored: Scored, path: str | Path) -> Path:
-    """Write per-customer scores (CSV or Parquet by extension) atomically, sorted by customer id."""
+    """Write per-customer scores (CSV or Parquet by extension) atomically, sorted by customer id.
+
+    With predictions the model columns follow (empty when the fit fell back), so the file's shape depends
+    only on the option, not on the data.
+    """
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
@@ -197,9 +212,10 @@ def write_scores(scored: Scored, path: str | Path) -> Path:
     fmt = "(FORMAT parquet)" if suffix == ".parquet" else "(FORMAT csv, HEADER true)"
     fd, tmp = tempfile.mkstemp(prefix=".crm-winback-", suffix=suffix, dir=out.parent or ".")
     os.close(fd)
+    columns = SCORE_COLUMNS + (MODEL_COLUMNS if scored.summary.predictions is not None else ())
     try:
         scored.ingested.con.execute(
-            f"COPY (SELECT {', '.join(SCORE_COLUMNS)} FROM scores ORDER BY customer_id) TO {sql_string(tmp)} {fmt}"
+            f"COPY (SELECT {', '.join(columns)} FROM scores ORDER BY customer_id) TO {sql_string(tmp)} {fmt}"
         )
         os.replace(tmp, out)
     except BaseException:
