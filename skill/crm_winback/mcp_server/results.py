@@ -84,12 +84,14 @@ class ScorecardRow(Result):
     churn_risk_high: int
     email_reachable: int | None
     sms_reachable: int | None
+    previous_customers: int | None = None
 
 
 class Scorecard(Result):
     by_segment: list[ScorecardRow]
     by_lifecycle: list[ScorecardRow]
     total: ScorecardRow
+    trend_from: str | None = None
 
 
 class ScoreSummary(Result):
@@ -105,9 +107,16 @@ class ScoreSummary(Result):
     scorecard: Scorecard
 
 
+class SavedSnapshot(Result):
+    snapshot_id: int
+    as_of: dt.date
+    already_saved: bool
+
+
 class ScoreCustomersResult(Result):
     quality: QualityReport
     scoring: ScoreSummary
+    snapshot: SavedSnapshot | None = Field(default=None, description="the store snapshot, when one was saved")
     scores_file: str = Field(description="per-customer scores (with contact columns) in the output folder")
     summary_file: str = Field(description="this result as JSON, for build_brief's scores_summary")
 
