@@ -28,6 +28,8 @@ def test_wheel_installs_and_scores_the_bundled_example(tmp_path: Path) -> None:
         "crm_winback/knowledge/rfm_segments.yaml",
         "crm_winback/examples/cdnow/CDNOW_master.txt",
         "crm_winback/py.typed",
+        "crm_winback/prompts/brief.md.j2",
+        "crm_winback/examples/contexts/coffee-subscription.yaml",
         "crm_winback/cli/__init__.py",
     ):
         assert required in names, required
@@ -67,3 +69,18 @@ def test_wheel_installs_and_scores_the_bundled_example(tmp_path: Path) -> None:
     ).stdout
     assert str(ROOT) not in located  # the installed copy ran, not the source tree
     assert (elsewhere / "s.csv").read_text().count("\n") == 23571
+    # templates and knowledge for the brief come from the installed package too
+    context = ROOT / "examples" / "contexts" / "dtc-skincare-notes.yaml"
+    proc = subprocess.run(
+        [str(env_dir / "bin" / "crm-winback"), "brief", "--context", str(context), "-o", "b.md"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        (elsewhere / "b.md")
+        .read_text()
+        .startswith("<!-- crm-winback:brief -->\n# CRM segment & winback brief")
+    )
