@@ -311,7 +311,7 @@ def _read_typed(
         raise InputError(f"{source.path}: only a header line and no rows; export the orders again")
     grouped = False
     if "order_id" in m:
-        grouped = _scalar(con, "SELECT count(*) - count(DISTINCT order_id) FROM lines") > 0
+        grouped = _order_ids_repeat(con, "lines", "order_id")
         if grouped:  # order ids repeat: duplicates must be judged on every column, on the text path
             raise duckdb.InvalidInputException("order ids repeat")
     identical = 0
@@ -415,7 +415,7 @@ def _read_text(
     # Rows roll up to orders for line items (and Shopify), or when order ids repeat (line totals).
     grouped = shopify or line_mode
     if has_order_id and not grouped:
-        grouped = _scalar(con, f"SELECT count(*) - count(DISTINCT {r['order_id']}) FROM src") > 0
+        grouped = _order_ids_repeat(con, "src", r["order_id"])
     # With an order id, a row identical in every column to another is a duplicate: drop it (and count it).
     # Unique order ids cannot have duplicates. Without an order id, identical rows may be real repeat
     # purchases: keep them and flag them.
@@ -610,6 +610,17 @@ def _locate(source: Source, header: str, bad: set[str]) -> tuple[int | None, str
     except (OSError, ValueError, csv.Error):
         pass
     return None, fallback
+
+
+def _order_ids_repeat(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether any order id occurs on more than one row.
+
+    Counting distinct 64-bit hashes is much cheaper than distinct strings. Equal ids always hash equal, so
+    "no repeated hash" proves "no repeated id"; a repeated hash is confirmed on the ids themselves.
+    """
+    if _scalar(con, f"SELECT count({column}) - count(DISTINCT hash({column})) FROM {table}") == 0:
+        return False
+    return _scalar(con, f"SELECT count({column}) - count(DISTINCT {column}) FROM {table}") > 0
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
