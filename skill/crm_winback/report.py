@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .ingest.quality import QualityReport
 from .scoring import ScoreSummary
+from .scoring.predicted import SegmentOutlook
 from .scoring.scorecard import ScorecardRow
 from .tables import cell, markdown_table, pct, text_table
 
@@ -125,6 +126,7 @@ def render_scores(q: QualityReport, s: ScoreSummary, scores_file: str | None, fm
         ("customers", f"{s.customers:,}"),
         ("repurchase cycle", f"{s.repurchase_cycle_days:g} days ({s.repurchase_cycle_source})"),
         ("churn risk", s.churn_risk_source),
+        *_model_lines(s),
         ("confidence", q.confidence),
     ]
     for b in s.bins:
@@ -148,4 +150,61 @@ def render_scores(q: QualityReport, s: ScoreSummary, scores_file: str | None, fm
         "## By lifecycle stage" if md else "BY LIFECYCLE STAGE",
         table(headers, scorecard_rows([*card.by_lifecycle, card.total], with_trend)),
     ]
+    model = s.predictions
+    if model is not None and model.overall is not None:
+        parts += [
+            "",
+            "## Model estimates by segment" if md else "MODEL ESTIMATES BY SEGMENT",
+            f"BG/NBD + Gamma-Gamma; CLV = expected revenue over {model.horizon_days} days (before margin); "
+            f"winback days = days from the last order to the day P(alive) falls to {model.threshold:g} "
+            "(quartiles; one-time buyers share the shop-level date).",
+            table(OUTLOOK_HEADERS, outlook_rows([*model.by_segment, model.overall])),
+        ]
     return "\n".join(parts) + "\n"
+
+
+OUTLOOK_HEADERS = [
+    "group",
+    "customers",
+    "mean P(alive)",
+    "expected orders",
+    "CLV total",
+    "CLV mean",
+    "winback days p25/median/p75",
+    "shop-level",
+    "winback passed",
+]
+
+
+def outlook_rows(rows: list[SegmentOutlook]) -> list[list[object]]:
+    def days(r: SegmentOutlook) -> str:
+        values = (r.winback_days_p25, r.winback_days_median, r.winback_days_p75)
+        return "-" if r.winback_days_median is None else "/".join(cell(v) for v in values)
+
+    return [
+        [
+            r.group,
+            r.customers,
+            f"{r.mean_p_alive:.2f}",
+            r.expected_orders,
+            r.clv_total,
+            r.clv_mean,
+            days(r),
+            pct(r.shop_level_share),
+            pct(r.winback_passed_share),
+        ]
+        for r in rows
+    ]
+
+
+def _model_lines(s: ScoreSummary) -> list[tuple[str, str]]:
+    model = s.predictions
+    if model is None:
+        return []
+    if model.churn_risk_method == "heuristic":
+        return [("model", f"not fitted - {model.fallback_reason}")]
+    params = ", ".join(f"{k} {v:g}" for k, v in model.parameters.items())
+    return [
+        ("model", f"BG/NBD + Gamma-Gamma fitted in {model.time_unit}: {params}"),
+        *(("model note", n) for n in model.notes),
+    ]

@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
         description="Score every customer and print the segment health scorecard. Per-customer scores go to "
         f"a file (default: {DEFAULT_OUT_DIR}/<name>-scores.csv).",
         epilog="Examples: crm-winback score --example cdnow\n"
-        "          crm-winback score orders.csv --method quantile -o scores.parquet --format json",
+        "          crm-winback score orders.csv --method quantile -o scores.parquet --format json\n"
+        "          crm-winback score orders.csv --predict   # churn risk from BG/NBD P(alive)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(s)
@@ -45,6 +46,13 @@ def register(sub: Any) -> None:
     )
     s.add_argument(
         "--segment-map", metavar="FILE", help="your own R-F-M segment map (YAML, as rfm_segments.yaml)"
+    )
+    s.add_argument(
+        "--predict",
+        action="store_true",
+        help="also fit BG/NBD + Gamma-Gamma: churn risk from P(alive) (bands in knowledge/lifecycle.yaml) "
+        "when the fit is adequate, else the heuristic (stated); the scores file gains p_alive, "
+        "expected_orders, clv, winback_date and winback_basis",
     )
     s.add_argument("-o", "--output", metavar="FILE", help="per-customer scores file (.csv or .parquet)")
     s.add_argument(
@@ -79,7 +87,11 @@ def run_score(args: argparse.Namespace) -> int:
         output.parent.mkdir(parents=True, exist_ok=True)
     store = StoreOptions(db=args.db, save=args.save, shop=args.shop) if (args.db or args.save) else None
     result, _ = score_file(
-        path, options, ScoreOptions(args.method, args.thresholds, args.segment_map), output, store=store
+        path,
+        options,
+        ScoreOptions(args.method, args.thresholds, args.segment_map, args.predict),
+        output,
+        store=store,
     )
     if args.format == "json":
         emit(to_json(result))

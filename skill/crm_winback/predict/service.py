@@ -125,7 +125,9 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
         one_time_buyer_survival(bgnbd, summary.T),
     )
     horizon = options.horizon_days / scale
-    expected = conditional_expected_purchases(bgnbd, horizon, summary.x, summary.t_x, summary.T)
+    with np.errstate(invalid="ignore", over="ignore"):  # a degenerate fit overflows here; checked next
+        expected = conditional_expected_purchases(bgnbd, horizon, summary.x, summary.t_x, summary.T)
+    _check_finite(bgnbd, p_alive, expected)
     timing = winback(bgnbd, summary.x, summary.t_x, summary.T, options.threshold)
     gamma_gamma, spend = _spend(ingested, summary, options, notes)
     clv = customer_lifetime_value(
@@ -163,6 +165,20 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
         definitions=DEFINITIONS,
         notes=notes,
     )
+
+
+def _check_finite(params: BgNbdParams, *arrays: NDArray[np.float64]) -> None:
+    """Raise DataError when a fit that converged still gives non-finite predictions.
+
+    It happens on small data at a degenerate optimum, e.g. a and b both huge (every customer with the same
+    drop-out probability), where the hypergeometric terms of E[Y(t)] overflow.
+    """
+    bad = sum(int((~np.isfinite(a)).sum()) for a in arrays)
+    if bad:
+        raise DataError(
+            f"the BG/NBD fit is degenerate (a={params.a:.3g}, b={params.b:.3g}) and gives {bad} non-finite "
+            "predictions; use a longer order history or a small penalizer_coef such as 0.001"
+        )
 
 
 def _spend(
