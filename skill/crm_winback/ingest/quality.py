@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from ..knowledge import KnowledgeModel, load_knowledge
+from .lines import scalar
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from .lines import LinesRead
+    from .mapping import LayoutSignature
+    from .reader import Source
 
 Confidence = Literal["high", "medium", "low"]
 
@@ -85,3 +93,177 @@ def assess_confidence(
             return level.level, reasons
         reasons.append(f"not {level.level}: " + ", ".join(short))
     return "low", reasons
+
+
+def _money(value: object) -> float | None:
+    return None if value is None else round(float(value), 2)  # type: ignore[arg-type]
+
+
+def build_quality_report(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    layout: LayoutSignature | None,
+    mapping: dict[str, str],
+    read: LinesRead,
+    currency: str | None,
+    returns_only: tuple[int, int],
+    as_of: dt.date,
+    as_of_reason: str,
+) -> QualityReport:
+    date_fmt, money_fmt, monetary, rows_read = read.date_fmt, read.money_fmt, read.monetary, read.rows_read
+    duplicate_rows, identical_rows = read.duplicate_rows, read.identical_rows
+    exclusions: list[Exclusion] = []
+    if duplicate_rows:
+        exclusions.append(
+            Exclusion(
+                reason="duplicate row",
+                rows=duplicate_rows,
+                note="identical to an earlier row of the same order",
+            )
+        )
+    for reason, rows, orders in con.execute(
+        "SELECT exclusion, sum(n_lines), count(*) FROM classified WHERE exclusion IS NOT NULL "
+        "GROUP BY exclusion ORDER BY exclusion"
+    ).fetchall():
+        exclusions.append(Exclusion(reason=reason, rows=int(rows), orders=int(orders)))
+    ret = con.execute("SELECT count(*), coalesce(sum(n_lines), 0), sum(value) FROM returns").fetchone()
+    assert ret is not None
+    if ret[0]:
+        exclusions.append(
+            Exclusion(
+                reason="return or cancellation document",
+                rows=int(ret[1]),
+                orders=int(ret[0]),
+                action="flagged",
+                note="not a purchase; its negative value reduces net revenue",
+            )
+        )
+    if returns_only[0]:
+        exclusions.append(
+            Exclusion(
+                reason="customer with returns only",
+                rows=returns_only[1],
+                orders=None,
+                note=f"{returns_only[0]} customers have returns but no purchase in the window; not scored",
+            )
+        )
+    zero = scalar(con, "SELECT count(*) FROM orders WHERE gross = 0")
+    if zero:
+        exclusions.append(
+            Exclusion(
+                reason="zero-value order",
+                rows=zero,
+                orders=zero,
+                action="flagged",
+                note="kept as an order; adds nothing to revenue",
+            )
+        )
+    pending = scalar(
+        con, "SELECT count(*) FROM classified WHERE exclusion IS NULL AND status_class = 'kept_flagged'"
+    )
+    if pending:
+        exclusions.append(
+            Exclusion(
+                reason="payment pending or authorised",
+                rows=pending,
+                orders=pending,
+                action="flagged",
+                note="kept as a purchase",
+            )
+        )
+    unknown = scalar(
+        con, "SELECT count(*) FROM classified WHERE exclusion IS NULL AND status_class = 'unknown'"
+    )
+    if unknown:
+        exclusions.append(
+            Exclusion(
+                reason="unrecognised status",
+                rows=unknown,
+                orders=unknown,
+                action="flagged",
+                note="kept as a purchase; see knowledge/order_status.yaml",
+            )
+        )
+    if identical_rows:
+        exclusions.append(
+            Exclusion(
+                reason="identical rows",
+                rows=identical_rows,
+                action="flagged",
+                note="kept: without an order id a repeat purchase cannot be told from a copy",
+            )
+        )
+    used = scalar(con, "SELECT coalesce(sum(n_lines), 0) FROM classified WHERE exclusion IS NULL")
+    stats = con.execute(
+        "SELECT (SELECT count(*) FROM customers), count(*), min(order_date), max(order_date), sum(gross), "
+        "sum(refunded) FROM orders"
+    ).fetchone()
+    assert stats is not None
+    customers, orders, first, last, gross, refunds = stats
+    returns_value = ret[2] if ret[0] else 0
+    net = None if not monetary or gross is None else gross - refunds + (returns_value or 0)
+    # ids that never made it to a customer: excluded orders or returns only
+    ids_found = customers + scalar(
+        con,
+        "SELECT count(DISTINCT customer_id) FROM classified WHERE customer_id IS NOT NULL "
+        "AND (exclusion IS NOT NULL OR gross < 0) AND customer_id NOT IN (SELECT customer_id FROM customers)",
+    )
+    repeat = con.execute(
+        "SELECT count(*) FILTER (WHERE orders > 1), (SELECT median(g) FROM (SELECT unnest(gaps) AS g FROM customers)) "
+        "FROM customers"
+    ).fetchone()
+    assert repeat is not None
+    repeat_customers, median_gap = int(repeat[0]), repeat[1]
+    history = (as_of - first).days if first else 0
+    level, reasons = assess_confidence(customers, history, repeat_customers)
+    consent: dict[str, str] = {
+        role: mapping[role] for role in ("email_consent", "sms_consent") if role in mapping
+    }
+    notes = list(source.notes)
+    if not monetary:
+        notes.append("no amount column: monetary value is unavailable; R and F are scored, M is not")
+    if layout is None:
+        if "quantity" in mapping and "unit_price" in mapping:
+            layout_name, label = "line_items", "line items (value = quantity x unit price, grouped by order)"
+        elif not monetary:
+            layout_name, label = "event_log", "event log (customer and date only, no amounts)"
+        elif "order_id" in mapping and scalar(con, "SELECT count(*) FROM classified WHERE n_lines > 1"):
+            layout_name, label = "line_items", "line items (line totals, grouped by order)"
+        else:
+            layout_name, label = "orders", "one row per order"
+    else:
+        layout_name, label = layout.name, layout.label
+    return QualityReport(
+        file=str(source.path),
+        file_format=source.describe(),
+        layout=layout_name,
+        layout_label=label,
+        mapping=mapping,
+        date_format=date_fmt.label,
+        date_format_reason=date_fmt.reason,
+        money_format=money_fmt.label if monetary else None,
+        currency=currency,
+        monetary_available=monetary,
+        rows_read=rows_read,
+        rows_used=used,
+        exclusions=exclusions,
+        customer_ids_found=ids_found,
+        customers=customers,
+        orders=orders,
+        first_order_date=first,
+        last_order_date=last,
+        history_days=history,
+        as_of=as_of,
+        as_of_reason=as_of_reason,
+        gross_revenue=_money(gross) if monetary else None,
+        refunds=_money(refunds) if monetary else None,
+        returns=_money(returns_value) if monetary else None,
+        net_revenue=_money(net),
+        one_time_buyer_share=round(1 - repeat_customers / customers, 4) if customers else 0.0,
+        repeat_customers=repeat_customers,
+        median_days_between_orders=float(median_gap) if median_gap is not None else None,
+        consent_columns=consent,
+        notes=notes,
+        confidence=level,
+        confidence_reasons=reasons,
+    )

@@ -1,0 +1,130 @@
+"""From ``lines`` to orders, customers, contact details and purchase items (tables in the ingest connection)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import duckdb
+
+from ..errors import InputError
+from .lines import line_col
+
+CONTACT_ROLES = ("email", "phone", "first_name", "last_name", "email_consent", "sms_consent")
+
+
+def build_customer_info(con: duckdb.DuckDBPyConnection, m: Mapping[str, str], as_of: dt.date) -> None:
+    """Per customer, the contact details and consent of their latest order (ties: consent false wins)."""
+    if not any(role in m for role in CONTACT_ROLES):
+        con.execute(
+            """CREATE TABLE customer_info (customer_id VARCHAR, email VARCHAR, phone VARCHAR, first_name VARCHAR,
+                   last_name VARCHAR, email_consent BOOLEAN, sms_consent BOOLEAN)"""
+        )
+        return
+    c = {name: line_col(con, name) for name in CONTACT_ROLES}
+    latest = {
+        name: f"arg_max({c[name]}, order_date) FILTER (WHERE {c[name]} IS NOT NULL)"
+        for name in CONTACT_ROLES[:4]
+    }
+    # consent: the latest order's answer; on a tie, "no" wins
+    for name in ("email_consent", "sms_consent"):
+        latest[name] = f"arg_max({c[name]}, (order_date, NOT {c[name]})) FILTER (WHERE {c[name]} IS NOT NULL)"
+    select = ", ".join(f"{expr} AS {name}" for name, expr in latest.items())
+    con.execute(
+        f"""CREATE TABLE customer_info AS SELECT customer_id, {select}
+           FROM lines WHERE customer_id IS NOT NULL AND order_date <= ?
+           GROUP BY customer_id""",
+        [as_of],
+    )
+
+
+def build_customers(con: duckdb.DuckDBPyConnection) -> None:
+    """The per-customer summary: dates, orders, purchase days and the gaps between them, gross and net."""
+    con.execute(
+        """CREATE TABLE customers AS
+           WITH agg AS (
+               SELECT customer_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
+                      count(*) AS orders, list_sort(list_distinct(list(order_date))) AS days,
+                      sum(gross) AS gross_total, sum(net) AS net_orders
+               FROM orders GROUP BY customer_id),
+           ret AS (SELECT customer_id, sum(value) AS returned FROM returns GROUP BY customer_id)
+           SELECT a.customer_id, first_order_date, last_order_date, orders, len(days) AS purchase_days,
+                  list_transform(range(1, len(days)), lambda i: date_diff('day', days[i], days[i + 1])) AS gaps,
+                  CAST(gross_total AS DOUBLE) AS gross_total,
+                  CAST(net_orders + coalesce(returned, 0) AS DOUBLE) AS net_total
+           FROM agg a LEFT JOIN ret USING (customer_id)"""
+    )
+
+
+def build_items(con: duckdb.DuckDBPyConnection, has_order_id: bool, grouped: bool) -> None:
+    """Purchase lines with a product, for product and category rules."""
+    if grouped:
+        key = "l.order_id" if has_order_id else "l.customer_id || '|' || CAST(l.order_date AS VARCHAR)"
+        source = f"lines l JOIN orders o ON o.customer_id = l.customer_id AND o.order_id = {key}"
+        select = "l.customer_id, o.order_id, o.order_date"
+    else:
+        source = "lines l JOIN orders o ON o.order_id = " + (
+            "l.order_id" if has_order_id else "'row ' || CAST(l.rowid AS VARCHAR)"
+        )
+        select = "l.customer_id, o.order_id, o.order_date"
+    product, category, quantity, value = (
+        line_col(con, c, "l.") for c in ("product", "category", "quantity", "value")
+    )
+    con.execute(
+        f"""CREATE TABLE items AS SELECT {select}, {product} AS product, {category} AS category,
+                   {quantity} AS quantity, {value} AS value
+            FROM {source} WHERE {product} IS NOT NULL AND ({value} IS NULL OR {value} > 0)"""
+    )
+
+
+def build_orders(
+    con: duckdb.DuckDBPyConnection, has_order_id: bool, grouped: bool, first_row_totals: bool
+) -> None:
+    """Roll lines up to orders; when each row is an order, a view over the lines is enough.
+
+    Without an order id a row is an order; for line items the order is the customer's day.
+    """
+    value, refunded, status, cancelled, currency = (
+        line_col(con, c) for c in ("value", "refunded", "status_class", "cancelled", "currency")
+    )
+    if not grouped:
+        order_id = "order_id" if has_order_id else "'row ' || CAST(rowid AS VARCHAR)"
+        con.execute(
+            f"""CREATE VIEW all_orders AS SELECT customer_id, {order_id} AS order_id, order_date,
+                   {value} AS gross, {refunded} AS refunded, {status} AS status_class, {cancelled} AS cancelled,
+                   {currency} AS currency, 1 AS n_lines
+               FROM lines"""
+        )
+        return
+    key = "order_id" if has_order_id else "customer_id || '|' || CAST(order_date AS VARCHAR)"
+    gross = f"max({value})" if first_row_totals else f"sum({value})"  # Shopify: the total is on the first row
+    con.execute(
+        f"""CREATE TABLE all_orders AS SELECT
+               max(customer_id) AS customer_id, {key} AS order_id,
+               min(order_date) AS order_date, {gross} AS gross, max({refunded}) AS refunded,
+               CASE WHEN bool_or({status} = 'excluded') THEN 'excluded' ELSE max({status}) END AS status_class,
+               bool_or({cancelled}) AS cancelled, max({currency}) AS currency, count(*) AS n_lines
+            FROM lines GROUP BY {key}"""
+    )
+
+
+def pick_currency(con: duckdb.DuckDBPyConnection, name: str, chosen: str | None) -> str | None:
+    """The one currency of the file, or the one the user chose when it mixes several."""
+    currency = line_col(con, "currency")
+    found = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT {currency} FROM lines WHERE {currency} IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
+    if chosen:
+        chosen = chosen.upper()
+        if found and chosen not in found:
+            raise InputError(f"{name}: --currency {chosen} does not occur; the file has {', '.join(found)}")
+        return chosen
+    if len(found) > 1:
+        raise InputError(
+            f"{name}: the file mixes currencies ({', '.join(found)}); rerun with --currency "
+            f"{found[0]} (or another) to score one of them"
+        )
+    return found[0] if found else None
