@@ -134,3 +134,12 @@ def test_headers_match_case_and_space_insensitively(tmp_path: Path) -> None:
         "date": "Created At",
         "amount": "Order Total",
     }
+
+
+def test_a_cp1252_byte_after_the_first_megabyte_is_still_detected(tmp_path: Path) -> None:
+    filler = "".join(f"{9000 + i},A,2024-01-05,1.00\n" for i in range(40000))  # > 1 MB of ASCII
+    text = "order_id,customer,date,total\n" + filler + "1,Zoë,2024-02-01,2.50\n"
+    path = _write(tmp_path / "o.csv", text, "cp1252")
+    q = profile_file(path, IngestOptions(today=TODAY))
+    # ë is the same byte in cp1252 and latin-1; with no 0x80-0x9F byte the file reads as latin-1
+    assert (q.orders, q.customers, q.file_format) == (40001, 2, "CSV, comma-separated, latin-1")

@@ -24,7 +24,7 @@ from .parse import (
     mark_sql,
     money_sql,
 )
-from .reader import Source, sql_ident, sql_string
+from .reader import NotUtf8Error, Source, sql_ident, sql_string
 from .status import status_class_sql
 
 if TYPE_CHECKING:
@@ -228,6 +228,8 @@ def read_text(
     try:
         con.execute(f"CREATE TABLE src AS SELECT * FROM {source.sql}")
     except duckdb.Error as exc:
+        if source.kind == "csv" and source.encoding == "utf-8" and "unicode" in str(exc).lower():
+            raise NotUtf8Error from None
         raise InputError(
             f"{name}: could not be read as {source.describe()} ({short_error(exc)}); "
             "check that it is an unmodified export"

@@ -22,7 +22,7 @@ from .lines import LinesRead, fast_plan, read_text, read_typed
 from .mapping import LayoutSignature, detect_layout, map_columns
 from .orders import build_customer_info, build_customers, build_items, build_orders, pick_currency
 from .quality import QualityReport, build_quality_report
-from .reader import Source, open_source, sql_string
+from .reader import NotUtf8Error, Source, detect_file_encoding, open_source, sql_string
 
 
 @dataclass
@@ -55,6 +55,15 @@ def load_orders(path: str | Path, options: IngestOptions | None = None) -> Inges
     source = open_source(path)
     try:
         return _load(source, options)
+    except NotUtf8Error:
+        # the first megabyte was UTF-8, a later byte is not: read the whole file's encoding and start again
+        source.close()
+        source = open_source(path, detect_file_encoding(source.path, source.compressed))
+        try:
+            return _load(source, options)
+        except BaseException:
+            source.close()
+            raise
     except BaseException:
         source.close()
         raise

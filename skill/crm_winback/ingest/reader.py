@@ -119,7 +119,19 @@ def _looks_like_data(fields: list[str]) -> bool:
     return numeric >= max(1, len([f for f in fields if f.strip()]) // 2 + 1)
 
 
-def open_source(path: str | os.PathLike[str]) -> Source:
+class NotUtf8Error(Exception):
+    """Raised by readers when bytes past the sniffed head turn out not to be UTF-8."""
+
+
+def detect_file_encoding(path: Path, compressed: bool) -> str:
+    """The encoding of the whole file (the head alone said UTF-8 but a later byte is not)."""
+    opener = gzip.open if compressed else open
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    return detect_encoding(data)
+
+
+def open_source(path: str | os.PathLike[str], encoding: str | None = None) -> Source:
     """Sniff ``path`` and return a :class:`Source`. Raises :class:`InputError` for anything unreadable."""
     p = Path(path)
     if not p.exists():
@@ -141,7 +153,7 @@ def open_source(path: str | os.PathLike[str]) -> Source:
     is_json_suffix = any(s in (".json", ".ndjson", ".jsonl") for s in suffixes)
     if stripped[:1] in (b"[", b"{") or is_json_suffix:
         return _open_json(p, stripped[:1])
-    return _open_csv(p, head, compressed)
+    return _open_csv(p, head, compressed, encoding)
 
 
 def _open_parquet(p: Path) -> Source:
@@ -178,8 +190,8 @@ def _open_json(p: Path, first: bytes) -> Source:
     return Source(p, "json", headers, f"(SELECT {select} FROM {reader})", notes=[kind_note])
 
 
-def _open_csv(p: Path, head: bytes, compressed: bool) -> Source:
-    encoding = detect_encoding(head)
+def _open_csv(p: Path, head: bytes, compressed: bool, encoding: str | None = None) -> Source:
+    encoding = encoding or detect_encoding(head)
     text = head.decode(encoding, errors="replace").lstrip("\ufeff")
     lines = text.splitlines()
     if len(head) == _HEAD_BYTES and lines:
