@@ -20,6 +20,7 @@ from crm_winback.mcp_server import results
 from crm_winback.predict.bgnbd import BgNbdParams
 from crm_winback.predict.gamma_gamma import GammaGammaParams
 from crm_winback.predict.service import GroupSummary, PredictionSummary, PredictOptions
+from crm_winback.scoring.predicted import ModelOutlook, SegmentOutlook
 from crm_winback.scoring.score import BinReport, ScoreSummary
 from crm_winback.scoring.scorecard import Scorecard, ScorecardRow
 
@@ -31,6 +32,7 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (PredictOptions, results.PredictOptions), (BgNbdParams, results.BgNbdParams),
     (GammaGammaParams, results.GammaGammaParams), (GroupSummary, results.GroupSummary),
     (CohortTable, results.CohortTable), (CohortRow, results.CohortRow), (KnowledgeAnswer, results.KnowledgeAnswer),
+    (ModelOutlook, results.ModelOutlook), (SegmentOutlook, results.SegmentOutlook),
 ]  # fmt: skip
 MIRRORS = {core: mirror for core, mirror in PAIRS}
 

@@ -129,6 +129,29 @@ def test_score_customers_on_the_bundled_example(tmp_path: Path) -> None:
     assert len(json.dumps(result)) / 4 < 4000  # compact whatever the data size
 
 
+def test_score_customers_with_predict_takes_churn_risk_from_p_alive(tmp_path: Path) -> None:
+    result = ok(call(server_in(tmp_path), "score_customers", {"example": "cdnow", "predict": True}))
+    model = result["scoring"]["predictions"]
+    assert model["churn_risk_method"] == "BG/NBD P(alive)"
+    total = result["scoring"]["scorecard"]["total"]
+    assert (total["churn_risk_low"], total["churn_risk_medium"], total["churn_risk_high"]) == (
+        5310,
+        15593,
+        2667,
+    )
+    scores = (tmp_path / "crm-winback-out" / "CDNOW_master-scores.csv").read_text(encoding="utf-8")
+    header = scores.split("\n", 1)[0]
+    assert header.endswith(",p_alive,expected_orders,clv,winback_date,winback_basis")
+    assert len(json.dumps(result)) / 4 < 6000  # per-group aggregates only, no customer rows
+
+
+def test_score_customers_with_predict_states_the_fallback(tmp_path: Path) -> None:
+    work = workspace(tmp_path)
+    result = ok(call(server_in(work), "score_customers", {"file": "orders.csv", "predict": True}))
+    assert result["scoring"]["predictions"]["churn_risk_method"] == "heuristic"
+    assert "fallback from BG/NBD P(alive)" in result["scoring"]["churn_risk_source"]
+
+
 def test_preview_customers_masks_contact_data(tmp_path: Path) -> None:
     work = workspace(tmp_path)
     server = server_in(work)

@@ -94,6 +94,35 @@ class Scorecard(Result):
     trend_from: str | None = None
 
 
+class SegmentOutlook(Result):
+    group: str
+    customers: int
+    mean_p_alive: float
+    expected_orders: float
+    clv_total: float | None
+    clv_mean: float | None
+    winback_days_p25: float | None
+    winback_days_median: float | None
+    winback_days_p75: float | None
+    shop_level_share: float
+    winback_passed_share: float
+
+
+class ModelOutlook(Result):
+    """score_customers with predict: which churn-risk method was used and the model's per-group estimates."""
+
+    churn_risk_method: Literal["BG/NBD P(alive)", "heuristic"]
+    fallback_reason: str | None
+    horizon_days: int
+    threshold: float
+    time_unit: str
+    parameters: dict[str, float]
+    notes: list[str]
+    overall: SegmentOutlook | None
+    by_segment: list[SegmentOutlook]
+    by_lifecycle: list[SegmentOutlook]
+
+
 class ScoreSummary(Result):
     method: Literal["fixed", "quantile"]
     as_of: dt.date
@@ -105,6 +134,7 @@ class ScoreSummary(Result):
     bins: list[BinReport]
     notes: list[str]
     scorecard: Scorecard
+    predictions: ModelOutlook | None = None
 
 
 class SavedSnapshot(Result):

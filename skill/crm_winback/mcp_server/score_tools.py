@@ -83,6 +83,14 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 "default <input name>-scores.csv"
             ),
         ] = None,
+        predict: Annotated[
+            bool,
+            Field(
+                description="also fit BG/NBD + Gamma-Gamma: churn risk from P(alive) when the fit is adequate, "
+                "else the heuristic (scoring.predictions says which and why); the scores file gains p_alive, "
+                "expected_orders, clv, winback_date, winback_basis"
+            ),
+        ] = False,
     ) -> ScoreCustomersResult:
         """Score every customer (R, F, M, segment, lifecycle stage, churn risk); return the segment scorecard.
 
@@ -111,7 +119,10 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 path,
                 env.options(column_map, as_of, currency, date_format),
                 ScoreOptions(
-                    method, str(thresholds) if thresholds else None, str(segment_map) if segment_map else None
+                    method,
+                    str(thresholds) if thresholds else None,
+                    str(segment_map) if segment_map else None,
+                    predict,
                 ),
                 target,
             )
