@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from crm_winback.mcp_server import results
 from crm_winback.segments import api, audience, migration, store
+from crm_winback.segments.rules import FIELDS, OPERATORS
 
 from .mcp_support import call, error_text, ok, server_in, with_client, workspace
 
@@ -103,7 +104,8 @@ def test_store_tools_have_truthful_annotations_and_say_where_the_store_lives(tmp
     assert tools["save_snapshot"].annotations.destructive_hint is False  # type: ignore[union-attr]
     assert tools["export_audience"].annotations.destructive_hint is False  # type: ignore[union-attr]
     rules = tools["define_segment"].input_schema["properties"]["rules"]["description"]
-    assert "total_spent" in rules and "between" in rules and "90_days_ago" in rules
+    assert all(field in rules for field in FIELDS) and all(op in rules for op in OPERATORS)
+    assert "90_days_ago" in rules and "2_cycles" in rules
 
 
 # --- snapshots --------------------------------------------------------------------------------------------

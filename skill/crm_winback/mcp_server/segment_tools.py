@@ -18,7 +18,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from ..errors import InputError
-from ..segments.rules import FIELDS, OPERATORS
+from ..segments.rules import FIELDS, MAX_DEPTH, OPERATORS
 from .common import (
     READ_ONLY,
     WRITES_OUTPUT,
@@ -76,7 +76,8 @@ RulesArg = Annotated[
     dict[str, Any],
     Field(
         description='the rule tree as a JSON object: {"logic": "AND" or "OR", "rules": [condition or group, '
-        '...]}; a condition is {"field": F, "operator": OP, "value": V}; groups nest up to 8 deep. Operators: '
+        '...]}; a condition is {"field": F, "operator": OP, "value": V}; groups nest up to '
+        f"{MAX_DEPTH} deep. Operators: "
         f"{', '.join(OPERATORS)} (between takes [low, high]; in/not_in a list; exists true/false). Fields: "
         f"{', '.join(FIELDS)}. Dates may be relative ('90_days_ago', 'as_of'); day counts may be "
         '\'2_cycles\' (repurchase cycles). Example: {"rules": [{"field": "total_spent", "operator": '
