@@ -77,11 +77,6 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
 
     con = ingested.con
     options = PredictOptions()
-    common = {
-        "horizon_days": options.horizon_days,
-        "threshold": options.threshold,
-        "time_unit": options.time_unit,
-    }
     try:
         summary = predict(ingested, options)
     except DataError as exc:
@@ -96,7 +91,9 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
             overall=None,
             by_segment=[],
             by_lifecycle=[],
-            **common,
+            horizon_days=options.horizon_days,
+            threshold=options.threshold,
+            time_unit=options.time_unit,
         )
     con.execute(
         f"""CREATE OR REPLACE TABLE scores AS
@@ -116,7 +113,9 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
         overall=_outlook(con, ingested.as_of, None, [])[0],
         by_segment=_outlook(con, ingested.as_of, "rfm_segment", segments),
         by_lifecycle=_outlook(con, ingested.as_of, "lifecycle_stage", stages),
-        **common,
+        horizon_days=options.horizon_days,
+        threshold=options.threshold,
+        time_unit=options.time_unit,
     )
 
 
