@@ -18,6 +18,7 @@ from crm_winback.cli import main
 from crm_winback.cli.common import to_json
 from crm_winback.errors import InputError, KnowledgeError
 from crm_winback.knowledge import KNOWLEDGE_FILES, knowledge_dir, load_model_file, model_for
+from crm_winback.scoring import ScoreOptions
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "brief"
@@ -230,7 +231,9 @@ def test_cli_check_exit_codes_and_schema(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_cli_writes_the_brief_from_a_scores_file(tmp_path: Path) -> None:
     scores = tmp_path / "scores.json"
-    scores.write_text(to_json(score_file(DATA / "marketplace_orders.csv")[0]))
+    # as `crm-winback score --predict --format json` writes it: the brief from --orders scores with predict
+    scored = score_file(DATA / "marketplace_orders.csv", score_options=ScoreOptions(predict=True))[0]
+    scores.write_text(to_json(scored))
     out = tmp_path / "brief.md"
     assert (
         main(

@@ -12,6 +12,7 @@ from ..api import ScoreResult, score_file
 from ..cohorts import CohortTable, build_cohorts
 from ..errors import InputError
 from ..knowledge import format_validation_error
+from ..scoring import ScoreOptions
 from .assumptions import Assumption, resolve
 from .check import CheckReport, check_text
 from .context import Context
@@ -72,7 +73,8 @@ def scored_data(orders: str | Path | None, scores: str | Path | None) -> ScoreRe
     if scores is not None:
         return load_scores(scores)
     if orders is not None:
-        return score_file(orders)[0]
+        # with the model: churn risk from P(alive) and winback timing from the BG/NBD dates when it fits
+        return score_file(orders, score_options=ScoreOptions(predict=True))[0]
     return None
 
 

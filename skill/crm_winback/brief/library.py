@@ -135,6 +135,9 @@ class Trigger(KnowledgeModel):
     signal: str
     timing_cycles: float | None = Field(default=None, gt=0, description="days = cycles x repurchase cycle")
     timing_days: int | None = Field(default=None, ge=0, description="a fixed delay, for event triggers")
+    winback_quantile: float | None = Field(
+        default=None, description="with predictions: this quartile of the stage's days to the winback date"
+    )
     offer_type: str
     channels: list[Channel] = Field(min_length=1)
     stop_condition: str
@@ -145,6 +148,8 @@ class Trigger(KnowledgeModel):
     def _one_timing(self) -> Trigger:
         if (self.timing_cycles is None) == (self.timing_days is None):
             raise ValueError("give exactly one of timing_cycles and timing_days")
+        if self.winback_quantile not in (None, 0.25, 0.5, 0.75):
+            raise ValueError("winback_quantile must be 0.25, 0.5 or 0.75 (the quartiles the model reports)")
         return self
 
 

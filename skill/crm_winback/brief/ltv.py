@@ -23,6 +23,7 @@ from .plan import (
     data_quality_notes,
     discount_for,
     facts,
+    fitted_model,
     stage_rows,
 )
 
@@ -53,6 +54,19 @@ class DiagnosisRow(BaseModel):
     stage: StageRow
     diagnosis: str
     levers: list[str]
+    mean_p_alive: float | None = None  # model estimates, when predictions are available
+    clv_mean: float | None = None
+    clv_total: float | None = None
+
+
+class ClvEstimate(BaseModel):
+    """Predicted CLV of the existing customers (BG/NBD + Gamma-Gamma), or why it is not available."""
+
+    available: bool
+    horizon_days: int | None
+    clv_total: float | None
+    gross_profit: float | None
+    note: str
 
 
 class Package(BaseModel):
@@ -78,6 +92,7 @@ class LtvPlan(BaseModel):
     facts: Facts
     baseline: Baseline
     measured: bool
+    clv: ClvEstimate
     diagnosis: list[DiagnosisRow]
     levers: list[LeverRow]
     packages: list[Package]
@@ -158,16 +173,57 @@ def rank_levers(lib: Library, r: Resolved, base: Baseline) -> list[LeverRow]:
     return [row.model_copy(update={"rank": i}) for i, row in enumerate(rows, 1)]
 
 
+def clv_estimate(r: Resolved, data: ScoreResult | None) -> tuple[ClvEstimate, list[Assumption]]:
+    """Predicted CLV from the scored data's model, or an assumption saying why there is none."""
+    model, why = fitted_model(data)
+    if model is None or model.overall is None or model.overall.clv_total is None:
+        why = why or "the export has no order values, so the model cannot predict spend"
+        assumption = Assumption(
+            field="predicted_clv",
+            value="not available; the plan works from the 12-month baseline only",
+            why=why,
+            how_to_check="give --orders with amounts and enough repeat buyers (or --scores from crm-winback "
+            "score --predict) to add the BG/NBD + Gamma-Gamma CLV per segment",
+        )
+        return ClvEstimate(available=False, horizon_days=None, clv_total=None, gross_profit=None, note=why), [
+            assumption
+        ]
+    total = model.overall.clv_total
+    note = (
+        "BG/NBD + Gamma-Gamma fitted on the orders: expected revenue before margin, discounted 1% per 30 days; "
+        "an estimate, not a promise - compare it with what the holdout group actually buys"
+    )
+    estimate = ClvEstimate(
+        available=True,
+        horizon_days=model.horizon_days,
+        clv_total=total,
+        gross_profit=round(total * r.gross_margin, 2),
+        note=note,
+    )
+    return estimate, []
+
+
 def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPlan:
     base = baseline(r, data)
     levers = rank_levers(lib, r, base)
     by_name = {lv.name: lv for lv in lib.levers.levers}
+    clv, clv_assumptions = clv_estimate(r, data)
+    model = fitted_model(data)[0] if clv.available else None
+    outlook = {o.group: o for o in model.by_lifecycle} if model else {}
     diagnosis = []
     packages = []
     for row in stage_rows(lib, r, data):
         stage_levers = [lv.name for lv in levers if row.stage in lv.stages]
+        o = outlook.get(row.stage)
         diagnosis.append(
-            DiagnosisRow(stage=row, diagnosis=lib.levers.diagnosis[row.stage], levers=stage_levers)
+            DiagnosisRow(
+                stage=row,
+                diagnosis=lib.levers.diagnosis[row.stage],
+                levers=stage_levers,
+                mean_p_alive=o.mean_p_alive if o else None,
+                clv_mean=o.clv_mean if o else None,
+                clv_total=o.clv_total if o else None,
+            )
         )
         tactics = [t for name in stage_levers for t in by_name[name].tactics]
         packages.append(
@@ -196,6 +252,7 @@ def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPl
         facts=facts(r),
         baseline=base,
         measured=data is not None,
+        clv=clv,
         diagnosis=diagnosis,
         levers=levers,
         packages=packages,
@@ -203,7 +260,7 @@ def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPl
         holdout=lib.kpis.holdout,
         outcome_kpis=outcome,
         limits=list(lib.levers.limits),
-        assumptions=r.assumptions,
+        assumptions=r.assumptions + clv_assumptions,
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         slots=LTV_SLOTS,
     )

@@ -12,10 +12,11 @@ from pydantic import BaseModel
 
 from ..api import ScoreResult
 from ..scoring.lifecycle import lifecycle_rules
+from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map
 from .assumptions import Assumption, Resolved
-from .library import CHANNELS, STAGES, Library
+from .library import CHANNELS, STAGES, Library, Trigger
 
 Level = Literal["high", "medium", "low"]
 _DOWN: dict[Level, Level] = {"high": "medium", "medium": "low", "low": "low"}
@@ -63,6 +64,28 @@ class TriggerRow(BaseModel):
     offer_type: str
     channels: list[str]
     stop_condition: str
+
+
+class WinbackTimingRow(BaseModel):
+    """Model estimate for one RFM segment: days from the last order to the BG/NBD winback date."""
+
+    segment: str
+    customers: int
+    mean_p_alive: float
+    p25: float | None
+    median: float | None
+    p75: float | None
+    shop_level_share: float
+    passed_share: float
+
+
+class WinbackModel(BaseModel):
+    """The model's winback timing per segment, or why the brief times triggers by the cycle instead."""
+
+    available: bool
+    threshold: float | None
+    rows: list[WinbackTimingRow]
+    note: str
 
 
 class MatrixCellOut(BaseModel):
@@ -139,8 +162,10 @@ class BriefPlan(BaseModel):
     framework: list[FrameworkRow]
     stages: list[StageRow]
     measured: bool
+    churn_risk_basis: str
     rfm_rows: list[ScorecardRow]
     triggers: list[TriggerRow]
+    winback_model: WinbackModel
     matrix: list[MatrixRow]
     ideas: list[Idea]
     sequences: list[SequenceOut]
@@ -261,15 +286,54 @@ def framework() -> list[FrameworkRow]:
     ]
 
 
-def trigger_rows(lib: Library, r: Resolved) -> list[TriggerRow]:
+QUARTILE_NAMES = {0.25: "lower quartile", 0.5: "median", 0.75: "upper quartile"}
+
+
+def fitted_model(data: ScoreResult | None) -> tuple[ModelOutlook | None, str]:
+    """The BG/NBD outlook of the scored data when the fit was adequate, else None and why not."""
+    if data is None:
+        return None, "no order data was given, so there are no BG/NBD predictions"
+    model = data.scoring.predictions
+    if model is None:
+        return None, "the scores were made without --predict, so there are no BG/NBD predictions"
+    if model.overall is None:
+        return None, f"the BG/NBD model could not be fitted: {model.fallback_reason}"
+    return model, ""
+
+
+def _model_day(t: Trigger, model: ModelOutlook, min_days: int) -> tuple[int, str] | None:
+    """Day and explanation of a model-timed trigger, from its stage's quartile (all customers if empty)."""
+    assert t.winback_quantile is not None and model.overall is not None
+    stages = {o.group: o for o in model.by_lifecycle}
+    group, label = stages.get(t.stage), f"the {t.stage} stage's"
+    if group is None or group.winback_days_median is None:
+        group, label = model.overall, "all"
+    quartiles = {0.25: group.winback_days_p25, 0.5: group.winback_days_median, 0.75: group.winback_days_p75}
+    value = quartiles[t.winback_quantile]
+    if value is None:
+        return None
+    day = max(min_days, round(value))
+    return day, (
+        f"day {day} (model estimate: {QUARTILE_NAMES[t.winback_quantile]} of {label} {group.customers:,} "
+        f"customers' days from the last order to the BG/NBD winback date; quartiles "
+        f"{group.winback_days_p25:g}-{group.winback_days_p75:g})"
+    )
+
+
+def trigger_rows(lib: Library, r: Resolved, model: ModelOutlook | None = None) -> list[TriggerRow]:
+    """The library's triggers for this business; lapse timing from the model when given, else the cycle."""
     out = []
     for t in lib.triggers.triggers:
         if t.business_types and r.business_type not in t.business_types:
             continue
+        modelled = _model_day(t, model, lib.triggers.min_days) if model and t.winback_quantile else None
         if t.timing_days is not None:
             day, timing = t.timing_days, "on the event" if t.timing_days == 0 else f"day {t.timing_days}"
         elif t.id == "lapsed-winback" and r.origin.get("lapse_days") == "given":
-            day, timing = r.lapse_days, f"day {r.lapse_days} (the shop's own lapse threshold)"
+            day, timing = r.lapse_days, f"day {r.lapse_days} (the shop's own lapse threshold"
+            timing += f"; model estimate: day {modelled[0]})" if modelled else ")"
+        elif modelled is not None:
+            day, timing = modelled
         else:
             assert t.timing_cycles is not None
             day = max(lib.triggers.min_days, round(t.timing_cycles * r.cycle_days))
@@ -474,9 +538,63 @@ BRIEF_SLOTS = [
 ]
 
 
+def winback_model(
+    lib: Library, r: Resolved, data: ScoreResult | None
+) -> tuple[WinbackModel, list[Assumption]]:
+    """The per-segment model timing, or the cycle-based timing stated as an assumption."""
+    model, why = fitted_model(data)
+    if model is not None:
+        rows = [
+            WinbackTimingRow(
+                segment=o.group,
+                customers=o.customers,
+                mean_p_alive=o.mean_p_alive,
+                p25=o.winback_days_p25,
+                median=o.winback_days_median,
+                p75=o.winback_days_p75,
+                shop_level_share=o.shop_level_share,
+                passed_share=o.winback_passed_share,
+            )
+            for o in [*model.by_segment, *([model.overall] if model.overall else [])]
+        ]
+        note = (
+            f"BG/NBD fitted on the orders ({model.time_unit}); estimates, not promises - check them against "
+            "the holdout group's reorders"
+        )
+        return WinbackModel(available=True, threshold=model.threshold, rows=rows, note=note), []
+    model_timed = {t.name for t in lib.triggers.triggers if t.winback_quantile is not None}
+    timed = [t for t in trigger_rows(lib, r) if t.name in model_timed]
+    value = "; ".join(f"{t.name} {t.timing}" for t in timed)
+    assumption = Assumption(
+        field="winback_timing",
+        value=value,
+        why=f"repurchase-cycle multiples (knowledge/winback_triggers.yaml): {why}",
+        how_to_check="give --orders with enough repeat buyers (or --scores from crm-winback score --predict) "
+        "to time these triggers from the per-segment BG/NBD winback dates",
+    )
+    return WinbackModel(available=False, threshold=None, rows=[], note=why), [assumption]
+
+
+def churn_risk_basis(data: ScoreResult | None) -> str:
+    """How the scorecard's churn risk was decided, in a few words."""
+    model, why = fitted_model(data)
+    if model is not None:
+        bands = lifecycle_rules().churn_risk.p_alive
+        return (
+            f"BG/NBD P(alive), a model estimate: high below {bands.medium_from:g}, medium below "
+            f"{bands.low_from:g} (knowledge/lifecycle.yaml)"
+        )
+    rules = lifecycle_rules().churn_risk
+    return (
+        f"heuristic: days since the last order against the expected gap, high above {rules.high_above:g}x; "
+        f"{why}"
+    )
+
+
 def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> BriefPlan:
     """Decide every section of the brief."""
     cert = certainty(data)
+    timing, timing_assumptions = winback_model(lib, r, data)
     return BriefPlan(
         title=f"CRM segment & winback brief: {r.brand_name}",
         brand=r.brand_name,
@@ -491,8 +609,10 @@ def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> Bri
         framework=framework(),
         stages=stage_rows(lib, r, data),
         measured=data is not None,
+        churn_risk_basis=churn_risk_basis(data),
         rfm_rows=data.scoring.scorecard.by_segment if data else [],
-        triggers=trigger_rows(lib, r),
+        triggers=trigger_rows(lib, r, fitted_model(data)[0]),
+        winback_model=timing,
         matrix=matrix_rows(lib, r),
         ideas=ideas(lib, r),
         sequences=sequences(lib, r, ["re-engagement", "winback", "sunset"]),
@@ -501,7 +621,7 @@ def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> Bri
         benchmark_caveat=lib.kpis.benchmark_caveat,
         consent=consent(lib, r),
         frequency_caps=[(c.name, c.detail) for c in lib.consent.frequency_caps],
-        assumptions=r.assumptions,
+        assumptions=r.assumptions + timing_assumptions,
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         next_steps=next_steps(r),
         key_questions=lib.red_flags.key_questions,

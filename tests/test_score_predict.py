@@ -1,0 +1,182 @@
+"""``score --predict``: churn risk from BG/NBD P(alive) when the fit is adequate, the heuristic otherwise.
+
+CDNOW (the bundled examples/cdnow/CDNOW_master.txt, as of its last order 1998-06-30) is scored once per module.
+The fitted parameters are the model's on the full 78-week history (the calibration-period fit that reproduces the
+published numbers is in test_predict_cli.py). The bands are knowledge/lifecycle.yaml churn_risk.p_alive: low at
+P(alive) >= 0.7, medium >= 0.3, high below.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from crm_winback.api import ScoreResult, score_file
+from crm_winback.brief.assumptions import resolve
+from crm_winback.brief.context import load_context
+from crm_winback.brief.library import load_library
+from crm_winback.brief.plan import trigger_rows
+from crm_winback.cli import main
+from crm_winback.ingest import IngestOptions
+from crm_winback.scoring import ScoreOptions
+from crm_winback.scoring.lifecycle import PAliveBands
+from crm_winback.scoring.predicted import MODEL_COLUMNS
+
+from .paths import CDNOW, DATA, TODAY
+
+
+@pytest.fixture(scope="module")
+def cdnow(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScoreResult, Path]:
+    out = tmp_path_factory.mktemp("predict") / "cdnow-scores.csv"
+    result, _ = score_file(CDNOW, score_options=ScoreOptions(predict=True), output=out)
+    return result, out
+
+
+def _risk(rows: list) -> dict[str, tuple[int, int, int]]:
+    return {r.group: (r.churn_risk_low, r.churn_risk_medium, r.churn_risk_high) for r in rows}
+
+
+def test_cdnow_churn_risk_mix_comes_from_p_alive(cdnow: tuple[ScoreResult, Path]) -> None:
+    s = cdnow[0].scoring
+    assert s.churn_risk_source.startswith("BG/NBD P(alive): low >= 0.7, medium >= 0.3, high below")
+    assert s.predictions is not None and s.predictions.churn_risk_method == "BG/NBD P(alive)"
+    assert s.predictions.parameters == {
+        "r": 0.267128, "alpha": 5.98649, "a": 0.483517, "b": 2.11161, "p": 5.08604, "q": 3.99512, "v": 21.2522,
+    }  # fmt: skip
+    # the heuristic gives 2,760 / 1,466 / 19,344 on the same customers (test below)
+    assert _risk([s.scorecard.total]) == {"All customers": (5310, 15593, 2667)}
+    assert _risk(s.scorecard.by_lifecycle) == {
+        "churned": (775, 15496, 2654),
+        "lapsed": (1760, 94, 12),
+        "at-risk": (1068, 3, 1),
+        "VIP": (773, 0, 0),
+        "active": (934, 0, 0),
+    }
+    assert _risk(s.scorecard.by_segment)["Can't Lose Them"] == (12, 68, 74)
+
+
+def test_cdnow_model_outlook_per_segment(cdnow: tuple[ScoreResult, Path]) -> None:
+    model = cdnow[0].scoring.predictions
+    assert model is not None and model.overall is not None
+    o = model.overall
+    assert (o.customers, o.mean_p_alive, o.clv_total, o.shop_level_share) == (
+        23570,
+        0.5435,
+        779036.72,
+        0.5114,
+    )
+    assert (o.winback_days_p25, o.winback_days_median, o.winback_days_p75) == (283, 520, 520)
+    champions = next(g for g in model.by_segment if g.group == "Champions")
+    assert (champions.winback_days_p25, champions.winback_days_median, champions.winback_days_p75) == (
+        107,
+        135,
+        162,
+    )
+    assert champions.clv_mean == 454.3
+    lapsed = next(g for g in model.by_lifecycle if g.group == "lapsed")
+    assert (lapsed.winback_days_p25, lapsed.winback_days_median, lapsed.winback_days_p75) == (254, 379, 575)
+
+
+def test_scores_file_gains_the_model_columns_and_risk_follows_the_bands(
+    cdnow: tuple[ScoreResult, Path],
+) -> None:
+    with cdnow[1].open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ())[-len(MODEL_COLUMNS) :] == MODEL_COLUMNS
+        rows = list(reader)
+    assert len(rows) == 23570
+    for row in rows:
+        p = float(row["p_alive"])
+        assert row["churn_risk"] == ("low" if p >= 0.7 else "medium" if p >= 0.3 else "high"), row
+    first = rows[0]
+    assert {k: first[k] for k in MODEL_COLUMNS} == {
+        "p_alive": "0.4941", "expected_orders": "0.1558", "clv": "5.28", "winback_date": "1998-06-05",
+        "winback_basis": "shop level",
+    }  # fmt: skip
+
+
+def test_without_predict_the_heuristic_and_the_plain_columns_stay(
+    cdnow: tuple[ScoreResult, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "plain.csv"
+    result, _ = score_file(CDNOW, output=out)
+    assert result.scoring.predictions is None
+    assert result.scoring.churn_risk_source.startswith("heuristic")
+    assert _risk([result.scoring.scorecard.total]) == {"All customers": (2760, 1466, 19344)}
+    plain = out.read_text(encoding="utf-8").splitlines()
+    with_model = cdnow[1].read_text(encoding="utf-8").splitlines()
+    assert plain[0] + "," + ",".join(MODEL_COLUMNS) == with_model[0]
+    # everything but churn risk is the same per customer
+    risk = plain[0].split(",").index("churn_risk")
+    for a, b in zip(plain[1:101], with_model[1:101], strict=True):
+        left, right = a.split(","), b.split(",")[: -len(MODEL_COLUMNS)]
+        assert left[:risk] + left[risk + 1 :] == right[:risk] + right[risk + 1 :]
+
+
+def test_same_input_gives_byte_identical_scores_with_predict(
+    cdnow: tuple[ScoreResult, Path], tmp_path: Path
+) -> None:
+    again = tmp_path / "again.csv"
+    result, _ = score_file(CDNOW, score_options=ScoreOptions(predict=True), output=again)
+    assert again.read_bytes() == cdnow[1].read_bytes()
+    assert result.scoring.model_dump_json() == cdnow[0].scoring.model_dump_json()
+
+
+def test_too_few_repeat_buyers_fall_back_to_the_heuristic(tmp_path: Path) -> None:
+    out = tmp_path / "small.csv"
+    options = IngestOptions(today=TODAY)
+    result, _ = score_file(DATA / "small_orders.csv", options, ScoreOptions(predict=True), out)
+    plain, _ = score_file(DATA / "small_orders.csv", options, ScoreOptions())
+    s = result.scoring
+    assert s.predictions is not None and s.predictions.churn_risk_method == "heuristic"
+    assert s.predictions.fallback_reason == (
+        "only 3 of 5 customers bought more than once; the BG/NBD model needs at least 30 repeat buyers: use a "
+        "longer order history"
+    )
+    assert s.churn_risk_source == (
+        f"{plain.scoring.churn_risk_source} - fallback from BG/NBD P(alive): {s.predictions.fallback_reason}"
+    )
+    assert s.scorecard == plain.scoring.scorecard
+    assert _risk(s.scorecard.by_lifecycle) == {"at-risk": (0, 2, 0), "new": (1, 0, 0), "active": (2, 0, 0)}
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["churn_risk"] for r in rows] == ["low", "low", "medium", "low", "medium"]
+    assert all(r[c] == "" for r in rows for c in MODEL_COLUMNS)
+
+
+def test_cli_score_predict_states_the_fallback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.csv"
+    code = main(["score", str(DATA / "small_orders.csv"), "--predict", "-o", str(out), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["scoring"]["predictions"]["churn_risk_method"] == "heuristic"
+    assert "fallback from BG/NBD P(alive): only 3 of 5 customers" in data["scoring"]["churn_risk_source"]
+
+
+def test_winback_triggers_are_timed_by_the_stage_quartiles(cdnow: tuple[ScoreResult, Path]) -> None:
+    lib, data = load_library(), cdnow[0]
+    context = load_context(DATA / "brief" / "coffee_subscription.yaml")
+    resolved = resolve(context, lib, data)
+    model = data.scoring.predictions
+    days = {t.name: t.day for t in trigger_rows(lib, resolved, model)}
+    # lapsed stage median 379, churned stage upper quartile 520; the rest stay on the 34-day cycle
+    assert (days["winback series"], days["last chance, then sunset"], days["past the usual gap"]) == (
+        379,
+        520,
+        42,
+    )
+    given = resolve(context.model_copy(update={"lapse_days": 90}), lib, data)
+    series = next(t for t in trigger_rows(lib, given, model) if t.name == "winback series")
+    assert (series.day, series.timing) == (
+        90,
+        "day 90 (the shop's own lapse threshold; model estimate: day 379)",
+    )
+
+
+def test_p_alive_bands_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="medium_from must be below low_from"):
+        PAliveBands(low_from=0.3, medium_from=0.7)
