@@ -243,3 +243,14 @@ def test_score_save_then_trend_against_the_previous_snapshot(
     assert data["snapshot"] == {"snapshot_id": 2, "as_of": "2024-03-12", "already_saved": False}
     code, out, err = run([*base, "--save"], capsys)
     assert "already saved as snapshot 2" in err and "↑ +2" in out
+
+
+def test_memory_limit_setting_is_checked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_WINBACK_MEMORY_LIMIT", "lots")
+    code, _, err = run(["profile", str(DATA / "small_orders.csv")], capsys)
+    assert code == 2 and "CRM_WINBACK_MEMORY_LIMIT=lots: give an amount such as 1GB" in err
+    monkeypatch.setenv("CRM_WINBACK_MEMORY_LIMIT", "512MB")
+    code, _, _ = run(["profile", str(DATA / "small_orders.csv")], capsys)
+    assert code == 0

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import workdb
 from ..errors import InputError
 from .lines import LinesRead, fast_plan, read_text, read_typed
 from .mapping import LayoutSignature, detect_layout, map_columns
@@ -80,7 +81,7 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
                 f"{', '.join(repr(h) for h in source.headers)}; name it with --map {role}=COLUMN "
                 f'(e.g. --map customer=Email,date="Created at",amount=Total)'
             )
-    con = duckdb.connect()
+    con = workdb.connect()
     try:
         return _build(con, source, options, layout, mapping)
     except BaseException:
@@ -96,7 +97,6 @@ def _build(
     mapping: dict[str, str],
 ) -> Ingested:
     name = str(source.path)
-    con.execute("SET preserve_insertion_order = false")
     shopify = layout is not None and layout.name == "shopify_orders"
     line_mode = "quantity" in mapping and "unit_price" in mapping and not shopify
     plan = fast_plan(source, mapping) if not (shopify or line_mode) else None

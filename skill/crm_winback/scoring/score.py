@@ -169,6 +169,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         bins.append(
             BinReport(dimension=dim, basis=basis[dim], bins_filled=filled, cut_points=cuts, note=note)
         )
+    con.execute("DROP TABLE base")  # the scores table holds all of it now; free the memory before writing
     outlook = apply_predictions(ingested, segment_map.names(), stage_names()) if options.predict else None
     email = "email_consent" in quality.consent_columns
     sms = "sms_consent" in quality.consent_columns
