@@ -254,3 +254,12 @@ def test_memory_limit_setting_is_checked(
     monkeypatch.setenv("CRM_WINBACK_MEMORY_LIMIT", "512MB")
     code, _, _ = run(["profile", str(DATA / "small_orders.csv")], capsys)
     assert code == 0
+
+
+def test_a_bad_value_past_the_sampled_rows_is_still_named_with_its_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = "".join(f"{i},C{i % 50},2024-01-{1 + i % 28:02d},{i % 90}.50\n" for i in range(1, 2501))
+    path = write(tmp_path / "late.csv", "order_id,customer,date,amount\n" + good + "2501,C1,2024-02-01,n/a\n")
+    code, _, err = run(["profile", str(path)], capsys)
+    assert code == 2 and "column 'amount', row 2501: cannot read 'n/a' as an amount" in err

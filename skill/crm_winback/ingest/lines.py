@@ -89,7 +89,15 @@ _TEXT_ROLES = (
 )
 
 
-def fast_plan(source: Source, m: Mapping[str, str]) -> dict[str, str] | None:
+@dataclass(frozen=True)
+class FastPlan:
+    """Column types for DuckDB to parse while it reads, and whether customer ids are emails (lower-cased)."""
+
+    types: dict[str, str]
+    lower_customer: bool
+
+
+def fast_plan(source: Source, m: Mapping[str, str]) -> FastPlan | None:
     """Column types for a direct typed read, when the sample shows plain ISO dates and plain numbers.
 
     Only comma/semicolon/tab/pipe CSV qualifies; anything unusual goes through the text path, which parses
@@ -119,20 +127,33 @@ def fast_plan(source: Source, m: Mapping[str, str]) -> dict[str, str] | None:
     for role in _TEXT_ROLES:
         if role in m:
             types[m[role]] = "VARCHAR"
-    if "customer" in m and any("@" in v for v in values("customer")[:50]):
-        types["__lower_customer__"] = "yes"
-    return types
+    lower = "customer" in m and any("@" in v for v in values("customer")[:50])
+    return FastPlan(types, lower)
 
 
 def read_typed(
-    con: duckdb.DuckDBPyConnection, source: Source, m: Mapping[str, str], plan: dict[str, str]
-) -> LinesRead:
-    """One typed pass over a clean CSV: DuckDB parses dates and numbers while it reads."""
-    lower = plan.pop("__lower_customer__", None) is not None
+    con: duckdb.DuckDBPyConnection, source: Source, m: Mapping[str, str], plan: FastPlan
+) -> LinesRead | None:
+    """One typed pass over a clean CSV: DuckDB parses dates and numbers while it reads.
+
+    None when the file needs the text path after all: a value the sample did not show (DuckDB cannot parse
+    it, and the text path names it with its row), or order ids that repeat (duplicates must then be judged on
+    every column).
+    """
+    try:
+        return _read_typed(con, source, m, plan)
+    except duckdb.Error:
+        con.execute("DROP TABLE IF EXISTS lines")
+        return None
+
+
+def _read_typed(
+    con: duckdb.DuckDBPyConnection, source: Source, m: Mapping[str, str], plan: FastPlan
+) -> LinesRead | None:
     assert source.delimiter is not None
     comp = ", compression='gzip'" if source.compressed else ""
     enc = ", encoding='latin-1'" if source.encoding == "latin-1" else ""
-    types = ", ".join(f"{sql_string(col)}: '{typ}'" for col, typ in plan.items())
+    types = ", ".join(f"{sql_string(col)}: '{typ}'" for col, typ in plan.types.items())
     names = ", ".join(sql_string(h) for h in source.headers)
     table = (
         f"read_csv({sql_string(str(source.path))}, header=true, delim={sql_string(source.delimiter)}, "
@@ -150,20 +171,18 @@ def read_typed(
         exprs["quantity"] = r["quantity"]
     if "currency" in m:
         exprs["currency"] = f"upper(nullif(trim({r['currency']}), ''))"
-    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, lower)} FROM {table}")
+    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, plan.lower_customer)} FROM {table}")
     rows = scalar(con, "SELECT count(*) FROM lines")
     if rows == 0:
         raise InputError(f"{source.path}: only a header line and no rows; export the orders again")
-    grouped = False
-    if "order_id" in m:
-        grouped = _order_ids_repeat(con, "lines", "order_id")
-        if grouped:  # order ids repeat: duplicates must be judged on every column, on the text path
-            raise duckdb.InvalidInputException("order ids repeat")
+    if "order_id" in m and _order_ids_repeat(con, "lines", "order_id"):
+        con.execute("DROP TABLE lines")
+        return None
     identical = 0
     if "order_id" not in m:
         identical = rows - scalar(con, f"SELECT count(*) FROM (SELECT DISTINCT * FROM {table})")
     date_fmt = DateFormat("iso", "every value has this shape")
-    return LinesRead(rows, grouped, "amount" in m, date_fmt, MoneyFormat(False, True, ()), 0, identical)
+    return LinesRead(rows, False, "amount" in m, date_fmt, MoneyFormat(False, True, ()), 0, identical)
 
 
 _LINE_DEFAULTS = {

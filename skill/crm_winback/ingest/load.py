@@ -19,7 +19,7 @@ import duckdb
 
 from .. import workdb
 from ..errors import InputError
-from .lines import LinesRead, fast_plan, read_text, read_typed
+from .lines import fast_plan, read_text, read_typed
 from .mapping import LayoutSignature, detect_layout, map_columns
 from .orders import build_customer_info, build_customers, build_items, build_orders, pick_currency
 from .quality import QualityReport, build_quality_report
@@ -100,13 +100,7 @@ def _build(
     shopify = layout is not None and layout.name == "shopify_orders"
     line_mode = "quantity" in mapping and "unit_price" in mapping and not shopify
     plan = fast_plan(source, mapping) if not (shopify or line_mode) else None
-    read: LinesRead | None = None
-    if plan is not None:
-        try:
-            read = read_typed(con, source, mapping, plan)
-        except duckdb.Error:
-            con.execute("DROP TABLE IF EXISTS lines")
-            read = None  # a value the sample did not show: the careful path names it
+    read = read_typed(con, source, mapping, plan) if plan is not None else None
     if read is None:
         read = read_text(con, source, mapping, options, shopify, line_mode)
     currency = pick_currency(con, name, options.currency)
