@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 
 import duckdb
@@ -33,4 +34,6 @@ def connect() -> duckdb.DuckDBPyConnection:
     con.execute("SET preserve_insertion_order = false")  # row order never matters here: outputs are sorted
     con.execute(f"SET memory_limit = '{memory_limit()}'")
     con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'crm-winback-spill')}'")
+    # DuckDB's own progress bar helps a person at a terminal; in a pipe or an MCP host's log it is noise
+    con.execute(f"SET enable_progress_bar = {'true' if sys.stderr.isatty() else 'false'}")
     return con

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from ..api import example_path, ingest_options
 from ..errors import InputError
+from ..files import write_text
 from ..ingest import IngestOptions
 
 FORMATS = ("table", "json", "markdown")
@@ -70,21 +69,8 @@ def emit(text: str, output: str | None = None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    write_text_atomic(Path(output), text)
+    write_text(output, text)
     progress(f"wrote {output}")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    if not path.parent.exists():
-        raise InputError(f"-o {path}: the folder {path.parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=".crm-winback-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_json(model: BaseModel) -> str:

@@ -68,9 +68,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         orders = env.source(file, example) if (file or example) else None
         target = env.policy.new_output_file(output_name, (".md",))
         built = build(context, orders=orders, scores=scores)
-        from ..cli.common import write_text_atomic
+        from ..files import write_text
 
-        write_text_atomic(target, built.markdown)
+        write_text(target, built.markdown)
         return DocumentResult.model_validate({
             **built.model_dump(exclude={"markdown"}), "file": str(target), "characters": len(built.markdown),
             "markdown": built.markdown if include_markdown else None,

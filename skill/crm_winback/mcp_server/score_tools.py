@@ -100,7 +100,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         """
         with tool_errors():
             from ..api import default_scores_path, score_file
-            from ..cli.common import write_text_atomic
+            from ..files import write_text
             from ..scoring import ScoreOptions
 
             path = env.source(file, example)
@@ -127,7 +127,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 target,
             )
             summary = target.with_suffix(".json")
-            write_text_atomic(summary, result.model_dump_json(indent=2) + "\n")
+            write_text(summary, result.model_dump_json(indent=2) + "\n")
             return ScoreCustomersResult.model_validate({**result.model_dump(), "summary_file": str(summary)})
 
     @server.tool(annotations=READ_ONLY)

@@ -8,8 +8,6 @@ when the export has amounts, Gamma-Gamma, and leaves a ``predictions`` table in 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -17,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_winback.errors import DataError, InputError
+from crm_winback.errors import DataError
+from crm_winback.files import copy_query
 from crm_winback.ingest import Ingested, IngestOptions, load_orders
 from crm_winback.predict.bgnbd import (
     BgNbdParams,
@@ -306,27 +305,8 @@ def _group_summaries(con: duckdb.DuckDBPyConnection, segment: str | None) -> lis
 
 def write_predictions(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
     """Write the ``predictions`` table (CSV or Parquet by extension) atomically, sorted by customer id."""
-    out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise InputError(f"-o {out}: use a .csv or .parquet file name")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.exists():
-        raise InputError(f"-o {out}: the folder {folder} does not exist; create it first")
-    fmt = "(FORMAT parquet)" if suffix == ".parquet" else "(FORMAT csv, HEADER true)"
-    fd, tmp = tempfile.mkstemp(prefix=".crm-winback-", suffix=suffix, dir=folder)
-    os.close(fd)
-    try:
-        quoted = "'" + tmp.replace("'", "''") + "'"
-        con.execute(
-            f"COPY (SELECT {', '.join(PREDICTION_COLUMNS)} FROM {PREDICTIONS_TABLE} ORDER BY customer_id) "
-            f"TO {quoted} {fmt}"
-        )
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    select = f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM {PREDICTIONS_TABLE} ORDER BY customer_id"
+    return copy_query(con, select, path)
 
 
 def predict_file(

@@ -7,14 +7,12 @@ written sorted by customer id, so the same input gives the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..errors import InputError
+from ..files import copy_query
 from ..ingest import Ingested
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
@@ -204,22 +202,7 @@ def write_scores(scored: Scored, path: str | Path) -> Path:
     With predictions the model columns follow (empty when the fit fell back), so the file's shape depends
     only on the option, not on the data.
     """
-    out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise InputError(f"-o {out}: use a .csv or .parquet file name")
-    if out.parent and not out.parent.exists():
-        raise InputError(f"-o {out}: the folder {out.parent} does not exist; create it first")
-    fmt = "(FORMAT parquet)" if suffix == ".parquet" else "(FORMAT csv, HEADER true)"
-    fd, tmp = tempfile.mkstemp(prefix=".crm-winback-", suffix=suffix, dir=out.parent or ".")
-    os.close(fd)
     columns = SCORE_COLUMNS + (MODEL_COLUMNS if scored.summary.predictions is not None else ())
-    try:
-        scored.ingested.con.execute(
-            f"COPY (SELECT {', '.join(columns)} FROM scores ORDER BY customer_id) TO {sql_string(tmp)} {fmt}"
-        )
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return copy_query(
+        scored.ingested.con, f"SELECT {', '.join(columns)} FROM scores ORDER BY customer_id", path
+    )

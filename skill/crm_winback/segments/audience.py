@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import InputError
+from ..files import atomic_path, check_output
 from ..knowledge import KnowledgeModel, load_knowledge
 
 ExportFormat = Literal["klaviyo", "mailchimp", "csv"]
@@ -245,17 +244,9 @@ def build_audience(
 
 def write_csv_atomic(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
     """Write a CSV through a temporary file in the same folder, then rename: never a half-written file."""
-    out = Path(path)
-    if not out.parent.exists():
-        raise InputError(f"-o {out}: the folder {out.parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=".crm-winback-", suffix=".csv", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    out = check_output(path)
+    with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
     return out
