@@ -201,3 +201,43 @@ def test_skills_ref_validates_a_copy_named_after_the_skill(tmp_path: Path) -> No
     assert (
         subprocess.run([validator, "validate", str(wrong)], capture_output=True, timeout=60).returncode != 0
     )
+
+
+def test_the_skill_only_folder_has_no_plugin_manifest_and_runs_from_source(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    target = tmp_path / "crm-segment-winback"
+    script = ROOT / "scripts" / "build_skill_folder.py"
+    subprocess.run([sys.executable, str(script), str(target)], check=True, capture_output=True)
+    files = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert "SKILL.md" in files and "knowledge/rfm_segments.yaml" in files and "prompts/brief.md.j2" in files
+    assert "skill/crm_winback/cli/__init__.py" in files
+    assert not any(f.startswith((".claude-plugin", "tests/", "bench/")) for f in files)
+    assert all(
+        Path(f).suffix in {".md", ".py", ".toml", ".json", ".yaml", ".yml", ".j2", ".typed"} for f in files
+    )
+    proc = subprocess.run(
+        [sys.executable, str(target / "scripts" / "crm_winback_cli.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0 and "crm-winback" in proc.stdout, proc.stderr
+    # the copied source tree works on its own: its package finds its own knowledge and templates
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import crm_winback; "
+        "from crm_winback.resources import resource_dir; from crm_winback.cli import main; "
+        "assert crm_winback.__file__.startswith(sys.argv[1]), crm_winback.__file__; "
+        "assert str(resource_dir('knowledge')).startswith(sys.argv[2]); sys.exit(main(['schema', 'context']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(target / "skill"), str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"title": "crm-winback context"' in proc.stdout
