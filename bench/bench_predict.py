@@ -9,6 +9,11 @@ lifetimes must not go into the project's environment: install it into its own ve
         --lifetimes-python /tmp/bench-venv/bin/python
 
 The summaries go to lifetimes through a temporary .npz file; each side is timed around its fit calls only.
+
+With ``--orders FILE ...`` the customers come from real order files instead (for example the scoring
+benchmark's, ``bench/out/orders_1m.csv`` and ``orders_10m.csv``): they are read and summarised by our own
+ingestion. With ``--pymc-python`` PyMC-Marketing's MAP fits (``BetaGeoModel``, ``GammaGammaModel``, its default
+priors) run on the same summaries too.
 """
 
 from __future__ import annotations
@@ -43,6 +48,44 @@ print(json.dumps({"bgnbd_seconds": t1 - t0, "gamma_gamma_seconds": t2 - t1,
                   "bgnbd": {k: float(v) for k, v in bg.params_.items()},
                   "gamma_gamma": {k: float(v) for k, v in gg.params_.items()}}))
 """
+
+
+PYMC_SCRIPT = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, pandas as pd
+from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+d = np.load(sys.argv[1])
+ids = np.arange(len(d["x"]))
+t0 = time.perf_counter()
+bg = BetaGeoModel(data=pd.DataFrame({"customer_id": ids, "frequency": d["x"], "recency": d["t_x"], "T": d["T"]}))
+bg.fit(method="map")
+t1 = time.perf_counter()
+repeat = d["x"] > 0
+gg = GammaGammaModel(data=pd.DataFrame({"customer_id": ids[repeat], "frequency": d["x"][repeat],
+                                        "monetary_value": d["zbar"][repeat]}))
+gg.fit(method="map")
+t2 = time.perf_counter()
+def params(model, names):
+    result = model.fit_result  # MAP: a one-draw dataset of the parameters
+    return {k: float(result[k].values.ravel()[0]) for k in names}
+print(json.dumps({"bgnbd_seconds": t1 - t0, "gamma_gamma_seconds": t2 - t1,
+                  "bgnbd": params(bg, ["r", "alpha", "a", "b"]), "gamma_gamma": params(gg, ["p", "q", "v"])}))
+"""
+
+
+def from_orders(path: str) -> dict[str, np.ndarray]:
+    """Customer summaries (weeks) of a real order file, read and summarised by our own ingestion."""
+    from crm_winback.ingest import load_orders
+    from crm_winback.predict.summary import summarize
+
+    ingested = load_orders(path)
+    try:
+        s = summarize(ingested.con, ingested.as_of, "weeks")
+        # zbar is undefined (NaN) for customers with no repeat purchase; the spend model ignores them
+        return {"x": s.x, "t_x": s.t_x, "T": s.T, "zbar": np.where(s.x > 0, np.nan_to_num(s.zbar), 0.0)}
+    finally:
+        ingested.close()
 
 
 def simulate(n: int, seed: int, max_days: int = 730) -> dict[str, np.ndarray]:
@@ -84,15 +127,13 @@ def time_ours(data: dict[str, np.ndarray]) -> dict[str, object]:
     }
 
 
-def time_lifetimes(data: dict[str, np.ndarray], python: str) -> dict[str, object]:
+def time_peer(data: dict[str, np.ndarray], python: str, script: str = LIFETIMES_SCRIPT) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "summary.npz"
         np.savez(path, **data)
-        done = subprocess.run(
-            [python, "-c", LIFETIMES_SCRIPT, str(path)], capture_output=True, text=True, check=False
-        )
+        done = subprocess.run([python, "-c", script, str(path)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"lifetimes run failed:\n{done.stderr[-2000:]}")
+        raise SystemExit(f"peer run failed:\n{done.stderr[-2000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -109,20 +150,26 @@ def main() -> int:
     parser.add_argument(
         "--lifetimes-python", metavar="PATH", help="python of a venv with lifetimes installed"
     )
+    parser.add_argument("--orders", nargs="+", metavar="FILE", help="summarise these order files instead")
+    parser.add_argument(
+        "--pymc-python", metavar="PATH", help="python of a venv with pymc-marketing installed"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the raw results here")
     args = parser.parse_args()
     results = []
     print("| customers | distinct rows | ours BG/NBD s | ours GG s | lifetimes BG/NBD s | lifetimes GG s "
           "| speed-up (both fits) | max rel. diff BG/NBD | max rel. diff GG |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n in args.customers:
-        data = simulate(n, args.seed)
+    inputs = [(f, None) for f in args.orders] if args.orders else [(None, n) for n in args.customers]
+    for path, count in inputs:
+        data = from_orders(path) if path else simulate(count or 0, args.seed)
+        n = len(data["x"])
         ours = time_ours(data)
-        row: dict[str, object] = {"customers": n, "ours": ours}
+        row: dict[str, object] = {"customers": n, "source": path or "simulated", "ours": ours}
         cells = [f"{n:,}", f"{ours['distinct_rows']:,}", f"{ours['bgnbd_seconds']:.2f}",
                  f"{ours['gamma_gamma_seconds']:.2f}"]  # fmt: skip
         if args.lifetimes_python:
-            theirs = time_lifetimes(data, args.lifetimes_python)
+            theirs = time_peer(data, args.lifetimes_python)
             row["lifetimes"] = theirs
             ours_total = float(ours["bgnbd_seconds"]) + float(ours["gamma_gamma_seconds"])  # type: ignore[arg-type]
             theirs_total = float(theirs["bgnbd_seconds"]) + float(theirs["gamma_gamma_seconds"])
@@ -136,10 +183,25 @@ def main() -> int:
         else:
             cells += ["-"] * 5
         print("| " + " | ".join(cells) + " |", flush=True)
+        if args.pymc_python:
+            pymc = time_peer(data, args.pymc_python, PYMC_SCRIPT)
+            row["pymc_marketing"] = pymc
+            pymc_total = float(pymc["bgnbd_seconds"]) + float(pymc["gamma_gamma_seconds"])  # type: ignore[arg-type]
+            ours_total = float(ours["bgnbd_seconds"]) + float(ours["gamma_gamma_seconds"])  # type: ignore[arg-type]
+            print(
+                f"  PyMC-Marketing MAP: BG/NBD {pymc['bgnbd_seconds']:.2f} s, GG {pymc['gamma_gamma_seconds']:.2f} s "
+                f"({pymc_total / ours_total:.1f}x ours); max rel. diff BG/NBD "
+                f"{max_relative_difference(ours['bgnbd'], pymc['bgnbd']):.1e}, "  # type: ignore[arg-type]
+                f"GG {max_relative_difference(ours['gamma_gamma'], pymc['gamma_gamma']):.1e}",
+                flush=True,
+            )  # type: ignore[arg-type]
         results.append(row)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\ntrue parameters: BG/NBD {TRUE_BGNBD} (weeks), Gamma-Gamma {TRUE_GAMMA_GAMMA}; seed {args.seed}")
+    if not args.orders:
+        print(
+            f"\ntrue parameters: BG/NBD {TRUE_BGNBD} (weeks), Gamma-Gamma {TRUE_GAMMA_GAMMA}; seed {args.seed}"
+        )
     for row in results:
         ours = row["ours"]
         print(
