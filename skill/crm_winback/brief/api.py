@@ -89,9 +89,14 @@ def build_brief(
     data = scored_data(orders, scores)
     resolved = resolve(context, lib, data)
     plan = build_brief_plan(lib, resolved, data)
+    return _document("brief", "brief.md.j2", plan, template_dir)
+
+
+def _document(kind: str, template: str, plan: Any, template_dir: str | Path | None) -> BuiltDocument:
+    """Render ``plan`` with ``template``; every plan carries its slots, assumptions and certainty."""
     return BuiltDocument(
-        kind="brief",
-        markdown=render("brief.md.j2", plan, template_dir),
+        kind=kind,
+        markdown=render(template, plan, template_dir),
         slots=plan.slots,
         assumptions=plan.assumptions,
         certainty=plan.certainty.level,
@@ -123,13 +128,7 @@ def build_ltv_plan_document(
     lib = load_library()
     data = scored_data(orders, scores)
     plan = build_ltv_plan(lib, resolve(context, lib, data), data)
-    return BuiltDocument(
-        kind="ltv-plan",
-        markdown=render("ltv_plan.md.j2", plan, template_dir),
-        slots=plan.slots,
-        assumptions=plan.assumptions,
-        certainty=plan.certainty.level,
-    )
+    return _document("ltv-plan", "ltv_plan.md.j2", plan, template_dir)
 
 
 def build_programme_document(
@@ -152,13 +151,7 @@ def build_programme_document(
     else:
         data = scored_data(orders, scores)
     plan = build_programme_plan(lib, resolve(context, lib, data), data, cohorts)
-    return BuiltDocument(
-        kind="programme",
-        markdown=render("programme.md.j2", plan, template_dir),
-        slots=plan.slots,
-        assumptions=plan.assumptions,
-        certainty=plan.certainty.level,
-    )
+    return _document("programme", "programme.md.j2", plan, template_dir)
 
 
 class KnowledgeAnswer(BaseModel):
