@@ -112,3 +112,26 @@ def test_future_dates_and_as_of(tmp_path: Path) -> None:
         ("date in the future", 1),
     ]
     assert (q.orders, q.as_of_reason) == (1, "set with --as-of")
+
+
+def test_repeated_order_ids_group_rows_into_one_order_whatever_their_form(tmp_path: Path) -> None:
+    # Integer ids in a small range (a bitmap decides), in a huge range and as text (hashes decide): in each
+    # file the id on rows 1 and 2 repeats, so those rows are one order of 10 + 20 = 30.
+    for ids in (("7", "7", "8"), ("7", "7", "900000000000"), ("#7", "#7", "#8")):
+        path = tmp_path / "o.csv"
+        path.write_text(
+            f"order_id,customer,date,amount\n{ids[0]},A,2024-01-01,10\n{ids[1]},A,2024-01-01,20\n"
+            f"{ids[2]},B,2024-02-01,5\n"
+        )
+        q = profile_file(path, IngestOptions(today=TODAY))
+        assert (q.orders, q.gross_revenue) == (2, 35.0), ids
+
+
+def test_ids_equal_only_as_numbers_are_different_orders(tmp_path: Path) -> None:
+    # "5" and "05" are the same number but different order ids: each row stays an order.
+    path = tmp_path / "o.csv"
+    path.write_text(
+        "order_id,customer,date,amount\n5,A,2024-01-01,10\n05,A,2024-01-02,20\n6,B,2024-02-01,5\n"
+    )
+    q = profile_file(path, IngestOptions(today=TODAY))
+    assert (q.orders, q.customers, q.gross_revenue) == (3, 2, 35.0)

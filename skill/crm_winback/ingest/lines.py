@@ -361,13 +361,30 @@ def _locate(source: Source, header: str, bad: set[str]) -> tuple[int | None, str
     return None, fallback
 
 
+_BITMAP_MAX_RANGE = 1 << 27  # integer order ids spanning at most this many values: a 16 MB bitmap
+
+
 def _order_ids_repeat(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
     """Whether any order id occurs on more than one row.
 
-    Counting distinct 64-bit hashes is much cheaper than distinct strings. Equal ids always hash equal, so
-    "no repeated hash" proves "no repeated id"; a repeated hash is confirmed on the ids themselves.
+    Equal ids always map to equal integers and equal hashes, so "no two ids share an integer" or "no two
+    share a 64-bit hash" proves "no repeated id". Integer ids (the usual order numbers) are counted in a
+    bitmap over their range, which is much cheaper than hashing; otherwise distinct hashes are counted. A
+    repeat found that way is confirmed on the ids themselves.
     """
-    if scalar(con, f"SELECT count({column}) - count(DISTINCT hash({column})) FROM {table}") == 0:
+    as_int = f"TRY_CAST({column} AS BIGINT)"
+    row = con.execute(
+        f"SELECT count({column}), count({as_int}), min({as_int}), max({as_int}) FROM {table}"
+    ).fetchone()
+    assert row is not None
+    ids, ints, low, high = row
+    if ids == 0:
+        return False
+    if ints == ids and high - low < _BITMAP_MAX_RANGE:
+        distinct = scalar(con, f"SELECT bit_count(bitstring_agg({as_int}, {low}, {high})) FROM {table}")
+        if distinct == ids:
+            return False
+    elif scalar(con, f"SELECT count({column}) - count(DISTINCT hash({column})) FROM {table}") == 0:
         return False
     return scalar(con, f"SELECT count({column}) - count(DISTINCT {column}) FROM {table}") > 0
 

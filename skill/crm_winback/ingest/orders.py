@@ -39,20 +39,33 @@ def build_customer_info(con: duckdb.DuckDBPyConnection, m: Mapping[str, str], as
 
 
 def build_customers(con: duckdb.DuckDBPyConnection) -> None:
-    """The per-customer summary: dates, orders, purchase days and the gaps between them, gross and net."""
+    """The per-customer summary: dates, orders, purchase days and the gaps between them, gross and net.
+
+    ``gaps`` are the days between consecutive distinct purchase days. With one or two orders they follow
+    from the first and last date, so only customers with three or more orders sort their dates.
+    """
     con.execute(
         """CREATE TABLE customers AS
            WITH agg AS (
                SELECT customer_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
-                      count(*) AS orders, list_sort(list_distinct(list(order_date))) AS days,
+                      count(*) AS orders, list(order_date) AS dates,
                       sum(gross) AS gross_total, sum(net) AS net_orders
                FROM orders GROUP BY customer_id),
+           sorted AS (SELECT * EXCLUDE (dates), CASE WHEN orders > 2 THEN list_sort(dates) END AS days FROM agg),
+           spaced AS (
+               SELECT * EXCLUDE (days),
+                      CASE WHEN orders > 2 THEN list_filter(
+                               list_transform(range(1, len(days)), lambda i: date_diff('day', days[i], days[i + 1])),
+                               lambda gap: gap > 0)
+                           WHEN last_order_date > first_order_date
+                               THEN [date_diff('day', first_order_date, last_order_date)]
+                           ELSE [] END AS gaps
+               FROM sorted),
            ret AS (SELECT customer_id, sum(value) AS returned FROM returns GROUP BY customer_id)
-           SELECT a.customer_id, first_order_date, last_order_date, orders, len(days) AS purchase_days,
-                  list_transform(range(1, len(days)), lambda i: date_diff('day', days[i], days[i + 1])) AS gaps,
+           SELECT s.customer_id, first_order_date, last_order_date, orders, len(gaps) + 1 AS purchase_days, gaps,
                   CAST(gross_total AS DOUBLE) AS gross_total,
                   CAST(net_orders + coalesce(returned, 0) AS DOUBLE) AS net_total
-           FROM agg a LEFT JOIN ret USING (customer_id)"""
+           FROM spaced s LEFT JOIN ret USING (customer_id)"""
     )
 
 
