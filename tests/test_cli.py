@@ -51,6 +51,11 @@ BAD_INPUTS = [
         "mixes currencies (EUR, USD); rerun with --currency EUR",
     ),
     (
+        "allrefunded.csv",
+        "customer,date,amount,status\nA,2024-01-01,10,refunded\nB,2024-01-02,5,voided\n",
+        "no customer has a purchase to score on or before 2024-01-02 (refunded, voided or failed status: 2 rows)",
+    ),
+    (
         "ambiguous.csv",
         "customer,date,amount\nA,01/02/2024,10\nB,03/04/2024,5\n",
         "rerun with --date-format mdy or --date-format dmy",

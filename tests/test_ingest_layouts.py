@@ -42,8 +42,8 @@ def test_shopify_order_fields_on_first_row_refunds_and_statuses(tmp_path: Path) 
         path, tmp_path, ("customer_id", "orders", "gross_total", "net_total", "phone", "email_consent")
     )
     assert rows == [
-        ("ana@example.com", "2", "193.0", "163.0", "+1 415 555 0100", "false"),
-        ("dee@example.com", "1", "30.0", "30.0", "+44 7700 900123", "true"),
+        ("ana@example.com", "2", "193.00", "163.00", "+1 415 555 0100", "false"),
+        ("dee@example.com", "1", "30.00", "30.00", "+44 7700 900123", "true"),
     ]
 
 
@@ -63,8 +63,8 @@ def test_woocommerce_decimal_commas_refunds_and_statuses(tmp_path: Path) -> None
     assert q.money_format == "decimal comma (1.234,50)"
     rows = _scores(path, tmp_path, ("customer_id", "orders", "net_total", "first_name", "last_name"))
     assert rows == [
-        ("eva@example.com", "2", "90.0", "Eva", "Lind"),
-        ("finn@example.com", "2", "1262.5", "Finn", "Berg"),
+        ("eva@example.com", "2", "90.00", "Eva", "Lind"),
+        ("finn@example.com", "2", "1262.50", "Finn", "Berg"),
     ]
 
 
@@ -82,7 +82,7 @@ def test_line_items_group_by_invoice_with_cancellations(tmp_path: Path) -> None:
         ("customer with returns only", "excluded", 1, None),
     ]
     rows = _scores(path, tmp_path, ("customer_id", "orders", "gross_total", "net_total", "aov"))
-    assert rows == [("101", "2", "20.5", "17.0", "8.5"), ("102", "1", "14.0", "14.0", "14.0")]
+    assert rows == [("101", "2", "20.50", "17.00", "8.50"), ("102", "1", "14.00", "14.00", "14.00")]
 
 
 def test_a_value_in_the_other_decimal_convention_is_an_error_not_a_guess(tmp_path: Path) -> None:

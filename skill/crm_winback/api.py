@@ -103,6 +103,8 @@ def score_file(
     """
     ingested = load_orders(path, options)
     try:
+        if not keep and not (score_options is not None and score_options.predict):
+            ingested.release_lines()  # nothing after scoring reads orders: free their memory for it
         scored = score(ingested, score_options)
         summary, saved = scored.summary, None
         if store is not None:

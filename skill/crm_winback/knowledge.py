@@ -65,6 +65,10 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     return f"{source}: " + "; ".join(parts)
 
 
+# libyaml's safe loader parses the knowledge files about ten times faster than the pure-Python one
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml_file(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -73,7 +77,7 @@ def parse_yaml_file(path: Path) -> Any:
     except UnicodeDecodeError:
         raise KnowledgeError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

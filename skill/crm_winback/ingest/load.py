@@ -19,7 +19,7 @@ import duckdb
 
 from .. import workdb
 from ..errors import InputError
-from .lines import fast_plan, read_text, read_typed
+from .lines import fast_plan, read_text, read_typed, scalar
 from .mapping import LayoutSignature, detect_layout, map_columns
 from .orders import build_customer_info, build_customers, build_items, build_orders, pick_currency
 from .quality import QualityReport, build_quality_report
@@ -48,6 +48,21 @@ class Ingested:
     def close(self) -> None:
         self.con.close()
         self.source.close()
+
+    def release_lines(self) -> None:
+        """Drop the line- and order-level tables (most of the memory of a large file).
+
+        For a caller that needs only the per-customer tables (customers, customer_info, items): scoring
+        without predictions. Predictions, cohorts and validation read ``orders`` and must not call this.
+        """
+        kinds = dict(
+            self.con.execute(
+                "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        )
+        for name in ("orders", "classified", "all_orders", "returns", "lines"):  # dependants first
+            if name in kinds:
+                self.con.execute(f"DROP {'VIEW' if kinds[name] == 'VIEW' else 'TABLE'} {name}")
 
 
 def load_orders(path: str | Path, options: IngestOptions | None = None) -> Ingested:
@@ -147,11 +162,13 @@ def _build(
     )
     build_customers(con)
     # Customers with only returns in the window have no purchase to score.
-    only = con.execute(
-        "SELECT count(DISTINCT customer_id), coalesce(sum(n_lines), 0) FROM returns "
-        "WHERE customer_id NOT IN (SELECT customer_id FROM customers)"
-    ).fetchone()
-    returns_only = (int(only[0]), int(only[1])) if only else (0, 0)
+    returns_only = (0, 0)
+    if scalar(con, "SELECT count(*) FROM returns"):
+        only = con.execute(
+            "SELECT count(DISTINCT customer_id), coalesce(sum(n_lines), 0) FROM returns "
+            "WHERE customer_id NOT IN (SELECT customer_id FROM customers)"
+        ).fetchone()
+        returns_only = (int(only[0]), int(only[1])) if only else (0, 0)
     build_customer_info(con, mapping, as_of)
     has_items = "product" in mapping
     if has_items:

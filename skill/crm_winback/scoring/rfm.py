@@ -82,12 +82,13 @@ def fixed_score_sql(expr: str, bins: list[Bin]) -> str:
     return f"(CASE {arms} ELSE 1 END)"  # negative spend (net returns) falls below every bin
 
 
-def quantile_cuts_sql(expr: str, table: str) -> str:
-    """SQL for the four quintile cut points of ``expr`` over ``table`` (a list of 4 values)."""
-    return f"(SELECT quantile_disc({expr}, [0.2, 0.4, 0.6, 0.8]) FROM {table})"
+def quantile_score_sql(expr: str, cuts: list[float] | None, lower_is_better: bool = False) -> str:
+    """1 + the number of cut points ``expr`` is strictly above (5 - that number when lower is better).
 
-
-def quantile_score_sql(expr: str, cuts: str, lower_is_better: bool = False) -> str:
-    """1 + the number of cut points ``expr`` is strictly above (5 - that number when lower is better)."""
-    above = " + ".join(f"CAST({expr} > {cuts}[{k}] AS INTEGER)" for k in range(1, 5))
+    ``cuts`` are the four quintile cut points (``quantile_disc`` at 0.2, 0.4, 0.6 and 0.8), None when there
+    are no customers.
+    """
+    if cuts is None:
+        return "NULL"
+    above = " + ".join(f"CAST({expr} > {float(cut)!r} AS INTEGER)" for cut in cuts)
     return f"(5 - ({above}))" if lower_is_better else f"(1 + {above})"

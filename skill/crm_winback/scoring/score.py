@@ -12,13 +12,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..errors import InputError
 from ..files import copy_query
 from ..ingest import Ingested
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
 from .lifecycle import churn_risk_sql, expected_gap_sql, repurchase_cycle, stage_names, stage_sql, vip_share
 from .predicted import MODEL_COLUMNS, ModelOutlook, apply_predictions, risk_source
-from .rfm import Method, fixed_score_sql, load_thresholds, quantile_cuts_sql, quantile_score_sql
+from .rfm import Method, fixed_score_sql, load_thresholds, quantile_score_sql
 from .scorecard import Scorecard, build_scorecard
 from .segment_map import load_segment_map
 
@@ -28,6 +29,12 @@ SCORE_COLUMNS = (
     "r_score", "f_score", "m_score", "rfm_code", "rfm_segment", "lifecycle_stage", "churn_risk",
     "email", "phone", "first_name", "last_name", "email_consent", "sms_consent",
 )  # fmt: skip
+
+# decimal places of the rounded columns, written as fixed-point numbers in CSV
+CSV_DECIMALS = {
+    "gross_total": 2, "net_total": 2, "aov": 2, "orders_per_year": 3, "median_days_between": 1,
+    "expected_gap_days": 1,
+}  # fmt: skip
 
 HEURISTIC_SOURCE = (
     "heuristic: days since last order / expected gap (own median gap with 3+ purchase days, else the shop "
@@ -81,46 +88,56 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     thresholds = load_thresholds(options.thresholds_file) if options.method == "fixed" else None
     segment_map = load_segment_map(options.segment_map_file)
     as_of = ingested.as_of
+    if quality.customers == 0:
+        reasons = ", ".join(f"{e.reason}: {e.rows:,} rows" for e in quality.exclusions) or "no purchases"
+        raise InputError(
+            f"{quality.file}: no customer has a purchase to score on or before {as_of} ({reasons}); "
+            "check --as-of, or run crm-winback profile on the file to see what was excluded"
+        )
     cycle, cycle_source = repurchase_cycle(quality.median_days_between_orders, quality.repeat_customers)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE base AS
-           SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total, net_total,
-                  date_diff('day', last_order_date, ?::DATE) AS recency_days,
-                  date_diff('day', first_order_date, ?::DATE) AS tenure_days,
-                  list_median(gaps) AS median_days_between,
-                  i.email, i.phone, i.first_name, i.last_name, i.email_consent, i.sms_consent
-           FROM customers c LEFT JOIN customer_info i USING (customer_id)""",
-        [as_of, as_of],
-    )
     monetary = ingested.monetary
-    opy = "orders * 365.0 / greatest(tenure_days, 365)"
+    recency = f"date_diff('day', last_order_date, DATE '{as_of.isoformat()}')"
     spend = "net_total" if monetary else "CAST(orders AS DOUBLE)"
-    bins: list[BinReport] = []
+    metrics = {"R": recency, "F": "orders", "M": "net_total"}
+    if not monetary:
+        del metrics["M"]
+    # The cut points are constants of the scores query: one pass over the customers computes them all.
+    wanted = {"vip": f"quantile_disc({spend}, {1 - vip_share()!r})"}
+    if thresholds is None:
+        wanted |= {dim: f"quantile_disc({expr}, [0.2, 0.4, 0.6, 0.8])" for dim, expr in metrics.items()}
+    found = con.execute(f"SELECT {', '.join(wanted.values())} FROM customers").fetchone()
+    cuts = dict(zip(wanted, found or [None] * len(wanted), strict=True))
+    opy = "orders * 365.0 / greatest(tenure_days, 365)"
     if thresholds is not None:
         r_sql = fixed_score_sql("recency_days", thresholds.recency_days)
         f_sql = fixed_score_sql(f"({opy})", thresholds.orders_per_year)
         m_sql = fixed_score_sql("net_total", thresholds.net_spend) if monetary else "NULL"
         basis = {"R": "days since last order", "F": "orders per year", "M": "net spend"}
     else:
-        r_sql = quantile_score_sql("recency_days", quantile_cuts_sql("recency_days", "base"), True)
-        f_sql = quantile_score_sql("orders", quantile_cuts_sql("orders", "base"))
-        m_sql = (
-            quantile_score_sql("net_total", quantile_cuts_sql("net_total", "base")) if monetary else "NULL"
-        )
+        r_sql = quantile_score_sql("recency_days", cuts["R"], lower_is_better=True)
+        f_sql = quantile_score_sql("orders", cuts["F"])
+        m_sql = quantile_score_sql("net_total", cuts["M"]) if monetary else "NULL"
         basis = {
             "R": "days since last order (quintiles)",
             "F": "number of orders (quintiles)",
             "M": "net spend (quintiles)",
         }
-    vip_cut = f"(SELECT quantile_disc({spend}, {1 - vip_share()!r}) FROM base)"
+    vip_cut = "NULL" if cuts["vip"] is None else repr(cuts["vip"])
     # the 125 segment names in code order 111, 112, ..., 555: a list lookup instead of a join
     names = "[" + ", ".join(sql_string(name) for name in segment_map.code_to_segment().values()) + "]"
     m_or_f = "coalesce(m_score, f_score)"
     con.execute(
         f"""CREATE OR REPLACE TABLE scores AS
-            WITH s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
-                              {opy} AS orders_per_year, {spend} AS spend_value
-                       FROM base)
+            WITH base AS (
+                SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total,
+                       net_total, {recency} AS recency_days,
+                       date_diff('day', first_order_date, DATE '{as_of.isoformat()}') AS tenure_days,
+                       list_median(gaps) AS median_days_between,
+                       i.email, i.phone, i.first_name, i.last_name, i.email_consent, i.sms_consent
+                FROM customers c LEFT JOIN customer_info i USING (customer_id)),
+            s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
+                         {opy} AS orders_per_year, {spend} AS spend_value
+                  FROM base)
             SELECT customer_id, first_order_date, last_order_date, orders, purchase_days,
                    round(gross_total, 2) AS gross_total, round(net_total, 2) AS net_total,
                    round(net_total / orders, 2) AS aov, recency_days, tenure_days,
@@ -134,13 +151,15 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                    email, phone, first_name, last_name, email_consent, sms_consent
             FROM s"""
     )
-    n = con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
-    for dim, col, metric in (
-        ("R", "r_score", "recency_days"),
-        ("F", "f_score", "orders"),
-        ("M", "m_score", "net_total"),
-    ):
-        if dim == "M" and not monetary:
+    con.execute("DROP TABLE customers")  # the scores table holds all of it now; free the memory
+    filled = con.execute(
+        "SELECT count(*), count(DISTINCT r_score), count(DISTINCT f_score), count(DISTINCT m_score) FROM scores"
+    ).fetchone()
+    assert filled is not None
+    n = int(filled[0])
+    bins: list[BinReport] = []
+    for dim, count in zip(("R", "F", "M"), filled[1:], strict=True):
+        if dim not in metrics:
             bins.append(
                 BinReport(
                     dimension="M",
@@ -151,23 +170,24 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                 )
             )
             continue
-        filled = con.execute(f"SELECT count(DISTINCT {col}) FROM scores").fetchone()[0]  # type: ignore[index]
-        cuts = None
-        if thresholds is None:
-            raw = con.execute(f"SELECT quantile_disc({metric}, [0.2, 0.4, 0.6, 0.8]) FROM base").fetchone()
-            cuts = [float(v) for v in raw[0]]  # type: ignore[index]
+        cut = cuts.get(dim)
         note = (
             ""
-            if filled == 5
+            if count == 5
             else (
-                f"only {filled} of 5 scores occur: many customers share the same value, and equal values "
+                f"only {count} of 5 scores occur: many customers share the same value, and equal values "
                 "always get equal scores"
             )
         )
         bins.append(
-            BinReport(dimension=dim, basis=basis[dim], bins_filled=filled, cut_points=cuts, note=note)
+            BinReport(
+                dimension=dim,
+                basis=basis[dim],
+                bins_filled=count,
+                cut_points=None if cut is None else [float(v) for v in cut],
+                note=note,
+            )
         )
-    con.execute("DROP TABLE base")  # the scores table holds all of it now; free the memory before writing
     outlook = apply_predictions(ingested, segment_map.names(), stage_names()) if options.predict else None
     email = "email_consent" in quality.consent_columns
     sms = "sms_consent" in quality.consent_columns
@@ -203,6 +223,13 @@ def write_scores(scored: Scored, path: str | Path) -> Path:
     only on the option, not on the data.
     """
     columns = SCORE_COLUMNS + (MODEL_COLUMNS if scored.summary.predictions is not None else ())
+    if Path(path).suffix.lower() == ".csv":
+        # the same digits as the rounded doubles; fixed-point text is much cheaper to write for 2M+ rows
+        select = [
+            f"CAST({c} AS DECIMAL(18, {CSV_DECIMALS[c]})) AS {c}" if c in CSV_DECIMALS else c for c in columns
+        ]
+    else:
+        select = list(columns)
     return copy_query(
-        scored.ingested.con, f"SELECT {', '.join(columns)} FROM scores ORDER BY customer_id", path
+        scored.ingested.con, f"SELECT {', '.join(select)} FROM scores ORDER BY customer_id", path
     )

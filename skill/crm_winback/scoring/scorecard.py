@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 from pydantic import BaseModel
 
@@ -46,55 +48,23 @@ class Scorecard(BaseModel):
         )
 
 
-def _rows(
-    con: duckdb.DuckDBPyConnection,
-    column: str | None,
-    order: list[str],
-    monetary: bool,
-    email: bool,
-    sms: bool,
-) -> list[ScorecardRow]:
-    group = column or "'All customers'"
-    email_sql = "count(*) FILTER (WHERE email_consent AND (email IS NOT NULL OR NOT ?))" if email else "NULL"
-    sms_sql = "count(*) FILTER (WHERE sms_consent AND (phone IS NOT NULL OR NOT ?))" if sms else "NULL"
-    params: list[object] = []
-    if email:
-        params.append(con.execute("SELECT count(email) > 0 FROM scores").fetchone()[0])  # type: ignore[index]
-    if sms:
-        params.append(con.execute("SELECT count(phone) > 0 FROM scores").fetchone()[0])  # type: ignore[index]
-    rows = con.execute(
-        f"""SELECT {group} AS g, count(*), sum(net_total), sum(orders), median(recency_days),
-                   count(*) FILTER (WHERE churn_risk = 'low'), count(*) FILTER (WHERE churn_risk = 'medium'),
-                   count(*) FILTER (WHERE churn_risk = 'high'), {email_sql}, {sms_sql}
-            FROM scores GROUP BY g""",
-        params,
-    ).fetchall()
-    totals = con.execute("SELECT count(*), sum(net_total) FROM scores").fetchone()
-    assert totals is not None
-    n_all, rev_all = totals
-    result = []
-    for g, n, rev, orders, med, low, med_risk, high, em, sm in sorted(
-        rows, key=lambda row: order.index(row[0]) if row[0] in order else len(order)
-    ):
-        revenue = round(float(rev), 2) if monetary and rev is not None else None
-        result.append(
-            ScorecardRow(
-                group=g,
-                customers=n,
-                share=round(n / n_all, 4),
-                revenue=revenue,
-                revenue_share=round(float(rev) / float(rev_all), 4) if monetary and rev_all else None,
-                aov=round(float(rev) / orders, 2) if monetary and orders else None,
-                avg_orders=round(orders / n, 2),
-                median_days_since_last_order=float(med) if med is not None else None,
-                churn_risk_low=low,
-                churn_risk_medium=med_risk,
-                churn_risk_high=high,
-                email_reachable=em,
-                sms_reachable=sm,
-            )
-        )
-    return result
+def _row(values: tuple[Any, ...], n_all: int, rev_all: float | None, monetary: bool) -> ScorecardRow:
+    g, n, rev, orders, med, low, med_risk, high, em, sm = values
+    return ScorecardRow(
+        group=str(g),
+        customers=n,
+        share=round(n / n_all, 4),
+        revenue=round(float(rev), 2) if monetary and rev is not None else None,
+        revenue_share=round(float(rev) / float(rev_all), 4) if monetary and rev_all else None,
+        aov=round(float(rev) / orders, 2) if monetary and orders else None,
+        avg_orders=round(orders / n, 2),
+        median_days_since_last_order=float(med) if med is not None else None,
+        churn_risk_low=low,
+        churn_risk_medium=med_risk,
+        churn_risk_high=high,
+        email_reachable=em,
+        sms_reachable=sm,
+    )
 
 
 def build_scorecard(
@@ -105,9 +75,38 @@ def build_scorecard(
     email: bool,
     sms: bool,
 ) -> Scorecard:
-    """Aggregate the ``scores`` table; rows follow the segment map's and the lifecycle file's order."""
-    return Scorecard(
-        by_segment=_rows(con, "rfm_segment", segments, monetary, email, sms),
-        by_lifecycle=_rows(con, "lifecycle_stage", stages, monetary, email, sms),
-        total=_rows(con, None, [], monetary, email, sms)[0],
+    """Aggregate the ``scores`` table (one pass: by segment, by stage and in total).
+
+    Rows follow the segment map's and the lifecycle file's order. Reachable means consent given and, when
+    the export has the address column at all, an address present.
+    """
+    # without any address in the export, consent alone counts
+    email_sql = (
+        "count(*) FILTER (WHERE email_consent AND (email IS NOT NULL OR NOT (SELECT count(email) > 0 FROM scores)))"
+        if email
+        else "NULL"
     )
+    sms_sql = (
+        "count(*) FILTER (WHERE sms_consent AND (phone IS NOT NULL OR NOT (SELECT count(phone) > 0 FROM scores)))"
+        if sms
+        else "NULL"
+    )
+    found = con.execute(
+        f"""SELECT GROUPING(rfm_segment, lifecycle_stage) AS level,
+                   coalesce(rfm_segment, lifecycle_stage, 'All customers') AS g, count(*), sum(net_total),
+                   sum(orders), median(recency_days),
+                   count(*) FILTER (WHERE churn_risk = 'low'), count(*) FILTER (WHERE churn_risk = 'medium'),
+                   count(*) FILTER (WHERE churn_risk = 'high'), {email_sql}, {sms_sql}
+            FROM scores GROUP BY GROUPING SETS ((rfm_segment), (lifecycle_stage), ())"""
+    ).fetchall()
+    by_level: dict[int, list[tuple[Any, ...]]] = {1: [], 2: [], 3: []}
+    for level, *values in found:
+        by_level[level].append(tuple(values))
+    total = by_level[3][0]
+    n_all, rev_all = total[1], total[2]
+
+    def rows(level: int, order: list[str]) -> list[ScorecardRow]:
+        ranked = sorted(by_level[level], key=lambda r: order.index(r[0]) if r[0] in order else len(order))
+        return [_row(r, n_all, rev_all, monetary) for r in ranked]
+
+    return Scorecard(by_segment=rows(1, segments), by_lifecycle=rows(2, stages), total=rows(3, [])[0])
