@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from crm_winback import workdb
 from crm_winback.cli import main
 
 from .paths import DATA
@@ -259,6 +260,22 @@ def test_memory_limit_setting_is_checked(
     monkeypatch.setenv("CRM_WINBACK_MEMORY_LIMIT", "512MB")
     code, _, _ = run(["profile", str(DATA / "small_orders.csv")], capsys)
     assert code == 0
+
+
+def test_default_memory_limit_is_a_quarter_of_the_machine_at_least_1_gb(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CRM_WINBACK_MEMORY_LIMIT", raising=False)
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 16 * 2**30 // 4096}  # a 16 GiB machine
+    monkeypatch.setattr(workdb.os, "sysconf", lambda name: pages[name])
+    assert workdb.memory_limit() == "4096MiB"
+    pages["SC_PHYS_PAGES"] = 2 * 2**30 // 4096  # 2 GiB: the 1 GiB floor
+    assert workdb.memory_limit() == "1024MiB"
+    con = workdb.connect()
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("1.0 GiB",)
+    con.close()
+    monkeypatch.setenv("CRM_WINBACK_MEMORY_LIMIT", "3GB")
+    assert workdb.memory_limit() == "3GB"
 
 
 def test_a_bad_value_past_the_sampled_rows_is_still_named_with_its_row(

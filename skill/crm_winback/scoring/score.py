@@ -132,7 +132,8 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                 SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total,
                        net_total, {recency} AS recency_days,
                        date_diff('day', first_order_date, DATE '{as_of.isoformat()}') AS tenure_days,
-                       list_median(gaps) AS median_days_between,
+                       -- one gap or none has no median to compute
+                       CASE WHEN purchase_days > 2 THEN list_median(gaps) ELSE gaps[1] END AS median_days_between,
                        i.email, i.phone, i.first_name, i.last_name, i.email_consent, i.sms_consent
                 FROM customers c LEFT JOIN customer_info i USING (customer_id)),
             s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
