@@ -3,7 +3,7 @@
     python bench/bench_score.py --peers-python /tmp/peers/bin/python [--sizes 100000 1000000 10000000]
 
 The peers run in their own virtual environment (``pip install pymc-marketing lifetimes``), never in the
-project's. Each command runs as its own process; the table reports the median wall time of --repeat runs,
+project's. Each command runs as its own process; the table reports the median wall time of --repeat (--repeat-large) runs,
 the ratio peer / ours, and each process's peak resident memory. Files come from bench/generate.py (seeded).
 """
 
@@ -50,7 +50,10 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--peers-python", help="python of a venv with pymc-marketing and lifetimes")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per command under 5M lines (1 above)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per command under 5M lines")
+    parser.add_argument(
+        "--repeat-large", type=int, default=1, help="runs per command from 5M lines (the peers take minutes)"
+    )
     parser.add_argument("--json", type=Path, default=OUT / "bench_score.json")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
@@ -84,7 +87,7 @@ def main() -> None:
                 str(HERE / "peers" / "lifetimes_summary.py"),
                 str(path),
             ]
-        repeat = args.repeat if lines < 5_000_000 else 1
+        repeat = args.repeat if lines < 5_000_000 else args.repeat_large
         row: dict[str, object] = {"lines": lines}
         for name, cmd in commands.items():
             runs = [measure(cmd) for _ in range(repeat)]

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from crm_winback.api import profile_file, score_file
-from crm_winback.ingest import IngestOptions
+from crm_winback.ingest import IngestOptions, load_orders
 
 from .paths import DATA, TODAY
 
@@ -135,3 +135,22 @@ def test_ids_equal_only_as_numbers_are_different_orders(tmp_path: Path) -> None:
     )
     q = profile_file(path, IngestOptions(today=TODAY))
     assert (q.orders, q.customers, q.gross_revenue) == (3, 2, 35.0)
+
+
+def test_integer_order_ids_past_the_sample_that_are_not_plain_numbers(tmp_path: Path) -> None:
+    # The first 2,000 rows (the sample) have plain integer ids, so the fast read takes them as numbers.
+    # "#2501" cannot be one, and "0005" equals 5 only as a number: both files still give 2,501 orders,
+    # each row its own order, and order ids stay text.
+    rows = "".join(f"{i},C{i % 50},2024-01-{1 + i % 28:02d},10\n" for i in range(1, 2501))
+    for last_id in ("#2501", "0005"):
+        path = tmp_path / "o.csv"
+        path.write_text(f"order_id,customer,date,amount\n{rows}{last_id},C1,2024-02-01,10\n")
+        ingested = load_orders(path, IngestOptions(today=TODAY))
+        try:
+            assert (ingested.quality.orders, ingested.quality.gross_revenue) == (2501, 25010.0), last_id
+            ids = ingested.con.execute(
+                "SELECT typeof(order_id), count(DISTINCT order_id) FROM orders GROUP BY 1"
+            ).fetchall()
+            assert ids == [("VARCHAR", 2501)], last_id
+        finally:
+            ingested.close()

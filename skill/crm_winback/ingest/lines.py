@@ -70,6 +70,7 @@ class LinesRead:
 
 
 _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_PLAIN_ID_NUMBER = re.compile(r"[1-9]\d{0,17}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 _TEXT_ROLES = (
@@ -91,10 +92,16 @@ _TEXT_ROLES = (
 
 @dataclass(frozen=True)
 class FastPlan:
-    """Column types for DuckDB to parse while it reads, and whether customer ids are emails (lower-cased)."""
+    """Column types for DuckDB to parse while it reads, and whether customer ids are emails (lower-cased).
+
+    ``integer_ids``: the order ids are read as BIGINT (every sampled id a plain number without leading
+    zeros). Should a later id not be one, the read fails and the text path takes over; should two ids
+    differ only as text ("05", "5"), the repeat check sends the file to the text path, which compares text.
+    """
 
     types: dict[str, str]
     lower_customer: bool
+    integer_ids: bool = False
 
 
 def fast_plan(source: Source, m: Mapping[str, str]) -> FastPlan | None:
@@ -127,8 +134,11 @@ def fast_plan(source: Source, m: Mapping[str, str]) -> FastPlan | None:
     for role in _TEXT_ROLES:
         if role in m:
             types[m[role]] = "VARCHAR"
+    integer_ids = "order_id" in m and all(_PLAIN_ID_NUMBER.fullmatch(v) for v in values("order_id"))
+    if integer_ids:
+        types[m["order_id"]] = "BIGINT"
     lower = "customer" in m and any("@" in v for v in values("customer")[:50])
-    return FastPlan(types, lower)
+    return FastPlan(types, lower, integer_ids)
 
 
 def read_typed(
@@ -171,6 +181,8 @@ def _read_typed(
         exprs["quantity"] = r["quantity"]
     if "currency" in m:
         exprs["currency"] = f"upper(nullif(trim({r['currency']}), ''))"
+    if plan.integer_ids:
+        exprs["order_id"] = r["order_id"]  # kept as BIGINT; the orders view shows it as text
     con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, plan.lower_customer)} FROM {table}")
     rows = scalar(con, "SELECT count(*) FROM lines")
     if rows == 0:
@@ -208,7 +220,7 @@ def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str
 
     columns = {
         "customer_id": text("customer", lower),
-        "order_id": text("order_id"),
+        "order_id": exprs.get("order_id") or text("order_id"),
         "order_date": exprs["date"],
         "value": exprs.get("value"),
         "refunded": exprs.get("refunded"),
@@ -281,7 +293,7 @@ def read_text(
     # Rows roll up to orders for line items (and Shopify), or when order ids repeat (line totals).
     grouped = shopify or line_mode
     if has_order_id and not grouped:
-        grouped = _order_ids_repeat(con, "src", r["order_id"])
+        grouped = _order_ids_repeat(con, "src", f"nullif(trim({r['order_id']}), '')")
     # With an order id, a row identical in every column to another is a duplicate: drop it (and count it).
     # Unique order ids cannot have duplicates. Without an order id, identical rows may be real repeat
     # purchases: keep them and flag them.

@@ -55,14 +55,16 @@ class Ingested:
         For a caller that needs only the per-customer tables (customers, customer_info, items): scoring
         without predictions. Predictions, cohorts and validation read ``orders`` and must not call this.
         """
-        kinds = dict(
-            self.con.execute(
-                "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
-            ).fetchall()
-        )
+        views = {
+            row[0]
+            for row in self.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
+        tables = {row[0] for row in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         for name in ("orders", "classified", "all_orders", "returns", "lines"):  # dependants first
-            if name in kinds:
-                self.con.execute(f"DROP {'VIEW' if kinds[name] == 'VIEW' else 'TABLE'} {name}")
+            if name in views:
+                self.con.execute(f"DROP VIEW {name}")
+            elif name in tables:
+                self.con.execute(f"DROP TABLE {name}")
 
 
 def load_orders(path: str | Path, options: IngestOptions | None = None) -> Ingested:

@@ -42,14 +42,16 @@ def build_customers(con: duckdb.DuckDBPyConnection) -> None:
     """The per-customer summary: dates, orders, purchase days and the gaps between them, gross and net.
 
     ``gaps`` are the days between consecutive distinct purchase days. With one or two orders they follow
-    from the first and last date, so only customers with three or more orders sort their dates.
+    from the first and last date, so only customers with three or more orders sort their dates. Without
+    refunds net is gross, and one sum serves both (a second sum costs ~10% on 10M orders).
     """
+    net = "sum(net)" if line_col(con, "refunded") == "refunded" else "sum(gross)"
     con.execute(
-        """CREATE TABLE customers AS
+        f"""CREATE TABLE customers AS
            WITH agg AS (
                SELECT customer_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
                       count(*) AS orders, list(order_date) AS dates,
-                      sum(gross) AS gross_total, sum(net) AS net_orders
+                      sum(gross) AS gross_total, {net} AS net_orders
                FROM orders GROUP BY customer_id),
            sorted AS (SELECT * EXCLUDE (dates), CASE WHEN orders > 2 THEN list_sort(dates) END AS days FROM agg),
            spaced AS (
@@ -77,7 +79,7 @@ def build_items(con: duckdb.DuckDBPyConnection, has_order_id: bool, grouped: boo
         select = "l.customer_id, o.order_id, o.order_date"
     else:
         source = "lines l JOIN orders o ON o.order_id = " + (
-            "l.order_id" if has_order_id else "'row ' || CAST(l.rowid AS VARCHAR)"
+            "CAST(l.order_id AS VARCHAR)" if has_order_id else "'row ' || CAST(l.rowid AS VARCHAR)"
         )
         select = "l.customer_id, o.order_id, o.order_date"
     product, category, quantity, value = (
@@ -101,7 +103,8 @@ def build_orders(
         line_col(con, c) for c in ("value", "refunded", "status_class", "cancelled", "currency")
     )
     if not grouped:
-        order_id = "order_id" if has_order_id else "'row ' || CAST(rowid AS VARCHAR)"
+        # (the typed read keeps integer order ids as BIGINT: text from here on)
+        order_id = "CAST(order_id AS VARCHAR)" if has_order_id else "'row ' || CAST(rowid AS VARCHAR)"
         con.execute(
             f"""CREATE VIEW all_orders AS SELECT customer_id, {order_id} AS order_id, order_date,
                    {value} AS gross, {refunded} AS refunded, {status} AS status_class, {cancelled} AS cancelled,

@@ -234,7 +234,7 @@ def build_quality_report(
             layout_name, label = "line_items", "line items (value = quantity x unit price, grouped by order)"
         elif not monetary:
             layout_name, label = "event_log", "event log (customer and date only, no amounts)"
-        elif "order_id" in mapping and scalar(con, "SELECT count(*) FROM classified WHERE n_lines > 1"):
+        elif read.grouped and scalar(con, "SELECT count(*) FROM classified WHERE n_lines > 1"):
             layout_name, label = "line_items", "line items (line totals, grouped by order)"
         else:
             layout_name, label = "orders", "one row per order"
