@@ -21,26 +21,10 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-from pydantic import BaseModel
+
+from .models.cohorts import CohortRow, CohortTable
 
 RETENTION_MONTHS = (1, 2, 3, 6, 12)
-
-
-class CohortRow(BaseModel):
-    cohort: str
-    customers: int
-    m1: float | None
-    m2: float | None
-    m3: float | None
-    m6: float | None
-    m12: float | None
-    revenue: float | None
-
-
-class CohortTable(BaseModel):
-    as_of: dt.date | None
-    months: list[int]
-    rows: list[CohortRow]
 
 
 def _month_end(year: int, month: int) -> dt.date:

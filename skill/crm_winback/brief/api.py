@@ -12,6 +12,7 @@ from ..api import ScoreResult, score_file
 from ..cohorts import CohortTable, build_cohorts
 from ..errors import InputError
 from ..knowledge import format_validation_error
+from ..models.documents import KnowledgeAnswer
 from ..scoring import ScoreOptions
 from .assumptions import Assumption, resolve
 from .check import CheckReport, check_text
@@ -152,14 +153,6 @@ def build_programme_document(
         data = scored_data(orders, scores)
     plan = build_programme_plan(lib, resolve(context, lib, data), data, cohorts)
     return _document("programme", "programme.md.j2", plan, template_dir)
-
-
-class KnowledgeAnswer(BaseModel):
-    """The entries of one knowledge file that match the filters."""
-
-    topic: str
-    file: str
-    items: list[dict[str, Any]]
 
 
 def _matches(item: dict[str, Any], key: str, value: str | None) -> bool:

@@ -12,17 +12,11 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..api import ScoreResult
+from ..models.documents import Assumption
 from .context import Context
 from .library import BusinessType, Channel, ChannelDefault, Goal, Library, Region, VerticalProfile
 
 Origin = Literal["given", "measured", "default"]
-
-
-class Assumption(BaseModel):
-    field: str
-    value: str
-    why: str
-    how_to_check: str
 
 
 class ResolvedChannel(BaseModel):

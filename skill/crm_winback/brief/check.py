@@ -7,14 +7,10 @@ Pattern red flags (knowledge/red_flags.yaml) ignore a match that a negation prec
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from pydantic import BaseModel
-
+from ..models.documents import CheckReport, Criterion, Kind
 from .library import OPT_OUT_WORDS, SMS_LIMIT, RedFlags, load_library
 from .render import SLOT_RE
-
-Kind = Literal["brief", "ltv-plan", "programme", "unknown"]
 
 # kind -> [(criterion id, description, heading words that must appear in one heading)]
 REQUIRED_SECTIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
@@ -52,22 +48,6 @@ HORIZON_WORDS = {
     "long": r"\blong(er)?[- ]term\b",
 }
 SMS_RE = re.compile(r"\bSMS[^:\"|]{0,20}:\s*[\"“](.+?)[\"”]")
-
-
-class Criterion(BaseModel):
-    id: str
-    description: str
-    passed: bool
-    line: int | None
-    detail: str
-
-
-class CheckReport(BaseModel):
-    kind: Kind
-    passed: bool
-    criteria: list[Criterion]
-    red_flags: list[Criterion]
-    unfilled_slots: list[str]
 
 
 def _kind(lines: list[str]) -> Kind:

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..api import ScoreResult
+from ..models.documents import Slot
 from ..scoring.lifecycle import lifecycle_rules
 from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
@@ -26,12 +27,6 @@ class Certainty(BaseModel):
     level: Level
     basis: str
     reasons: list[str]
-
-
-class Slot(BaseModel):
-    id: str
-    section: str
-    instruction: str
 
 
 class FrameworkRow(BaseModel):

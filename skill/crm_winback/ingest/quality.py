@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..knowledge import KnowledgeModel, load_knowledge
+from ..models.quality import Confidence, Exclusion, QualityReport
 from .lines import scalar
 
 if TYPE_CHECKING:
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from .lines import LinesRead
     from .mapping import LayoutSignature
     from .reader import Source
-
-Confidence = Literal["high", "medium", "low"]
 
 
 class ConfidenceLevel(KnowledgeModel):
@@ -29,51 +28,6 @@ class ConfidenceLevel(KnowledgeModel):
 
 class ConfidenceRules(KnowledgeModel):
     levels: list[ConfidenceLevel] = Field(min_length=1)
-
-
-class Exclusion(BaseModel):
-    reason: str
-    rows: int
-    orders: int | None = None
-    action: Literal["excluded", "flagged"] = "excluded"
-    note: str = ""
-
-
-class QualityReport(BaseModel):
-    """Everything ``crm-winback profile`` prints; later briefs carry ``confidence``."""
-
-    file: str
-    file_format: str
-    layout: str
-    layout_label: str
-    mapping: dict[str, str]
-    date_format: str
-    date_format_reason: str
-    money_format: str | None
-    currency: str | None
-    monetary_available: bool
-    rows_read: int
-    rows_used: int
-    exclusions: list[Exclusion]
-    customer_ids_found: int
-    customers: int
-    orders: int
-    first_order_date: dt.date | None
-    last_order_date: dt.date | None
-    history_days: int
-    as_of: dt.date
-    as_of_reason: str
-    gross_revenue: float | None
-    refunds: float | None
-    returns: float | None
-    net_revenue: float | None
-    one_time_buyer_share: float
-    repeat_customers: int
-    median_days_between_orders: float | None
-    consent_columns: dict[str, str]
-    notes: list[str]
-    confidence: Confidence
-    confidence_reasons: list[str]
 
 
 def assess_confidence(

@@ -16,10 +16,10 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, Field
 from scipy import special
 
 from crm_winback.errors import DataError, InputError
+from crm_winback.models.predictions import BgNbdParams
 from crm_winback.predict.fitting import (
     DAYS_PER_UNIT,
     Grouped,
@@ -37,24 +37,6 @@ MIN_REPEAT_BUYERS = 30
 MIN_HISTORY_DAYS = 56.0
 
 FloatArray = NDArray[np.float64]
-
-
-class BgNbdParams(BaseModel):
-    """Fitted (or given) BG/NBD parameters; ``time_unit`` is the unit of alpha and of every time argument."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    r: float = Field(gt=0, description="shape of the Gamma distribution of purchase rates")
-    alpha: float = Field(gt=0, description="scale of the Gamma distribution of purchase rates, in time_unit")
-    a: float = Field(gt=0, description="Beta distribution of the drop-out probability")
-    b: float = Field(gt=0, description="Beta distribution of the drop-out probability")
-    time_unit: TimeUnit
-    log_likelihood: float | None = Field(default=None, description="at the fitted parameters, unpenalized")
-    n_customers: int = Field(default=0, ge=0)
-    n_repeat_buyers: int = Field(default=0, ge=0)
-    n_distinct_rows: int = Field(default=0, ge=0, description="distinct (x, t_x, T) rows the fit evaluated")
-    penalizer_coef: float = Field(default=0.0, ge=0)
-    iterations: int = Field(default=0, ge=0)
 
 
 class Winback(NamedTuple):

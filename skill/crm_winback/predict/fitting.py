@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from crm_winback.errors import DataError, InputError
+from crm_winback.models.predictions import TimeUnit
 
-TimeUnit = Literal["days", "weeks"]
 DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "weeks": 7.0}
 
 # A log-parameter at +-LOG_BOUND (a parameter above 4.8e8 or below 2e-9) means the data cannot pin it down:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, Field
 from scipy import special
 
 from crm_winback.errors import DataError, InputError
+from crm_winback.models.predictions import GammaGammaParams
 from crm_winback.predict.bgnbd import BgNbdParams, conditional_expected_purchases
 from crm_winback.predict.fitting import Grouped, as_float_array, dot, group_rows, minimize_log_params
 
@@ -25,30 +25,6 @@ from crm_winback.predict.fitting import Grouped, as_float_array, dot, group_rows
 MIN_REPEAT_BUYERS = 30
 
 FloatArray = NDArray[np.float64]
-
-
-class GammaGammaParams(BaseModel):
-    """Fitted (or given) Gamma-Gamma parameters; v is in the currency of the spend data."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    p: float = Field(gt=0, description="shape of the Gamma distribution of order values")
-    q: float = Field(gt=0, description="shape of the Gamma distribution of the customers' nu")
-    v: float = Field(gt=0, description="scale of the Gamma distribution of the customers' nu, in currency")
-    log_likelihood: float | None = None
-    n_customers: int = Field(default=0, ge=0, description="repeat buyers the model was fitted on")
-    n_excluded: int = Field(default=0, ge=0, description="customers left out: x = 0 or zbar <= 0")
-    frequency_spend_correlation: float | None = Field(
-        default=None,
-        description="Pearson correlation of x and zbar among the fitted customers; near 0 is good",
-    )
-    penalizer_coef: float = Field(default=0.0, ge=0)
-    iterations: int = Field(default=0, ge=0)
-
-    @property
-    def population_mean_spend(self) -> float:
-        """Expected order value of a customer we know nothing about, p v / (q - 1); inf when q <= 1."""
-        return self.p * self.v / (self.q - 1.0) if self.q > 1.0 else float("inf")
 
 
 def _log_likelihood_rows(p: float, q: float, v: float, x: FloatArray, zbar: FloatArray) -> FloatArray:

@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
 
 from crm_winback.errors import DataError
 from crm_winback.files import copy_query
 from crm_winback.ingest import Ingested, IngestOptions, load_orders
+from crm_winback.models.predictions import GroupSummary, PredictionSummary, PredictOptions
 from crm_winback.predict.bgnbd import (
     BgNbdParams,
     conditional_expected_purchases,
@@ -26,7 +26,7 @@ from crm_winback.predict.bgnbd import (
     probability_alive,
     winback,
 )
-from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
+from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.gamma_gamma import (
     GammaGammaParams,
     conditional_expected_average_spend,
@@ -60,50 +60,6 @@ DEFINITIONS = {
     "customers would have ordered again. A date before the as-of date means that point has passed",
     "days_until_winback": "days from the as-of date to the winback date, 0 once it has passed",
 }
-
-
-class PredictOptions(BaseModel):
-    """What to predict and how; the horizon and CLV period are in days whatever the model's time unit."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    horizon_days: int = Field(default=365, gt=0)
-    threshold: float = Field(default=0.5, gt=0, lt=1)
-    time_unit: TimeUnit = "weeks"
-    margin: float = Field(default=1.0, gt=0, le=1)
-    discount_rate: float = Field(default=0.01, ge=0, description="per CLV period")
-    period_days: int = Field(default=30, gt=0)
-    penalizer_coef: float = Field(default=0.0, ge=0)
-
-
-class GroupSummary(BaseModel):
-    """Aggregates over a group of customers (a segment, or all)."""
-
-    group: str
-    customers: int
-    mean_p_alive: float
-    expected_orders: float
-    clv_total: float | None
-    clv_mean: float | None
-    median_days_until_winback: float | None
-    share_winback_passed: float
-
-
-class PredictionSummary(BaseModel):
-    """Model parameters, definitions and per-segment aggregates; per-customer rows go to a file."""
-
-    as_of: str
-    options: PredictOptions
-    bgnbd: BgNbdParams
-    gamma_gamma: GammaGammaParams | None
-    customers: int
-    one_time_buyers: int
-    shop_level_winback_days: float | None = Field(description="days after a one-time buyer's order")
-    overall: GroupSummary
-    by_segment: list[GroupSummary]
-    definitions: dict[str, str]
-    notes: list[str]
-    predictions_file: str | None = None
 
 
 def predict(ingested: Ingested, options: PredictOptions | None = None) -> PredictionSummary:

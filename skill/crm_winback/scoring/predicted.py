@@ -10,53 +10,15 @@ columns stay empty, and the outlook says why - a stated fallback, not an error.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 import duckdb
-from pydantic import BaseModel
 
 from ..errors import DataError
 from ..ingest import Ingested
+from ..models.scores import ModelOutlook, SegmentOutlook
 from .lifecycle import lifecycle_rules, p_alive_risk_sql
 
 MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis")
-ChurnRiskMethod = Literal["BG/NBD P(alive)", "heuristic"]
-
-
-class SegmentOutlook(BaseModel):
-    """Model estimates over one group of customers (an RFM segment, a lifecycle stage, or all).
-
-    ``winback_days_*`` are quartiles of the days from the last order to the winback date (the day P(alive)
-    falls to the threshold without a new order), over the customers that have a date; one-time buyers all
-    share the shop-level date (``shop_level_share``).
-    """
-
-    group: str
-    customers: int
-    mean_p_alive: float
-    expected_orders: float
-    clv_total: float | None
-    clv_mean: float | None
-    winback_days_p25: float | None
-    winback_days_median: float | None
-    winback_days_p75: float | None
-    shop_level_share: float
-    winback_passed_share: float
-
-
-class ModelOutlook(BaseModel):
-    """What ``score --predict`` did: which churn-risk method was used, and the model's per-group estimates."""
-
-    churn_risk_method: ChurnRiskMethod
-    fallback_reason: str | None
-    horizon_days: int
-    threshold: float
-    time_unit: str
-    parameters: dict[str, float]
-    notes: list[str]
-    overall: SegmentOutlook | None
-    by_segment: list[SegmentOutlook]
-    by_lifecycle: list[SegmentOutlook]
 
 
 def risk_source(outlook: ModelOutlook, heuristic: str) -> str:

@@ -11,14 +11,11 @@ reports.
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Literal
 
 from pydantic import Field, model_validator
 
 from ..errors import KnowledgeError
 from ..knowledge import KnowledgeModel, load_knowledge, load_model_file
-
-Method = Literal["fixed", "quantile"]
 
 
 class Bin(KnowledgeModel):

@@ -6,21 +6,19 @@ written sorted by customer id, so the same input gives the same bytes.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import BaseModel
 
 from ..errors import InputError
 from ..files import copy_query
 from ..ingest import Ingested
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
+from ..models.scores import BinReport, Method, ScoreSummary
 from .lifecycle import churn_risk_sql, expected_gap_sql, repurchase_cycle, stage_names, stage_sql, vip_share
-from .predicted import MODEL_COLUMNS, ModelOutlook, apply_predictions, risk_source
-from .rfm import Method, fixed_score_sql, load_thresholds, quantile_score_sql
-from .scorecard import Scorecard, build_scorecard
+from .predicted import MODEL_COLUMNS, apply_predictions, risk_source
+from .rfm import fixed_score_sql, load_thresholds, quantile_score_sql
+from .scorecard import build_scorecard
 from .segment_map import load_segment_map
 
 SCORE_COLUMNS = (
@@ -48,30 +46,6 @@ class ScoreOptions:
     thresholds_file: str | None = None
     segment_map_file: str | None = None
     predict: bool = False  # fit BG/NBD + Gamma-Gamma; churn risk from P(alive) when the fit is adequate
-
-
-class BinReport(BaseModel):
-    dimension: str
-    basis: str
-    bins_filled: int
-    cut_points: list[float] | None
-    note: str
-
-
-class ScoreSummary(BaseModel):
-    """What scoring decided, for the report: method, cut points, cycle, and the scorecard."""
-
-    method: Method
-    as_of: dt.date
-    customers: int
-    repurchase_cycle_days: float
-    repurchase_cycle_source: str
-    churn_risk_source: str
-    monetary_available: bool
-    bins: list[BinReport]
-    notes: list[str]
-    scorecard: Scorecard
-    predictions: ModelOutlook | None = None  # with ScoreOptions.predict
 
 
 @dataclass

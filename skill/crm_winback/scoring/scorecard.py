@@ -5,47 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from pydantic import BaseModel
 
-
-class ScorecardRow(BaseModel):
-    group: str
-    customers: int
-    share: float
-    revenue: float | None
-    revenue_share: float | None
-    aov: float | None
-    avg_orders: float
-    median_days_since_last_order: float | None
-    churn_risk_low: int
-    churn_risk_medium: int
-    churn_risk_high: int
-    email_reachable: int | None
-    sms_reachable: int | None
-    previous_customers: int | None = None  # in the previous snapshot, when the store has one
-
-
-class Scorecard(BaseModel):
-    by_segment: list[ScorecardRow]
-    by_lifecycle: list[ScorecardRow]
-    total: ScorecardRow
-    trend_from: str | None = None  # the snapshot the previous counts come from
-
-    def with_trend(self, label: str, segments: dict[str, int], stages: dict[str, int]) -> Scorecard:
-        """A copy whose rows carry the customer counts of an earlier snapshot (0 where a group was empty)."""
-
-        def rows(current: list[ScorecardRow], before: dict[str, int]) -> list[ScorecardRow]:
-            return [r.model_copy(update={"previous_customers": before.get(r.group, 0)}) for r in current]
-
-        total = self.total.model_copy(update={"previous_customers": sum(segments.values())})
-        return self.model_copy(
-            update={
-                "by_segment": rows(self.by_segment, segments),
-                "by_lifecycle": rows(self.by_lifecycle, stages),
-                "total": total,
-                "trend_from": label,
-            }
-        )
+from ..models.scores import Scorecard, ScorecardRow
 
 
 def _row(values: tuple[Any, ...], n_all: int, rev_all: float | None, monetary: bool) -> ScorecardRow:
