@@ -1,10 +1,10 @@
-"""The server's result models mirror the core's field for field (they exist to keep DuckDB out of start-up)."""
+"""The tools declare the core's own result models, so what the core returns and what the schema says are one."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import typing
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -12,50 +12,36 @@ from pydantic import BaseModel
 from crm_winback.api import ScoreResult
 from crm_winback.brief.api import BuiltDocument, KnowledgeAnswer
 from crm_winback.brief.assumptions import Assumption
-from crm_winback.brief.check import CheckReport, Criterion
+from crm_winback.brief.check import CheckReport
 from crm_winback.brief.plan import Slot
-from crm_winback.cohorts import CohortRow, CohortTable
-from crm_winback.ingest.quality import Exclusion, QualityReport
+from crm_winback.cohorts import CohortTable
+from crm_winback.ingest.quality import QualityReport
 from crm_winback.mcp_server import results
-from crm_winback.predict.bgnbd import BgNbdParams
-from crm_winback.predict.gamma_gamma import GammaGammaParams
-from crm_winback.predict.service import GroupSummary, PredictionSummary, PredictOptions
-from crm_winback.scoring.predicted import ModelOutlook, SegmentOutlook
-from crm_winback.scoring.score import BinReport, ScoreSummary
-from crm_winback.scoring.scorecard import Scorecard, ScorecardRow
+from crm_winback.predict.service import PredictionSummary
+from crm_winback.scoring.score import ScoreSummary
 
-PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
-    (QualityReport, results.QualityReport), (Exclusion, results.Exclusion), (ScoreSummary, results.ScoreSummary),
-    (BinReport, results.BinReport), (Scorecard, results.Scorecard), (ScorecardRow, results.ScorecardRow),
-    (Slot, results.Slot), (Assumption, results.Assumption), (CheckReport, results.CheckReport),
-    (Criterion, results.Criterion), (PredictionSummary, results.PredictionSummary),
-    (PredictOptions, results.PredictOptions), (BgNbdParams, results.BgNbdParams),
-    (GammaGammaParams, results.GammaGammaParams), (GroupSummary, results.GroupSummary),
-    (CohortTable, results.CohortTable), (CohortRow, results.CohortRow), (KnowledgeAnswer, results.KnowledgeAnswer),
-    (ModelOutlook, results.ModelOutlook), (SegmentOutlook, results.SegmentOutlook),
-]  # fmt: skip
-MIRRORS = {core: mirror for core, mirror in PAIRS}
+from .mcp_support import server_in, with_client
+
+# tool -> the core model it returns as it is
+CORE_OUTPUTS: dict[str, type[BaseModel]] = {
+    "profile_orders": QualityReport, "check_brief": CheckReport, "lookup_knowledge": KnowledgeAnswer,
+    "predict_customers": PredictionSummary, "build_cohorts": CohortTable,
+}  # fmt: skip
 
 
-def _shape(annotation: object) -> object:
-    """An annotation with every core model replaced by its mirror and Literal values made comparable."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return MIRRORS.get(annotation, annotation)
-    args = typing.get_args(annotation)
-    if not args:
-        return annotation
-    if typing.get_origin(annotation) is typing.Literal:
-        return ("Literal", frozenset(args))
-    return (typing.get_origin(annotation), frozenset(_shape(a) for a in args))
-
-
-@pytest.mark.parametrize(("core", "mirror"), PAIRS, ids=[c.__name__ for c, _ in PAIRS])
-def test_mirror_has_the_core_fields_with_the_same_types(
-    core: type[BaseModel], mirror: type[BaseModel]
+@pytest.mark.parametrize(("tool", "core"), CORE_OUTPUTS.items())
+def test_tool_output_schema_is_the_core_model_schema(
+    tmp_path: Path, tool: str, core: type[BaseModel]
 ) -> None:
-    core_fields = {n: _shape(f.annotation) for n, f in core.model_fields.items()}
-    mirror_fields = {n: _shape(f.annotation) for n, f in mirror.model_fields.items()}
-    assert mirror_fields == core_fields
+    tools = {t.name: t for t in with_client(server_in(tmp_path), lambda c: c.list_tools()).tools}
+    assert tools[tool].output_schema == core.model_json_schema()
+
+
+def test_server_results_wrap_the_core_models_themselves() -> None:
+    assert results.ScoreCustomersResult.model_fields["quality"].annotation is QualityReport
+    assert results.ScoreCustomersResult.model_fields["scoring"].annotation is ScoreSummary
+    assert results.DocumentResult.model_fields["slots"].annotation == list[Slot]
+    assert results.DocumentResult.model_fields["assumptions"].annotation == list[Assumption]
 
 
 def test_score_and_document_results_add_only_their_own_fields() -> None:

@@ -17,8 +17,9 @@ from pydantic import Field
 from ..brief.context import Context, context_schema
 from ..brief.library import LIBRARY_FILES
 from ..errors import InputError
+from ..models.documents import CheckReport, KnowledgeAnswer
 from .common import ADDS_OUTPUT, READ_ONLY, ExampleArg, FileArg, ToolEnv, tool_errors
-from .results import CheckReport, ContextSchemaResult, DocumentResult, KnowledgeAnswer
+from .results import ContextSchemaResult, DocumentResult
 
 if TYPE_CHECKING:
     from ..brief.api import BuiltDocument
@@ -168,9 +169,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         with tool_errors():
             from ..brief.api import knowledge_lookup
 
-            return KnowledgeAnswer.model_validate(
-                knowledge_lookup(topic, segment, channel, goal).model_dump()
-            )
+            return knowledge_lookup(topic, segment, channel, goal)
 
     @server.tool(annotations=READ_ONLY)
     def check_brief(
@@ -187,7 +186,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         with tool_errors():
             from ..brief.api import check_document
 
-            return CheckReport.model_validate(check_document(_document_text(env, file, text)).model_dump())
+            return check_document(_document_text(env, file, text))
 
 
 @functools.cache

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
+from ..models.cohorts import CohortTable
+from ..models.predictions import PredictionSummary
 from .common import READ_ONLY, WRITES_OUTPUT, AsOfArg, ColumnMapArg, ExampleArg, FileArg, ToolEnv, tool_errors
-from .results import CohortTable, PredictionSummary
 
 
 def register(server: MCPServer, env: ToolEnv) -> None:
@@ -49,8 +50,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             target = env.policy.output_file(output_name or f"{stem}-predictions.csv", (".csv", ".parquet"))
             options = PredictOptions(horizon_days=horizon_days, threshold=threshold, margin=margin,
                                      time_unit=time_unit)  # fmt: skip
-            summary = predict_file(path, env.options(column_map, as_of, None, None), options, target)
-            return PredictionSummary.model_validate(summary.model_dump())
+            return predict_file(path, env.options(column_map, as_of, None, None), options, target)
 
     @server.tool(annotations=READ_ONLY)
     def build_cohorts(
@@ -69,6 +69,6 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
             ingested = load_orders(env.source(file, example), env.options(column_map, as_of, None, None))
             try:
-                return CohortTable.model_validate(cohorts(ingested.con, ingested.as_of).model_dump())
+                return cohorts(ingested.con, ingested.as_of)
             finally:
                 ingested.close()

@@ -11,6 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from ..errors import InputError
+from ..models.quality import QualityReport
 from .common import (
     READ_ONLY,
     WRITES_OUTPUT,
@@ -24,7 +25,7 @@ from .common import (
     tool_errors,
 )
 from .privacy import mask_email, mask_name, mask_phone, safe_customer_id
-from .results import PreviewResult, PreviewRow, QualityReport, ScoreCustomersResult
+from .results import PreviewResult, PreviewRow, ScoreCustomersResult
 
 MAX_PREVIEW_ROWS = 20
 _PREVIEW_COLUMNS = (
@@ -50,10 +51,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         with tool_errors():
             from ..api import profile_file
 
-            report = profile_file(
+            return profile_file(
                 env.source(file, example), env.options(column_map, as_of, currency, date_format)
             )
-            return QualityReport.model_validate(report.model_dump())
 
     @server.tool(annotations=WRITES_OUTPUT)
     def score_customers(
