@@ -67,8 +67,8 @@ class GammaGammaParams(StrictModel):
         return self.p * self.v / (self.q - 1.0) if self.q > 1.0 else float("inf")
 
 
-class GroupSummary(StrictModel):
-    """Aggregates over a group of customers (a segment, or all)."""
+class GroupEstimates(StrictModel):
+    """The model's estimates summed up over a group of customers."""
 
     group: str
     customers: int
@@ -76,6 +76,11 @@ class GroupSummary(StrictModel):
     expected_orders: float
     clv_total: float | None
     clv_mean: float | None
+
+
+class GroupSummary(GroupEstimates):
+    """Aggregates over a group of customers (a segment, or all)."""
+
     median_days_until_winback: float | None
     share_winback_passed: float
 

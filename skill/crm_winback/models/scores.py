@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from . import StrictModel
+from .predictions import GroupEstimates
 
 Method = Literal["fixed", "quantile"]
 ChurnRiskMethod = Literal["BG/NBD P(alive)", "heuristic"]
@@ -61,7 +62,7 @@ class Scorecard(StrictModel):
         )
 
 
-class SegmentOutlook(StrictModel):
+class SegmentOutlook(GroupEstimates):
     """Model estimates over one group of customers (an RFM segment, a lifecycle stage, or all).
 
     ``winback_days_*`` are quartiles of the days from the last order to the winback date (the day P(alive)
@@ -69,12 +70,6 @@ class SegmentOutlook(StrictModel):
     share the shop-level date (``shop_level_share``).
     """
 
-    group: str
-    customers: int
-    mean_p_alive: float
-    expected_orders: float
-    clv_total: float | None
-    clv_mean: float | None
     winback_days_p25: float | None
     winback_days_median: float | None
     winback_days_p75: float | None
