@@ -11,6 +11,7 @@ from .errors import InputError
 from .ingest import IngestOptions, load_orders
 from .ingest.mapping import parse_map_option
 from .ingest.quality import QualityReport
+from .models.store import SavedSnapshot
 from .resources import resource_dir
 from .scoring import ScoreOptions, ScoreSummary, score, write_scores
 from .scoring.score import Scored
@@ -67,12 +68,6 @@ class StoreOptions(BaseModel):
     db: str | None = None
     save: bool = False
     shop: str = "default"
-
-
-class SavedSnapshot(BaseModel):
-    snapshot_id: int
-    as_of: dt.date
-    already_saved: bool
 
 
 class ScoreResult(BaseModel):

@@ -2,14 +2,12 @@
 
 Tools that do declare the shared model from crm_winback.models, which imports only pydantic, so registering
 the tools at start-up imports no DuckDB. What is here wraps those models with what only the server adds (a
-summary file, the written document, masked contacts) and, for the customer store, restates the shapes of
-crm_winback.segments, whose models still live in modules that import DuckDB.
+summary file, the written document, the store file, masked contacts).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -17,12 +15,12 @@ from ..models import StrictModel
 from ..models.documents import Assumption, Slot
 from ..models.quality import QualityReport
 from ..models.scores import ScoreSummary
-
-
-class SavedSnapshot(StrictModel):
-    snapshot_id: int
-    as_of: dt.date
-    already_saved: bool
+from ..models.store import (
+    MemberRow,
+    SavedSnapshot,
+    SegmentKind,
+    SnapshotInfo,
+)
 
 
 class ScoreCustomersResult(StrictModel):
@@ -77,24 +75,7 @@ class ContextSchemaResult(StrictModel):
     note: str
 
 
-# -- the customer store (segments/store.py, segments/api.py, segments/migration.py, segments/audience.py) ----
-
-
-class SnapshotInfo(StrictModel):
-    snapshot_id: int
-    shop: str
-    source_name: str = Field(description="the file name the snapshot was scored from")
-    source_sha256: str
-    as_of: dt.date
-    method: str
-    customers: int
-    has_items: bool
-    repurchase_cycle_days: float | None
-    created_at: dt.datetime
-    already_saved: bool = Field(
-        default=False,
-        description="true when this file, as-of date and method were saved before: nothing changed",
-    )
+# -- the customer store: crm_winback.models.store, with the store file and a note
 
 
 class SaveSnapshotResult(StrictModel):
@@ -107,40 +88,9 @@ class SnapshotList(StrictModel):
     snapshots: list[SnapshotInfo] = Field(description="oldest as-of date first")
 
 
-class SegmentSummary(StrictModel):
-    name: str
-    kind: Literal["user", "prebuilt", "rfm_segment", "lifecycle_stage"]
-    description: str
-    members: int | None = Field(
-        description="customers in the snapshot; None when it cannot be counted (see note)"
-    )
-    note: str | None = None
-
-
-class SegmentList(StrictModel):
-    snapshot: SnapshotInfo | None = Field(description="the snapshot counted (None: no snapshot saved yet)")
-    segments: list[SegmentSummary]
-
-
-class MemberRow(StrictModel):
-    customer_id: str = Field(description="the customer id; emails and phone numbers masked")
-    rfm_segment: str | None
-    lifecycle_stage: str | None
-    churn_risk: str | None
-    r_score: int | None
-    f_score: int | None
-    m_score: int | None
-    orders: int | None
-    total_spent: float | None
-    recency_days: int | None
-    last_order_date: dt.date | None
-    email: str | None = Field(description="masked")
-    phone: str | None = Field(description="masked")
-
-
 class MemberPage(StrictModel):
     segment: str
-    kind: Literal["user", "prebuilt", "rfm_segment", "lifecycle_stage"]
+    kind: SegmentKind
     snapshot: SnapshotInfo
     total: int = Field(description="customers in the segment")
     limit: int
@@ -148,47 +98,3 @@ class MemberPage(StrictModel):
     contact_masked: bool
     members: list[MemberRow] = Field(description="highest net spend first, then customer id")
     note: str
-
-
-class Distribution(StrictModel):
-    snapshot: SnapshotInfo
-    by: str
-    total: int
-    counts: dict[str, int]
-
-
-class MigrationCell(StrictModel):
-    from_group: str
-    to_group: str
-    customers: int
-
-
-class MigrationMatrix(StrictModel):
-    """From x to counts; (new) = only in the later snapshot, (gone) = only in the earlier one."""
-
-    by: str
-    from_snapshot: SnapshotInfo
-    to_snapshot: SnapshotInfo
-    groups: list[str] = Field(description="the row and column order")
-    cells: list[MigrationCell] = Field(description="non-zero cells only")
-    stayed: int
-    moved: int
-    new: int
-    gone: int
-
-
-class AudienceExclusion(StrictModel):
-    reason: str
-    customers: int
-
-
-class AudienceResult(StrictModel):
-    segment: str
-    format: Literal["klaviyo", "mailchimp", "csv"]
-    channel: Literal["email", "sms"]
-    output: str | None = Field(description="the audience file in the output folder, for the user to import")
-    candidates: int = Field(description="customers in the segment")
-    exported: int
-    excluded: list[AudienceExclusion] = Field(description="who was left out, each person under one reason")
-    soft_opt_in_included: int
-    notes: list[str]

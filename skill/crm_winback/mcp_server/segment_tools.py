@@ -18,6 +18,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from ..errors import InputError
+from ..models.store import AudienceResult, Distribution, MigrationMatrix, SegmentList, SegmentSummary
 from ..segments.rules import FIELDS, MAX_DEPTH, OPERATORS
 from .common import (
     READ_ONLY,
@@ -31,16 +32,7 @@ from .common import (
     tool_text,
 )
 from .privacy import safe_customer_id
-from .results import (
-    AudienceResult,
-    Distribution,
-    MemberPage,
-    MigrationMatrix,
-    SaveSnapshotResult,
-    SegmentList,
-    SegmentSummary,
-    SnapshotList,
-)
+from .results import MemberPage, SaveSnapshotResult, SnapshotList
 
 MAX_MEMBER_ROWS = 20
 # define_segment replaces a user segment of the same name: the same call twice leaves the same store, but a
@@ -153,7 +145,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             # The core opens the store writable (it creates the tables of a new one); reading the snapshots
             # first makes sure it is a crm-winback store, so no other DuckDB file is ever changed.
             api.list_store_snapshots(str(store))
-            return SegmentList.model_validate(api.list_segments(str(store), snapshot, shop).model_dump())
+            return api.list_segments(str(store), snapshot, shop)
 
     @server.tool(annotations=REPLACES_DEFINITION)
     def define_segment(
@@ -177,8 +169,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             from ..segments import api
 
             store = policy.store_file(db_path, write=True)
-            result = api.define_segment(name, rules, description, str(store), shop)
-            return SegmentSummary.model_validate(result.model_dump())
+            return api.define_segment(name, rules, description, str(store), shop)
 
     @server.tool(annotations=READ_ONLY)
     def preview_segment_members(
@@ -223,9 +214,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             from ..segments import api
 
             store = policy.store_file(db_path, write=False)
-            return Distribution.model_validate(
-                api.segment_distribution(str(store), snapshot, by, shop).model_dump()
-            )
+            return api.segment_distribution(str(store), snapshot, by, shop)
 
     @server.tool(annotations=READ_ONLY)
     def compare_snapshots(
@@ -248,8 +237,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             from ..segments import api
 
             store = policy.store_file(db_path, write=False)
-            matrix = api.segment_migration(from_snapshot, to_snapshot, str(store), by, shop)
-            return MigrationMatrix.model_validate(matrix.model_dump())
+            return api.segment_migration(from_snapshot, to_snapshot, str(store), by, shop)
 
     @server.tool(annotations=WRITES_OUTPUT)
     def export_audience(

@@ -19,6 +19,7 @@ from ..api import ingest_options, score_file
 from ..cohorts import CohortTable, build_cohorts
 from ..errors import InputError
 from ..ingest import load_orders
+from ..models.store import Distribution, MemberRow, SegmentKind, SegmentList, SegmentSummary
 from ..scoring import ScoreOptions
 from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
@@ -40,8 +41,6 @@ from .store import (
     save_snapshot,
 )  # fmt: skip
 
-SegmentKind = Literal["user", "prebuilt", "rfm_segment", "lifecycle_stage"]
-
 
 class ResolvedSegment(BaseModel):
     name: str
@@ -53,35 +52,6 @@ class ResolvedSegment(BaseModel):
         return parse_rules(self.rules, f"segment {self.name}")
 
 
-class SegmentSummary(BaseModel):
-    name: str
-    kind: SegmentKind
-    description: str
-    members: int | None  # None when the snapshot cannot answer (no line items) or there is no snapshot
-    note: str | None = None
-
-
-class SegmentList(BaseModel):
-    snapshot: SnapshotInfo | None
-    segments: list[SegmentSummary]
-
-
-class MemberRow(BaseModel):
-    customer_id: str
-    rfm_segment: str | None
-    lifecycle_stage: str | None
-    churn_risk: str | None
-    r_score: int | None
-    f_score: int | None
-    m_score: int | None
-    orders: int | None
-    total_spent: float | None
-    recency_days: int | None
-    last_order_date: dt.date | None
-    email: str | None  # masked unless include_contact
-    phone: str | None  # masked unless include_contact
-
-
 class MemberPage(BaseModel):
     segment: str
     kind: SegmentKind
@@ -91,13 +61,6 @@ class MemberPage(BaseModel):
     offset: int
     contact_masked: bool
     members: list[MemberRow]
-
-
-class Distribution(BaseModel):
-    snapshot: SnapshotInfo
-    by: str
-    total: int
-    counts: dict[str, int]
 
 
 # -- resolving names ---------------------------------------------------------------------------------------

@@ -24,14 +24,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..errors import InputError
 from ..files import atomic_path, check_output
 from ..knowledge import KnowledgeModel, load_knowledge
+from ..models.store import AudienceExclusion as Exclusion
+from ..models.store import AudienceResult, Channel, ExportFormat
 
-ExportFormat = Literal["klaviyo", "mailchimp", "csv"]
-Channel = Literal["email", "sms"]
 AudienceField = Literal[
     "customer_id",
     "email",
@@ -65,23 +65,6 @@ class AudienceRules(KnowledgeModel):
 
 def audience_rules() -> AudienceRules:
     return load_knowledge("audience.yaml", AudienceRules)
-
-
-class Exclusion(BaseModel):
-    reason: str
-    customers: int
-
-
-class AudienceResult(BaseModel):
-    segment: str
-    format: ExportFormat
-    channel: Channel
-    output: str | None
-    candidates: int
-    exported: int
-    excluded: list[Exclusion]
-    soft_opt_in_included: int
-    notes: list[str]
 
 
 def neutralise(text: str) -> str:

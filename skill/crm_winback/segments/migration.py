@@ -7,38 +7,14 @@ earlier one (not in the later export) in the column ``(gone)``.
 from __future__ import annotations
 
 import duckdb
-from pydantic import BaseModel
 
 from ..errors import InputError
+from ..models.store import MigrationCell, MigrationMatrix
 from .store import SnapshotInfo
 
 NEW = "(new)"
 GONE = "(gone)"
 BY_CHOICES = ("rfm_segment", "lifecycle_stage", "churn_risk")
-
-
-class MigrationCell(BaseModel):
-    from_group: str
-    to_group: str
-    customers: int
-
-
-class MigrationMatrix(BaseModel):
-    by: str
-    from_snapshot: SnapshotInfo
-    to_snapshot: SnapshotInfo
-    groups: list[str]  # the row and column order
-    cells: list[MigrationCell]  # non-zero cells only
-    stayed: int
-    moved: int
-    new: int
-    gone: int
-
-    def count(self, from_group: str, to_group: str) -> int:
-        for cell in self.cells:
-            if cell.from_group == from_group and cell.to_group == to_group:
-                return cell.customers
-        return 0
 
 
 def build_migration(

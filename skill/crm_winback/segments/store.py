@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from ..errors import DataError, InputError
 from ..ingest.reader import sql_string
+from ..models.store import SnapshotInfo
 from ..scoring.score import SCORE_COLUMNS, Scored
 
 ITEM_COLUMNS = (
@@ -55,20 +56,6 @@ CREATE TABLE IF NOT EXISTS customer_segments (
     name VARCHAR PRIMARY KEY, description VARCHAR, rules_json VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL);
 """
-
-
-class SnapshotInfo(BaseModel):
-    snapshot_id: int
-    shop: str
-    source_name: str
-    source_sha256: str
-    as_of: dt.date
-    method: str
-    customers: int
-    has_items: bool
-    repurchase_cycle_days: float | None
-    created_at: dt.datetime
-    already_saved: bool = False
 
 
 class SegmentCounts(BaseModel):
