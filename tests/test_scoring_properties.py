@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -48,6 +49,25 @@ def _run(rows: list[tuple[int, int, int]], method: str, folder: Path, name: str)
     for line in lines:
         cells = line.split(",")
         assert all(1 <= int(cells[i]) <= 5 for i in (r, f, m))
+    # dates, counts and gaps against plain Python (gaps: days between consecutive distinct purchase days)
+    days: dict[str, list[int]] = {}
+    for c, d, _ in rows:
+        days.setdefault(f"c{c}", []).append(d)
+    gaps = {
+        k: [b - a for a, b in zip(sorted(set(v)), sorted(set(v))[1:], strict=False)] for k, v in days.items()
+    }
+    col = {
+        name: header.index(name) for name in ("customer_id", "orders", "purchase_days", "median_days_between")
+    }
+    for line in lines:
+        cells = line.split(",")
+        own = gaps[cells[col["customer_id"]]]
+        assert int(cells[col["orders"]]) == len(days[cells[col["customer_id"]]])
+        assert int(cells[col["purchase_days"]]) == len(own) + 1
+        expected = f"{statistics.median(own):.1f}" if own else ""
+        assert cells[col["median_days_between"]] == expected
+    every_gap = [g for own in gaps.values() for g in own]
+    assert result.quality.median_days_between_orders == (statistics.median(every_gap) if every_gap else None)
     card = result.scoring.scorecard
     assert sum(row.customers for row in card.by_segment) == len(lines) == result.quality.customers
     assert sum(row.customers for row in card.by_lifecycle) == len(lines)
