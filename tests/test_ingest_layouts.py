@@ -154,3 +154,22 @@ def test_integer_order_ids_past_the_sample_that_are_not_plain_numbers(tmp_path: 
             assert ids == [("VARCHAR", 2501)], last_id
         finally:
             ingested.close()
+
+
+def test_release_lines_leaves_only_the_per_customer_tables(tmp_path: Path) -> None:
+    # line items are grouped into an orders table; one row per order keeps orders as views over the lines
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,customer_id,order_date,amount\n1,a,2024-01-05,10.00\n2,b,2024-02-01,20.00\n")
+    for path, grouped in ((DATA / "line_items.csv", True), (orders, False)):
+        ingested = load_orders(path, IngestOptions(today=TODAY))
+        try:
+            assert ingested.grouped is grouped
+            ingested.release_lines()
+            ingested.release_lines()  # a second call finds nothing left to drop
+            left = ingested.con.execute(
+                "SELECT table_name FROM duckdb_tables() UNION ALL "
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1"
+            ).fetchall()
+            assert [row[0] for row in left] == ["customer_info", "customers"] + (["items"] if grouped else [])
+        finally:
+            ingested.close()

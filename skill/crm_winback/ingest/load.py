@@ -44,6 +44,7 @@ class Ingested:
     monetary: bool
     has_items: bool
     mapping: dict[str, str]
+    grouped: bool  # lines were grouped into orders (line items, Shopify, repeated order ids)
 
     def close(self) -> None:
         self.con.close()
@@ -54,17 +55,16 @@ class Ingested:
 
         For a caller that needs only the per-customer tables (customers, customer_info, items): scoring
         without predictions. Predictions, cohorts and validation read ``orders`` and must not call this.
+        Grouped files already lost their line tables in ``_build``; there ``orders`` is a table, otherwise a
+        view over the lines.
         """
-        views = {
-            row[0]
-            for row in self.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-        }
-        tables = {row[0] for row in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        for name in ("orders", "classified", "all_orders", "returns", "lines"):  # dependants first
-            if name in views:
-                self.con.execute(f"DROP VIEW {name}")
-            elif name in tables:
-                self.con.execute(f"DROP TABLE {name}")
+        if self.grouped:
+            drops = [("TABLE", "orders"), ("TABLE", "returns")]
+        else:  # dependants first
+            drops = [("VIEW", "orders"), ("VIEW", "classified"), ("VIEW", "all_orders")]
+            drops += [("TABLE", "returns"), ("TABLE", "lines")]
+        for kind, name in drops:
+            self.con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 def load_orders(path: str | Path, options: IngestOptions | None = None) -> Ingested:
@@ -190,4 +190,4 @@ def _build(
         con.execute("DROP VIEW classified")
         con.execute("DROP TABLE all_orders")
         con.execute("DROP TABLE lines")
-    return Ingested(con, source, quality, as_of, read.monetary, has_items, mapping)
+    return Ingested(con, source, quality, as_of, read.monetary, has_items, mapping, grouped)

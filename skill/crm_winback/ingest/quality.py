@@ -174,9 +174,9 @@ def build_quality_report(
     repeat = con.execute(
         """SELECT count(*) FILTER (WHERE orders > 1), (
                WITH h AS (SELECT gap, count(*) AS n FROM (SELECT unnest(gaps) AS gap FROM customers) GROUP BY gap),
-                    c AS (SELECT gap, sum(n) OVER (ORDER BY gap) AS below, sum(n) OVER () AS total FROM h)
-               SELECT (min(gap) FILTER (WHERE below >= (total + 1) // 2)
-                       + min(gap) FILTER (WHERE below >= total // 2 + 1)) / 2
+                    c AS (SELECT gap, sum(n) OVER (ORDER BY gap) AS cumulative, sum(n) OVER () AS total FROM h)
+               SELECT (min(gap) FILTER (WHERE cumulative >= (total + 1) // 2)
+                       + min(gap) FILTER (WHERE cumulative >= total // 2 + 1)) / 2
                FROM c)
            FROM customers"""
     ).fetchone()
