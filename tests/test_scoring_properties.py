@@ -56,13 +56,22 @@ def _run(rows: list[tuple[int, int, int]], method: str, folder: Path, name: str)
     gaps = {
         k: [b - a for a, b in zip(sorted(set(v)), sorted(set(v))[1:], strict=False)] for k, v in days.items()
     }
-    col = {
-        name: header.index(name) for name in ("customer_id", "orders", "purchase_days", "median_days_between")
-    }
+    names = (
+        "customer_id",
+        "first_order_date",
+        "last_order_date",
+        "orders",
+        "purchase_days",
+        "median_days_between",
+    )
+    col = {name: header.index(name) for name in names}
+    base = dt.date(2023, 1, 1)
     for line in lines:
         cells = line.split(",")
-        own = gaps[cells[col["customer_id"]]]
-        assert int(cells[col["orders"]]) == len(days[cells[col["customer_id"]]])
+        own, dates = gaps[cells[col["customer_id"]]], days[cells[col["customer_id"]]]
+        assert cells[col["first_order_date"]] == str(base + dt.timedelta(days=min(dates)))
+        assert cells[col["last_order_date"]] == str(base + dt.timedelta(days=max(dates)))
+        assert int(cells[col["orders"]]) == len(dates)
         assert int(cells[col["purchase_days"]]) == len(own) + 1
         expected = f"{statistics.median(own):.1f}" if own else ""
         assert cells[col["median_days_between"]] == expected
