@@ -56,9 +56,10 @@ def write_text(path: str | Path, text: str, option: str = "-o") -> Path:
 
 def copy_query(con: duckdb.DuckDBPyConnection, select_sql: str, path: str | Path, option: str = "-o") -> Path:
     """Write the rows of ``select_sql`` to a .csv (with header) or .parquet file, atomically."""
+    from .ingest.reader import sql_string  # here, not at the top: write_text must not load DuckDB
+
     out = check_output(path, TABLE_SUFFIXES, option)
     fmt = "(FORMAT parquet)" if out.suffix.lower() == ".parquet" else "(FORMAT csv, HEADER true)"
     with atomic_path(out) as tmp:
-        quoted = "'" + str(tmp).replace("'", "''") + "'"
-        con.execute(f"COPY ({select_sql}) TO {quoted} {fmt}")
+        con.execute(f"COPY ({select_sql}) TO {sql_string(str(tmp))} {fmt}")
     return out
