@@ -9,6 +9,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,3 +115,20 @@ def test_a_brand_new_customer_is_never_lost_or_inactive(tmp_path: Path) -> None:
         out = _run(rows, method, tmp_path, method).decode().splitlines()
         newest = next(line for line in out if line.startswith("c3,"))
         assert ",New Customers,new," in newest, newest
+
+
+def test_the_scores_file_is_in_customer_order_when_duckdb_works_in_parallel(tmp_path: Path) -> None:
+    # enough customers for several row groups, so that DuckDB splits every step over its threads; the ids
+    # arrive scrambled, and sort as text ("k10" before "k9")
+    src, out = tmp_path / "many.csv", tmp_path / "many-scores.csv"
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT i AS order_id, 'k' || ((i * 7919) % 150000) AS customer,
+                         DATE '2023-01-01' + CAST(i % 700 AS INTEGER) AS date, 10 + i % 97 AS amount
+                  FROM range(200000) t(i)) TO '{src}' (HEADER)"""
+    )
+    con.close()
+    score_file(src, IngestOptions(today=TODAY), ScoreOptions(), out)
+    ids = [line.split(",", 1)[0] for line in out.read_text().splitlines()[1:]]
+    assert len(ids) == len(set(ids)) == 150000
+    assert ids == sorted(ids)

@@ -12,6 +12,8 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
@@ -42,9 +44,25 @@ def memory_limit() -> str:
 def connect() -> duckdb.DuckDBPyConnection:
     """A fresh in-memory database that spills to the system's temporary folder past the memory cap."""
     con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")  # row order never matters here: outputs are sorted
+    con.execute("SET preserve_insertion_order = false")  # free to reorder rows, except inside in_order()
     con.execute(f"SET memory_limit = '{memory_limit()}'")
     con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'crm-winback-spill')}'")
     # DuckDB's own progress bar helps a person at a terminal; in a pipe or an MCP host's log it is noise
     con.execute(f"SET enable_progress_bar = {'true' if sys.stderr.isatty() else 'false'}")
     return con
+
+
+@contextmanager
+def in_order(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Keep row order for the statements inside: a ``CREATE TABLE ... ORDER BY``, then projections and COPYs of
+    that table alone.
+
+    Elsewhere the connection lets DuckDB reorder rows, which is faster. With ``preserve_insertion_order`` on,
+    DuckDB keeps the order of a SELECT, WHERE or COPY over a single table (not of a join or GROUP BY):
+    https://duckdb.org/docs/2.0/sql/dialect/order_preservation.html
+    """
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield con
+    finally:
+        con.execute("SET preserve_insertion_order = false")

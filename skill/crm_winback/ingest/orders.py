@@ -10,16 +10,33 @@ import duckdb
 from ..errors import InputError
 from .lines import line_col
 
-CONTACT_ROLES = ("email", "phone", "first_name", "last_name", "email_consent", "sms_consent")
+CONTACT_TYPES = {
+    "email": "VARCHAR", "phone": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
+    "email_consent": "BOOLEAN", "sms_consent": "BOOLEAN",
+}  # fmt: skip
+CONTACT_ROLES = tuple(CONTACT_TYPES)
+
+
+def has_contacts(m: Mapping[str, str]) -> bool:
+    return any(role in m for role in CONTACT_ROLES)
+
+
+def with_contacts(m: Mapping[str, str]) -> tuple[str, str]:
+    """The FROM clause giving each row of ``customers c`` its contact columns, and their SELECT list.
+
+    Without contact columns in the export the columns are typed NULLs, and there is nothing to join.
+    """
+    if not has_contacts(m):
+        return "customers c", ", ".join(f"NULL::{typ} AS {name}" for name, typ in CONTACT_TYPES.items())
+    contacts = ", ".join(f"i.{name}" for name in CONTACT_ROLES)
+    return "customers c LEFT JOIN customer_info i USING (customer_id)", contacts
 
 
 def build_customer_info(con: duckdb.DuckDBPyConnection, m: Mapping[str, str], as_of: dt.date) -> None:
     """Per customer, the contact details and consent of their latest order (ties: consent false wins)."""
-    if not any(role in m for role in CONTACT_ROLES):
-        con.execute(
-            """CREATE TABLE customer_info (customer_id VARCHAR, email VARCHAR, phone VARCHAR, first_name VARCHAR,
-                   last_name VARCHAR, email_consent BOOLEAN, sms_consent BOOLEAN)"""
-        )
+    if not has_contacts(m):
+        columns = ", ".join(f"{name} {typ}" for name, typ in CONTACT_TYPES.items())
+        con.execute(f"CREATE TABLE customer_info (customer_id VARCHAR, {columns})")
         return
     c = {name: line_col(con, name) for name in CONTACT_ROLES}
     latest = {

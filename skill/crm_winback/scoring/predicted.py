@@ -13,6 +13,7 @@ import datetime as dt
 
 import duckdb
 
+from .. import workdb
 from ..errors import DataError
 from ..ingest import Ingested
 from ..models.scores import ModelOutlook, SegmentOutlook
@@ -44,7 +45,8 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
     except DataError as exc:
         nulls = "NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv, "
         nulls += "NULL::DATE AS winback_date, NULL::VARCHAR AS winback_basis"
-        con.execute(f"CREATE OR REPLACE TABLE scores AS SELECT *, {nulls} FROM scores")
+        with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
+            con.execute(f"CREATE OR REPLACE TABLE scores AS SELECT *, {nulls} FROM scores")
         return ModelOutlook(
             churn_risk_method="heuristic",
             fallback_reason=str(exc),
@@ -57,12 +59,14 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
             threshold=options.threshold,
             time_unit=options.time_unit,
         )
-    con.execute(
-        f"""CREATE OR REPLACE TABLE scores AS
-            SELECT s.* REPLACE (coalesce({p_alive_risk_sql("p.p_alive")}, s.churn_risk) AS churn_risk),
-                   p.p_alive, p.expected_orders, p.clv, p.winback_date, p.winback_basis
-            FROM scores s LEFT JOIN {PREDICTIONS_TABLE} p USING (customer_id)"""
-    )
+    with workdb.in_order(con):  # a join does not keep the order: sort again
+        con.execute(
+            f"""CREATE OR REPLACE TABLE scores AS
+                SELECT s.* REPLACE (coalesce({p_alive_risk_sql("p.p_alive")}, s.churn_risk) AS churn_risk),
+                       p.p_alive, p.expected_orders, p.clv, p.winback_date, p.winback_basis
+                FROM scores s LEFT JOIN {PREDICTIONS_TABLE} p USING (customer_id)
+                ORDER BY s.customer_id"""
+        )
     b, g = summary.bgnbd, summary.gamma_gamma
     parameters = {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b}
     if g is not None:

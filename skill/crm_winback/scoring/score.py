@@ -1,7 +1,7 @@
 """Score every customer: the per-customer summary, R/F/M scores, segment, lifecycle stage and churn risk.
 
-Builds the ``scores`` table in the ingest connection and the scorecard. Output files are
-written sorted by customer id, so the same input gives the same bytes.
+Builds the ``scores`` table in the ingest connection and the scorecard. The table is stored in customer-id
+order, and output files are written in that order, so the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import workdb
 from ..errors import InputError
 from ..files import copy_query
 from ..ingest import Ingested
+from ..ingest.orders import with_contacts
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
 from ..models.scores import BinReport, Method, ScoreSummary
@@ -100,33 +102,45 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     # the 125 segment names in code order 111, 112, ..., 555: a list lookup instead of a join
     names = "[" + ", ".join(sql_string(name) for name in segment_map.code_to_segment().values()) + "]"
     m_or_f = "coalesce(m_score, f_score)"
-    con.execute(
-        f"""CREATE OR REPLACE TABLE scores AS
-            WITH base AS (
+    source, contacts = with_contacts(ingested.mapping)
+    with workdb.in_order(con):
+        # Sorted by customer id while the rows are still narrow. The scores keep that order (a projection of
+        # one table), so the scores file is written without sorting its 26 columns: ~0.5 s less on 2.3M
+        # customers.
+        con.execute(
+            f"""CREATE TABLE ranked AS
                 SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total,
-                       net_total, {recency} AS recency_days,
-                       date_diff('day', first_order_date, DATE '{as_of.isoformat()}') AS tenure_days,
+                       net_total,
                        -- one gap or none has no median to compute
                        CASE WHEN purchase_days > 2 THEN list_median(gaps) ELSE gaps[1] END AS median_days_between,
-                       i.email, i.phone, i.first_name, i.last_name, i.email_consent, i.sms_consent
-                FROM customers c LEFT JOIN customer_info i USING (customer_id)),
-            s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
-                         {opy} AS orders_per_year, {spend} AS spend_value
-                  FROM base)
-            SELECT customer_id, first_order_date, last_order_date, orders, purchase_days,
-                   round(gross_total, 2) AS gross_total, round(net_total, 2) AS net_total,
-                   round(net_total / orders, 2) AS aov, recency_days, tenure_days,
-                   round(orders_per_year, 3) AS orders_per_year, median_days_between,
-                   round({expected_gap_sql(cycle)}, 1) AS expected_gap_days,
-                   r_score, f_score, m_score,
-                   CAST(r_score * 100 + f_score * 10 + {m_or_f} AS VARCHAR) AS rfm_code,
-                   {names}[(r_score - 1) * 25 + (f_score - 1) * 5 + {m_or_f}] AS rfm_segment,
-                   {stage_sql(cycle, vip_cut)} AS lifecycle_stage,
-                   {churn_risk_sql(cycle)} AS churn_risk,
-                   email, phone, first_name, last_name, email_consent, sms_consent
-            FROM s"""
-    )
-    con.execute("DROP TABLE customers")  # the scores table holds all of it now; free the memory
+                       {contacts}
+                FROM {source} ORDER BY customer_id"""
+        )
+        con.execute("DROP TABLE customers")  # ranked, then scores, hold all of it now: free the memory
+        con.execute("DROP TABLE customer_info")
+        con.execute(
+            f"""CREATE OR REPLACE TABLE scores AS
+                WITH base AS (
+                    SELECT *, {recency} AS recency_days,
+                           date_diff('day', first_order_date, DATE '{as_of.isoformat()}') AS tenure_days
+                    FROM ranked),
+                s AS (SELECT *, {r_sql} AS r_score, {f_sql} AS f_score, {m_sql} AS m_score,
+                             {opy} AS orders_per_year, {spend} AS spend_value
+                      FROM base)
+                SELECT customer_id, first_order_date, last_order_date, orders, purchase_days,
+                       round(gross_total, 2) AS gross_total, round(net_total, 2) AS net_total,
+                       round(net_total / orders, 2) AS aov, recency_days, tenure_days,
+                       round(orders_per_year, 3) AS orders_per_year, median_days_between,
+                       round({expected_gap_sql(cycle)}, 1) AS expected_gap_days,
+                       r_score, f_score, m_score,
+                       CAST(r_score * 100 + f_score * 10 + {m_or_f} AS VARCHAR) AS rfm_code,
+                       {names}[(r_score - 1) * 25 + (f_score - 1) * 5 + {m_or_f}] AS rfm_segment,
+                       {stage_sql(cycle, vip_cut)} AS lifecycle_stage,
+                       {churn_risk_sql(cycle)} AS churn_risk,
+                       email, phone, first_name, last_name, email_consent, sms_consent
+                FROM s"""
+        )
+        con.execute("DROP TABLE ranked")
     filled = con.execute(
         "SELECT count(*), count(DISTINCT r_score), count(DISTINCT f_score), count(DISTINCT m_score) FROM scores"
     ).fetchone()
@@ -192,7 +206,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
 
 
 def write_scores(scored: Scored, path: str | Path) -> Path:
-    """Write per-customer scores (CSV or Parquet by extension) atomically, sorted by customer id.
+    """Write per-customer scores (CSV or Parquet by extension) atomically, in the table's customer-id order.
 
     With predictions the model columns follow (empty when the fit fell back), so the file's shape depends
     only on the option, not on the data.
@@ -205,6 +219,5 @@ def write_scores(scored: Scored, path: str | Path) -> Path:
         ]
     else:
         select = list(columns)
-    return copy_query(
-        scored.ingested.con, f"SELECT {', '.join(select)} FROM scores ORDER BY customer_id", path
-    )
+    with workdb.in_order(scored.ingested.con) as con:
+        return copy_query(con, f"SELECT {', '.join(select)} FROM scores", path)
