@@ -162,10 +162,11 @@ def _build(
         """CREATE TABLE returns AS SELECT customer_id, order_id, order_date, gross AS value, n_lines
            FROM classified WHERE exclusion IS NULL AND gross < 0"""
     )
-    build_customers(con)
+    has_returns = scalar(con, "SELECT count(*) FROM returns") > 0
+    build_customers(con, has_returns)
     # Customers with only returns in the window have no purchase to score.
     returns_only = (0, 0)
-    if scalar(con, "SELECT count(*) FROM returns"):
+    if has_returns:
         only = con.execute(
             "SELECT count(DISTINCT customer_id), coalesce(sum(n_lines), 0) FROM returns "
             "WHERE customer_id NOT IN (SELECT customer_id FROM customers)"
