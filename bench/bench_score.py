@@ -3,8 +3,9 @@
     python bench/bench_score.py --peers-python /tmp/peers/bin/python [--sizes 100000 1000000 10000000]
 
 The peers run in their own virtual environment (``pip install pymc-marketing lifetimes``), never in the
-project's. Each command runs as its own process; the table reports the median wall time of --repeat (--repeat-large) runs,
-the ratio peer / ours, and each process's peak resident memory. Files come from bench/generate.py (seeded).
+project's. Each command runs as its own process, in rounds that run every command once; the table reports the
+median wall time of --repeat (--repeat-large) rounds, the ratio peer / ours, and each process's peak resident
+memory (the JSON file also keeps every run's time). Files come from bench/generate.py (seeded).
 """
 
 from __future__ import annotations
@@ -88,18 +89,25 @@ def main() -> None:
                 str(path),
             ]
         repeat = args.repeat if lines < 5_000_000 else args.repeat_large
+        # Rounds, each running every command once: a slow spell of the machine then falls on all of them
+        # alike, not on whichever command's runs happened to be in progress.
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        for round_no in range(1, repeat + 1):
+            for name, cmd in commands.items():
+                runs[name].append(measure(cmd))
+                wall, rss = runs[name][-1]
+                print(
+                    f"{label(lines):>4} round {round_no} {name:<28} {wall:7.2f} s  {rss:7.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
         row: dict[str, object] = {"lines": lines}
-        for name, cmd in commands.items():
-            runs = [measure(cmd) for _ in range(repeat)]
+        for name, measured in runs.items():
             row[name] = {
-                "seconds": statistics.median(r[0] for r in runs),
-                "peak_mib": max(r[1] for r in runs),
+                "seconds": statistics.median(r[0] for r in measured),
+                "peak_mib": max(r[1] for r in measured),
+                "runs": [round(r[0], 2) for r in measured],
             }
-            print(
-                f"{label(lines):>4} {name:<28} {row[name]['seconds']:7.2f} s  {row[name]['peak_mib']:7.0f} MiB",  # type: ignore[index]
-                file=sys.stderr,
-                flush=True,
-            )
         results.append(row)
     ours_name = "crm-winback score"
     print(
