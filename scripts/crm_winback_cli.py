@@ -20,9 +20,10 @@ def main() -> int:
     except ImportError:
         sys.path.insert(0, str(SOURCE))
     try:
+        from crm_winback.cli import exit_now
         from crm_winback.cli import main as cli_main
 
-        return cli_main(sys.argv[1:])
+        code = cli_main(sys.argv[1:])
     except ModuleNotFoundError as exc:
         print(
             f"crm-winback: the Python package {exc.name!r} is missing; install the tool with "
@@ -30,6 +31,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
+    exit_now(code)
 
 
 if __name__ == "__main__":

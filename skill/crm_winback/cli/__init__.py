@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import CrmError
@@ -75,3 +77,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def run() -> NoReturn:
+    """The ``crm-winback`` console script."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush the standard streams and exit without the interpreter's teardown.
+
+    Unloading pydantic's schemas and DuckDB at exit takes ~0.1 s, a tenth of scoring 100k order lines. When
+    main() has returned, every output file is written and renamed and every database connection closed (the
+    code closes them in ``finally`` blocks), so only the standard streams are left to flush.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (crm-winback ... | head) or a full disk: nothing more to say
+        code = code or 1
+    os._exit(code)
