@@ -212,6 +212,25 @@ def test_console_script_runs_example(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Champions" in proc.stdout and (tmp_path / "c.csv").stat().st_size > 1_000_000
+    # the console script leaves without the interpreter's teardown: the whole of stdout still arrives
+    command = [sys.executable, "-m", "crm_winback", "score", "--example", "cdnow"]
+    json_run = subprocess.run(
+        [*command, "-o", "c.csv", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert json.loads(json_run.stdout)["scoring"]["customers"] == 23570
+    bad = subprocess.run(
+        [sys.executable, "-m", "crm_winback", "score", str(tmp_path / "missing.csv")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "missing.csv: file not found" in bad.stderr
 
 
 def test_command_table_matches_what_each_module_registers() -> None:
