@@ -82,6 +82,19 @@ def _run(rows: list[tuple[int, int, int]], method: str, folder: Path, name: str)
     assert sum(row.customers for row in card.by_segment) == len(lines) == result.quality.customers
     assert sum(row.customers for row in card.by_lifecycle) == len(lines)
     assert len({row.group for row in card.by_segment}) == len(card.by_segment)
+    # the scorecard's medians and churn-risk counts against the per-customer file
+    rows_out = [line.split(",") for line in lines]
+    recency, risk = header.index("recency_days"), header.index("churn_risk")
+    for groups, column in (
+        (card.by_segment, "rfm_segment"),
+        (card.by_lifecycle, "lifecycle_stage"),
+        ([card.total], None),
+    ):
+        for row in groups:
+            members = [r for r in rows_out if column is None or r[header.index(column)] == row.group]
+            assert row.median_days_since_last_order == statistics.median(int(r[recency]) for r in members)
+            counts = [sum(r[risk] == level for r in members) for level in ("low", "medium", "high")]
+            assert [row.churn_risk_low, row.churn_risk_medium, row.churn_risk_high] == counts
     return body
 
 

