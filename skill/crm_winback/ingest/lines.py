@@ -163,11 +163,11 @@ def _read_typed(
     assert source.delimiter is not None
     comp = ", compression='gzip'" if source.compressed else ""
     enc = ", encoding='latin-1'" if source.encoding == "latin-1" else ""
-    types = ", ".join(f"{sql_string(col)}: '{typ}'" for col, typ in plan.types.items())
-    names = ", ".join(sql_string(h) for h in source.headers)
+    # every column's type given: DuckDB skips sniffing the file (~25 ms, a few percent of a 100k-line run)
+    columns = ", ".join(f"{sql_string(h)}: '{plan.types.get(h, 'VARCHAR')}'" for h in source.headers)
     table = (
         f"read_csv({sql_string(str(source.path))}, header=true, delim={sql_string(source.delimiter)}, "
-        f"quote='\"', escape='\"', names=[{names}], types={{{types}}}, null_padding=true{comp}{enc})"
+        f"quote='\"', escape='\"', columns={{{columns}}}, auto_detect=false, null_padding=true{comp}{enc})"
     )
     r = {role: sql_ident(header) for role, header in m.items()}
     exprs = {

@@ -237,11 +237,10 @@ def _open_csv(p: Path, head: bytes, compressed: bool, encoding: str | None = Non
             f"FROM {raw} WHERE trim(line, ' \t\r') <> ''))"
         )
     else:
-        names = ", ".join(sql_string(h) for h in headers)
+        columns = ", ".join(f"{sql_string(h)}: 'VARCHAR'" for h in headers)  # all given: no sniffing
         sql = (
-            f"read_csv({sql_string(str(read_path))}, header=true, all_varchar=true, "
-            f"delim={sql_string(delimiter)}, quote='\"', escape='\"', names=[{names}], "
-            f"null_padding=true{comp}{enc})"
+            f"read_csv({sql_string(str(read_path))}, header=true, delim={sql_string(delimiter)}, "
+            f"quote='\"', escape='\"', columns={{{columns}}}, auto_detect=false, null_padding=true{comp}{enc})"
         )
     source = Source(p, "csv", headers, sql, encoding=encoding, delimiter=delimiter, compressed=compressed)
     source._tempfile = tmp
