@@ -128,10 +128,10 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                              {opy} AS orders_per_year, {spend} AS spend_value
                       FROM base)
                 SELECT customer_id, first_order_date, last_order_date, orders, purchase_days,
-                       round(gross_total, 2) AS gross_total, round(net_total, 2) AS net_total,
-                       round(net_total / orders, 2) AS aov, recency_days, tenure_days,
-                       round(orders_per_year, 3) AS orders_per_year, median_days_between,
-                       round({expected_gap_sql(cycle)}, 1) AS expected_gap_days,
+                       {_round("gross_total", 2)} AS gross_total, {_round("net_total", 2)} AS net_total,
+                       {_round("net_total / orders", 2)} AS aov, recency_days, tenure_days,
+                       {_round("orders_per_year", 3)} AS orders_per_year, median_days_between,
+                       {_round(expected_gap_sql(cycle), 1)} AS expected_gap_days,
                        r_score, f_score, m_score,
                        CAST(r_score * 100 + f_score * 10 + {m_or_f} AS VARCHAR) AS rfm_code,
                        {names}[(r_score - 1) * 25 + (f_score - 1) * 5 + {m_or_f}] AS rfm_segment,
@@ -203,6 +203,13 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         predictions=outlook,
     )
     return Scored(ingested, summary, quality)
+
+
+def _round(expr: str, digits: int) -> str:
+    """``round(expr, digits)`` for a DOUBLE, as DuckDB computes it (round(x * 10^d) / 10^d) but with the power
+    of ten as a constant: DuckDB's round() calls pow() on every row (~0.1 s of CPU on 2.3M customers)."""
+    scale = f"{10**digits}.0"
+    return f"(round(({expr}) * {scale}) / {scale})"
 
 
 def write_scores(scored: Scored, path: str | Path) -> Path:
