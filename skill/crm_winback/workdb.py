@@ -3,7 +3,7 @@
 DuckDB would otherwise let a large export take up to 80% of the machine's memory, beside the agent host and
 everything else the user runs. The cap - a quarter of the physical memory, at least 1 GB, or
 ``CRM_WINBACK_MEMORY_LIMIT`` (e.g. ``4GB``) - makes DuckDB spill to a temporary folder instead. Scoring 10
-million order lines needs about 1.3 GB; below that the run still completes, only slower.
+million order lines needs about 1 GB; below that the run still completes, only slower.
 """
 
 from __future__ import annotations
