@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import duckdb
@@ -66,3 +66,21 @@ def in_order(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnecti
         yield con
     finally:
         con.execute("SET preserve_insertion_order = false")
+
+
+def median_of_counts(table: str, value: str, count: str, by: Sequence[str] = ()) -> str:
+    """SQL selecting the median of ``value`` weighted by ``count`` over ``table`` (per group of ``by``).
+
+    ``table`` holds one row per distinct value (per group): the value and how often it occurs. The result is
+    what median() over the expanded values gives - the mean of the values at the middle ranks (N+1)//2 and
+    N//2+1 of the running count - without expanding millions of rows.
+    """
+    keys = "".join(f"{key}, " for key in by)
+    within = f"PARTITION BY {', '.join(by)}" if by else ""
+    grouped = f" GROUP BY {', '.join(by)}" if by else ""
+    return (
+        f"SELECT {keys}(min({value}) FILTER (WHERE upto >= (total + 1) // 2) "
+        f"+ min({value}) FILTER (WHERE upto >= total // 2 + 1)) / 2 AS median "
+        f"FROM (SELECT {keys}{value}, sum({count}) OVER ({within} ORDER BY {value}) AS upto, "
+        f"sum({count}) OVER ({within}) AS total FROM {table}){grouped}"
+    )
