@@ -21,7 +21,15 @@ from .. import workdb
 from ..errors import InputError
 from .lines import fast_plan, read_text, read_typed, scalar
 from .mapping import LayoutSignature, detect_layout, map_columns
-from .orders import build_customer_info, build_customers, build_items, build_orders, pick_currency
+from .orders import (
+    PURCHASE_ROW,
+    RETURN_ROW,
+    build_customer_info,
+    build_customers,
+    build_items,
+    build_orders,
+    pick_currency,
+)
 from .quality import QualityReport, build_quality_report
 from .reader import NotUtf8Error, Source, detect_file_encoding, open_source, sql_string
 
@@ -156,11 +164,11 @@ def _build(
     con.execute(
         f"""CREATE {"TABLE" if grouped else "VIEW"} orders AS SELECT customer_id, order_id, order_date, gross,
                   coalesce(refunded, 0) AS refunded, gross - coalesce(refunded, 0) AS net, n_lines
-           FROM classified WHERE exclusion IS NULL AND (gross IS NULL OR gross >= 0)"""
+           FROM classified WHERE {PURCHASE_ROW}"""
     )
     con.execute(
-        """CREATE TABLE returns AS SELECT customer_id, order_id, order_date, gross AS value, n_lines
-           FROM classified WHERE exclusion IS NULL AND gross < 0"""
+        f"""CREATE TABLE returns AS SELECT customer_id, order_id, order_date, gross AS value, n_lines
+           FROM classified WHERE {RETURN_ROW}"""
     )
     has_returns = scalar(con, "SELECT count(*) FROM returns") > 0
     build_customers(con, has_returns)

@@ -10,6 +10,11 @@ import duckdb
 from ..errors import InputError
 from .lines import line_col
 
+# Which rows of the ``classified`` view are purchases (the ``orders``) and which are returns (``returns``);
+# the quality report counts the purchases with the same condition.
+PURCHASE_ROW = "exclusion IS NULL AND (gross IS NULL OR gross >= 0)"
+RETURN_ROW = "exclusion IS NULL AND gross < 0"
+
 CONTACT_TYPES = {
     "email": "VARCHAR", "phone": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
     "email_consent": "BOOLEAN", "sms_consent": "BOOLEAN",

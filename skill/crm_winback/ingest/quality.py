@@ -11,6 +11,7 @@ from ..knowledge import KnowledgeModel, load_knowledge
 from ..models.quality import Confidence, Exclusion, QualityReport
 from ..workdb import median_of_counts
 from .lines import scalar
+from .orders import PURCHASE_ROW
 
 if TYPE_CHECKING:
     import duckdb
@@ -109,7 +110,7 @@ def build_quality_report(
     counts = con.execute(
         f"""WITH c AS (
                 SELECT order_date, gross, refunded, n_lines, status_class, exclusion IS NULL AS kept,
-                       exclusion IS NULL AND (gross IS NULL OR gross >= 0) AS purchase,  -- the orders table's rows
+                       {PURCHASE_ROW} AS purchase,  -- the orders table's rows
                        {other} AS other
                 FROM classified)
             SELECT count(*) FILTER (WHERE purchase AND gross = 0),
