@@ -6,7 +6,9 @@ import csv
 from pathlib import Path
 
 from crm_winback import workdb
+from crm_winback.api import ingest_options, score_file
 from crm_winback.files import copy_query, csv_field
+from crm_winback.scoring import ScoreOptions
 
 # Every kind of text a customer file can hold: plain, empty, NULL, commas, quotes, both line breaks, a
 # semicolon and a tab (not special in a comma file), non-ASCII; with the column types the scores file uses
@@ -57,3 +59,30 @@ def test_a_query_with_no_rows_writes_the_header_only(tmp_path: Path) -> None:
     finally:
         con.close()
     assert out.read_text(encoding="utf-8") == 'n,"a,b"\n'
+
+
+def test_scores_file_quotes_a_user_segment_name_and_a_customer_id_that_need_it(tmp_path: Path) -> None:
+    orders = tmp_path / "o.csv"
+    orders.write_text(
+        'customer,date,amount\n"Smith, Jane",2024-01-01,10\n"Smith, Jane",2024-03-01,20\nplain,2024-02-01,5\n',
+        encoding="utf-8",
+    )
+    seg = tmp_path / "m.yaml"
+    seg.write_text(
+        """
+segments:
+  - {name: 'Best, "top"', description: d, action: a}
+  - {name: Rest, description: d, action: a}
+rules:
+  - {segment: 'Best, "top"', r: [4, 5], f: [1, 5], m: [1, 5]}
+  - {segment: Rest, r: [1, 3], f: [1, 5], m: [1, 5]}
+""",
+        encoding="utf-8",
+    )
+    out = tmp_path / "s.csv"
+    score_file(str(orders), ingest_options(), ScoreOptions(segment_map_file=str(seg)), output=str(out))
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = {r["customer_id"]: r for r in csv.DictReader(fh)}
+    assert rows["Smith, Jane"]["rfm_segment"] == 'Best, "top"' and rows["Smith, Jane"]["orders"] == "2"
+    assert rows["plain"]["rfm_segment"] == 'Best, "top"' and rows["plain"]["churn_risk"] == "low"
+    assert '"Smith, Jane",2024-01-01,2024-03-01,2,' in out.read_text(encoding="utf-8")

@@ -95,6 +95,9 @@ def vip_share() -> float:
     return 0.1
 
 
+RISK_LEVELS = ("low", "medium", "high")  # every value of churn_risk
+
+
 def stage_names() -> list[str]:
     return [rule.stage for rule in lifecycle_rules().stages]
 
@@ -103,9 +106,10 @@ def churn_risk_sql(cycle: float) -> str:
     """Heuristic churn risk from how far past their expected next order a customer is."""
     rules = lifecycle_rules().churn_risk
     ratio = f"(recency_days / {expected_gap_sql(cycle)})"
+    low, medium, high = RISK_LEVELS
     return (
-        f"(CASE WHEN {ratio} > {rules.high_above!r} THEN 'high' "
-        f"WHEN {ratio} > {rules.medium_above!r} THEN 'medium' ELSE 'low' END)"
+        f"(CASE WHEN {ratio} > {rules.high_above!r} THEN '{high}' "
+        f"WHEN {ratio} > {rules.medium_above!r} THEN '{medium}' ELSE '{low}' END)"
     )
 
 
@@ -120,7 +124,8 @@ def expected_gap_sql(cycle: float) -> str:
 def p_alive_risk_sql(column: str = "p_alive") -> str:
     """Churn risk from P(alive), banded by knowledge/lifecycle.yaml churn_risk.p_alive."""
     bands = lifecycle_rules().churn_risk.p_alive
+    low, medium, high = RISK_LEVELS
     return (
-        f"(CASE WHEN {column} >= {bands.low_from!r} THEN 'low' "
-        f"WHEN {column} >= {bands.medium_from!r} THEN 'medium' ELSE 'high' END)"
+        f"(CASE WHEN {column} >= {bands.low_from!r} THEN '{low}' "
+        f"WHEN {column} >= {bands.medium_from!r} THEN '{medium}' ELSE '{high}' END)"
     )

@@ -17,7 +17,15 @@ from ..ingest.orders import with_contacts
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
 from ..models.scores import BinReport, Method, ScoreSummary
-from .lifecycle import churn_risk_sql, expected_gap_sql, repurchase_cycle, stage_names, stage_sql, vip_share
+from .lifecycle import (
+    RISK_LEVELS,
+    churn_risk_sql,
+    expected_gap_sql,
+    repurchase_cycle,
+    stage_names,
+    stage_sql,
+    vip_share,
+)
 from .predicted import MODEL_COLUMNS, apply_predictions, risk_source
 from .rfm import fixed_score_sql, load_thresholds, quantile_score_sql
 from .scorecard import build_scorecard
@@ -55,6 +63,8 @@ class Scored:
     ingested: Ingested
     summary: ScoreSummary
     quality: QualityReport
+    # every value the coded text columns of the scores table can hold
+    text_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -202,7 +212,13 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         scorecard=scorecard,
         predictions=outlook,
     )
-    return Scored(ingested, summary, quality)
+    text_values = {
+        "rfm_code": tuple(segment_map.code_to_segment()),
+        "rfm_segment": tuple(segment_map.names()),
+        "lifecycle_stage": tuple(stage_names()),
+        "churn_risk": RISK_LEVELS,
+    }
+    return Scored(ingested, summary, quality, text_values)
 
 
 def _round(expr: str, digits: int) -> str:
@@ -227,4 +243,6 @@ def write_scores(scored: Scored, path: str | Path) -> Path:
     else:
         select = list(columns)
     with workdb.in_order(scored.ingested.con) as con:
-        return copy_query(con, f"SELECT {', '.join(select)} FROM scores", path)
+        return copy_query(
+            con, f"SELECT {', '.join(select)} FROM scores", path, text_values=scored.text_values
+        )
