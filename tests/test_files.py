@@ -12,16 +12,16 @@ from crm_winback.scoring import ScoreOptions
 
 # Every kind of text a customer file can hold: plain, empty, NULL, commas, quotes, both line breaks, a
 # semicolon and a tab (not special in a comma file), non-ASCII; with the column types the scores file uses
-# and a LIST, whose text holds commas.
+# and a LIST, whose text holds commas, and a TIMESTAMP.
 ROWS = """
     SELECT * FROM (VALUES
-        (1, 'C1', DATE '2024-01-02', 12.5::DOUBLE, 3.25::DECIMAL(18, 2), true, ['a', 'b'], 'plain'),
-        (2, '', NULL, NULL, NULL, NULL, NULL, NULL),
-        (3, 'Smith, Jane', DATE '1999-12-31', -0.1::DOUBLE, -7.00::DECIMAL(18, 2), false, [], 'say "hi"'),
-        (4, 'line' || chr(10) || 'break', DATE '2024-02-29', 1e300::DOUBLE, 0::DECIMAL(18, 2), NULL, [NULL], '"'),
-        (5, 'cr' || chr(13), DATE '2024-03-01', 'nan'::DOUBLE, 1::DECIMAL(18, 2), true, ['x,y'], 'a;b' || chr(9) || 'c'),
-        (6, 'Zoë Ä', DATE '2024-03-02', 1.0::DOUBLE, 2::DECIMAL(18, 2), false, ['"'], ' padded ')
-    ) AS t(n, "customer id", day, value, money, flag, tags, note)
+        (1, 'C1', DATE '2024-01-02', 12.5::DOUBLE, 3.25::DECIMAL(18, 2), true, ['a', 'b'], 'plain', TIMESTAMP '2024-01-02 03:04:05'),
+        (2, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+        (3, 'Smith, Jane', DATE '1999-12-31', -0.1::DOUBLE, -7.00::DECIMAL(18, 2), false, [], 'say "hi"', TIMESTAMP '1999-12-31 23:59:59.5'),
+        (4, 'line' || chr(10) || 'break', DATE '2024-02-29', 1e300::DOUBLE, 0::DECIMAL(18, 2), NULL, [NULL], '"', NULL),
+        (5, 'cr' || chr(13), DATE '2024-03-01', 'nan'::DOUBLE, 1::DECIMAL(18, 2), true, ['x,y'], 'a;b' || chr(9) || 'c', TIMESTAMP '2024-03-01'),
+        (6, 'Zoë Ä', DATE '2024-03-02', 1.0::DOUBLE, 2::DECIMAL(18, 2), false, ['"'], ' padded ', TIMESTAMP '2024-03-02 12:00:00')
+    ) AS t(n, "customer id", day, value, money, flag, tags, note, stamp)
 """  # fmt: skip
 
 
@@ -37,7 +37,7 @@ def test_csv_lines_match_duckdbs_own_writer_byte_for_byte(tmp_path: Path) -> Non
     assert ours.read_bytes() == reference.read_bytes()
     with ours.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["n", "customer id", "day", "value", "money", "flag", "tags", "note"]
+    assert rows[0] == ["n", "customer id", "day", "value", "money", "flag", "tags", "note", "stamp"]
     assert [r[1] for r in rows[1:]] == ["C1", "", "Smith, Jane", "line\nbreak", "cr\r", "Zoë Ä"]
     assert rows[3][7] == 'say "hi"' and rows[5][6] == "['x,y']"
 
