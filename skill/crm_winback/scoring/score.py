@@ -110,7 +110,8 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         }
     vip_cut = "NULL" if cuts["vip"] is None else repr(cuts["vip"])
     # the 125 segment names in code order 111, 112, ..., 555: a list lookup instead of a join
-    names = "[" + ", ".join(sql_string(name) for name in segment_map.code_to_segment().values()) + "]"
+    code_to_segment = segment_map.code_to_segment()
+    names = "[" + ", ".join(sql_string(name) for name in code_to_segment.values()) + "]"
     m_or_f = "coalesce(m_score, f_score)"
     source, contacts = with_contacts(ingested.mapping)
     with workdb.in_order(con):
@@ -213,7 +214,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         predictions=outlook,
     )
     text_values = {
-        "rfm_code": tuple(segment_map.code_to_segment()),
+        "rfm_code": tuple(code_to_segment),
         "rfm_segment": tuple(segment_map.names()),
         "lifecycle_stage": tuple(stage_names()),
         "churn_risk": RISK_LEVELS,

@@ -6,8 +6,10 @@ from typing import Any
 
 import duckdb
 
+from ..ingest.reader import sql_string
 from ..models.scores import Scorecard, ScorecardRow
 from ..workdb import median_of_counts
+from .lifecycle import RISK_LEVELS
 
 
 def _row(values: tuple[Any, ...], n_all: int, rev_all: float | None, monetary: bool) -> ScorecardRow:
@@ -60,6 +62,10 @@ def build_scorecard(
     def count_of(condition: str) -> str:
         return f"CAST(coalesce(sum(n) FILTER (WHERE {condition}), 0) AS BIGINT)"
 
+    # customers per churn-risk level, lowest first, as columns named by the level
+    risk_counts = ", ".join(
+        f"{count_of(f'churn_risk = {sql_string(level)}')} AS {level}" for level in RISK_LEVELS
+    )
     email_n = count_of("email_ok") if email else "NULL"
     sms_n = count_of("sms_ok") if sms else "NULL"
     group = "GROUPING(rfm_segment, lifecycle_stage) AS level, coalesce(rfm_segment, lifecycle_stage, 'All customers') AS g"
@@ -70,15 +76,14 @@ def build_scorecard(
                 FROM scores GROUP BY ALL),
             totals AS (
                 SELECT {group}, CAST(sum(n) AS BIGINT) AS n, sum(net) AS net, CAST(sum(orders) AS BIGINT) AS orders,
-                       {count_of("churn_risk = 'low'")} AS low, {count_of("churn_risk = 'medium'")} AS medium,
-                       {count_of("churn_risk = 'high'")} AS high, {email_n} AS email, {sms_n} AS sms
+                       {risk_counts}, {email_n} AS email, {sms_n} AS sms
                 FROM counts GROUP BY GROUPING SETS ((rfm_segment), (lifecycle_stage), ())),
             by_day AS (
                 SELECT {group}, recency_days, sum(n) AS n
                 FROM counts
                 GROUP BY GROUPING SETS ((rfm_segment, recency_days), (lifecycle_stage, recency_days), (recency_days))),
             medians AS ({median_of_counts("by_day", "recency_days", "n", by=("level", "g"))})
-            SELECT level, g, n, net, orders, median, low, medium, high, email, sms
+            SELECT level, g, n, net, orders, median, {", ".join(RISK_LEVELS)}, email, sms
             FROM totals JOIN medians USING (level, g)"""
     ).fetchall()
     by_level: dict[int, list[tuple[Any, ...]]] = {1: [], 2: [], 3: []}
