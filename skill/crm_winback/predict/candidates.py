@@ -1,0 +1,137 @@
+"""The purchase models the backtest chooses between, behind one interface.
+
+Each candidate fits on a :class:`History` (one row per customer, or distinct rows with weights) and returns a
+:class:`Fitted` model that answers the three questions the product asks of it: expected orders in a horizon,
+the probability the customer is still active, and the probability of no order within a horizon (the churn
+measure the backtest ranks customers by). A fit whose parameters run off towards a degenerate limit of its model
+is returned with ``runaway`` set to a sentence in words; callers never print its raw parameters.
+
+Times are in the unit of the history (``History.time_unit``), as in the model modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from crm_winback.models.predictions import BgNbdParams, TimeUnit
+from crm_winback.predict import bgnbd
+from crm_winback.predict.fitting import LOG_BOUND
+
+FloatArray = NDArray[np.float64]
+# A parameter within this factor of the optimizer's bound (exp(+-LOG_BOUND)) has run off: the likelihood is flat
+# towards a limit of the model. Far below 4.85e8, so a runaway is caught long before it reaches the bound.
+RUNAWAY_LOG = LOG_BOUND / 2.0
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-customer (x, t_x, T) and, for the regularity-aware models, the sum of log inter-purchase times.
+
+    x: repeat purchase days after the first; t_x: first to last purchase day; T: first purchase day to the end
+    of the calibration period; litt: sum over the customer's x gaps of log(gap) (0 for x = 0), or None when
+    not computed. ``weights`` (optional) is how many customers each row stands for.
+    """
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    time_unit: TimeUnit
+    litt: FloatArray | None = None
+    weights: FloatArray | None = None
+
+
+class Fitted(Protocol):
+    """A fitted model: its name, parameters (for the record, never for the operator's eyes) and predictions."""
+
+    name: str
+    params: Mapping[str, float]
+    log_likelihood: float
+    runaway: str | None
+
+    def expected_orders(self, horizon: float, h: History) -> FloatArray:
+        """E[orders in (T, T + horizon] | history], per customer."""
+        ...
+
+    def p_active(self, h: History) -> FloatArray:
+        """P(the customer has not dropped out by T | history), per customer."""
+        ...
+
+    def p_no_order(self, horizon: float, h: History) -> FloatArray:
+        """P(no order in (T, T + horizon] | history), per customer: the churn measure."""
+        ...
+
+
+class Candidate(Protocol):
+    name: str
+
+    def fit(self, h: History) -> Fitted:
+        """Fit on ``h``; raise crm_winback.errors.DataError when the data cannot support the model."""
+        ...
+
+
+def runaway_words(model: str, params: Mapping[str, float], limits: Mapping[str, str]) -> str | None:
+    """A sentence saying which limit the fit ran towards, or None when every parameter is interior.
+
+    ``limits`` maps a parameter name to the words for "this parameter ran off", e.g.
+    ``{"b": "the data show no sign that customers stop buying"}``.
+    """
+    for name, words in limits.items():
+        value = params[name]
+        if not np.isfinite(value) or abs(np.log(value)) >= RUNAWAY_LOG:
+            return f"{model}: {words}; the fit is degenerate and is not used"
+    return None
+
+
+@dataclass(frozen=True)
+class BgNbdFitted:
+    """BG/NBD (Fader, Hardie & Lee 2005) behind the common interface."""
+
+    fitted: BgNbdParams
+    name: str = "BG/NBD"
+    runaway: str | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def log_likelihood(self) -> float:
+        return float(self.fitted.log_likelihood or float("nan"))
+
+    def expected_orders(self, horizon: float, h: History) -> FloatArray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return bgnbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
+
+    def p_active(self, h: History) -> FloatArray:
+        return bgnbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
+
+    def p_no_order(self, horizon: float, h: History) -> FloatArray:
+        # Alive at T, no purchase in (T, T + t] has probability ((alpha + T) / (alpha + T + t))^(r + x) (a
+        # Poisson count with a Gamma(r + x, alpha + T) posterior rate; no purchase means no chance to drop out).
+        p = self.fitted
+        silent = np.exp((p.r + h.x) * (np.log(p.alpha + h.T) - np.log(p.alpha + h.T + horizon)))
+        alive = self.p_active(h)
+        return np.asarray(1.0 - alive + alive * silent, dtype=np.float64)
+
+
+class BgNbdCandidate:
+    name = "BG/NBD"
+
+    def fit(self, h: History) -> BgNbdFitted:
+        params = bgnbd.fit_bgnbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
+        values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
+        words = runaway_words(
+            self.name,
+            values,
+            {
+                "a": "the data show no sign that customers stop buying",
+                "b": "the data show no sign that customers stop buying",
+                "r": "the data cannot tell how purchase rates differ between customers",
+            },
+        )
+        return BgNbdFitted(fitted=params, runaway=words, params=values)
+
+
+CANDIDATES: tuple[Candidate, ...] = (BgNbdCandidate(),)
