@@ -48,10 +48,14 @@ class History:
 class Fitted(Protocol):
     """A fitted model: its name, parameters (for the record, never for the operator's eyes) and predictions."""
 
-    name: str
-    params: Mapping[str, float]
-    log_likelihood: float
-    runaway: str | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, float]: ...
+    @property
+    def log_likelihood(self) -> float: ...
+    @property
+    def runaway(self) -> str | None: ...
 
     def expected_orders(self, horizon: float, h: History) -> FloatArray:
         """E[orders in (T, T + horizon] | history], per customer."""
@@ -67,7 +71,8 @@ class Fitted(Protocol):
 
 
 class Candidate(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def fit(self, h: History) -> Fitted:
         """Fit on ``h``; raise crm_winback.errors.DataError when the data cannot support the model."""
