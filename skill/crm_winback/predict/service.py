@@ -131,9 +131,18 @@ def _check_finite(params: BgNbdParams, *arrays: NDArray[np.float64]) -> None:
     bad = sum(int((~np.isfinite(a)).sum()) for a in arrays)
     if bad:
         raise DataError(
-            f"the BG/NBD fit is degenerate (a={params.a:.3g}, b={params.b:.3g}) and gives {bad} non-finite "
+            f"the BG/NBD fit is degenerate: {_degenerate_words(params)}, and it gives {bad} non-finite "
             "predictions; use a longer order history or a small penalizer_coef such as 0.001"
         )
+
+
+def _degenerate_words(params: BgNbdParams) -> str:
+    """What a runaway fit means, in words: its raw parameters move with the library versions and mean nothing."""
+    if min(params.a, params.b) > 1e3:
+        return "the customers cannot be told apart in how likely they are to stop buying after an order"
+    if params.a < 1e-3 or params.b > 1e3:
+        return "the data show no sign that customers stop buying"
+    return "the data cannot pin down how customers stop buying"
 
 
 def _spend(
