@@ -23,6 +23,7 @@ import datetime as dt
 import duckdb
 
 from .models.cohorts import CohortRow, CohortTable
+from .workdb import first_row
 
 RETENTION_MONTHS = (1, 2, 3, 6, 12)
 
@@ -42,7 +43,7 @@ def observed(cohort: str, k: int, as_of: dt.date) -> bool:
 def build_cohorts(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> CohortTable:
     """Cohort table over ``orders`` in ``con``; ``as_of`` defaults to the latest order date."""
     if as_of is None:
-        row = con.execute("SELECT max(order_date) FROM orders").fetchone()
+        row = first_row(con.execute("SELECT max(order_date) FROM orders"))
         as_of = row[0] if row else None
     if as_of is None:
         return CohortTable(as_of=None, months=list(RETENTION_MONTHS), rows=[])

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 
@@ -50,6 +51,16 @@ def connect() -> duckdb.DuckDBPyConnection:
     # DuckDB's own progress bar helps a person at a terminal; in a pipe or an MCP host's log it is noise
     con.execute(f"SET enable_progress_bar = {'true' if sys.stderr.isatty() else 'false'}")
     return con
+
+
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of a query's result, reading the result to its end.
+
+    ``fetchone()`` leaves the result open, and DuckDB 2 then refuses ``register``, ``sql`` and ``table`` on the
+    connection ("connection has an unfinished result from execute()"). Use this instead of ``fetchone()``.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from ..errors import InputError
+from ..workdb import first_row
 from .parse import (
     DateFormat,
     MoneyFormat,
@@ -323,9 +324,9 @@ def read_text(
 
 
 def _first_value(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
-    row = con.execute(
-        f"SELECT {sql_ident(column)} FROM src WHERE {sql_ident(column)} IS NOT NULL LIMIT 1"
-    ).fetchone()
+    row = first_row(
+        con.execute(f"SELECT {sql_ident(column)} FROM src WHERE {sql_ident(column)} IS NOT NULL LIMIT 1")
+    )
     return row[0] if row else None
 
 
@@ -385,9 +386,9 @@ def _order_ids_repeat(con: duckdb.DuckDBPyConnection, table: str, column: str) -
     repeat found that way is confirmed on the ids themselves.
     """
     as_int = f"TRY_CAST({column} AS BIGINT)"
-    row = con.execute(
-        f"SELECT count({column}), count({as_int}), min({as_int}), max({as_int}) FROM {table}"
-    ).fetchone()
+    row = first_row(
+        con.execute(f"SELECT count({column}), count({as_int}), min({as_int}), max({as_int}) FROM {table}")
+    )
     assert row is not None
     ids, ints, low, high = row
     if ids == 0:
@@ -402,7 +403,7 @@ def _order_ids_repeat(con: duckdb.DuckDBPyConnection, table: str, column: str) -
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
-    row = con.execute(sql, params or []).fetchone()
+    row = first_row(con.execute(sql, params or []))
     return int(row[0]) if row and row[0] is not None else 0
 
 

@@ -19,6 +19,7 @@ import duckdb
 
 from .. import workdb
 from ..errors import InputError
+from ..workdb import first_row
 from .lines import fast_plan, read_text, read_typed, scalar
 from .mapping import LayoutSignature, detect_layout, map_columns
 from .orders import (
@@ -133,9 +134,12 @@ def _build(
     has_order_id, grouped = "order_id" in mapping, read.grouped
     build_orders(con, has_order_id, grouped, first_row_totals=shopify)
 
-    latest = con.execute(
-        "SELECT max(order_date) FROM all_orders WHERE customer_id IS NOT NULL AND order_date <= ?", [today]
-    ).fetchone()
+    latest = first_row(
+        con.execute(
+            "SELECT max(order_date) FROM all_orders WHERE customer_id IS NOT NULL AND order_date <= ?",
+            [today],
+        )
+    )
     if latest is None or latest[0] is None:
         raise InputError(
             f"{name}: no order has both a customer and a date on or before {today}; "
@@ -175,10 +179,12 @@ def _build(
     # Customers with only returns in the window have no purchase to score.
     returns_only = (0, 0)
     if has_returns:
-        only = con.execute(
-            "SELECT count(DISTINCT customer_id), coalesce(sum(n_lines), 0) FROM returns "
-            "WHERE customer_id NOT IN (SELECT customer_id FROM customers)"
-        ).fetchone()
+        only = first_row(
+            con.execute(
+                "SELECT count(DISTINCT customer_id), coalesce(sum(n_lines), 0) FROM returns "
+                "WHERE customer_id NOT IN (SELECT customer_id FROM customers)"
+            )
+        )
         returns_only = (int(only[0]), int(only[1])) if only else (0, 0)
     build_customer_info(con, mapping, as_of)
     has_items = "product" in mapping

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from ..errors import InputError
+from ..workdb import first_row
 from .reader import sql_ident, sql_string
 
 DATE_FORMATS = {
@@ -41,8 +42,9 @@ def detect_date_format(
 ) -> DateFormat:
     """Decide how the dates in ``table.column`` are written, from every distinct value."""
     col = sql_ident(column)
-    row = con.execute(
-        f"""SELECT count(*) FILTER (WHERE v IS NOT NULL),
+    row = first_row(
+        con.execute(
+            f"""SELECT count(*) FILTER (WHERE v IS NOT NULL),
                    count(*) FILTER (WHERE regexp_matches(v, '{_ISO}')),
                    count(*) FILTER (WHERE regexp_matches(v, '{_COMPACT}')),
                    count(*) FILTER (WHERE regexp_matches(v, '{_SLASH}')),
@@ -51,7 +53,8 @@ def detect_date_format(
                    max(TRY_CAST(regexp_extract(v, '^\\d{{1,2}}[/.-](\\d{{1,2}})[/.-]', 1) AS INTEGER))
                        FILTER (WHERE regexp_matches(v, '{_SLASH}'))
             FROM (SELECT DISTINCT trim({col}) AS v FROM {table})"""
-    ).fetchone()
+        )
+    )
     assert row is not None
     total, iso, compact, slash, max_first, max_second = row
     if forced:
@@ -65,7 +68,7 @@ def detect_date_format(
         )
     best = max((iso, "iso"), (compact, "ymd_compact"), (slash, "slash"))
     if best[0] == 0:
-        sample = con.execute(f"SELECT trim({col}) FROM {table} WHERE {col} IS NOT NULL LIMIT 1").fetchone()
+        sample = first_row(con.execute(f"SELECT trim({col}) FROM {table} WHERE {col} IS NOT NULL LIMIT 1"))
         raise InputError(
             f"{source}: column '{header}': cannot read dates like {sample[0] if sample else ''!r}; "
             "use YYYY-MM-DD, YYYYMMDD, m/d/Y or d/m/Y"
@@ -130,15 +133,17 @@ def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
     if not columns:
         return MoneyFormat(False, True, ())
     union = " UNION ".join(f"SELECT DISTINCT trim({sql_ident(c)}) AS v FROM {table}" for c in columns)
-    row = con.execute(
-        f"""SELECT count(*) FILTER (WHERE v IS NOT NULL AND NOT regexp_matches(v, '^-?\\d+(\\.\\d+)?$')),
+    row = first_row(
+        con.execute(
+            f"""SELECT count(*) FILTER (WHERE v IS NOT NULL AND NOT regexp_matches(v, '^-?\\d+(\\.\\d+)?$')),
                    count(*) FILTER (WHERE regexp_matches(n, '\\d,\\d{{1,2}}\\)?$')
                                      OR regexp_matches(n, '\\d\\.\\d{{3}},')),
                    count(*) FILTER (WHERE regexp_matches(n, '\\d\\.\\d{{1,2}}\\)?$')
                                      OR regexp_matches(n, '\\d,\\d{{3}}\\.')),
                    list(DISTINCT regexp_extract(v, '(R\\$|[$€£¥₹₩]|\\b{_CODE_RE}\\b)'))
             FROM (SELECT v, regexp_replace(v, '[^0-9,.()\\-]', '', 'g') AS n FROM ({union}))"""
-    ).fetchone()
+        )
+    )
     assert row is not None
     odd, comma_votes, point_votes, marks = row
     symbols = tuple(sorted(m for m in (marks or []) if m))

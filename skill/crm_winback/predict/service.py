@@ -35,6 +35,7 @@ from crm_winback.predict.gamma_gamma import (
 )
 from crm_winback.predict.summary import RfmSummary, summarize
 from crm_winback.scoring import score
+from crm_winback.workdb import first_row
 
 PREDICTIONS_TABLE = "predictions"
 # Beyond a century of silence a winback date says nothing; such customers get no date.
@@ -179,11 +180,13 @@ def _spend(
 
 
 def _mean_purchase_value(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> float:
-    row = con.execute(
-        """SELECT avg(value) FROM (SELECT sum(CAST(net AS DOUBLE)) AS value FROM orders
+    row = first_row(
+        con.execute(
+            """SELECT avg(value) FROM (SELECT sum(CAST(net AS DOUBLE)) AS value FROM orders
            WHERE order_date <= $end GROUP BY customer_id, order_date)""",
-        {"end": summary.end},
-    ).fetchone()
+            {"end": summary.end},
+        )
+    )
     return float(row[0]) if row and row[0] is not None else 0.0
 
 
@@ -234,9 +237,11 @@ def _build_table(
 
 def _segment_column(con: duckdb.DuckDBPyConnection) -> str | None:
     """The scorer's segment column, when scoring ran on the same connection."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'scores' AND column_name = 'rfm_segment'"
-    ).fetchone()
+    found = first_row(
+        con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'scores' AND column_name = 'rfm_segment'"
+        )
+    )
     return "rfm_segment" if found and found[0] else None
 
 

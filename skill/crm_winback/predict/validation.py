@@ -23,6 +23,7 @@ from crm_winback.predict.gamma_gamma import (
     fit_gamma_gamma,
 )
 from crm_winback.predict.summary import holdout_purchases, summarize
+from crm_winback.workdb import first_row
 
 DECILES = 10
 
@@ -90,12 +91,14 @@ def validate(
     gamma_gamma, spend_predicted, spend_actual = _spend_check(
         ingested, summary.x, summary.zbar, actual_value, notes
     )
-    first = con.execute("SELECT min(first_order_date) FROM " + summary.table).fetchone()
-    new_in_holdout = con.execute(
-        f"""SELECT count(DISTINCT customer_id) FROM orders WHERE order_date > $c AND order_date <= $h
+    first = first_row(con.execute("SELECT min(first_order_date) FROM " + summary.table))
+    new_in_holdout = first_row(
+        con.execute(
+            f"""SELECT count(DISTINCT customer_id) FROM orders WHERE order_date > $c AND order_date <= $h
             AND customer_id NOT IN (SELECT customer_id FROM {summary.table})""",
-        {"c": calibration_end, "h": holdout_end},
-    ).fetchone()
+            {"c": calibration_end, "h": holdout_end},
+        )
+    )
     total = float(actual.sum())
     return ValidationReport(
         calibration_start=str(first[0]) if first else "",

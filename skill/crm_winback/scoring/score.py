@@ -17,6 +17,7 @@ from ..ingest.orders import with_contacts
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
 from ..models.scores import BinReport, Method, ScoreSummary
+from ..workdb import first_row
 from .lifecycle import (
     RISK_LEVELS,
     churn_risk_sql,
@@ -91,7 +92,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     wanted = {"vip": f"quantile_disc({spend}, {1 - vip_share()!r})"}
     if thresholds is None:
         wanted |= {dim: f"quantile_disc({expr}, [0.2, 0.4, 0.6, 0.8])" for dim, expr in metrics.items()}
-    found = con.execute(f"SELECT {', '.join(wanted.values())} FROM customers").fetchone()
+    found = first_row(con.execute(f"SELECT {', '.join(wanted.values())} FROM customers"))
     cuts = dict(zip(wanted, found or [None] * len(wanted), strict=True))
     opy = "orders * 365.0 / greatest(tenure_days, 365)"
     if thresholds is not None:
@@ -152,9 +153,11 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                 FROM s"""
         )
         con.execute("DROP TABLE ranked")
-    filled = con.execute(
-        "SELECT count(*), count(DISTINCT r_score), count(DISTINCT f_score), count(DISTINCT m_score) FROM scores"
-    ).fetchone()
+    filled = first_row(
+        con.execute(
+            "SELECT count(*), count(DISTINCT r_score), count(DISTINCT f_score), count(DISTINCT m_score) FROM scores"
+        )
+    )
     assert filled is not None
     n = int(filled[0])
     bins: list[BinReport] = []

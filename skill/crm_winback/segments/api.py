@@ -24,6 +24,7 @@ from ..scoring import ScoreOptions
 from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
 from ..scoring.segment_map import load_segment_map
+from ..workdb import first_row
 from .audience import AudienceResult, Channel, ExportFormat, build_audience, check_country, read_suppression
 from .audience import write_csv_atomic as _write_csv
 from .migration import BY_CHOICES, MigrationMatrix, build_migration
@@ -129,7 +130,7 @@ def _count(con: duckdb.DuckDBPyConnection, seg: ResolvedSegment, snap: SnapshotI
         return SegmentSummary(name=seg.name, kind=seg.kind, description=seg.description, members=None,
                               note="needs line items with products; this snapshot has none")  # fmt: skip
     where, params = _where(group, snap)
-    n = con.execute(f"SELECT count(*) FROM customer_rfm_scores WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+    n = first_row(con.execute(f"SELECT count(*) FROM customer_rfm_scores WHERE {where}", params))[0]  # type: ignore[index]
     return SegmentSummary(name=seg.name, kind=seg.kind, description=seg.description, members=int(n))
 
 
@@ -229,7 +230,7 @@ def define_segment(
 
 def remove_segment(name: str, db_path: str | None = None) -> bool:
     with open_store(db_path) as con:
-        found = con.execute("SELECT count(*) FROM customer_segments WHERE name = ?", [name]).fetchone()
+        found = first_row(con.execute("SELECT count(*) FROM customer_segments WHERE name = ?", [name]))
         con.execute("DELETE FROM customer_segments WHERE name = ?", [name])
         return bool(found and found[0])
 
@@ -265,7 +266,7 @@ def segment_members(
         seg = resolve_segment(con, name)
         snap = resolve_snapshot(con, snapshot, shop)
         where, params = _where(seg.group(), snap)
-        total = con.execute(f"SELECT count(*) FROM customer_rfm_scores WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+        total = first_row(con.execute(f"SELECT count(*) FROM customer_rfm_scores WHERE {where}", params))[0]  # type: ignore[index]
         rows = con.execute(
             f"""SELECT customer_id, rfm_segment, lifecycle_stage, churn_risk, r_score, f_score, m_score, orders,
                        net_total, recency_days, last_order_date, email, phone

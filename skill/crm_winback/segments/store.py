@@ -27,6 +27,7 @@ from ..errors import DataError, InputError
 from ..ingest.reader import sql_string
 from ..models.store import SnapshotInfo
 from ..scoring.score import SCORE_COLUMNS, Scored
+from ..workdb import first_row
 
 ITEM_COLUMNS = (
     "max_product_purchases", "distinct_products", "distinct_categories", "max_category_orders", "top_product",
@@ -145,7 +146,7 @@ def build_customer_table(scored: Scored, name: str = "customer_table") -> str:
 
 
 def _insert_snapshot(con: duckdb.DuckDBPyConnection, values: list[object]) -> int:
-    row = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM store.snapshots").fetchone()
+    row = first_row(con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM store.snapshots"))
     assert row is not None
     snapshot_id = int(row[0])
     con.execute(f"INSERT INTO store.snapshots ({_SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -177,15 +178,17 @@ def save_snapshot(
     try:
         con.execute("BEGIN TRANSACTION")
         try:
-            found = con.execute(
-                f"SELECT {_SNAPSHOT_COLS} FROM store.snapshots WHERE shop = ? AND source_sha256 = ? AND as_of = ? "
-                "AND method = ?",
-                [shop, sha, as_of, method],
-            ).fetchone()
+            found = first_row(
+                con.execute(
+                    f"SELECT {_SNAPSHOT_COLS} FROM store.snapshots WHERE shop = ? AND source_sha256 = ? AND as_of = ? "
+                    "AND method = ?",
+                    [shop, sha, as_of, method],
+                )
+            )
             if found is not None:
                 con.execute("ROLLBACK")
                 return _info(found, already_saved=True)
-            n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+            n = first_row(con.execute(f"SELECT count(*) FROM {table}"))[0]  # type: ignore[index]
             created = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
             values: list[object] = [shop, source.name, sha, as_of, method, n, scored.ingested.has_items,
                                     scored.summary.repurchase_cycle_days, created]  # fmt: skip
