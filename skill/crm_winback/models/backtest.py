@@ -1,0 +1,117 @@
+"""The backtest: each purchase model scored on the shop's own past before any model-based number is shown.
+
+Built by crm_winback.predict.backtest; pydantic and the standard library only (see models/__init__.py).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from . import StrictModel
+
+RECENCY = "recency alone"
+NAIVE = "same rate as before"
+
+
+class BandCheck(StrictModel):
+    """One churn-risk band on the holdout: how many, the predicted and the observed share with no order."""
+
+    band: Literal["low", "medium", "high"]
+    rule: str = Field(description="which customers fall in the band, in words")
+    customers: int
+    predicted_no_order: float | None = Field(
+        description="mean predicted P(no order in the holdout); None for a rule"
+    )
+    observed_no_order: float | None = Field(
+        description="share that made no order in the holdout; None if empty"
+    )
+
+
+class ModelCheck(StrictModel):
+    """One model's (or baseline's) holdout numbers; the measures are None where the model gives no such number."""
+
+    name: str
+    kind: Literal["model", "baseline"]
+    status: Literal["scored", "runaway", "failed"]
+    reason: str | None = Field(default=None, description="why a model was not scored, in words")
+    auc: float | None = Field(default=None, description="churn ranking: AUC for 'no order in the holdout'")
+    calibration_gap: float | None = Field(
+        default=None, description="largest |predicted - observed| share with no order over the bands (0..1)"
+    )
+    bands: list[BandCheck] = Field(default_factory=list)
+    predicted_orders: float | None = Field(default=None, description="total repeat purchase days predicted")
+    orders_error_pct: float | None = None
+    mae: float | None = Field(default=None, description="mean absolute error of purchase days per customer")
+    relative_error: float | None = Field(default=None, description="sum |error| / sum(actual)")
+
+
+class WinbackRuleCheck(StrictModel):
+    """How a winback date rule did on the holdout: flagged customers who then stayed silent."""
+
+    rule: str
+    group: str = Field(description="a segment at the calibration date, or 'all customers'")
+    flagged: int = Field(description="customers whose date fell inside the holdout with no order before it")
+    precision: float | None = Field(
+        description="share of the flagged who then ordered nothing in the holdout"
+    )
+    median_days_silent_at_flag: float | None = Field(
+        description="median days since the last order when flagged, among the flagged who stayed silent: "
+        "lower is earlier"
+    )
+
+
+class BacktestReport(StrictModel):
+    """The split, every model's and baseline's holdout numbers, the choice and why."""
+
+    status: Literal["done", "too little history"]
+    rule: str = Field(description="how the calibration end was chosen, in words")
+    history_start: str
+    history_end: str
+    calibration_end: str | None = None
+    holdout_days: int | None = None
+    repurchase_cycle_days: float | None = None
+    customers: int = Field(default=0, description="customers first seen on or before the calibration end")
+    no_order_share: float | None = Field(
+        default=None, description="share of them with no order in the holdout"
+    )
+    actual_orders: int | None = Field(default=None, description="their repeat purchase days in the holdout")
+    checks: list[ModelCheck] = Field(default_factory=list)
+    chosen: str = Field(
+        default=RECENCY, description="the model whose churn ranking is used, or 'recency alone'"
+    )
+    reason: str = ""
+    winback: list[WinbackRuleCheck] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    def check(self, name: str) -> ModelCheck | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def summary_lines(self) -> list[str]:
+        """The few lines a CRM manager reads: the split, how each ranking did against recency, the choice."""
+        if self.status != "done":
+            return [f"Backtest: {self.reason}"]
+        lines = [
+            f"Backtest: fitted on orders up to {self.calibration_end}, then checked against the next "
+            f"{self.holdout_days} days ({self.history_end}): {self.customers:,} customers, "
+            f"{_share(self.no_order_share)} of them ordered nothing in that time."
+        ]
+        recency = self.check(RECENCY)
+        for c in self.checks:
+            if c.status != "scored":
+                lines.append(f"- {c.name}: not used - {c.reason}")
+                continue
+            auc = f"picks out who did not return with AUC {c.auc:.3f}" if c.auc is not None else ""
+            if recency and recency.auc is not None and c.name != RECENCY and c.auc is not None:
+                auc += f" ({c.auc - recency.auc:+.3f} vs recency alone)"
+            extra = ""
+            if c.orders_error_pct is not None:
+                extra = f"; total repeat orders {c.orders_error_pct:+.1f}%"
+            lines.append(f"- {c.name}: {auc}{extra}")
+        lines.append(f"Chosen: {self.chosen} - {self.reason}")
+        return lines
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"

@@ -1,0 +1,411 @@
+"""Backtest first: every purchase model is scored on the shop's own past before any of its numbers is shown.
+
+The history is split at a calibration end chosen from the data (:func:`choose_split`); every candidate in
+``CANDIDATES`` is fitted on the customers first seen on or before it and scored on the holdout that follows,
+beside two baselines: recency alone (days since the last order) and the naive "same rate as before". Churn
+ranking is the AUC for "no order in the holdout", each model ranking by its P(no order within the holdout
+length) - never by 1 - P(alive), which calls every one-time buyer of BG/NBD certainly alive.
+
+A model is chosen only when it ranks better than recency alone by more than ``MIN_AUC_GAIN`` and its fit did not
+run off; otherwise churn is ranked by recency, and the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import rankdata
+
+from crm_winback.errors import DataError, InputError
+from crm_winback.models.backtest import (
+    NAIVE,
+    RECENCY,
+    BacktestReport,
+    BandCheck,
+    ModelCheck,
+    WinbackRuleCheck,
+)
+from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
+from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
+from crm_winback.predict.summary import RfmSummary, holdout_purchases, summarize
+from crm_winback.workdb import first_row
+
+FloatArray = NDArray[np.float64]
+
+MIN_HOLDOUT_DAYS = 90
+HOLDOUT_SHARE = 1 / 3  # of the history
+CYCLES = 2  # the holdout spans at least this many repurchase cycles
+MIN_AUC_GAIN = 0.005  # a model must beat recency alone by more than this to be used
+TIE_AUC = 0.001  # AUCs this close are a tie, broken by calibration, then MAE
+# Churn-risk bands of a probability of no order: low below 0.5, medium below 0.8, high from 0.8.
+P_BANDS = (0.5, 0.8)
+FIXED_WINBACK_DAYS = 90
+BACKTEST_TABLE = "backtest_summary"
+
+RULE = (
+    "calibration ends where the last third of the history begins, holding out at least 90 days and two "
+    "repurchase cycles, with at least as long before it"
+)
+
+
+@dataclass(frozen=True)
+class Split:
+    calibration_end: dt.date
+    holdout_days: int
+
+
+def repurchase_cycle_days(con: duckdb.DuckDBPyConnection, end: dt.date) -> float | None:
+    """The median gap in days between a customer's consecutive purchase days, up to ``end``."""
+    row = first_row(
+        con.execute(
+            """WITH d AS (SELECT DISTINCT customer_id, order_date FROM orders
+                          WHERE order_date <= $end AND customer_id IS NOT NULL),
+                g AS (SELECT date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
+                                       order_date) AS gap FROM d)
+               SELECT median(gap) FROM g WHERE gap IS NOT NULL""",
+            {"end": end},
+        )
+    )
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def choose_split(
+    start: dt.date, end: dt.date, cycle: float | None, calibration_end: dt.date | None = None
+) -> Split | str:
+    """The calibration end by :data:`RULE` (or the user's), or a sentence saying what history is missing."""
+    span = (end - start).days
+    if calibration_end is not None:
+        if not start < calibration_end < end:
+            raise InputError(
+                f"--calibration-end {calibration_end}: pick a date after the first order ({start}) and before "
+                f"the last ({end})"
+            )
+        return Split(calibration_end, (end - calibration_end).days)
+    need = max(MIN_HOLDOUT_DAYS, math.ceil(CYCLES * cycle) if cycle else 0)
+    holdout = max(need, math.ceil(span * HOLDOUT_SHARE))
+    if span < 2 * need or span - holdout < need:
+        cycle_words = f"two repurchase cycles of {cycle:.0f} days" if cycle else "two repurchase cycles"
+        return (
+            f"too little history for a backtest: the orders span {span} days ({start} to {end}); it needs "
+            f"{2 * need} days - {need} held out ({MIN_HOLDOUT_DAYS} days at least and {cycle_words}) and as "
+            "long before them"
+        )
+    return Split(end - dt.timedelta(days=holdout), holdout)
+
+
+def auc(score: FloatArray, positive: NDArray[np.bool_]) -> float | None:
+    """Area under the ROC curve of ``score`` for ``positive`` (ties count half); None without both classes."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def probability_bands(p: FloatArray) -> NDArray[np.int8]:
+    """0 low, 1 medium, 2 high, by :data:`P_BANDS`."""
+    return np.asarray(np.searchsorted(np.asarray(P_BANDS), p, side="right"), dtype=np.int8)
+
+
+def recency_bands(days: FloatArray, cuts: Sequence[float]) -> NDArray[np.int8]:
+    """0 low, 1 medium, 2 high by days since the last order (``cuts``: the first days of medium and high)."""
+    return np.asarray(np.searchsorted(np.asarray(cuts), days, side="right"), dtype=np.int8)
+
+
+def recency_cuts(days: FloatArray) -> list[float]:
+    """Terciles of days since the last order: a third of the customers in each band."""
+    return [float(np.quantile(days, 1 / 3)), float(np.quantile(days, 2 / 3))]
+
+
+LEVELS = ("low", "medium", "high")
+
+
+def _band_checks(
+    band: NDArray[np.int8], silent: NDArray[np.bool_], p: FloatArray | None, rules: Sequence[str]
+) -> list[BandCheck]:
+    out = []
+    for i, level in enumerate(LEVELS):
+        members = band == i
+        n = int(members.sum())
+        out.append(
+            BandCheck(
+                band=level,  # type: ignore[arg-type]
+                rule=rules[i],
+                customers=n,
+                predicted_no_order=None if p is None or n == 0 else round(float(p[members].mean()), 4),
+                observed_no_order=None if n == 0 else round(float(silent[members].mean()), 4),
+            )
+        )
+    return out
+
+
+def probability_rules(horizon_days: int) -> list[str]:
+    lo, hi = P_BANDS
+    what = f"P(no order within {horizon_days} days)"
+    return [f"{what} below {lo:g}", f"{what} {lo:g} to {hi:g}", f"{what} {hi:g} or more"]
+
+
+def recency_rules(cuts: Sequence[float]) -> list[str]:
+    a, b = (round(c) for c in cuts)
+    return [
+        f"last order under {a} days ago",
+        f"last order {a} to {b} days ago",
+        f"last order over {b} days ago",
+    ]
+
+
+def _scored(
+    name: str,
+    kind: str,
+    p: FloatArray,
+    expected: FloatArray | None,
+    actual: FloatArray,
+    holdout_days: int,
+) -> ModelCheck:
+    silent = actual == 0
+    bands = _band_checks(probability_bands(p), silent, p, probability_rules(holdout_days))
+    gaps = [abs(b.predicted_no_order - b.observed_no_order) for b in bands if b.customers and
+            b.predicted_no_order is not None and b.observed_no_order is not None]  # fmt: skip
+    check = ModelCheck(
+        name=name,
+        kind=kind,  # type: ignore[arg-type]
+        status="scored",
+        auc=_round(auc(p, silent)),
+        calibration_gap=round(max(gaps), 4) if gaps else None,
+        bands=bands,
+    )
+    if expected is not None:
+        total = float(actual.sum())
+        err = np.abs(expected - actual)
+        check = check.model_copy(
+            update={
+                "predicted_orders": round(float(expected.sum()), 2),
+                "orders_error_pct": round(100 * (float(expected.sum()) - total) / total, 2)
+                if total
+                else None,
+                "mae": round(float(err.mean()), 4),
+                "relative_error": round(float(err.sum()) / total, 4) if total else None,
+            }
+        )
+    return check
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The report, and what the service needs to rank the whole history the same way."""
+
+    report: BacktestReport
+    candidate: Candidate | None  # the chosen model, None when recency alone ranks
+    recency_cuts: list[float] | None
+
+
+def history_of(summary: RfmSummary) -> History:
+    litt = getattr(summary, "litt", None)
+    return History(x=summary.x, t_x=summary.t_x, T=summary.T, time_unit=summary.time_unit, litt=litt)
+
+
+def run_backtest(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    calibration_end: dt.date | None = None,
+    *,
+    time_unit: TimeUnit = "weeks",
+    threshold: float = 0.5,
+    candidates: Sequence[Candidate] = CANDIDATES,
+) -> Backtest:
+    """Split the ``orders`` up to ``as_of``, fit every candidate on the calibration part, score the holdout."""
+    first = first_row(con.execute("SELECT min(order_date) FROM orders WHERE customer_id IS NOT NULL"))
+    start = first[0] if first and first[0] is not None else as_of
+    cycle = repurchase_cycle_days(con, as_of)
+    split = choose_split(start, as_of, cycle, calibration_end)
+    base = {
+        "rule": "set by the user (--calibration-end)" if calibration_end else RULE,
+        "history_start": start.isoformat(),
+        "history_end": as_of.isoformat(),
+        "repurchase_cycle_days": cycle,
+    }
+    if isinstance(split, str):
+        report = BacktestReport(status="too little history", reason=split, **base)  # type: ignore[arg-type]
+        return Backtest(report, None, None)
+    scale = DAYS_PER_UNIT[time_unit]
+    summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE)
+    actual, _ = holdout_purchases(con, summary, as_of)
+    silent = actual == 0
+    h = history_of(summary)
+    length = split.holdout_days / scale
+    recency_days = np.round((summary.T - summary.t_x) * scale)
+    cuts = recency_cuts(recency_days)
+    checks = [
+        ModelCheck(
+            name=RECENCY,
+            kind="baseline",
+            status="scored",
+            auc=_round(auc(recency_days, silent)),
+            bands=_band_checks(recency_bands(recency_days, cuts), silent, None, recency_rules(cuts)),
+        )
+    ]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(summary.T > 0, summary.x / summary.T, 0.0)
+    checks.append(
+        _scored(NAIVE, "baseline", np.exp(-rate * length), rate * length, actual, split.holdout_days)
+    )
+    fits: dict[str, Fitted] = {}
+    for candidate in candidates:
+        try:
+            fitted = candidate.fit(h)
+        except DataError as exc:
+            checks.append(ModelCheck(name=candidate.name, kind="model", status="failed", reason=str(exc)))
+            continue
+        if fitted.runaway:
+            checks.append(
+                ModelCheck(name=candidate.name, kind="model", status="runaway", reason=fitted.runaway)
+            )
+            continue
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            p = fitted.p_no_order(length, h)
+            expected = fitted.expected_orders(length, h)
+        if not (np.isfinite(p).all() and np.isfinite(expected).all()):
+            checks.append(
+                ModelCheck(
+                    name=candidate.name,
+                    kind="model",
+                    status="failed",
+                    reason="its predictions are not finite numbers on this data",
+                )
+            )
+            continue
+        fits[candidate.name] = fitted
+        checks.append(_scored(candidate.name, "model", p, expected, actual, split.holdout_days))
+    chosen, reason = _choose(checks)
+    winback = _winback_checks(summary, con, split, as_of, list(fits.values()), threshold, cycle)
+    report = BacktestReport(
+        status="done",
+        calibration_end=split.calibration_end.isoformat(),
+        holdout_days=split.holdout_days,
+        customers=summary.customers,
+        no_order_share=round(float(silent.mean()), 4),
+        actual_orders=int(actual.sum()),
+        checks=checks,
+        chosen=chosen,
+        reason=reason,
+        winback=winback,
+        **base,  # type: ignore[arg-type]
+    )
+    pick = next((c for c in candidates if c.name == chosen), None)
+    return Backtest(report, pick, cuts)
+
+
+def _choose(checks: list[ModelCheck]) -> tuple[str, str]:
+    """The best scored model (or the naive rule) by AUC, ties broken by calibration then MAE, if it beats
+    recency alone by more than MIN_AUC_GAIN; else recency alone."""
+    recency = checks[0]
+    assert recency.name == RECENCY
+    rivals = [c for c in checks[1:] if c.status == "scored" and c.auc is not None]
+    if recency.auc is None or not rivals:
+        return RECENCY, "no model could be scored on this history, so customers are ranked by recency"
+    best_auc = max(c.auc for c in rivals if c.auc is not None)
+    tied = [c for c in rivals if c.auc is not None and c.auc >= best_auc - TIE_AUC]
+    best = min(tied, key=lambda c: (c.calibration_gap or 1.0, c.mae or math.inf))
+    assert best.auc is not None
+    if best.auc > recency.auc + MIN_AUC_GAIN:
+        return best.name, (
+            f"it ranked who did not return better than recency alone (AUC {best.auc:.3f} vs {recency.auc:.3f})"
+        )
+    return RECENCY, (
+        f"nothing ranked who did not return better than recency alone by more than {MIN_AUC_GAIN} "
+        f"(best: {best.name}, AUC {best.auc:.3f} vs {recency.auc:.3f}), so customers are ranked by days since "
+        "their last order"
+    )
+
+
+def quiet_gap(fitted: Fitted, h: History, threshold: float, cap: float) -> FloatArray:
+    """Silence after the last order (time units) at which P(active) falls to ``threshold``; inf beyond ``cap``.
+
+    BG/NBD has a closed form (with the shop-level time for one-time buyers, whom it never lets lapse); other
+    models are searched on a grid of at most 200 steps up to ``cap``, the length of history the data cover.
+    """
+    if isinstance(fitted, BgNbdFitted):
+        from crm_winback.predict.bgnbd import winback
+
+        gap = winback(fitted.fitted, h.x, h.t_x, h.T, threshold).gap
+    else:
+        grid = np.linspace(0.0, cap, 201)
+        gap = np.full(len(h.x), np.inf)
+        for u in grid[::-1]:
+            probe = History(x=h.x, t_x=h.t_x, T=h.t_x + u, time_unit=h.time_unit, litt=h.litt)
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                quiet = fitted.p_active(probe) <= threshold
+            gap = np.where(quiet, u, gap)
+    return np.where(gap <= cap, gap, np.inf)
+
+
+def _winback_checks(
+    summary: RfmSummary,
+    con: duckdb.DuckDBPyConnection,
+    split: Split,
+    as_of: dt.date,
+    fits: list[Fitted],
+    threshold: float,
+    cycle: float | None,
+) -> list[WinbackRuleCheck]:
+    """Each date rule on the holdout: of the customers flagged inside it with no order before the flag, how many
+    then stayed silent to its end, and how long they had been silent when flagged."""
+    scale = DAYS_PER_UNIT[summary.time_unit]
+    first_back = _first_holdout_order(con, summary, as_of)  # days after the calibration end, inf if none
+    last = (summary.T - summary.t_x) * scale  # days since the last order at the calibration end
+    rules: list[tuple[str, FloatArray]] = [(f"a fixed {FIXED_WINBACK_DAYS} days", np.full(len(last), 90.0))]
+    if cycle:
+        rules.append((f"twice the repurchase cycle ({2 * cycle:.0f} days)", np.full(len(last), 2 * cycle)))
+    h = history_of(summary)
+    for fitted in fits:
+        gap = quiet_gap(fitted, h, threshold, float(summary.T.max())) * scale
+        rules.append((f"{fitted.name}: P(active) falls to {threshold:g}", np.ceil(gap)))
+    repeat = summary.x > 0
+    groups = [
+        ("all customers", np.ones(len(last), bool)),
+        ("one-time buyers", ~repeat),
+        ("repeat buyers", repeat),
+    ]
+    out = []
+    for rule, silence in rules:
+        flag = silence - last  # days after the calibration end
+        inside = (flag > 0) & (flag <= split.holdout_days) & (first_back > flag)
+        stayed = inside & ~np.isfinite(first_back)
+        for group, members in groups:
+            f = inside & members
+            n = int(f.sum())
+            s = stayed & members
+            out.append(
+                WinbackRuleCheck(
+                    rule=rule,
+                    group=group,
+                    flagged=n,
+                    precision=round(float(s.sum()) / n, 4) if n else None,
+                    median_days_silent_at_flag=float(np.median(silence[s])) if s.any() else None,
+                )
+            )
+    return out
+
+
+def _first_holdout_order(con: duckdb.DuckDBPyConnection, summary: RfmSummary, as_of: dt.date) -> FloatArray:
+    col = con.execute(
+        f"""SELECT coalesce(date_diff('day', $c::DATE, f.first_back), -1) AS d
+            FROM {summary.table} s LEFT JOIN (
+                SELECT customer_id, min(order_date) AS first_back FROM orders
+                WHERE order_date > $c AND order_date <= $e GROUP BY customer_id) f USING (customer_id)
+            ORDER BY s.row""",
+        {"c": summary.end, "e": as_of},
+    ).fetchnumpy()["d"]
+    d = np.asarray(col, dtype=np.float64)
+    return np.where(d < 0, np.inf, d)
