@@ -129,19 +129,20 @@ def test_score_customers_on_the_bundled_example(tmp_path: Path) -> None:
     assert len(json.dumps(result)) / 4 < 4000  # compact whatever the data size
 
 
-def test_score_customers_with_predict_takes_churn_risk_from_p_alive(tmp_path: Path) -> None:
+def test_score_customers_with_predict_takes_churn_risk_from_the_backtest(tmp_path: Path) -> None:
     result = ok(call(server_in(tmp_path), "score_customers", {"example": "cdnow", "predict": True}))
     model = result["scoring"]["predictions"]
-    assert model["churn_risk_method"] == "BG/NBD P(alive)"
+    assert model["churn_risk_method"] == "backtest"
+    assert model["backtest"]["chosen"] == "recency alone"
     total = result["scoring"]["scorecard"]["total"]
     assert (total["churn_risk_low"], total["churn_risk_medium"], total["churn_risk_high"]) == (
-        5310,
-        15593,
-        2667,
+        6637,
+        974,
+        15959,
     )
     scores = (tmp_path / "crm-winback-out" / "CDNOW_master-scores.csv").read_text(encoding="utf-8")
     header = scores.split("\n", 1)[0]
-    assert header.endswith(",p_alive,expected_orders,clv,winback_date,winback_basis")
+    assert header.endswith(",p_alive,expected_orders,clv,winback_date,winback_basis,p_no_order")
     assert len(json.dumps(result)) / 4 < 6000  # per-group aggregates only, no customer rows
 
 
@@ -149,7 +150,7 @@ def test_score_customers_with_predict_states_the_fallback(tmp_path: Path) -> Non
     work = workspace(tmp_path)
     result = ok(call(server_in(work), "score_customers", {"file": "orders.csv", "predict": True}))
     assert result["scoring"]["predictions"]["churn_risk_method"] == "heuristic"
-    assert "fallback from BG/NBD P(alive)" in result["scoring"]["churn_risk_source"]
+    assert "too few customers for a backtest" in result["scoring"]["churn_risk_source"]
 
 
 def test_preview_customers_masks_contact_data(tmp_path: Path) -> None:

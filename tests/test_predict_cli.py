@@ -252,25 +252,43 @@ def test_predicted_winback_date_is_the_day_p_alive_reaches_the_threshold(
     assert np.all(probability_alive(params, x, t_x, at) <= 0.6)
     assert np.all(probability_alive(params, x, t_x, at - 1) > 0.6)
     first = con.execute(f"SELECT * FROM read_csv('{out_file}') ORDER BY customer_id LIMIT 1").fetchone()
-    assert first is not None and (first[0], first[3], first[-1]) == ("0001", 2, "customer")
+    assert first is not None and (first[0], first[3], first[10]) == ("0001", 2, "customer")  # winback_basis
 
 
 def test_one_time_buyers_share_the_shop_level_winback_gap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], cdnow_sample: Path
 ) -> None:
     out_file = tmp_path / "p.csv"
-    code, out, _ = run(["predict", str(cdnow_sample), "--as-of", "1997-09-30", "-o", str(out_file),
+    code, out, _ = run(["predict", str(cdnow_sample), "--threshold", "0.6", "-o", str(out_file),
                         "--format", "json"], capsys)  # fmt: skip
     assert code == 0
     summary = json.loads(out)
     b = summary["bgnbd"]
-    shop_days = math.ceil(7 * b["alpha"] * (2 ** (1 / b["r"]) - 1))
-    assert summary["shop_level_winback_days"] == shop_days == 508
+    shop_days = math.ceil(7 * b["alpha"] * (0.6 ** (-1 / b["r"]) - 1))
+    assert summary["shop_level_winback_days"] == shop_days  # within the 545 days of history
+    assert shop_days < 545
     gaps = duckdb.sql(
         f"""SELECT DISTINCT date_diff('day', last_order_date, winback_date) FROM read_csv('{out_file}')
             WHERE winback_basis = 'shop level'"""
     ).fetchall()
     assert gaps == [(shop_days,)]
+
+
+def test_no_winback_date_beyond_the_history_the_data_cover(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cdnow_sample: Path
+) -> None:
+    # up to 1997-09-30 the sample covers 272 days; the shop-level point (508 days) lies beyond it (issue 14)
+    out_file = tmp_path / "p.csv"
+    code, out, _ = run(["predict", str(cdnow_sample), "--as-of", "1997-09-30", "-o", str(out_file),
+                        "--format", "json"], capsys)  # fmt: skip
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["shop_level_winback_days"] is None
+    assert any("beyond the 272 days of history" in n for n in summary["notes"])
+    longest = duckdb.sql(
+        f"SELECT max(date_diff('day', last_order_date, winback_date)) FROM read_csv('{out_file}')"
+    ).fetchall()[0][0]
+    assert longest <= 272
 
 
 def test_predictions_are_byte_identical_across_runs(

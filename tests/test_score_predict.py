@@ -1,9 +1,10 @@
-"""``score --predict``: churn risk from BG/NBD P(alive) when the fit is adequate, the heuristic otherwise.
+"""``score --predict``: churn risk as the backtest chose it, the heuristic when there is too little history.
 
 CDNOW (the bundled examples/cdnow/CDNOW_master.txt, as of its last order 1998-06-30) is scored once per module.
 The fitted parameters are the model's on the full 78-week history (the calibration-period fit that reproduces the
-published numbers is in test_predict_cli.py). The bands are knowledge/lifecycle.yaml churn_risk.p_alive: low at
-P(alive) >= 0.7, medium >= 0.3, high below.
+published numbers is in test_predict_cli.py). The backtest splits at 1997-12-30 (the last third, 182 days, held
+out); no model beats recency alone there (BG/NBD and the naive rate trail it), so churn risk is banded by days
+since the last order at the backtest's terciles, 245 and 315 days (crm_winback.predict.backtest).
 """
 
 from __future__ import annotations
@@ -40,23 +41,24 @@ def _risk(rows: list) -> dict[str, tuple[int, int, int]]:
     return {r.group: (r.churn_risk_low, r.churn_risk_medium, r.churn_risk_high) for r in rows}
 
 
-def test_cdnow_churn_risk_mix_comes_from_p_alive(cdnow: tuple[ScoreResult, Path]) -> None:
+def test_cdnow_churn_risk_follows_the_backtest_choice(cdnow: tuple[ScoreResult, Path]) -> None:
     s = cdnow[0].scoring
-    assert s.churn_risk_source.startswith("BG/NBD P(alive): low >= 0.7, medium >= 0.3, high below")
-    assert s.predictions is not None and s.predictions.churn_risk_method == "BG/NBD P(alive)"
+    assert s.churn_risk_source.startswith("ranked by recency alone (AUC 0.795 on the backtest)")
+    assert "high (last order over 315 days ago): 9 in 10 of these did not order again" in s.churn_risk_source
+    assert s.predictions is not None and s.predictions.churn_risk_method == "backtest"
     assert s.predictions.parameters == {
         "r": 0.267128, "alpha": 5.98649, "a": 0.483517, "b": 2.11161, "p": 5.08604, "q": 3.99512, "v": 21.2522,
     }  # fmt: skip
     # the heuristic gives 2,760 / 1,466 / 19,344 on the same customers (test below)
-    assert _risk([s.scorecard.total]) == {"All customers": (5310, 15593, 2667)}
+    assert _risk([s.scorecard.total]) == {"All customers": (6637, 974, 15959)}
     assert _risk(s.scorecard.by_lifecycle) == {
-        "churned": (775, 15496, 2654),
-        "lapsed": (1760, 94, 12),
-        "at-risk": (1068, 3, 1),
+        "churned": (1992, 974, 15959),
+        "lapsed": (1866, 0, 0),
+        "at-risk": (1072, 0, 0),
         "VIP": (773, 0, 0),
         "active": (934, 0, 0),
     }
-    assert _risk(s.scorecard.by_segment)["Can't Lose Them"] == (12, 68, 74)
+    assert _risk(s.scorecard.by_segment)["Can't Lose Them"] == (132, 12, 10)
 
 
 def test_cdnow_model_outlook_per_segment(cdnow: tuple[ScoreResult, Path]) -> None:
@@ -69,7 +71,8 @@ def test_cdnow_model_outlook_per_segment(cdnow: tuple[ScoreResult, Path]) -> Non
         779036.72,
         0.5114,
     )
-    assert (o.winback_days_p25, o.winback_days_median, o.winback_days_p75) == (283, 520, 520)
+    # winback dates past the 545 days of history are not given (issue 14), so the quartiles are of the rest
+    assert (o.winback_days_p25, o.winback_days_median, o.winback_days_p75) == (262, 520, 520)
     champions = next(g for g in model.by_segment if g.group == "Champions")
     assert (champions.winback_days_p25, champions.winback_days_median, champions.winback_days_p75) == (
         107,
@@ -78,7 +81,7 @@ def test_cdnow_model_outlook_per_segment(cdnow: tuple[ScoreResult, Path]) -> Non
     )
     assert champions.clv_mean == 454.3
     lapsed = next(g for g in model.by_lifecycle if g.group == "lapsed")
-    assert (lapsed.winback_days_p25, lapsed.winback_days_median, lapsed.winback_days_p75) == (254, 379, 575)
+    assert (lapsed.winback_days_p25, lapsed.winback_days_median, lapsed.winback_days_p75) == (219, 299, 396)
 
 
 def test_scores_file_gains_the_model_columns_and_risk_follows_the_bands(
@@ -89,13 +92,14 @@ def test_scores_file_gains_the_model_columns_and_risk_follows_the_bands(
         assert tuple(reader.fieldnames or ())[-len(MODEL_COLUMNS) :] == MODEL_COLUMNS
         rows = list(reader)
     assert len(rows) == 23570
-    for row in rows:
-        p = float(row["p_alive"])
-        assert row["churn_risk"] == ("low" if p >= 0.7 else "medium" if p >= 0.3 else "high"), row
+    for row in rows:  # recency alone won the backtest: bands at its terciles of days since the last order
+        days = int(row["recency_days"])
+        assert row["churn_risk"] == ("low" if days < 245 else "medium" if days < 315 else "high"), row
+        assert row["p_no_order"] == ""
     first = rows[0]
     assert {k: first[k] for k in MODEL_COLUMNS} == {
         "p_alive": "0.4941", "expected_orders": "0.1558", "clv": "5.28", "winback_date": "1998-06-05",
-        "winback_basis": "shop level",
+        "winback_basis": "shop level", "p_no_order": "",
     }  # fmt: skip
 
 
@@ -133,12 +137,14 @@ def test_too_few_repeat_buyers_fall_back_to_the_heuristic(tmp_path: Path) -> Non
     plain, _ = score_file(DATA / "small_orders.csv", options, ScoreOptions())
     s = result.scoring
     assert s.predictions is not None and s.predictions.churn_risk_method == "heuristic"
+    assert s.predictions.backtest is not None and s.predictions.backtest.status == "too little history"
     assert s.predictions.fallback_reason == (
         "only 3 of 5 customers bought more than once; the BG/NBD model needs at least 30 repeat buyers: use a "
         "longer order history"
     )
     assert s.churn_risk_source == (
-        f"{plain.scoring.churn_risk_source} - fallback from BG/NBD P(alive): {s.predictions.fallback_reason}"
+        f"{plain.scoring.churn_risk_source} - fallback: {s.predictions.backtest.reason}; "
+        f"BG/NBD: {s.predictions.fallback_reason}"
     )
     assert s.scorecard == plain.scoring.scorecard
     assert _risk(s.scorecard.by_lifecycle) == {"at-risk": (0, 2, 0), "new": (1, 0, 0), "active": (2, 0, 0)}
@@ -154,7 +160,8 @@ def test_cli_score_predict_states_the_fallback(tmp_path: Path, capsys: pytest.Ca
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["scoring"]["predictions"]["churn_risk_method"] == "heuristic"
-    assert "fallback from BG/NBD P(alive): only 3 of 5 customers" in data["scoring"]["churn_risk_source"]
+    assert "too few customers for a backtest: 2 had ordered by 2023-12-12" in data["scoring"]["churn_risk_source"]
+    assert "BG/NBD: only 3 of 5 customers" in data["scoring"]["churn_risk_source"]
 
 
 def test_winback_triggers_are_timed_by_the_stage_quartiles(cdnow: tuple[ScoreResult, Path]) -> None:
@@ -163,9 +170,9 @@ def test_winback_triggers_are_timed_by_the_stage_quartiles(cdnow: tuple[ScoreRes
     resolved = resolve(context, lib, data)
     model = data.scoring.predictions
     days = {t.name: t.day for t in trigger_rows(lib, resolved, model)}
-    # lapsed stage median 379, churned stage upper quartile 520; the rest stay on the 34-day cycle
+    # lapsed stage median 299, churned stage upper quartile 520; the rest stay on the 34-day cycle
     assert (days["winback series"], days["last chance, then sunset"], days["past the usual gap"]) == (
-        379,
+        299,
         520,
         42,
     )
@@ -173,7 +180,7 @@ def test_winback_triggers_are_timed_by_the_stage_quartiles(cdnow: tuple[ScoreRes
     series = next(t for t in trigger_rows(lib, given, model) if t.name == "winback series")
     assert (series.day, series.timing) == (
         90,
-        "day 90 (the shop's own lapse threshold; model estimate: day 379)",
+        "day 90 (the shop's own lapse threshold; model estimate: day 299)",
     )
 
 

@@ -201,7 +201,7 @@ def _model_lines(s: ScoreSummary) -> list[tuple[str, str]]:
     model = s.predictions
     if model is None:
         return []
-    if model.churn_risk_method == "heuristic":
+    if model.fallback_reason is not None:
         return [("model", f"not fitted - {model.fallback_reason}")]
     params = ", ".join(f"{k} {v:g}" for k, v in model.parameters.items())
     return [

@@ -19,7 +19,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "predict",
         help="per customer: P(alive), expected orders, spend, CLV and winback date (BG/NBD + Gamma-Gamma)",
-        description="Fit BG/NBD and Gamma-Gamma on the whole history and predict every customer: P(alive), "
+        description="Backtest first: split the history, score every model and recency alone on the holdout and "
+        "rank churn risk by the winner (p_no_order, churn_risk). Then fit BG/NBD and Gamma-Gamma on the whole "
+        "history and predict every customer: P(alive), "
         "expected orders and spend in the horizon, CLV, and the winback date (the day P(alive) falls to the "
         "threshold without a new order; one-time buyers get the shop-level date). Per-customer rows go to a "
         f"file (default: {DEFAULT_OUT_DIR}/<name>-predictions.csv); stdout gets the per-segment summary.",
@@ -39,6 +41,12 @@ def register(sub: Any) -> None:
         help="winback when P(alive) falls to this probability (0.5)",
     )
     _add_model_options(p)
+    p.add_argument(
+        "--calibration-end",
+        metavar="YYYY-MM-DD",
+        help="where the backtest splits the history (default: the last third, at least 90 days and two "
+        "repurchase cycles held out)",
+    )
     p.add_argument(
         "--margin",
         type=float,
@@ -60,12 +68,17 @@ def register(sub: Any) -> None:
         description="Fit BG/NBD and Gamma-Gamma on orders up to --calibration-end, predict repeat purchases "
         "(purchase days) up to --holdout-end (default: the last order date) and compare with the actual "
         "ones, in total and by decile of prediction, against the naive forecast 'each customer keeps their "
-        "calibration repeat rate'.",
+        "calibration repeat rate'; then the backtest of every model against recency alone on the same split.",
         epilog="Example: crm-winback validate --example cdnow --calibration-end 1997-09-30 "
         "--holdout-end 1998-06-30 --format json",
     )
     add_input_options(v)
-    v.add_argument("--calibration-end", required=True, metavar="YYYY-MM-DD", help="last day of the fit")
+    v.add_argument(
+        "--calibration-end",
+        metavar="YYYY-MM-DD",
+        help="last day of the fit (default: the backtest's rule - the last third of the history, at least 90 "
+        "days and two repurchase cycles, is held out)",
+    )
     v.add_argument(
         "--holdout-end", metavar="YYYY-MM-DD", help="last day of the holdout (default: last order)"
     )
@@ -113,6 +126,7 @@ def _predict_options(args: argparse.Namespace) -> PredictOptions:
         discount_rate=args.discount_rate,
         period_days=args.period_days,
         penalizer_coef=args.penalizer,
+        calibration_end=parse_date_option(args.calibration_end, "--calibration-end"),
     )
 
 
@@ -146,7 +160,6 @@ def run_validate(args: argparse.Namespace) -> int:
     path, ingest = resolve_input(args)
     if holdout_end is not None:
         ingest = dataclasses.replace(ingest, as_of=holdout_end)
-    assert calibration_end is not None  # required=True
     report = validate_file(
         path, calibration_end, ingest, time_unit=args.time_unit, penalizer_coef=args.penalizer
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -29,6 +30,13 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         time_unit: Annotated[
             Literal["weeks", "days"], Field(description="time unit of the model fit")
         ] = "weeks",
+        calibration_end: Annotated[
+            dt.date | None,
+            Field(
+                description="where the backtest splits the history, YYYY-MM-DD (default: the last third, at "
+                "least 90 days and two repurchase cycles held out)"
+            ),
+        ] = None,
         output_name: Annotated[
             str | None,
             Field(
@@ -37,10 +45,12 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             ),
         ] = None,
     ) -> PredictionSummary:
-        """Fit BG/NBD and Gamma-Gamma; return per-segment P(alive), expected orders, CLV and winback timing.
+        """Backtest every model against recency alone, then fit BG/NBD and Gamma-Gamma: per-segment P(alive),
+        expected orders, CLV, winback timing, and churn risk ranked by what won the backtest.
 
-        Per-customer predictions go to predictions_file in the output folder. Model estimates, not promises;
-        needs repeat buyers and months of history to mean much.
+        Per-customer predictions (with p_no_order and churn_risk) go to predictions_file in the output folder.
+        Show backtest.summary_lines-like text to the user: the split, each model's AUC against recency alone,
+        the choice and what each churn band meant on the shop's past. Model estimates, not promises.
         """
         with tool_errors():
             from ..predict.service import PredictOptions, predict_file
@@ -49,7 +59,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             stem = path.name.split(".")[0] or "orders"
             target = env.policy.output_file(output_name or f"{stem}-predictions.csv", (".csv", ".parquet"))
             options = PredictOptions(horizon_days=horizon_days, threshold=threshold, margin=margin,
-                                     time_unit=time_unit)  # fmt: skip
+                                     time_unit=time_unit, calibration_end=calibration_end)  # fmt: skip
             return predict_file(path, env.options(column_map, as_of, None, None), options, target)
 
     @server.tool(annotations=READ_ONLY)

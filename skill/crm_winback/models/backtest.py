@@ -82,11 +82,26 @@ class BacktestReport(StrictModel):
         default=RECENCY, description="the model whose churn ranking is used, or 'recency alone'"
     )
     reason: str = ""
+    recency_cut_days: list[float] | None = Field(
+        default=None, description="days since the last order where medium and high churn risk begin (recency)"
+    )
     winback: list[WinbackRuleCheck] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
     def check(self, name: str) -> ModelCheck | None:
         return next((c for c in self.checks if c.name == name), None)
+
+    def band_meaning(self) -> list[str]:
+        """What each churn-risk band of the chosen ranking meant on the holdout, e.g. 'high: 8 in 10 ...'."""
+        chosen = self.check(self.chosen)
+        if chosen is None:
+            return []
+        return [
+            f"{b.band} ({b.rule}): {round(10 * b.observed_no_order)} in 10 of these did not order again in "
+            f"the {self.holdout_days} days after {self.calibration_end} ({b.customers:,} customers)"
+            for b in chosen.bands
+            if b.observed_no_order is not None
+        ]
 
     def summary_lines(self) -> list[str]:
         """The few lines a CRM manager reads: the split, how each ranking did against recency, the choice."""
@@ -110,7 +125,7 @@ class BacktestReport(StrictModel):
                 extra = f"; total repeat orders {c.orders_error_pct:+.1f}%"
             lines.append(f"- {c.name}: {auc}{extra}")
         lines.append(f"Chosen: {self.chosen} - {self.reason}")
-        return lines
+        return lines + [f"- churn risk {m}" for m in self.band_meaning()]
 
 
 def _share(value: float | None) -> str:

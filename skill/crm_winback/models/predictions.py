@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import ConfigDict, Field
 
 from . import StrictModel
+from .backtest import BacktestReport
 
 TimeUnit = Literal["days", "weeks"]
 
@@ -23,6 +25,9 @@ class PredictOptions(StrictModel):
     discount_rate: float = Field(default=0.01, ge=0, description="per CLV period")
     period_days: int = Field(default=30, gt=0)
     penalizer_coef: float = Field(default=0.0, ge=0)
+    calibration_end: dt.date | None = Field(
+        default=None, description="where the backtest splits the history; default: chosen from the data"
+    )
 
 
 class BgNbdParams(StrictModel):
@@ -100,3 +105,7 @@ class PredictionSummary(StrictModel):
     definitions: dict[str, str]
     notes: list[str]
     predictions_file: str | None = None
+    backtest: BacktestReport | None = Field(
+        default=None,
+        description="the models and baselines scored on the shop's own past; churn_risk follows it",
+    )

@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Literal
 
 from . import StrictModel
+from .backtest import BacktestReport
 from .predictions import GroupEstimates
 
 Method = Literal["fixed", "quantile"]
-ChurnRiskMethod = Literal["BG/NBD P(alive)", "heuristic"]
+ChurnRiskMethod = Literal["BG/NBD P(alive)", "heuristic", "backtest"]
 
 
 class BinReport(StrictModel):
@@ -90,6 +91,7 @@ class ModelOutlook(StrictModel):
     overall: SegmentOutlook | None
     by_segment: list[SegmentOutlook]
     by_lifecycle: list[SegmentOutlook]
+    backtest: BacktestReport | None = None  # how churn risk was chosen, on the shop's own past
 
 
 class ScoreSummary(StrictModel):

@@ -46,6 +46,10 @@ TIE_AUC = 0.001  # AUCs this close are a tie, broken by calibration, then MAE
 # Churn-risk bands of a probability of no order: low below 0.5, medium below 0.8, high from 0.8.
 P_BANDS = (0.5, 0.8)
 FIXED_WINBACK_DAYS = 90
+# Fewer customers than this before the split, or fewer than MIN_OUTCOME who did / did not order in the holdout,
+# and an AUC says nothing: the backtest reports too little history instead.
+MIN_CUSTOMERS = 100
+MIN_OUTCOME = 10
 BACKTEST_TABLE = "backtest_summary"
 
 RULE = (
@@ -97,6 +101,16 @@ def choose_split(
             "long before them"
         )
     return Split(end - dt.timedelta(days=holdout), holdout)
+
+
+def find_split(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, calibration_end: dt.date | None = None
+) -> tuple[dt.date, float | None, Split | str]:
+    """The first order date, the repurchase cycle and the split of the ``orders`` up to ``as_of``."""
+    first = first_row(con.execute("SELECT min(order_date) FROM orders WHERE customer_id IS NOT NULL"))
+    start = first[0] if first and first[0] is not None else as_of
+    cycle = repurchase_cycle_days(con, as_of)
+    return start, cycle, choose_split(start, as_of, cycle, calibration_end)
 
 
 def auc(score: FloatArray, positive: NDArray[np.bool_]) -> float | None:
@@ -225,10 +239,7 @@ def run_backtest(
     candidates: Sequence[Candidate] = CANDIDATES,
 ) -> Backtest:
     """Split the ``orders`` up to ``as_of``, fit every candidate on the calibration part, score the holdout."""
-    first = first_row(con.execute("SELECT min(order_date) FROM orders WHERE customer_id IS NOT NULL"))
-    start = first[0] if first and first[0] is not None else as_of
-    cycle = repurchase_cycle_days(con, as_of)
-    split = choose_split(start, as_of, cycle, calibration_end)
+    start, cycle, split = find_split(con, as_of, calibration_end)
     base = {
         "rule": "set by the user (--calibration-end)" if calibration_end else RULE,
         "history_start": start.isoformat(),
@@ -242,6 +253,15 @@ def run_backtest(
     summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE)
     actual, _ = holdout_purchases(con, summary, as_of)
     silent = actual == 0
+    returned = summary.customers - int(silent.sum())
+    if summary.customers < MIN_CUSTOMERS or min(returned, int(silent.sum())) < MIN_OUTCOME:
+        reason = (
+            f"too few customers for a backtest: {summary.customers:,} had ordered by {split.calibration_end}, "
+            f"{returned:,} of them ordered again in the {split.holdout_days} days after; it needs at least "
+            f"{MIN_CUSTOMERS} customers and {MIN_OUTCOME} who did and {MIN_OUTCOME} who did not order again"
+        )
+        report = BacktestReport(status="too little history", reason=reason, **base)  # type: ignore[arg-type]
+        return Backtest(report, None, None)
     h = history_of(summary)
     length = split.holdout_days / scale
     recency_days = np.round((summary.T - summary.t_x) * scale)
@@ -300,6 +320,7 @@ def run_backtest(
         chosen=chosen,
         reason=reason,
         winback=winback,
+        recency_cut_days=cuts,
         **base,  # type: ignore[arg-type]
     )
     pick = next((c for c in candidates if c.name == chosen), None)
@@ -409,3 +430,50 @@ def _first_holdout_order(con: duckdb.DuckDBPyConnection, summary: RfmSummary, as
     ).fetchnumpy()["d"]
     d = np.asarray(col, dtype=np.float64)
     return np.where(d < 0, np.inf, d)
+
+
+@dataclass(frozen=True)
+class ChurnNow:
+    """Churn risk on the whole history, ranked the way the backtest chose: per-customer arrays and notes."""
+
+    p_no_order: FloatArray  # NaN where a rule (recency) ranks
+    band: NDArray[np.int8]  # 0 low, 1 medium, 2 high; -1 when no backtest could be run
+    fitted: Fitted | None  # the chosen model refitted on the whole history
+    notes: list[str]
+
+
+def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
+    """Refit the chosen model on the whole history and band every customer as on the backtest.
+
+    The probability is of no order within the holdout length, so each band's measured meaning carries over.
+    """
+    report, n = bt.report, summary.customers
+    nan = np.full(n, np.nan)
+    if report.status != "done" or report.holdout_days is None or bt.recency_cuts is None:
+        return ChurnNow(nan, np.full(n, -1, dtype=np.int8), None, [report.reason])
+    scale = DAYS_PER_UNIT[summary.time_unit]
+    length = report.holdout_days / scale
+    recency = ChurnNow(
+        nan, recency_bands(np.round((summary.T - summary.t_x) * scale), bt.recency_cuts), None, []
+    )
+    if report.chosen == RECENCY:
+        return recency
+    if report.chosen == NAIVE:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(summary.T > 0, summary.x / summary.T, 0.0)
+        p = np.exp(-rate * length)
+        return ChurnNow(p, probability_bands(p), None, [])
+    assert bt.candidate is not None
+    h = history_of(summary)
+    fitted: Fitted | None = None
+    try:
+        fitted = bt.candidate.fit(h)
+        words = fitted.runaway
+    except DataError as exc:
+        words = f"{bt.candidate.name} could not be refitted on the whole history: {exc}"
+    if fitted is None or words:
+        note = f"{words}; churn risk is ranked by days since the last order instead"
+        return ChurnNow(recency.p_no_order, recency.band, None, [note])
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        p = fitted.p_no_order(length, h)
+    return ChurnNow(p, probability_bands(p), fitted, [])

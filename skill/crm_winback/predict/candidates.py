@@ -121,21 +121,21 @@ class BgNbdFitted:
         return np.asarray(1.0 - alive + alive * silent, dtype=np.float64)
 
 
+# What each BG/NBD parameter running off means, in words.
+BGNBD_LIMITS = {
+    "a": "the data show no sign that customers stop buying",
+    "b": "the data show no sign that customers stop buying",
+    "r": "the data cannot tell how purchase rates differ between customers",
+}
+
+
 class BgNbdCandidate:
     name = "BG/NBD"
 
     def fit(self, h: History) -> BgNbdFitted:
         params = bgnbd.fit_bgnbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
         values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
-        words = runaway_words(
-            self.name,
-            values,
-            {
-                "a": "the data show no sign that customers stop buying",
-                "b": "the data show no sign that customers stop buying",
-                "r": "the data cannot tell how purchase rates differ between customers",
-            },
-        )
+        words = runaway_words(self.name, values, BGNBD_LIMITS)
         return BgNbdFitted(fitted=params, runaway=words, params=values)
 
 

@@ -44,6 +44,8 @@ def render_prediction(s: PredictionSummary, fmt: str) -> str:
         _heading("By segment", fmt),
         table(GROUP_HEADERS, [_group_row(r) for r in [*s.by_segment, s.overall]]),
     ]
+    if s.backtest is not None:
+        parts += ["", _heading("Backtest", fmt), *s.backtest.summary_lines()]
     if s.notes:
         parts += ["", *(f"note: {n}" for n in s.notes)]
     if s.predictions_file:
@@ -82,5 +84,7 @@ def render_validation(r: ValidationReport, fmt: str) -> str:
     if r.spend_predicted is not None and r.spend_actual is not None:
         parts += ["", f"spend per order of holdout buyers: predicted {r.spend_predicted:,.2f}, "
                       f"actual {r.spend_actual:,.2f}"]  # fmt: skip
+    if r.backtest is not None:
+        parts += ["", _heading("Backtest", fmt), *r.backtest.summary_lines()]
     parts += [f"note: {n}" for n in r.notes]
     return "\n".join(parts) + "\n"

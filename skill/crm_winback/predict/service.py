@@ -18,6 +18,7 @@ from crm_winback.errors import DataError
 from crm_winback.files import copy_query
 from crm_winback.ingest import Ingested, IngestOptions, load_orders
 from crm_winback.models.predictions import GroupSummary, PredictionSummary, PredictOptions
+from crm_winback.predict.backtest import LEVELS, ChurnNow, churn_now, history_of, quiet_gap, run_backtest
 from crm_winback.predict.bgnbd import (
     BgNbdParams,
     conditional_expected_purchases,
@@ -26,6 +27,7 @@ from crm_winback.predict.bgnbd import (
     probability_alive,
     winback,
 )
+from crm_winback.predict.candidates import BGNBD_LIMITS, runaway_words
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.gamma_gamma import (
     GammaGammaParams,
@@ -38,12 +40,11 @@ from crm_winback.scoring import score
 from crm_winback.workdb import first_row
 
 PREDICTIONS_TABLE = "predictions"
-# Beyond a century of silence a winback date says nothing; such customers get no date.
-MAX_WINBACK_DAYS = 36_500
 
 PREDICTION_COLUMNS = (
     "customer_id", "first_order_date", "last_order_date", "repeat_purchases", "p_alive", "expected_orders",
-    "expected_spend_per_order", "clv", "winback_date", "days_until_winback", "winback_basis",
+    "expected_spend_per_order", "clv", "winback_date", "days_until_winback", "winback_basis", "p_no_order",
+    "churn_risk",
 )  # fmt: skip
 
 DEFINITIONS = {
@@ -60,6 +61,10 @@ DEFINITIONS = {
     "For one-time buyers (shop level) it is the day by which a share (1 - threshold) of the shop's new "
     "customers would have ordered again. A date before the as-of date means that point has passed",
     "days_until_winback": "days from the as-of date to the winback date, 0 once it has passed",
+    "p_no_order": "the chosen model's probability of no order within the backtest's holdout length after the "
+    "as-of date; empty when a rule (days since the last order) ranks churn because no model beat it",
+    "churn_risk": "low, medium or high by the ranking the backtest chose; what each band meant on the shop's "
+    "own past is in backtest.summary_lines",
 }
 
 
@@ -69,11 +74,16 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
     con = ingested.con
     unit = options.time_unit
     scale = DAYS_PER_UNIT[unit]
+    backtest = run_backtest(
+        con, ingested.as_of, options.calibration_end, time_unit=unit, threshold=options.threshold
+    )
     summary = summarize(con, ingested.as_of, unit)
+    churn = churn_now(backtest, summary)
+    notes: list[str] = list(churn.notes)
     bgnbd = fit_bgnbd(
         summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
     )
-    notes: list[str] = []
+    _check_runaway(bgnbd, backtest.report.summary_lines())
     repeat = summary.x > 0
     p_alive = np.where(
         repeat,
@@ -84,7 +94,7 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
     with np.errstate(invalid="ignore", over="ignore"):  # a degenerate fit overflows here; checked next
         expected = conditional_expected_purchases(bgnbd, horizon, summary.x, summary.t_x, summary.T)
     _check_finite(bgnbd, p_alive, expected)
-    timing = winback(bgnbd, summary.x, summary.t_x, summary.T, options.threshold)
+    gap_days, shop_level = _winback_gaps(bgnbd, summary, churn, options.threshold, ingested, notes)
     gamma_gamma, spend = _spend(ingested, summary, options, notes)
     clv = customer_lifetime_value(
         bgnbd,
@@ -98,16 +108,11 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
         margin=options.margin,
     )
     clv = np.where(np.isnan(spend), np.nan, clv)
-    gap_days = np.ceil(timing.gap * scale)
-    gap_days = np.where(gap_days <= MAX_WINBACK_DAYS, gap_days, np.nan)
-    _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, timing.shop_level)
-    shop_gap = float(gap_days[~repeat][0]) if (~repeat).any() else None
+    _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, shop_level, churn)
+    one_time = ~repeat & shop_level
+    shop_gap = float(gap_days[one_time][0]) if one_time.any() else None
     if shop_gap is None or math.isnan(shop_gap):
         shop_gap = None
-    if (~repeat).any() and shop_gap is None:
-        notes.append(
-            "one-time buyers: the shop-level winback point lies beyond a century, so they get no date"
-        )
     return PredictionSummary(
         as_of=ingested.as_of.isoformat(),
         options=options,
@@ -120,7 +125,51 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
         by_segment=_group_summaries(con, _segment_column(con)),
         definitions=DEFINITIONS,
         notes=notes,
+        backtest=backtest.report,
     )
+
+
+def _check_runaway(params: BgNbdParams, backtest: list[str]) -> None:
+    """Raise DataError, in words and with the fallback, when the whole-history BG/NBD fit has run off."""
+    values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
+    words = runaway_words("BG/NBD", values, BGNBD_LIMITS)
+    if words:
+        chosen = next((line for line in backtest if line.startswith(("Chosen:", "Backtest: too"))), "")
+        raise DataError(
+            f"{words}: no P(alive), expected orders, CLV or winback dates are given; rank churn risk with "
+            f"crm-winback score --predict instead ({chosen.rstrip('.')})"
+        )
+
+
+def _winback_gaps(
+    bgnbd: BgNbdParams,
+    summary: RfmSummary,
+    churn: ChurnNow,
+    threshold: float,
+    ingested: Ingested,
+    notes: list[str],
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Days from the last order to the winback date, NaN beyond the history the data can speak for.
+
+    From the model the backtest chose when it is not BG/NBD; else BG/NBD's (one-time buyers: shop level).
+    """
+    scale = DAYS_PER_UNIT[summary.time_unit]
+    first = first_row(ingested.con.execute(f"SELECT min(first_order_date) FROM {summary.table}"))
+    history_days = (ingested.as_of - first[0]).days if first and first[0] else 0
+    if churn.fitted is not None and churn.fitted.name != "BG/NBD":
+        gap = quiet_gap(churn.fitted, history_of(summary), threshold, history_days / scale) * scale
+        shop_level = np.zeros(summary.customers, dtype=bool)
+    else:
+        timing = winback(bgnbd, summary.x, summary.t_x, summary.T, threshold)
+        gap, shop_level = timing.gap * scale, timing.shop_level
+    gap_days = np.ceil(gap)
+    beyond = ~(gap_days <= history_days)
+    if beyond.any():
+        notes.append(
+            f"{int(beyond.sum()):,} customers get no winback date: the model puts it beyond the "
+            f"{history_days:,} days of history the data can speak for"
+        )
+    return np.where(beyond, np.nan, gap_days), np.asarray(shop_level, dtype=bool)
 
 
 def _check_finite(params: BgNbdParams, *arrays: NDArray[np.float64]) -> None:
@@ -200,8 +249,11 @@ def _build_table(
     clv: NDArray[np.float64],
     gap_days: NDArray[np.float64],
     shop_level: NDArray[np.bool_],
+    churn: ChurnNow,
 ) -> None:
     values = {
+        "p_no_order": churn.p_no_order,
+        "band": churn.band,
         "row": np.arange(summary.customers, dtype=np.int64),
         "p_alive": p_alive,
         "expected_orders": expected,
@@ -215,7 +267,8 @@ def _build_table(
         con.execute(
             f"""CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS
                 WITH v AS (
-                    SELECT row, p_alive, expected_orders, shop_level,
+                    SELECT row, p_alive, expected_orders, shop_level, band,
+                           CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END AS p_no_order,
                            CASE WHEN isnan(spend) THEN NULL ELSE spend END AS spend,
                            CASE WHEN isnan(clv) THEN NULL ELSE clv END AS clv,
                            CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days
@@ -227,7 +280,10 @@ def _build_table(
                        round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
                        round(spend, 2) AS expected_spend_per_order, round(clv, 2) AS clv, winback_date,
                        greatest(0, date_diff('day', $as_of::DATE, winback_date)) AS days_until_winback,
-                       CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis
+                       CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis,
+                       round(p_no_order, 4) AS p_no_order,
+                       CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
+                       END AS churn_risk
                 FROM w""",
             {"as_of": ingested.as_of},
         )

@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 
 from crm_winback.errors import DataError, InputError
 from crm_winback.ingest import Ingested, IngestOptions, load_orders
+from crm_winback.models.backtest import BacktestReport
+from crm_winback.predict.backtest import find_split, run_backtest
 from crm_winback.predict.bgnbd import BgNbdParams, conditional_expected_purchases, fit_bgnbd
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
 from crm_winback.predict.gamma_gamma import (
@@ -63,22 +65,35 @@ class ValidationReport(BaseModel):
     )
     spend_actual: float | None = Field(default=None, description="their actual mean holdout purchase value")
     notes: list[str]
+    backtest: BacktestReport | None = Field(
+        default=None,
+        description="every model and baseline on the same split: churn ranking, calibration, choice",
+    )
 
 
 def validate(
     ingested: Ingested,
-    calibration_end: dt.date,
+    calibration_end: dt.date | None = None,
     *,
     time_unit: TimeUnit = "weeks",
     penalizer_coef: float = 0.0,
 ) -> ValidationReport:
-    """Fit on orders up to ``calibration_end`` and predict the rest, up to the ingested as-of date."""
+    """Fit on orders up to ``calibration_end`` and predict the rest, up to the ingested as-of date.
+
+    Without ``calibration_end`` the split is chosen by the backtest's rule (crm_winback.predict.backtest).
+    """
     con, holdout_end = ingested.con, ingested.as_of
+    if calibration_end is None:
+        split = find_split(con, holdout_end)[2]
+        if isinstance(split, str):
+            raise DataError(f"{split}; or give --calibration-end")
+        calibration_end = split.calibration_end
     if calibration_end >= holdout_end:
         raise InputError(
             f"--calibration-end {calibration_end} must be before the end of the holdout ({holdout_end}); "
             "pick an earlier calibration end or a later --holdout-end"
         )
+    backtest = run_backtest(con, holdout_end, calibration_end, time_unit=time_unit).report
     summary = summarize(con, calibration_end, time_unit)
     bgnbd = fit_bgnbd(summary.x, summary.t_x, summary.T, time_unit=time_unit, penalizer_coef=penalizer_coef)
     holdout_days = (holdout_end - calibration_end).days
@@ -121,6 +136,7 @@ def validate(
         spend_predicted=spend_predicted,
         spend_actual=spend_actual,
         notes=notes,
+        backtest=backtest,
     )
 
 
@@ -172,7 +188,7 @@ def _spend_check(
 
 def validate_file(
     path: str | Path,
-    calibration_end: dt.date,
+    calibration_end: dt.date | None,
     ingest_options: IngestOptions | None = None,
     *,
     time_unit: TimeUnit = "weeks",

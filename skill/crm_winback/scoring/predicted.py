@@ -1,10 +1,12 @@
-"""Churn risk from BG/NBD P(alive), and the model's outlook per segment, for ``score --predict``.
+"""Churn risk as the backtest chose it, and the model's outlook per segment, for ``score --predict``.
 
-After the heuristic scoring, BG/NBD and Gamma-Gamma (crm_winback.predict) are fitted on the same connection.
-When the fit is adequate, ``scores.churn_risk`` is re-banded from P(alive) (knowledge/lifecycle.yaml
-``churn_risk.p_alive``) and the scores gain the model's columns. When the data cannot support a fit (the
-predict module raises DataError: too few repeat buyers, too short a history) the heuristic stays, the model
-columns stay empty, and the outlook says why - a stated fallback, not an error.
+After the heuristic scoring, the backtest (crm_winback.predict.backtest) scores every model against recency
+alone on the shop's own past, and ``scores.churn_risk`` is re-banded by the winner: the chosen model's P(no
+order within the holdout length), or days since the last order when no model beat it. BG/NBD and Gamma-Gamma
+give the model columns. When the data cannot support a fit (the predict module raises DataError: too few
+repeat buyers, too short a history, a runaway fit) the model columns stay empty and the outlook says why - a
+stated fallback, not an error; churn risk still follows the backtest, or the heuristic when there is too
+little history for one.
 """
 
 from __future__ import annotations
@@ -12,20 +14,30 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import numpy as np
 
 from .. import workdb
 from ..errors import DataError
 from ..ingest import Ingested
 from ..models.scores import ModelOutlook, SegmentOutlook
-from .lifecycle import lifecycle_rules, p_alive_risk_sql
+from .lifecycle import lifecycle_rules
 
-MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis")
+MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis", "p_no_order")
 
 
 def risk_source(outlook: ModelOutlook, heuristic: str) -> str:
     """The scorecard's one-line statement of how churn risk was decided (``heuristic`` describes the rule)."""
+    bt = outlook.backtest
+    if outlook.churn_risk_method == "backtest" and bt is not None:
+        chosen = bt.check(bt.chosen)
+        measured = "; ".join(bt.band_meaning())
+        auc = f" (AUC {chosen.auc:.3f} on the backtest)" if chosen and chosen.auc is not None else ""
+        return f"ranked by {bt.chosen}{auc}, chosen on the shop's own past: {bt.reason}. {measured}"
     if outlook.churn_risk_method == "heuristic":
-        return f"{heuristic} - fallback from BG/NBD P(alive): {outlook.fallback_reason}"
+        why = [bt.reason] if bt is not None and bt.status != "done" else []
+        if outlook.fallback_reason:
+            why.append(f"BG/NBD: {outlook.fallback_reason}")
+        return f"{heuristic} - fallback: {'; '.join(why)}"
     bands = lifecycle_rules().churn_risk.p_alive
     return (
         f"BG/NBD P(alive): low >= {bands.low_from:g}, medium >= {bands.medium_from:g}, high below "
@@ -34,36 +46,58 @@ def risk_source(outlook: ModelOutlook, heuristic: str) -> str:
 
 
 def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]) -> ModelOutlook:
-    """Fit the models and, when the fit is adequate, replace the heuristic churn risk in ``scores``."""
+    """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest."""
     # predict.service imports the scorer, so it is imported here and not at module level
+    from ..predict.backtest import LEVELS, churn_now, run_backtest
     from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict
+    from ..predict.summary import summarize
 
     con = ingested.con
     options = PredictOptions()
     try:
         summary = predict(ingested, options)
     except DataError as exc:
+        backtest = run_backtest(con, ingested.as_of, time_unit=options.time_unit)
+        churn = churn_now(backtest, summarize(con, ingested.as_of, options.time_unit))
         nulls = "NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv, "
         nulls += "NULL::DATE AS winback_date, NULL::VARCHAR AS winback_basis"
-        with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
-            con.execute(f"CREATE OR REPLACE TABLE scores AS SELECT *, {nulls} FROM scores")
+        bands = {"row": np.arange(len(churn.band)), "band": churn.band, "p": churn.p_no_order}
+        con.register("churn_values", bands)
+        try:
+            with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
+                con.execute(
+                    f"""CREATE OR REPLACE TABLE scores AS
+                        WITH c AS (SELECT row, band,
+                                          CASE WHEN isnan(p) THEN NULL ELSE round(p, 4) END AS p
+                                   FROM churn_values),
+                        k AS (SELECT t.customer_id, c.* FROM predict_summary t JOIN c USING (row))
+                        SELECT s.* REPLACE (coalesce(CASE k.band WHEN 0 THEN '{LEVELS[0]}'
+                                   WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}' END, s.churn_risk)
+                                   AS churn_risk),
+                               {nulls}, k.p AS p_no_order
+                        FROM scores s LEFT JOIN k USING (customer_id) ORDER BY s.customer_id"""
+                )
+        finally:
+            con.unregister("churn_values")
+        done = backtest.report.status == "done"
         return ModelOutlook(
-            churn_risk_method="heuristic",
+            churn_risk_method="backtest" if done else "heuristic",
             fallback_reason=str(exc),
             parameters={},
-            notes=[],
+            notes=list(churn.notes) if done else [],
             overall=None,
             by_segment=[],
             by_lifecycle=[],
             horizon_days=options.horizon_days,
             threshold=options.threshold,
             time_unit=options.time_unit,
+            backtest=backtest.report,
         )
     with workdb.in_order(con):  # a join does not keep the order: sort again
         con.execute(
             f"""CREATE OR REPLACE TABLE scores AS
-                SELECT s.* REPLACE (coalesce({p_alive_risk_sql("p.p_alive")}, s.churn_risk) AS churn_risk),
-                       p.p_alive, p.expected_orders, p.clv, p.winback_date, p.winback_basis
+                SELECT s.* REPLACE (coalesce(p.churn_risk, s.churn_risk) AS churn_risk),
+                       p.p_alive, p.expected_orders, p.clv, p.winback_date, p.winback_basis, p.p_no_order
                 FROM scores s LEFT JOIN {PREDICTIONS_TABLE} p USING (customer_id)
                 ORDER BY s.customer_id"""
         )
@@ -71,8 +105,9 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
     parameters = {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b}
     if g is not None:
         parameters |= {"p": g.p, "q": g.q, "v": g.v}
+    done = summary.backtest is not None and summary.backtest.status == "done"
     return ModelOutlook(
-        churn_risk_method="BG/NBD P(alive)",
+        churn_risk_method="backtest" if done else "heuristic",
         fallback_reason=None,
         parameters={k: float(f"{v:.6g}") for k, v in parameters.items()},
         notes=list(summary.notes),
@@ -82,6 +117,7 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
         horizon_days=options.horizon_days,
         threshold=options.threshold,
         time_unit=options.time_unit,
+        backtest=summary.backtest,
     )
 
 

@@ -198,10 +198,14 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     notes = []
     if not monetary:
         notes.append("monetary value unavailable: segments use R and F (M taken equal to F)")
-    if outlook is not None and outlook.churn_risk_method == "heuristic":
+    if outlook is not None and outlook.fallback_reason is not None:
         notes.append(
-            "BG/NBD model not fitted (see churn risk): churn risk uses the heuristic and the model columns "
-            "of the scores file are empty"
+            "BG/NBD model not fitted (see churn risk): the model columns of the scores file are empty, and "
+            + (
+                "churn risk follows the backtest"
+                if outlook.churn_risk_method == "backtest"
+                else "churn risk uses the heuristic"
+            )
         )
     summary = ScoreSummary(
         method=options.method,
