@@ -160,7 +160,10 @@ def test_cli_score_predict_states_the_fallback(tmp_path: Path, capsys: pytest.Ca
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["scoring"]["predictions"]["churn_risk_method"] == "heuristic"
-    assert "too few customers for a backtest: 2 had ordered by 2023-12-12" in data["scoring"]["churn_risk_source"]
+    assert (
+        "too few customers for a backtest: 2 had ordered by 2023-12-12"
+        in data["scoring"]["churn_risk_source"]
+    )
     assert "BG/NBD: only 3 of 5 customers" in data["scoring"]["churn_risk_source"]
 
 
