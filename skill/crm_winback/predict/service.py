@@ -83,7 +83,7 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
     bgnbd = fit_bgnbd(
         summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
     )
-    _check_runaway(bgnbd, backtest.report.summary_lines())
+    _check_runaway(bgnbd)
     repeat = summary.x > 0
     p_alive = np.where(
         repeat,
@@ -129,15 +129,14 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
     )
 
 
-def _check_runaway(params: BgNbdParams, backtest: list[str]) -> None:
+def _check_runaway(params: BgNbdParams) -> None:
     """Raise DataError, in words and with the fallback, when the whole-history BG/NBD fit has run off."""
     values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
     words = runaway_words("BG/NBD", values, BGNBD_LIMITS)
     if words:
-        chosen = next((line for line in backtest if line.startswith(("Chosen:", "Backtest: too"))), "")
         raise DataError(
-            f"{words}: no P(alive), expected orders, CLV or winback dates are given; rank churn risk with "
-            f"crm-winback score --predict instead ({chosen.rstrip('.')})"
+            f"{words}: no P(alive), expected orders, CLV or winback dates are given; churn risk is still "
+            "ranked by the backtest's choice (crm-winback score --predict)"
         )
 
 
