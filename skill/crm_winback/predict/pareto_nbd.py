@@ -10,10 +10,9 @@ hypergeometric function:
                    * [ (alpha + T)^-(r + x) (beta + T)^-s + s * I(t_x, T) ],
     I(lo, hi) = integral over tau in (lo, hi) of (alpha + tau)^-(r + x) (beta + tau)^-(s + 1).
 
-The integral is evaluated by Gauss-Legendre quadrature after the substitution
-u = 1 - ((alpha + lo) / (alpha + tau))^(r + x + s), which absorbs its power-law decay, so that what is left
-is the smooth, bounded ((alpha + tau) / (beta + tau))^(s + 1): no hypergeometric function of large parameters
-or near 1, and a gradient by differentiating under the integral. The same integral gives P(no purchase in
+The integral is evaluated by Gauss-Legendre quadrature in v = (r + x + s) log((alpha + tau) / (alpha + lo)), in which it is
+exp(-v) times the smooth, bounded ((alpha + tau) / (beta + tau))^(s + 1): no hypergeometric function of large
+parameters or near 1, and a gradient by differentiating under the integral. The same integral gives P(no purchase in
 (T, T + t]) as L(x, t_x, T + t) / L(x, t_x, T).
 """
 
@@ -41,9 +40,10 @@ from crm_winback.predict.history_checks import check_history
 
 FloatArray = NDArray[np.float64]
 NAMES = ("r", "alpha", "s", "beta")
-# 32 nodes integrate the smooth remainder to ~1e-13 relative on the CDNOW rows (checked against the
-# hypergeometric closed form in the tests).
+# Gauss-Legendre nodes for the integral (see _log_integral); checked against the hypergeometric closed form
+# and adaptive quadrature in the tests.
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(32)
+_NEWTON_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -64,30 +64,55 @@ class ParetoNbdParams:
         return {"r": self.r, "alpha": self.alpha, "s": self.s, "beta": self.beta}
 
 
+def _phi(y: FloatArray, rx: FloatArray, sb: float, A: float, B: float) -> tuple[FloatArray, FloatArray]:
+    """-log of the integrand at tau = exp(y) - c, and its derivative in y (A = alpha - c, B = beta - c)."""
+    e = np.exp(y)
+    if A == 0.0:  # c = alpha: log(A + e) = y
+        other = B + e
+        return rx * y + sb * np.log(other), rx + sb * e / other
+    other = A + e
+    return rx * np.log(other) + sb * y, rx * e / other + sb
+
+
 def _log_integral(
     r: float, alpha: float, s: float, beta: float, x: FloatArray, lo: FloatArray, hi: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """log I(lo, hi) per row (-inf where lo = hi) and d log I / d(r, alpha, s, beta), shape (rows, 4)."""
-    q = r + x + s
-    log_lo = np.log(alpha + lo)
-    log_1m_u_end = q * (log_lo - np.log(alpha + hi))  # log(1 - U), U the upper end in u
-    end = -np.expm1(log_1m_u_end)
-    u = end[:, None] * (1.0 + _NODES[None, :]) / 2.0
-    log_1m_u = np.log1p(-u)
-    log_at = log_lo[:, None] - log_1m_u / q[:, None]  # log(alpha + tau) at the nodes
-    tau = np.exp(log_at) - alpha
-    log_bt = np.log(beta + tau)
-    # integrand (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) times d tau / d u = (alpha + tau) / (q (1 - u))
-    log_terms = (
-        -(r + x)[:, None] * log_at
-        - (s + 1.0) * log_bt
-        + log_at
-        - np.log(q)[:, None]
-        - log_1m_u
-        + np.log(_WEIGHTS[None, :] / 2.0)
-    )
+    """log I(lo, hi) per row (-inf where lo = hi) and d log I / d(r, alpha, s, beta), shape (rows, 4).
+
+    In w = -log(integrand / its value at lo) the integral is exactly the integral of exp(-w) times
+    d tau / d w, a smooth factor; tau(w) is found by Newton's method in y = log(c + tau), c = min(alpha,
+    beta), where -log of the integrand is increasing and convex (so Newton from above converges monotonically).
+    The range of w stops where the rest of the integral is below exp(-40) of it.
+    """
+    rx, sb = r + x, s + 1.0
+    c = min(alpha, beta)
+    A, B = alpha - c, beta - c
+    y_lo, y_hi = np.log(c + lo), np.log(c + hi)
+    phi_lo, slope_lo = _phi(y_lo, rx, sb, A, B)
+    phi_hi, _ = _phi(y_hi, rx, sb, A, B)
+    # past both scales the integrand falls as exp(-w q / (q + 1)) in w, q = r + x + s
+    y_far = np.log(c + np.clip(max(alpha, beta), lo, hi))
+    phi_far, _ = _phi(y_far, rx, sb, A, B)
+    q = rx + s
+    end = np.minimum(phi_hi - phi_lo, phi_far - phi_lo + 40.0 * (q + 1.0) / q)
+    # two panels, split where tau passes the larger of the two scales (at most at w = 30, past which only the
+    # exp(-w) tail is left): the factor d tau / d w changes its behaviour there
+    mid = np.minimum(np.minimum(phi_far - phi_lo, 30.0), end)
+    unit, half = (1.0 + _NODES) / 2.0, _WEIGHTS / 2.0
+    w = np.concatenate([mid[:, None] * unit, mid[:, None] + (end - mid)[:, None] * unit], axis=1)
+    half_weights = np.concatenate([mid[:, None] * half, (end - mid)[:, None] * half], axis=1)
+    # Newton from above: phi is convex in y, so its tangent at y_lo bounds the root from above
+    y = np.minimum(y_lo[:, None] + w / slope_lo[:, None], y_hi[:, None])
+    target = phi_lo[:, None] + w
+    for _ in range(_NEWTON_STEPS):
+        phi, slope = _phi(y, rx[:, None], sb, A, B)
+        y = y - (phi - target) / slope
+    _, slope = _phi(y, rx[:, None], sb, A, B)
+    tau = np.exp(y) - c
+    log_at, log_bt = np.log(alpha + tau), np.log(beta + tau)
+    # integrand exp(-phi) times d tau / d w = (c + tau) / phi'(y)
     with np.errstate(divide="ignore"):
-        log_terms = log_terms + np.log(end)[:, None]
+        log_terms = -rx[:, None] * log_at - sb * log_bt + y - np.log(slope) + np.log(half_weights)
         log_integral = special.logsumexp(log_terms, axis=1)
     empty = end <= 0.0
     log_integral = np.where(empty, -np.inf, log_integral)
