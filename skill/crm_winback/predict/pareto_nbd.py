@@ -43,7 +43,7 @@ NAMES = ("r", "alpha", "s", "beta")
 # Gauss-Legendre nodes for the integral (see _log_integral); checked against the hypergeometric closed form
 # and adaptive quadrature in the tests.
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(32)
-_NEWTON_STEPS = 8
+_NEWTON_STEPS = 30
 
 
 @dataclass(frozen=True)
@@ -104,10 +104,14 @@ def _log_integral(
     # Newton from above: phi is convex in y, so its tangent at y_lo bounds the root from above
     y = np.minimum(y_lo[:, None] + w / slope_lo[:, None], y_hi[:, None])
     target = phi_lo[:, None] + w
+    rx_col = rx[:, None]
     for _ in range(_NEWTON_STEPS):
-        phi, slope = _phi(y, rx[:, None], sb, A, B)
-        y = y - (phi - target) / slope
-    _, slope = _phi(y, rx[:, None], sb, A, B)
+        phi, slope = _phi(y, rx_col, sb, A, B)
+        step = (phi - target) / slope
+        y = y - step
+        if float(np.max(np.abs(step), initial=0.0)) < 1e-12:  # quadratic convergence: the next step is ~1e-24
+            break
+    _, slope = _phi(y, rx_col, sb, A, B)
     tau = np.exp(y) - c
     log_at, log_bt = np.log(alpha + tau), np.log(beta + tau)
     # integrand exp(-phi) times d tau / d w = (c + tau) / phi'(y)
