@@ -79,6 +79,8 @@ def _log_integral(
 ) -> tuple[FloatArray, FloatArray]:
     """log I(lo, hi) per row (-inf where lo = hi) and d log I / d(r, alpha, s, beta), shape (rows, 4).
 
+    ``hi`` may be infinite: the integral converges, as the integrand falls like tau^-(r + x + s + 1).
+
     In w = -log(integrand / its value at lo) the integral is exactly the integral of exp(-w) times
     d tau / d w, a smooth factor; tau(w) is found by Newton's method in y = log(c + tau), c = min(alpha,
     beta), where -log of the integrand is increasing and convex (so Newton from above converges monotonically).
@@ -87,9 +89,10 @@ def _log_integral(
     rx, sb = r + x, s + 1.0
     c = min(alpha, beta)
     A, B = alpha - c, beta - c
-    y_lo, y_hi = np.log(c + lo), np.log(c + hi)
+    finite = np.isfinite(hi)
+    y_lo, y_hi = np.log(c + lo), np.where(finite, np.log(c + np.where(finite, hi, lo)), np.inf)
     phi_lo, slope_lo = _phi(y_lo, rx, sb, A, B)
-    phi_hi, _ = _phi(y_hi, rx, sb, A, B)
+    phi_hi = np.where(finite, _phi(np.where(finite, y_hi, y_lo), rx, sb, A, B)[0], np.inf)
     # past both scales the integrand falls as exp(-w q / (q + 1)) in w, q = r + x + s
     y_far = np.log(c + np.clip(max(alpha, beta), lo, hi))
     phi_far, _ = _phi(y_far, rx, sb, A, B)
@@ -135,11 +138,21 @@ def _log_integral(
 
 
 def _log_bracket(
-    r: float, alpha: float, s: float, beta: float, x: FloatArray, t_x: FloatArray, T: FloatArray
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    integral: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """log of the bracket of L, its gradient (rows, 4), and the share of it from 'alive at T' (P(alive))."""
+    """log of the bracket of L, its gradient (rows, 4), and the share of it from 'alive at T' (P(alive)).
+
+    ``integral``: log I(t_x, T) and its gradient when the caller has them (the fit computes them from tails).
+    """
     log_alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    log_i, grad_i = _log_integral(r, alpha, s, beta, x, t_x, T)
+    log_i, grad_i = integral if integral is not None else _log_integral(r, alpha, s, beta, x, t_x, T)
     log_gone = np.log(s) + log_i
     log_sum = np.logaddexp(log_alive, log_gone)
     p_alive = np.exp(log_alive - log_sum)
@@ -152,17 +165,41 @@ def _log_bracket(
 
 
 class _FitData:
+    """Grouped rows, and the distinct (x, t_x) and (x, T) pairs whose tail integrals make up I(t_x, T)."""
+
     def __init__(self, grouped: Grouped) -> None:
         self.x, self.t_x, self.T = grouped.columns
         self.w = grouped.weights
         self.total = float(self.w.sum())
         self.x_level = grouped.levels[0]
         self.x_weight = self.x_level.weights(self.w)
+        # I(t_x, T) = F(t_x) - F(T), F(lo) the integral from lo to infinity: F depends on (x, lo) only, and a
+        # shop has several times fewer distinct (x, t_x) and (x, T) pairs than (x, t_x, T) rows
+        self.starts = group_rows([self.x, self.t_x], None)
+        self.ends = group_rows([self.x, self.T], None)
+        self.empty = self.t_x >= self.T
+
+    def _integral(self, r: float, alpha: float, s: float, beta: float) -> tuple[FloatArray, FloatArray]:
+        (x_lo, lo), (x_hi, hi) = self.starts.columns, self.ends.columns
+        log_f_lo, grad_lo = _log_integral(r, alpha, s, beta, x_lo, lo, np.full(len(lo), np.inf))
+        log_f_hi, grad_hi = _log_integral(r, alpha, s, beta, x_hi, hi, np.full(len(hi), np.inf))
+        log_f_lo, grad_lo = log_f_lo[self.starts.inverse], grad_lo[self.starts.inverse]
+        log_f_hi, grad_hi = log_f_hi[self.ends.inverse], grad_hi[self.ends.inverse]
+        ratio = np.exp(np.where(self.empty, -np.inf, log_f_hi - log_f_lo))  # F(T) / F(t_x) < 1
+        with np.errstate(divide="ignore"):
+            log_i = np.where(self.empty, -np.inf, log_f_lo + np.log1p(-ratio))
+        grad = np.where(
+            self.empty[:, None],
+            0.0,
+            (grad_lo - ratio[:, None] * grad_hi) / np.where(self.empty, 1.0, 1.0 - ratio)[:, None],
+        )
+        return log_i, grad
 
     def value_and_grad(self, theta: FloatArray) -> tuple[float, FloatArray]:
         r, alpha, s, beta = (float(v) for v in theta)
         ux = self.x_level.values
-        log_sum, grad_sum, _ = _log_bracket(r, alpha, s, beta, self.x, self.t_x, self.T)
+        integral = self._integral(r, alpha, s, beta)
+        log_sum, grad_sum, _ = _log_bracket(r, alpha, s, beta, self.x, self.t_x, self.T, integral)
         value = (
             dot(self.x_weight, special.gammaln(r + ux) - special.gammaln(r))
             + self.total * (r * np.log(alpha) + s * np.log(beta))
