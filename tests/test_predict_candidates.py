@@ -424,3 +424,16 @@ def test_a_fit_on_customers_who_never_stop_is_named_in_words(candidate: Any) -> 
         == f"{candidate.name}: the data show no sign that customers stop buying; the fit is degenerate and is not used"
     )
     assert not re.search(r"\d\.\d|e[+-]?\d", fit.runaway.replace(candidate.name, ""))  # no parameter value
+
+
+@pytest.mark.parametrize("theta", [(0.55, 10.6, 0.6, 11.7), (2.0, 30.0, 1.5, 4.0), (0.3, 2.0, 0.2, 80.0)])
+def test_pareto_nbd_fit_integral_from_tails_equals_the_direct_integral(
+    cdnow: History, theta: tuple[float, float, float, float]
+) -> None:
+    data = pareto_nbd._FitData(_grouped(cdnow))
+    from_tails, grad_tails = data._integral(*theta)
+    direct, grad_direct = pareto_nbd._log_integral(*theta, data.x, data.t_x, data.T)
+    assert np.array_equal(np.isneginf(from_tails), data.t_x == data.T)
+    some = data.t_x < data.T
+    np.testing.assert_allclose(from_tails[some], direct[some], rtol=1e-11)
+    np.testing.assert_allclose(grad_tails[some], grad_direct[some], rtol=1e-8, atol=1e-10)
