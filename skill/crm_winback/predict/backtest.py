@@ -354,21 +354,28 @@ def quiet_gap(fitted: Fitted, h: History, threshold: float, cap: float) -> Float
     """Silence after the last order (time units) at which P(active) falls to ``threshold``; inf beyond ``cap``.
 
     BG/NBD has a closed form (with the shop-level time for one-time buyers, whom it never lets lapse); other
-    models are searched on a grid of at most 200 steps up to ``cap``, the length of history the data cover.
+    models are searched by bisection (P(active) falls as the silence grows), to within cap / 2^14.
     """
     if isinstance(fitted, BgNbdFitted):
         from crm_winback.predict.bgnbd import winback
 
         gap = winback(fitted.fitted, h.x, h.t_x, h.T, threshold).gap
-    else:
-        grid = np.linspace(0.0, cap, 201)
-        gap = np.full(len(h.x), np.inf)
-        for u in grid[::-1]:
-            probe = History(x=h.x, t_x=h.t_x, T=h.t_x + u, time_unit=h.time_unit, litt=h.litt)
-            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-                quiet = fitted.p_active(probe) <= threshold
-            gap = np.where(quiet, u, gap)
-    return np.where(gap <= cap, gap, np.inf)
+        return np.where(gap <= cap, gap, np.inf)
+
+    def quiet(u: FloatArray) -> NDArray[np.bool_]:
+        probe = History(x=h.x, t_x=h.t_x, T=h.t_x + u, time_unit=h.time_unit, litt=h.litt)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            return np.asarray(fitted.p_active(probe) <= threshold)
+
+    n = len(h.x)
+    lo, hi = np.zeros(n), np.full(n, cap)
+    never, at_once = ~quiet(hi), quiet(lo)
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        done = quiet(mid)
+        hi = np.where(done, mid, hi)
+        lo = np.where(done, lo, mid)
+    return np.where(never, np.inf, np.where(at_once, 0.0, hi))
 
 
 def _winback_checks(
