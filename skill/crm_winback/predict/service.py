@@ -18,7 +18,7 @@ from crm_winback.errors import DataError
 from crm_winback.files import copy_query
 from crm_winback.ingest import Ingested, IngestOptions, load_orders
 from crm_winback.models.predictions import GroupSummary, PredictionSummary, PredictOptions
-from crm_winback.predict.backtest import LEVELS, ChurnNow, churn_now, history_of, quiet_gap, run_backtest
+from crm_winback.predict.backtest import LEVELS, ChurnNow, churn_now, run_backtest
 from crm_winback.predict.bgnbd import (
     BgNbdParams,
     conditional_expected_purchases,
@@ -94,7 +94,7 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
     with np.errstate(invalid="ignore", over="ignore"):  # a degenerate fit overflows here; checked next
         expected = conditional_expected_purchases(bgnbd, horizon, summary.x, summary.t_x, summary.T)
     _check_finite(bgnbd, p_alive, expected)
-    gap_days, shop_level = _winback_gaps(bgnbd, summary, churn, options.threshold, ingested, notes)
+    gap_days, shop_level = _winback_gaps(bgnbd, summary, options.threshold, ingested, notes)
     gamma_gamma, spend = _spend(ingested, summary, options, notes)
     clv = customer_lifetime_value(
         bgnbd,
@@ -141,34 +141,25 @@ def _check_runaway(params: BgNbdParams) -> None:
 
 
 def _winback_gaps(
-    bgnbd: BgNbdParams,
-    summary: RfmSummary,
-    churn: ChurnNow,
-    threshold: float,
-    ingested: Ingested,
-    notes: list[str],
+    bgnbd: BgNbdParams, summary: RfmSummary, threshold: float, ingested: Ingested, notes: list[str]
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Days from the last order to the winback date, NaN beyond the history the data can speak for.
 
-    From the model the backtest chose when it is not BG/NBD; else BG/NBD's (one-time buyers: shop level).
+    From BG/NBD, like the p_alive column beside it (one-time buyers: shop level); the backtest reports how
+    every model's dates did (BacktestReport.winback).
     """
     scale = DAYS_PER_UNIT[summary.time_unit]
     first = first_row(ingested.con.execute(f"SELECT min(first_order_date) FROM {summary.table}"))
     history_days = (ingested.as_of - first[0]).days if first and first[0] else 0
-    if churn.fitted is not None and churn.fitted.name != "BG/NBD":
-        gap = quiet_gap(churn.fitted, history_of(summary), threshold, history_days / scale) * scale
-        shop_level = np.zeros(summary.customers, dtype=bool)
-    else:
-        timing = winback(bgnbd, summary.x, summary.t_x, summary.T, threshold)
-        gap, shop_level = timing.gap * scale, timing.shop_level
-    gap_days = np.ceil(gap)
+    timing = winback(bgnbd, summary.x, summary.t_x, summary.T, threshold)
+    gap_days = np.ceil(timing.gap * scale)
     beyond = ~(gap_days <= history_days)
     if beyond.any():
         notes.append(
             f"{int(beyond.sum()):,} customers get no winback date: the model puts it beyond the "
             f"{history_days:,} days of history the data can speak for"
         )
-    return np.where(beyond, np.nan, gap_days), np.asarray(shop_level, dtype=bool)
+    return np.where(beyond, np.nan, gap_days), np.asarray(timing.shop_level, dtype=bool)
 
 
 def _check_finite(params: BgNbdParams, *arrays: NDArray[np.float64]) -> None:
