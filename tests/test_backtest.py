@@ -169,3 +169,67 @@ def test_first_row_reads_the_result_to_its_end() -> None:
     assert first_row(con.execute("SELECT * FROM range(5)")) == (0,)
     con.register("v", {"a": np.arange(3)})  # would raise after fetchone()
     assert first_row(con.execute("SELECT * FROM range(0)")) is None
+
+
+def _plain_score_aucs(
+    path: Path, calibration_end: dt.date, holdout_end: dt.date
+) -> tuple[float, float, float]:
+    """AUC of plain score's ordering (days since the last order / expected gap), of its bands, and of recency."""
+    from crm_winback.scoring import score
+
+    then = load_orders(path, IngestOptions(as_of=calibration_end))
+    later = load_orders(path, IngestOptions(as_of=holdout_end))
+    try:
+        score(then)
+        rows = then.con.execute(
+            "SELECT customer_id, recency_days, recency_days / expected_gap_days, churn_risk FROM scores"
+        ).fetchall()
+        back = dict(
+            later.con.execute(
+                "SELECT customer_id, count(*) FROM orders WHERE order_date > ? AND order_date <= ? GROUP BY 1",
+                [calibration_end, holdout_end],
+            ).fetchall()
+        )
+    finally:
+        then.close()
+        later.close()
+    silent = np.array([r[0] not in back for r in rows])
+    ratio, recency = np.array([r[2] for r in rows], float), np.array([r[1] for r in rows], float)
+    band = np.array([("low", "medium", "high").index(r[3]) for r in rows], float)
+    aucs = (bt.auc(ratio, silent), bt.auc(band, silent), bt.auc(recency, silent))
+    assert None not in aucs
+    return tuple(round(a or 0.0, 4) for a in aucs)  # type: ignore[return-value]
+
+
+def test_plain_score_ranks_level_with_recency_on_grocery() -> None:
+    ratio, band, recency = _plain_score_aucs(
+        shared_file("grocery", "groceryElog.csv"), dt.date(2006, 12, 31), dt.date(2007, 12, 30)
+    )
+    # issue 14: the bands ranked at 0.817 against recency's 0.887; the unshrunk ratio at 0.870
+    assert (ratio, band, recency) == (0.8872, 0.8304, 0.8869)
+    assert ratio >= recency - bt.MIN_AUC_GAIN
+
+
+@pytest.mark.slow
+def test_plain_score_ranks_level_with_recency_on_cdnow_and_online_retail() -> None:
+    cdnow = _plain_score_aucs(CDNOW, dt.date(1997, 9, 30), dt.date(1998, 6, 30))
+    assert cdnow == (0.7574, 0.6962, 0.7594)  # issue 14: bands 0.642
+    retail = _plain_score_aucs(
+        shared_file("online_retail", "online_retail.csv.gz"), dt.date(2011, 8, 6), dt.date(2011, 12, 9)
+    )
+    assert retail == (0.692, 0.669, 0.6903)
+    for ratio, _, recency in (cdnow, retail):
+        assert ratio >= recency - bt.MIN_AUC_GAIN
+
+
+def test_expected_gap_is_the_own_median_gap_shrunk_towards_the_shop_cycle() -> None:
+    from crm_winback.scoring.lifecycle import expected_gap_sql
+
+    con = duckdb.connect()
+    rows = con.execute(
+        f"""SELECT {expected_gap_sql(90.0)} FROM (VALUES (3, 15.0), (2, 15.0), (42, 15.0))
+            AS t(purchase_days, median_days_between)"""
+    ).fetchall()
+    # 2 gaps of median 15 with the cycle as 20 gaps: (2 * 15 + 20 * 90) / 22; 2 purchase days: the cycle;
+    # 41 gaps: (41 * 15 + 20 * 90) / 61
+    assert [round(r[0], 4) for r in rows] == [83.1818, 90.0, 39.5902]

@@ -163,7 +163,7 @@ def test_preview_customers_masks_contact_data(tmp_path: Path) -> None:
         {"customer": "C001", "rfm_segment": "Potential Loyalist", "lifecycle_stage": "active", "churn_risk": "low",
          "recency_days": 41, "orders": 3, "net_total": 300.0, "email": "a***@e***.com", "phone": "+*********01",
          "name": "A. L.", "email_consent": True, "sms_consent": True},
-        {"customer": "C002", "rfm_segment": "Hibernating", "lifecycle_stage": "at-risk", "churn_risk": "medium",
+        {"customer": "C002", "rfm_segment": "Hibernating", "lifecycle_stage": "at-risk", "churn_risk": "low",
          "recency_days": 141, "orders": 1, "net_total": 40.0, "email": "b***@e***.com", "phone": "+*********02",
          "name": "B. C.", "email_consent": True, "sms_consent": False},
     ]  # fmt: skip
@@ -176,8 +176,8 @@ def test_preview_customers_filters_by_segment_and_risk(tmp_path: Path) -> None:
     hib = ok(call(server, "preview_customers", {"scores_file": scores, "segment": "Hibernating"}))
     assert hib["matching_customers"] == 2
     assert [r["customer"] for r in hib["rows"]] == ["C002", "C003"]
-    high = ok(call(server, "preview_customers", {"scores_file": scores, "churn_risk": "high"}))
-    assert [(r["customer"], r["phone"], r["sms_consent"]) for r in high["rows"]] == [("C003", None, False)]
+    medium = ok(call(server, "preview_customers", {"scores_file": scores, "churn_risk": "medium"}))
+    assert [(r["customer"], r["phone"], r["sms_consent"]) for r in medium["rows"]] == [("C003", None, False)]
 
 
 def test_preview_masks_customer_ids_that_are_emails(tmp_path: Path) -> None:

@@ -192,14 +192,15 @@ def test_list_segments_counts_every_segment_in_the_latest_and_an_earlier_snapsho
 def test_define_segment_validates_saves_and_counts_nested_rules(work: Path) -> None:
     server = server_in(work)
     rules = {"logic": "OR", "rules": [
-        {"field": "churn_risk", "operator": "eq", "value": "high"},
+        {"field": "churn_risk", "operator": "eq", "value": "medium"},
         {"logic": "AND", "rules": [{"field": "orders", "operator": "gte", "value": 2},
                                    {"field": "recency_days", "operator": "lt", "value": 60}]},
     ]}  # fmt: skip
     defined = ok(
         call(server, "define_segment", {"name": "Watch list", "rules": rules, "description": "watch"})
     )
-    # C003 is high risk; C001 (3 orders, 41 days) and C005 (2 orders, 29 days) are repeat and recent.
+    # C003 is medium risk (284 days, over 2x the 90-day cycle); C001 (3 orders, 41 days) and C005 (2 orders,
+    # 29 days) are repeat and recent.
     assert defined == {
         "name": "Watch list",
         "kind": "user",
@@ -314,7 +315,7 @@ def test_get_segment_distribution_by_segment_stage_and_risk(work: Path) -> None:
         "counts": {"Potential Loyalist": 2, "New Customers": 1, "About to Sleep": 1, "Hibernating": 2},
     }  # fmt: skip
     assert got["lifecycle_stage"]["counts"] == {"lapsed": 1, "at-risk": 1, "new": 2, "active": 2}
-    assert got["churn_risk"]["counts"] == {"high": 1, "low": 4, "medium": 1}
+    assert got["churn_risk"]["counts"] == {"low": 5, "medium": 1}  # C003: 284 days, 3.2x the 90-day cycle
     early = ok(call(server, "get_segment_distribution", {"by": "lifecycle_stage", "snapshot": "1"}))
     assert (early["total"], early["counts"]) == (4, {"lapsed": 1, "at-risk": 1, "new": 1, "active": 1})
 
@@ -346,7 +347,8 @@ def test_compare_snapshots_returns_the_compact_migration_matrix(work: Path) -> N
     # backwards, the customers of the later snapshot only are gone
     backwards = ok(call(server_in(work), "compare_snapshots", {"from_snapshot": AS_OF, "to_snapshot": "1",
                                                                 "by": "churn_risk"}))  # fmt: skip
-    assert (backwards["stayed"], backwards["moved"], backwards["new"], backwards["gone"]) == (2, 2, 0, 2)
+    # by churn risk nobody moved: C003 medium in both, the rest low (under 2x the cycle)
+    assert (backwards["stayed"], backwards["moved"], backwards["new"], backwards["gone"]) == (4, 0, 0, 2)
 
 
 # --- audiences --------------------------------------------------------------------------------------------

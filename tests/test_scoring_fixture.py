@@ -69,7 +69,7 @@ EXPECTED = [
         "5",
         "About to Sleep",
         "at-risk",
-        "medium",
+        "low",  # 163 days / the 90-day cycle = 1.8x, under the 2x where medium begins
     ),
     ("D", "1", "0.00", "0.00", "2", "2", "1.000", "", "5", "1", "1", "New Customers", "new", "low"),
     (
@@ -86,7 +86,7 @@ EXPECTED = [
         "2",
         "Hibernating",
         "at-risk",
-        "medium",
+        "low",  # two purchase days: the shop's 90-day cycle; 174 / 90 = 1.9x
     ),
 ]
 COLUMNS = (
@@ -153,8 +153,8 @@ def test_small_fixture_scorecard(small_orders: Path) -> None:
     ] == [
         ("Potential Loyalist", 2, 400.0, 80.0, 2.5, 3.5, (2, 0, 0)),
         ("New Customers", 1, 0.0, 0.0, 1.0, 2.0, (1, 0, 0)),
-        ("About to Sleep", 1, 600.0, 600.0, 1.0, 163.0, (0, 1, 0)),
-        ("Hibernating", 1, 81.0, 40.5, 2.0, 174.0, (0, 1, 0)),
+        ("About to Sleep", 1, 600.0, 600.0, 1.0, 163.0, (1, 0, 0)),
+        ("Hibernating", 1, 81.0, 40.5, 2.0, 174.0, (1, 0, 0)),
     ]
     assert [(r.group, r.customers, r.revenue) for r in card.by_lifecycle] == [
         ("at-risk", 2, 681.0),

@@ -41,6 +41,7 @@ class PAliveBands(KnowledgeModel):
 
 class ChurnRiskRules(KnowledgeModel):
     min_purchase_days_for_own_gap: int = Field(ge=2)
+    prior_gaps: float = Field(ge=0, description="weight of the shop's cycle, in gaps, in the expected gap")
     medium_above: float = Field(gt=0)
     high_above: float = Field(gt=0)
     p_alive: PAliveBands
@@ -115,9 +116,10 @@ def churn_risk_sql(cycle: float) -> str:
 
 def expected_gap_sql(cycle: float) -> str:
     rules = lifecycle_rules().churn_risk
+    own, gaps, prior = "greatest(median_days_between, 1)", "(purchase_days - 1)", rules.prior_gaps
     return (
         f"(CASE WHEN purchase_days >= {rules.min_purchase_days_for_own_gap} "
-        f"THEN greatest(median_days_between, 1) ELSE {cycle!r} END)"
+        f"THEN ({gaps} * {own} + {prior!r} * {cycle!r}) / ({gaps} + {prior!r}) ELSE {cycle!r} END)"
     )
 
 

@@ -46,8 +46,8 @@ CSV_DECIMALS = {
 }  # fmt: skip
 
 HEURISTIC_SOURCE = (
-    "heuristic: days since last order / expected gap (own median gap with 3+ purchase days, else the shop "
-    "cycle); medium above 1x, high above 2x"
+    "heuristic: days since last order / expected gap (own median gap with 3+ purchase days, shrunk towards the "
+    "shop cycle, else the shop cycle); medium above 2x, high above 4x"
 )
 
 
