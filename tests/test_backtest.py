@@ -233,3 +233,21 @@ def test_expected_gap_is_the_own_median_gap_shrunk_towards_the_shop_cycle() -> N
     # 2 gaps of median 15 with the cycle as 20 gaps: (2 * 15 + 20 * 90) / 22; 2 purchase days: the cycle;
     # 41 gaps: (41 * 15 + 20 * 90) / 61
     assert [round(r[0], 4) for r in rows] == [83.1818, 90.0, 39.5902]
+
+
+def test_mcp_predict_takes_the_calibration_end_and_reports_the_backtest(tmp_path: Path) -> None:
+    from .catalogue_gen import backtest_equal_amounts
+    from .mcp_support import call, ok, server_in
+
+    backtest_equal_amounts(tmp_path / "orders.csv")
+    server = server_in(tmp_path)
+    result = ok(call(server, "predict_customers", {"file": "orders.csv", "calibration_end": "2023-09-30"}))
+    report = result["backtest"]
+    assert (report["calibration_end"], report["holdout_days"], report["rule"]) == (
+        "2023-09-30",
+        92,
+        "set by the user (--calibration-end)",
+    )
+    outside = call(server, "predict_customers", {"file": "orders.csv", "calibration_end": "2030-01-01"})
+    assert outside.is_error
+    assert "pick a date after the first order (2023-01-01)" in outside.content[0].text  # type: ignore[union-attr]
