@@ -24,7 +24,15 @@ from ..scoring import ScoreOptions
 from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
 from ..scoring.segment_map import load_segment_map
-from .audience import AudienceResult, Channel, ExportFormat, build_audience, check_country, read_suppression
+from .audience import (
+    AudienceResult,
+    Channel,
+    ExportFormat,
+    build_audience,
+    check_country,
+    latest_answers,
+    read_suppression,
+)
 from .audience import write_csv_atomic as _write_csv
 from .migration import BY_CHOICES, MigrationMatrix, build_migration
 from .prebuilt import NAME_PATTERN, prebuilt_segments
@@ -350,9 +358,29 @@ def export_segment(
             f"SELECT {', '.join(CUSTOMER_COLUMNS)} FROM customer_rfm_scores WHERE {where}", params
         )
         customers = [dict(zip(CUSTOMER_COLUMNS, row, strict=True)) for row in cur.fetchall()]
-    header, rows, result = build_audience(seg.name, customers, fmt, channel, soft_opt_in, suppressed, country)
+        answers = latest_answers(_consent_answers(con, channel, snap, where, params), channel, country)
+    header, rows, result = build_audience(
+        seg.name, customers, fmt, channel, soft_opt_in, suppressed, country, answers
+    )
     written = _write_csv(Path(output), header, rows)
     return result.model_copy(update={"output": str(written)})
+
+
+def _consent_answers(
+    con: duckdb.DuckDBPyConnection, channel: Channel, snap: SnapshotInfo, where: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    """(address, consent, last order date) of every customer in the snapshot who shares an address with a
+    member of the segment (phones by their last seven digits; :func:`latest_answers` compares them exactly)."""
+    if channel == "email":
+        column, consent, key = "email", "email_consent", "lower(trim(email))"
+    else:
+        column, consent, key = "phone", "sms_consent", "right(regexp_replace(phone, '[^0-9]', '', 'g'), 7)"
+    return con.execute(
+        f"""SELECT {column}, {consent}, last_order_date FROM customer_rfm_scores
+            WHERE snapshot_id = ? AND {consent} IS NOT NULL AND {column} IS NOT NULL
+              AND {key} IN (SELECT {key} FROM customer_rfm_scores WHERE {where} AND {column} IS NOT NULL)""",
+        [snap.snapshot_id, *params],
+    ).fetchall()
 
 
 def cohort_table(path: str, column_map: str | None = None, as_of: str | None = None) -> CohortTable:
