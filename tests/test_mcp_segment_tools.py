@@ -527,9 +527,10 @@ def test_a_duckdb_file_that_is_not_a_store_is_refused_and_left_unchanged(work: P
     con.execute("CREATE TABLE t (x INTEGER)")
     con.close()
     server = server_in(work)
+    # the core refuses it (segments.store.open_store), for both doors
     expected = (
-        "db_path: not a crm-winback customer store (its tables are missing); leave db_path out to use "
-        "store.duckdb in the output folder, or give a store save_snapshot wrote"
+        f"db_path {other}: not a crm-winback customer store (a DuckDB file without the store's tables), left "
+        "unchanged; give the store file crm-winback created, or a new file name to create one"
     )
     for tool, arguments in [("list_snapshots", {}), ("list_segments", {}), ("get_segment_distribution", {})]:
         assert message(call(server, tool, {**arguments, "db_path": "other.duckdb"})) == expected, tool

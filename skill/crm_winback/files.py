@@ -33,6 +33,21 @@ _STALE_SECONDS = 24 * 3600
 
 # the input files of the running command: an output is never written over one of them
 _INPUTS: ContextVar[tuple[Path, ...]] = ContextVar("crm_winback_inputs", default=())
+# output folders the running command may create (its default output folder), when it writes a file there
+_NEW_FOLDERS: ContextVar[tuple[Path, ...]] = ContextVar("crm_winback_new_folders", default=())
+
+
+@contextmanager
+def may_create(folder: str | Path) -> Iterator[None]:
+    """Let writes in the block create ``folder`` (e.g. the default ``crm-winback-out``) when they write into it.
+
+    The folder is made only when a file is written, so a refused command leaves no empty folder behind.
+    """
+    token = _NEW_FOLDERS.set((*_NEW_FOLDERS.get(), Path(folder)))
+    try:
+        yield
+    finally:
+        _NEW_FOLDERS.reset(token)
 
 
 @contextmanager
@@ -83,7 +98,7 @@ def check_output(
         raise InputError(
             f"{option} {out}: {folder} is a file, not a folder; give a path in an existing folder"
         )
-    if not create_folder and not folder.is_dir():
+    if not (create_folder or folder in _NEW_FOLDERS.get()) and not folder.is_dir():
         raise InputError(f"{option} {out}: the folder {folder} does not exist; create it first")
     if out.exists() and not out.is_file():
         raise InputError(f"{option} {out}: exists and is not a regular file; give another file name")

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from ..api import ingest_options, score_file
 from ..cohorts import CohortTable, build_cohorts
 from ..errors import InputError
+from ..files import check_output, reading
 from ..ingest import load_orders
 from ..models.store import Distribution, MemberRow, SegmentKind, SegmentList, SegmentSummary
 from ..scoring import ScoreOptions
@@ -42,11 +43,13 @@ from .store import (
     DEFAULT_SHOP,
     SnapshotInfo,
     build_customer_table,
+    check_store_path,
     count_by,
     list_snapshots,
     open_store,
     resolve_snapshot,
     save_snapshot,
+    store_path,
 )  # fmt: skip
 
 
@@ -101,10 +104,11 @@ def _user_segments(con: duckdb.DuckDBPyConnection) -> list[ResolvedSegment]:
     ]
 
 
-def all_segments(con: duckdb.DuckDBPyConnection) -> list[ResolvedSegment]:
+def all_segments(con: duckdb.DuckDBPyConnection | None) -> list[ResolvedSegment]:
+    """User-defined segments (none without a store), then pre-built, RFM and lifecycle-stage ones."""
     builtin = _builtin_segments()
     taken = {s.name.lower() for s in builtin}
-    return _user_segments(con) + builtin + _stage_segments(taken)
+    return (_user_segments(con) if con is not None else []) + builtin + _stage_segments(taken)
 
 
 def resolve_segment(con: duckdb.DuckDBPyConnection, name: str) -> ResolvedSegment:
@@ -187,18 +191,22 @@ def list_store_snapshots(db_path: str | None = None, shop: str | None = None) ->
 def list_segments(
     db_path: str | None = None, snapshot: str | None = None, shop: str = DEFAULT_SHOP
 ) -> SegmentList:
-    """Every segment (user-defined, pre-built, RFM, lifecycle) with its size in the snapshot (latest by default)."""
-    with open_store(db_path) as con:
+    """Every segment (user-defined, pre-built, RFM, lifecycle) with its size in the snapshot (latest by default).
+
+    Reads the store and never creates one: without a store the built-in segments are listed, unsized.
+    """
+    if not check_store_path(store_path(db_path)):
+        return SegmentList(snapshot=None, segments=[_unsized(seg) for seg in all_segments(None)])
+    with open_store(db_path, read_only=True) as con:
         snaps = list_snapshots(con, shop)
         snap = resolve_snapshot(con, snapshot, shop) if snaps else None
-        rows = []
-        for seg in all_segments(con):
-            if snap is None:
-                rows.append(SegmentSummary(name=seg.name, kind=seg.kind, description=seg.description, members=None,
-                                           note="no snapshot saved yet"))  # fmt: skip
-            else:
-                rows.append(_count(con, seg, snap))
+        rows = [_unsized(seg) if snap is None else _count(con, seg, snap) for seg in all_segments(con)]
         return SegmentList(snapshot=snap, segments=rows)
+
+
+def _unsized(seg: ResolvedSegment) -> SegmentSummary:
+    return SegmentSummary(name=seg.name, kind=seg.kind, description=seg.description, members=None,
+                          note="no snapshot saved yet")  # fmt: skip
 
 
 def define_segment(
@@ -214,12 +222,12 @@ def define_segment(
             f"segment name {name!r}: use letters, digits, spaces, '-', '_', '.' (max 64 characters)"
         )
     group = parse_rules(rules, f"segment {name} rules")
+    builtin = {s.name.lower() for s in _builtin_segments() + _stage_segments(set())}
+    if name.lower() in builtin:
+        raise InputError(
+            f"segment name {name!r} is taken by a pre-built, RFM or lifecycle segment; pick another"
+        )
     with open_store(db_path) as con:
-        builtin = {s.name.lower() for s in _builtin_segments() + _stage_segments(set())}
-        if name.lower() in builtin:
-            raise InputError(
-                f"segment name {name!r} is taken by a pre-built, RFM or lifecycle segment; pick another"
-            )
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         con.execute(
             """INSERT INTO customer_segments VALUES (?, ?, ?, ?, ?)
@@ -236,6 +244,9 @@ def define_segment(
 
 
 def remove_segment(name: str, db_path: str | None = None) -> bool:
+    """Delete the user segment ``name``; False when there is none (and no store is created to look)."""
+    if not check_store_path(store_path(db_path)):
+        return False
     with open_store(db_path) as con:
         found = con.execute("SELECT count(*) FROM customer_segments WHERE name = ?", [name]).fetchone()
         con.execute("DELETE FROM customer_segments WHERE name = ?", [name])
@@ -350,6 +361,9 @@ def export_segment(
     if soft_opt_in and channel == "sms":
         raise InputError("--soft-opt-in applies to email only: SMS needs prior express consent")
     suppressed = read_suppression(suppression_file, country) if suppression_file else set()
+    inputs = (store_path(db_path), suppression_file)
+    with reading(*inputs):
+        check_output(output)  # before the work: a wrong -o is refused at once
     with open_store(db_path, read_only=True) as con:
         seg = resolve_segment(con, name)
         snap = resolve_snapshot(con, snapshot, shop)
@@ -362,7 +376,8 @@ def export_segment(
     header, rows, result = build_audience(
         seg.name, customers, fmt, channel, soft_opt_in, suppressed, country, answers
     )
-    written = _write_csv(Path(output), header, rows)
+    with reading(*inputs):
+        written = _write_csv(Path(output), header, rows)
     return result.model_copy(update={"output": str(written)})
 
 
