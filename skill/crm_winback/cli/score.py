@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..files import TABLE_SUFFIXES, check_output, may_create
 from ..report import render_profile, render_scores
 from ..scoring import ScoreOptions
+from ..segments.store import check_store
 from .common import FORMATS, add_input_options, emit, progress, resolve_input, to_json
 
 
@@ -87,6 +88,8 @@ def run_score(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else default_scores_path(path)
     with may_create(output.parent) if not args.output else nullcontext():
         check_output(output, TABLE_SUFFIXES)  # at once, not after minutes of scoring
+        if args.db:
+            check_store(args.db)
         store = StoreOptions(db=args.db, save=args.save, shop=args.shop) if (args.db or args.save) else None
         result, _ = score_file(
             path,

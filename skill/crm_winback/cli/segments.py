@@ -8,7 +8,7 @@ from typing import Any
 from ..segments import api
 from ..segments.migration import GONE, NEW
 from ..segments.rules import load_rules_file
-from ..segments.store import DEFAULT_SHOP, default_db_path
+from ..segments.store import DEFAULT_SHOP, check_store, default_db_path
 from ..tables import markdown_table, pct, text_table
 from .common import FORMATS, emit, progress, to_json
 
@@ -255,6 +255,7 @@ def run_migration(args: argparse.Namespace) -> int:
 
 
 def run_snapshot_save(args: argparse.Namespace) -> int:
+    check_store(args.db)  # before the scoring, and before saying it started
     progress(f"scoring {args.file}...")
     info = api.save_snapshot_file(args.file, args.column_map, args.as_of, args.method, args.db, args.shop)
     if args.format == "json":

@@ -43,6 +43,7 @@ from .store import (
     DEFAULT_SHOP,
     SnapshotInfo,
     build_customer_table,
+    check_store,
     check_store_path,
     count_by,
     list_snapshots,
@@ -170,6 +171,7 @@ def save_snapshot_file(
     shop: str = DEFAULT_SHOP,
 ) -> SnapshotInfo:
     """Score ``path`` and save it as a snapshot in the store (idempotent for the same file, as-of and method)."""
+    check_store(db_path)  # a wrong --db is refused before minutes of scoring
     _, scored = score_file(path, ingest_options(column_map, as_of), ScoreOptions(method=method), keep=True)
     assert scored is not None
     try:

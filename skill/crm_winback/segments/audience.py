@@ -270,7 +270,7 @@ def write_csv_atomic(path: str | Path, header: Sequence[str], rows: Sequence[Seq
 
     Every cell is neutralised (:func:`crm_winback.files.neutralise`).
     """
-    out = check_output(path)
+    out = check_output(path, (".csv",))
     with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow([neutralise(h) for h in header])

@@ -117,6 +117,14 @@ def check_store_path(path: Path) -> bool:
     return True
 
 
+def check_store(db_path: str | Path | None) -> None:
+    """Refuse, before any work, a store path that :func:`open_store` would refuse; creates nothing."""
+    path = store_path(db_path)
+    if check_store_path(path):
+        with open_store(path, read_only=True):
+            pass
+
+
 def _check_marker(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
         row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
