@@ -63,4 +63,3 @@ def outputs_store(target: Path, orders: str, segments: dict[str, list[str]] | No
         api.define_segment(
             name, {"rules": [{"field": "customer_id", "operator": "in", "value": ids}]}, db_path=str(target)
         )
-
