@@ -224,3 +224,30 @@ def test_sms_consent_is_judged_per_e164_number_across_customer_ids(consent_db: s
     assert {e.reason: e.customers for e in result.excluded}[
         "opted out of SMS (under another customer id with the same address)"
     ] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a Mobile column was skipped (only "mail"/"phone" headers were read): people who texted STOP got SMS
+        ("Email,Mobile,Reason\n,+44 7700 900123,STOP\n", {"+447700900123"}),
+        # "Name <address>" and mailto: were kept whole and never matched an address
+        ('Subscriber,Date\n"Ana <Ana@X.test>",2024-01-02\nmailto:bob@x.test,2024-01-03\n', {"ana@x.test", "bob@x.test"}),
+        # a semicolon file was read as one column: "ana@x.test;unsub" matched nobody
+        ("email;reason\nana@x.test;unsub\n", {"ana@x.test"}),
+        ("Email,Phone Number,Reason\nC05@shop.test,,unsubscribed\n,+14155550109,stop\n", {"c05@shop.test", "+14155550109"}),
+        ("07700 900123\n", {"+447700900123"}),  # no header, national number
+        ("Email\n", set()),  # nobody unsubscribed yet
+    ],
+)  # fmt: skip
+def test_suppression_files_as_shops_export_them(tmp_path: Path, text: str, expected: set[str]) -> None:
+    f = tmp_path / "s.csv"
+    f.write_text(text, encoding="utf-8")
+    assert read_suppression(f, "GB") == expected
+
+
+def test_a_suppression_file_without_any_address_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "orders.csv"
+    f.write_text("customer,date\nAna,2024-01-02\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no email address or phone number found in it"):
+        read_suppression(f, "GB")

@@ -106,8 +106,19 @@ def check_country(code: str | None) -> str | None:
     return code.upper()
 
 
+_EMAIL_IN = re.compile(r"[^@\s<>,;:\"'()\[\]]+@[^@\s<>,;:\"'()\[\]]+\.[^@\s<>,;:\"'()\[\]]+")
+# header words of a column of phone numbers (any column when the file names none)
+_PHONE_HEADERS = ("phone", "mobile", "cell", "sms", "tel", "msisdn", "number")
+
+
 def read_suppression(path: str | Path, default_country: str | None = None) -> set[str]:
-    """Emails (lower case) and E.164 numbers from a suppression file (any CSV or one address per line)."""
+    """Emails (lower case) and E.164 numbers from a suppression file (any CSV or one address per line).
+
+    Emails are taken from any cell, also when written ``Name <a@b.test>`` or ``mailto:a@b.test``; phone
+    numbers from the columns whose header names them (Phone, Mobile, SMS, ...), or from every column when
+    none does. Comma, semicolon, tab or pipe separated. A file with rows but no address in them is refused:
+    taking it as empty would export everyone who unsubscribed.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -115,25 +126,32 @@ def read_suppression(path: str | Path, default_country: str | None = None) -> se
         raise InputError(f"--suppress {p}: cannot be read ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
         raise InputError(f"--suppress {p}: not UTF-8 text; save it as UTF-8 CSV") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
+    if not text.strip():
         return set()
-    header = [h.strip().lower() for h in rows[0]]
-    wanted = [i for i, h in enumerate(header) if "mail" in h or "phone" in h]
-    body = rows[1:] if wanted else rows
-    columns = wanted or None
+    first = text.splitlines()[0]
+    delimiter = max(",;\t|", key=first.count) if any(d in first for d in ",;\t|") else ","
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in row)]
     found: set[str] = set()
+
+    def add(cell: str, phones: bool) -> bool:
+        emails = _EMAIL_IN.findall(cell)
+        found.update(e.lower().rstrip(".") for e in emails)
+        phone = None if emails or not phones else to_e164(cell, default_country)
+        if phone:
+            found.add(phone)
+        return bool(emails or phone)
+
+    header = rows[0]
+    # no header when the first line holds an address, or no letters at all (a national phone number)
+    headless = any(add(c, True) for c in header) or not any(ch.isalpha() for c in header for ch in c)
+    phone_columns = [i for i, h in enumerate(header) if any(w in h.lower() for w in _PHONE_HEADERS)]
+    body = rows if headless else rows[1:]
     for row in body:
         for i, cell in enumerate(row):
-            if columns is not None and i not in columns:
-                continue
-            value = cell.strip()
-            if "@" in value:
-                found.add(value.lower())
-            else:
-                phone = to_e164(value, default_country)
-                if phone:
-                    found.add(phone)
+            add(cell, headless or not phone_columns or i in phone_columns)
+    if body and not found:
+        raise InputError(f"--suppress {p}: no email address or phone number found in it; give the file of "
+                         "unsubscribes, bounces and complaints (a column of emails or phone numbers)")  # fmt: skip
     return found
 
 
