@@ -149,32 +149,48 @@ def atomic_path(path: Path) -> Iterator[Path]:
     A missing folder is created here, at write time, and removed again when the block fails.
     """
     folder = path.parent if str(path.parent) else Path(".")
-    created: list[Path] = []
-    if not folder.exists():
-        for parent in reversed([folder, *folder.parents]):
-            if not parent.exists():
-                created.append(parent)
+    created = [p for p in [folder, *folder.parents] if not p.exists()]  # deepest first
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(folder)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=path.suffix, dir=folder)
-    os.close(fd)
+        clean_stale_temps(folder)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=path.suffix, dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        _remove_folders(created)
+        raise _cannot_write(path, exc) from None
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        for made in reversed(created):
-            try:
-                made.rmdir()
-            except OSError:
-                break
+        _remove_folders(created)
         raise
+
+
+def _remove_folders(created: list[Path]) -> None:
+    """Remove the folders a failed write made, deepest first (they hold nothing then)."""
+    for made in created:
+        try:
+            made.rmdir()
+        except OSError:
+            break
+
+
+def _cannot_write(path: Path, exc: OSError | Exception) -> InputError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+    return InputError(f"{path}: cannot be written ({reason}); check the folder's permissions and free space")
 
 
 def write_text(path: str | Path, text: str, option: str = "-o") -> Path:
     out = check_output(path, option=option)
     with atomic_path(out) as tmp:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
+        try:
+            tmp.write_text(text, encoding="utf-8", newline="\n")
+        except OSError as exc:  # a full disk
+            raise _cannot_write(out, exc) from None
     return out
 
 
@@ -203,8 +219,13 @@ def copy_query(
             csv_lines_sql(con, select_sql, text_values),
             "(FORMAT csv, HEADER true, QUOTE '', ESCAPE '')",
         )
+    import duckdb
+
     with atomic_path(out) as tmp:
-        con.execute(f"COPY ({query}) TO {sql_string(str(tmp))} {fmt}")
+        try:
+            con.execute(f"COPY ({query}) TO {sql_string(str(tmp))} {fmt}")
+        except duckdb.IOException as exc:  # a full disk
+            raise _cannot_write(out, exc) from None
     return out
 
 

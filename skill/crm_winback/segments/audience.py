@@ -264,7 +264,9 @@ def build_audience(
         assert address is not None
         seen.add(address)
         soft += consent is None
+        # the consent column shows the answer the export went by: the address's latest, under any id
         values = {**c, "email": email, "phone": phone, "total_spent": c.get("net_total", c.get("total_spent")),
+                  f"{channel}_consent": consent,
                   "tags": f"{segment}, {c.get('rfm_segment') or ''}".rstrip(", ")}  # fmt: skip
         rows.append([_cell(values.get(field)) for field in layout.values()])
     notes = []
