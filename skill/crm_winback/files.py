@@ -122,7 +122,7 @@ def clean_stale_temps(folder: Path) -> list[Path]:
     A temporary file is named ``.crm-winback-<pid>-...``: it is stale when that process is gone (a file named
     without a pid, by an older version, when it is a day old). Files of running writers are left alone.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.glob(TEMP_PREFIX + "*"))
     except OSError:

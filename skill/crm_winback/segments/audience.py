@@ -237,7 +237,7 @@ def build_audience(
         consent_known = consent_known or consent is not None
         address = email if channel == "email" else phone
         own = consent
-        if address_consent and address in address_consent:
+        if address_consent and address is not None and address in address_consent:
             consent = address_consent[address]
         reason = None
         if channel == "email" and email is None:
