@@ -246,7 +246,7 @@ def test_someone_elses_duckdb_file_is_refused_by_every_store_command_and_left_un
 @pytest.mark.parametrize(
     ("name", "content", "words"),
     [
-        ("orders.csv", SMALL.encode(), "a customer store is a DuckDB file ending in .duckdb (or .db)"),
+        ("orders.csv", SMALL.encode(), "not a DuckDB file, so not a customer store"),
         ("notes.db", b"just some text, not a database", "not a DuckDB file, so not a customer store"),
         ("empty.duckdb", b"", "not a DuckDB file, so not a customer store"),
     ],
@@ -264,6 +264,13 @@ def test_a_file_that_is_not_a_duckdb_store_is_refused_in_words(
             call()
         assert words in str(info.value)
     assert path.read_bytes() == content
+
+
+def test_a_new_store_must_be_named_duckdb_or_db(tmp_path: Path) -> None:
+    # DuckDB opens a new "x.csv" as an in-memory database: a define there would be lost, with exit 0
+    with pytest.raises(InputError, match=r"new\.csv: a customer store is a DuckDB file ending in \.duckdb"):
+        api.define_segment("mine", RULES, db_path=str(tmp_path / "new.csv"))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_store_of_a_newer_version_is_refused(tmp_path: Path) -> None:

@@ -92,15 +92,16 @@ def check_store_path(path: Path) -> bool:
     """Refuse a path that is not a customer store nor a new path; True when the store exists already.
 
     Only a DuckDB file (checked by its header, never opened) may be a store; that it holds the store's tables
-    is checked on opening. DuckDB opens other files in its own ways (a .csv path opens an in-memory database
-    with the CSV as a view, where a save would be lost), so the name must end in .duckdb or .db.
+    is checked on opening (DuckDB opens an existing CSV as an in-memory database with the CSV as a view, where
+    a save would be lost, so the header is read first). A new store's name ends in .duckdb or .db, as the MCP
+    server requires: never a database file posing as a CSV a spreadsheet would open.
     """
-    if path.suffix.lower() not in STORE_SUFFIXES:
-        raise InputError(f"--db {path}: a customer store is a DuckDB file ending in .duckdb (or .db); give such "
-                         "a path (a new one creates the store)")  # fmt: skip
     if not path.exists():
         if path.is_symlink():
             raise InputError(f"--db {path}: a symbolic link to nothing; give the store file or a new path")
+        if path.suffix.lower() not in STORE_SUFFIXES:
+            raise InputError(f"--db {path}: a customer store is a DuckDB file ending in .duckdb (or .db); give "
+                             "such a path (a new one creates the store)")  # fmt: skip
         return False
     if not path.is_file():
         raise InputError(
