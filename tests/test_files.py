@@ -229,3 +229,14 @@ def test_a_killed_runs_temp_file_is_removed_by_the_next_write_and_a_live_ones_ke
     live.write_text("being written", encoding="utf-8")
     write_text(tmp_path / "out.csv", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out.csv"]
+
+
+def test_the_core_never_writes_scores_over_the_orders_file_whichever_door_calls(tmp_path: Path) -> None:
+    # the MCP server reads inputs from its output folder too: score_file itself must refuse, not only the CLI
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer,date,amount\nA,2024-01-01,10\nB,2024-01-03,5\n", encoding="utf-8")
+    before = orders.read_bytes()
+    with pytest.raises(InputError, match=r"that is the input file .*orders\.csv"):
+        score_file(str(orders), ingest_options(), ScoreOptions(), output=str(orders))
+    assert orders.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.csv"]
