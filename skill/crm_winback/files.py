@@ -69,9 +69,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_not_input(out: Path, option: str = "-o", inputs: Sequence[str | Path] = ()) -> None:
-    """Refuse ``out`` when it is one of the command's input files (see :func:`reading`) or of ``inputs``."""
-    for given in (*_INPUTS.get(), *(Path(p) for p in inputs)):
+def check_not_input(out: Path, option: str = "-o") -> None:
+    """Refuse ``out`` when it is one of the command's input files (see :func:`reading`)."""
+    for given in _INPUTS.get():
         if _same_file(out, given):
             raise InputError(
                 f"{option} {out}: that is the input file {given}; the input is never overwritten - give "
@@ -79,18 +79,15 @@ def check_not_input(out: Path, option: str = "-o", inputs: Sequence[str | Path] 
             )
 
 
-def check_output(
-    path: str | Path, suffixes: Sequence[str] | None = None, option: str = "-o", create_folder: bool = False
-) -> Path:
+def check_output(path: str | Path, suffixes: Sequence[str] | None = None, option: str = "-o") -> Path:
     """The output path, after checking it is a file name (with one of ``suffixes`` when given), not an input
-    file, and that its folder exists (or, with ``create_folder``, may be created when the file is written)."""
+    file, and that its folder exists (or may be created when the file is written: see :func:`may_create`)."""
     out = Path(path)
     if "\x00" in str(out):
         raise InputError(f"{option} {str(out)!r}: holds a NUL character; give a plain file path")
     if out.is_dir():
-        raise InputError(
-            f"{option} {out}: is a folder; give a file path such as {out / ('scores' + (suffixes[0] if suffixes else '.txt'))}"
-        )
+        example = out / f"scores{suffixes[0] if suffixes else '.txt'}"
+        raise InputError(f"{option} {out}: is a folder; give a file path such as {example}")
     if suffixes is not None and out.suffix.lower() not in suffixes:
         raise InputError(f"{option} {out}: use a {' or '.join(suffixes)} file name")
     folder = out.parent if str(out.parent) else Path(".")
@@ -98,7 +95,7 @@ def check_output(
         raise InputError(
             f"{option} {out}: {folder} is a file, not a folder; give a path in an existing folder"
         )
-    if not (create_folder or folder in _NEW_FOLDERS.get()) and not folder.is_dir():
+    if folder not in _NEW_FOLDERS.get() and not folder.is_dir():
         raise InputError(f"{option} {out}: the folder {folder} does not exist; create it first")
     if out.exists() and not out.is_file():
         raise InputError(f"{option} {out}: exists and is not a regular file; give another file name")
@@ -200,7 +197,6 @@ def copy_query(
     path: str | Path,
     option: str = "-o",
     text_values: Mapping[str, Collection[str]] | None = None,
-    create_folder: bool = False,
 ) -> Path:
     """Write the rows of ``select_sql`` to a .csv (with header) or .parquet file, atomically.
 
@@ -211,7 +207,7 @@ def copy_query(
     """
     from .ingest.reader import sql_string  # here, not at the top: write_text must not load DuckDB
 
-    out = check_output(path, TABLE_SUFFIXES, option, create_folder=create_folder)
+    out = check_output(path, TABLE_SUFFIXES, option)
     if out.suffix.lower() == ".parquet":
         query, fmt = select_sql, "(FORMAT parquet)"
     else:
