@@ -365,7 +365,7 @@ def export_segment(
     suppressed = read_suppression(suppression_file, country) if suppression_file else set()
     inputs = (store_path(db_path), suppression_file)
     with reading(*inputs):
-        check_output(output)  # before the work: a wrong -o is refused at once
+        check_output(output, (".csv",))  # before the work: a wrong -o is refused at once
     with open_store(db_path, read_only=True) as con:
         seg = resolve_segment(con, name)
         snap = resolve_snapshot(con, snapshot, shop)
