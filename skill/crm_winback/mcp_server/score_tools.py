@@ -12,6 +12,7 @@ from pydantic import Field
 
 from ..errors import InputError
 from ..models.quality import QualityReport
+from ..privacy import mask_customer_id, mask_email, mask_name, mask_phone
 from .common import (
     READ_ONLY,
     WRITES_OUTPUT,
@@ -24,7 +25,6 @@ from .common import (
     ToolEnv,
     tool_errors,
 )
-from .privacy import mask_email, mask_name, mask_phone, safe_customer_id
 from .results import PreviewResult, PreviewRow, ScoreCustomersResult
 
 MAX_PREVIEW_ROWS = 20
@@ -217,7 +217,7 @@ def _flag(value: str | None) -> bool | None:
 
 def _masked(r: dict[str, str | None]) -> PreviewRow:
     return PreviewRow(
-        customer=safe_customer_id(r["customer_id"] or ""),
+        customer=mask_customer_id(r["customer_id"]),
         rfm_segment=r["rfm_segment"] or "",
         lifecycle_stage=r["lifecycle_stage"] or "",
         churn_risk=r["churn_risk"] or "",
