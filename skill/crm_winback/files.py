@@ -7,9 +7,11 @@ complete; on any failure the temporary file is removed and the previous file, if
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +36,14 @@ def check_output(path: str | Path, suffixes: Sequence[str] | None = None, option
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds."""
-    fd, tmp = tempfile.mkstemp(
-        prefix=".crm-winback-", suffix=path.suffix, dir=path.parent if str(path.parent) else "."
-    )
+    """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds.
+
+    The temporary file's name holds the writer's process id, so a later run can tell the leftovers of a
+    killed run (its process is gone) from a file another run is still writing, and removes them.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    remove_stale_temp_files(folder)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-", suffix=path.suffix, dir=folder)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -45,6 +51,47 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_TEMP_PREFIX = ".crm-winback-"
+# .crm-winback-<pid>-<8 random characters><suffix>; before process ids were in the name: no <pid>-
+_TEMP_NAME = re.compile(r"\.crm-winback-(?:(\d+)-)?[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
+_UNOWNED_TEMP_AGE = 24 * 3600  # seconds after which a temporary file whose writer cannot be told is stale
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files that killed runs left in ``folder``; return what was removed."""
+    removed: list[Path] = []
+    try:
+        found = [p for p in folder.iterdir() if p.name.startswith(_TEMP_PREFIX)]
+    except OSError:
+        return removed
+    for temp in found:
+        match = _TEMP_NAME.fullmatch(temp.name)
+        if match is None or temp.is_symlink() or not temp.is_file():
+            continue
+        pid = int(match.group(1)) if match.group(1) else None
+        stale = False
+        if pid is not None and os.name == "posix":
+            stale = pid != os.getpid() and not _running(pid)
+        else:
+            with suppress(OSError):
+                stale = time.time() - temp.stat().st_mtime > _UNOWNED_TEMP_AGE
+        if stale:
+            with suppress(OSError):
+                temp.unlink()
+                removed.append(temp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal, only the check that the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to another user, or the check is not allowed
+        return True
+    return True
 
 
 def write_text(path: str | Path, text: str, option: str = "-o") -> Path:

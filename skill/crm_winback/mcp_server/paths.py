@@ -118,8 +118,13 @@ class PathPolicy:
             )
         return real
 
-    def output_file(self, name: str, suffixes: Sequence[str], what: str = "output_name") -> Path:
-        """A file in the output folder (created on first use) named ``name``; bare file names only."""
+    def output_file(
+        self, name: str, suffixes: Sequence[str], what: str = "output_name", inputs: Sequence[Path] = ()
+    ) -> Path:
+        """A file in the output folder (created on first use) named ``name``; bare file names only.
+
+        ``inputs`` are the files the call reads: an output never replaces one of them.
+        """
         check_path_text(name, what)
         if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
             raise InputError(
@@ -133,8 +138,9 @@ class PathPolicy:
             )
         if Path(name).suffix.lower() not in suffixes:
             raise InputError(f"{what} {shown(name)}: use one of {', '.join(suffixes)} as the file extension")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         target = self.out_dir / name
+        refuse_overwrite(target, inputs, what, name)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise InputError(
                 f"{what} {shown(name)}: exists in {self.out_dir} and is not a plain file; pick another name"
@@ -206,6 +212,16 @@ class PathPolicy:
                 f"{DEFAULT_STORE} in {self.out_dir})"
             )
         return real
+
+
+def refuse_overwrite(target: Path, inputs: Sequence[Path], what: str, name: str) -> None:
+    """Refuse an output that would replace a file the same call reads (its input is never written over)."""
+    for source in inputs:
+        if target.resolve() == source.resolve():
+            raise InputError(
+                f"{what} {shown(name)}: is the input file {shown(str(source))}; pick another name (an input is "
+                "never written over)"
+            )
 
 
 def _resolve(candidate: Path, text: str, what: str) -> Path:

@@ -291,7 +291,11 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
             store = policy.store_file(db_path, write=False)
             suppress = policy.input_file(suppression_file, "suppression_file") if suppression_file else None
-            target = policy.output_file(output_name or _audience_name(segment, channel, format), (".csv",))
+            target = policy.output_file(
+                output_name or _audience_name(segment, channel, format),
+                (".csv",),
+                inputs=[store, *([suppress] if suppress else [])],
+            )
             result = api.export_segment(
                 segment, str(target), format, channel, str(store), snapshot, soft_opt_in,
                 str(suppress) if suppress else None, default_country, shop,

@@ -18,6 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
 from .. import __version__
+from ..files import remove_stale_temp_files
 from . import brief_tools, predict_tools, score_tools, segment_tools
 from .common import ToolEnv, arguments_message, one_line
 from .paths import DEFAULT_MAX_INPUT_MB, PathPolicy
@@ -97,6 +98,8 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
     """The server with every tool registered; ``config`` fixes the folders it may read and write."""
     policy = (config or ServerConfig()).policy()
     env = ToolEnv(policy)
+    # what a run killed mid-write left in the output folder (the next write there removes it too)
+    remove_stale_temp_files(policy.out_dir)
     server: MCPServer = WinbackServer(
         SERVER_NAME, version=__version__, instructions=INSTRUCTIONS, out_dir=policy.out_dir
     )
