@@ -14,3 +14,15 @@ def fifo(target: Path) -> None:
 def folder(target: Path) -> None:
     """A folder where a file is expected."""
     target.mkdir()
+
+
+def mcp_symlink_out(target: Path) -> None:
+    """A symbolic link inside the working folder to a file outside it."""
+    secret = target.parent.parent / "secret.csv"
+    secret.write_text("customer_id,order_date\nC1,2024-01-01\n", encoding="utf-8")
+    target.symlink_to(secret)
+
+
+def mcp_symlink_loop(target: Path) -> None:
+    """A symbolic link to itself."""
+    target.symlink_to(target)
