@@ -419,3 +419,19 @@ def test_an_output_never_replaces_the_input(
     assert expected in error_text(call(server_in(work), "score_customers", arguments))
     assert (work / "crm-winback-out" / "o.csv").read_bytes() == data
     assert (work / "crm-winback-out" / "o.json").read_bytes() == data
+
+
+def test_a_nul_byte_echoed_by_the_core_reaches_the_model_as_an_escape(tmp_path: Path) -> None:
+    work = workspace(tmp_path)
+    server = server_in(work)
+    ok(call(server, "save_snapshot", {"file": "orders.csv", "as_of": "2024-07-01"}))
+    text = error_text(call(server, "export_audience", {"segment": "active", "default_country": "ZZ\x00"}))
+    assert text.startswith("default_country ZZ\\u0000: unknown; use one of AT, AU")
+    assert "\x00" not in text
+
+
+def test_document_assumptions_name_tools_not_cli_commands(tmp_path: Path) -> None:
+    built = ok(call(server_in(workspace(tmp_path)), "build_brief", {}))
+    checks = [a["how_to_check"] for a in built["assumptions"]]
+    assert any("call score_customers on an orders export" in c for c in checks), checks
+    assert not [c for c in checks if "crm-winback " in c]

@@ -15,7 +15,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..errors import CrmError, InputError
-from .paths import PathPolicy, shown
+from .paths import PathPolicy, escaped, shown
 
 if TYPE_CHECKING:
     from ..ingest import IngestOptions
@@ -51,6 +51,9 @@ _ADVICE = (
     ("see crm-winback schema context", "see get_context_schema"),
     ("crm-winback snapshot save FILE", "save_snapshot"),
     ("crm-winback segments define NAME --rules FILE", "define_segment"),
+    ("run crm-winback profile on the file", "call profile_orders on the file"),
+    ("run crm-winback score on an orders export", "call score_customers on an orders export"),
+    ("crm-winback score --predict", "score_customers with predict=true"),
 )
 _OPTION_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in _OPTION_NAMES) + r")(?![\w-])")
 _QUOTED = r"(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
@@ -71,6 +74,9 @@ _CELL_LIKE = re.compile(r"[^@\s]+@[^@\s]+|[-+$€£(]?\d[\d.,:/ -]*\)?")
 
 
 MAX_MESSAGE_CHARS = 1_000
+_PYDANTIC_SUBJECT = re.compile(
+    r"^(?:Input|String|Value|List|Dictionary|Object|Number) (?=should )|^Value error, "
+)
 
 
 def tool_message(exc: CrmError) -> str:
@@ -122,7 +128,7 @@ def tool_text(text: str) -> str:
 
 def one_line(text: str) -> str:
     """A message as one short paragraph: whitespace runs (line breaks too) become one space, at most 1,000 chars."""
-    text = " ".join(text.split())
+    text = "".join(escaped(ch) for ch in " ".join(text.split()))
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[: MAX_MESSAGE_CHARS - 3] + "..."
     return text
@@ -149,8 +155,8 @@ def _allowed(error: Any) -> str:
         return "required; give it"
     if kind == "extra_forbidden":
         return "not an argument this accepts; see the tool's input schema"
-    msg = msg[0].lower() + msg[1:] if msg.startswith("Input should") else msg
-    return msg.replace("input should", "should", 1)
+    # "Input should be ...", "String should have ...", "Value error, ..." -> "should be ...", "should have ..."
+    return _PYDANTIC_SUBJECT.sub("", msg, count=1)
 
 
 @contextlib.contextmanager

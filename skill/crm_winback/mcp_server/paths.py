@@ -25,13 +25,14 @@ MAX_NAME_BYTES = 255
 _SHOWN_CHARS = 300
 
 
+def escaped(ch: str) -> str:
+    """A control or invisible character as an escape (a NUL byte, a line break, a right-to-left override)."""
+    return f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch
+
+
 def shown(text: str) -> str:
-    """A caller's path or name as a message may quote it: invisible and control characters written as
-    escapes (a line break, a right-to-left mark), and cut to 300 characters."""
-    out = "".join(
-        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch
-        for ch in text
-    )
+    """A caller's path or name as a message may quote it: invisible characters escaped, cut to 300 characters."""
+    out = "".join(escaped(ch) for ch in text)
     return out if len(out) <= _SHOWN_CHARS else f"{out[: _SHOWN_CHARS - 3]}... ({len(text):,} characters)"
 
 

@@ -35,6 +35,7 @@ from .common import (
 from .results import MemberPage, SaveSnapshotResult, SnapshotList
 
 MAX_MEMBER_ROWS = 20
+MAX_OFFSET = 1_000_000_000  # more customers than any store holds; DuckDB's OFFSET stops at 2**63
 # define_segment replaces a user segment of the same name: the same call twice leaves the same store, but a
 # definition the user saved earlier can be overwritten, so it is not a harmless addition.
 REPLACES_DEFINITION = ToolAnnotations(
@@ -156,7 +157,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             ),
         ],
         rules: RulesArg,
-        description: Annotated[str | None, Field(description="what the segment is for, in a line")] = None,
+        description: Annotated[
+            str | None, Field(max_length=1_000, description="what the segment is for, in a line")
+        ] = None,
         db_path: DbPathArg = None,
         shop: Annotated[str, Field(description="whose latest snapshot to count the members in")] = "default",
     ) -> SegmentSummary:
@@ -177,7 +180,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         limit: Annotated[
             int, Field(ge=1, le=MAX_MEMBER_ROWS, description="how many members to show (at most 20)")
         ] = 10,
-        offset: Annotated[int, Field(ge=0, description="skip this many members first")] = 0,
+        offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="skip this many members first")] = 0,
         snapshot: SnapshotArg = None,
         db_path: DbPathArg = None,
         shop: ShopArg = "default",
