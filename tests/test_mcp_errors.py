@@ -435,3 +435,12 @@ def test_document_assumptions_name_tools_not_cli_commands(tmp_path: Path) -> Non
     checks = [a["how_to_check"] for a in built["assumptions"]]
     assert any("call score_customers on an orders export" in c for c in checks), checks
     assert not [c for c in checks if "crm-winback " in c]
+
+
+def test_a_suppression_file_with_a_cell_over_the_csv_limit_is_refused_in_words(tmp_path: Path) -> None:
+    work = workspace(tmp_path)
+    (work / "supp.csv").write_text("email\n" + "a" * 200_000 + "@x.com\n")
+    server = server_in(work)
+    ok(call(server, "save_snapshot", {"file": "orders.csv", "as_of": "2024-07-01"}))
+    text = error_text(call(server, "export_audience", {"segment": "active", "suppression_file": "supp.csv"}))
+    assert "supp.csv: not a CSV of emails and phones (field larger than field limit" in text

@@ -120,7 +120,10 @@ def read_suppression(path: str | Path, default_country: str | None = None) -> se
         raise InputError(f"--suppress {p}: cannot be read ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
         raise InputError(f"--suppress {p}: not UTF-8 text; save it as UTF-8 CSV") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # a cell over the csv module's 128 KB field limit, and the like
+        raise InputError(f"--suppress {p}: not a CSV of emails and phones ({exc}); check the file") from None
     if not rows:
         return set()
     header = [h.strip().lower() for h in rows[0]]
