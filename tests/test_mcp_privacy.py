@@ -63,6 +63,12 @@ def test_mask_name_gives_initials_of_every_word() -> None:
         ("C001", "C001"),
         ("4711", "4711"),
         ("cus_9xT2", "cus_9xT2"),
+        ("CUST-0042", "CUST-0042"),
+        ("ana.lopez84", "a***"),  # a user name with digits is still a name
+        (
+            "cus_NffrFeUfNV2Hib",
+            "c***",
+        ),  # a random id with a long letter run is masked too: safe, if less handy
         ("ana@example.com", "a***@e***.com"),
         ("+1 (415) 555-0101", "+* (***) ***-**01"),
         ("Ana Lopez", "A. L."),

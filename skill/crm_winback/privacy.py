@@ -14,6 +14,8 @@ _MAX_TEXT = 40
 _MASK = "***"
 # A shop's own customer number or token: letters, digits and a few joiners, with at least one digit.
 _OPAQUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:#/-]*")
+# Five letters in a row may spell a name or a user name (ana.lopez84); shop ids have runs of a few letters.
+_WORD = re.compile(r"[A-Za-z]{5}")
 _PHONE_LIKE = re.compile(r"\+?[\d\s().-]{7,}")
 
 
@@ -73,8 +75,9 @@ def mask_customer_id(value: str | None) -> str:
     """A customer id as a model may see it: a shop's id number stays, anything personal is masked.
 
     An email is masked as an email, a phone number as a phone; an id that is a plain token with a digit in
-    it (``C001``, ``4711``, ``cus_9xT2``) stays as it is; anything else (a name, a user name, free text used
-    as the key) is masked to initials, since it may name the person.
+    it and no run of five letters (``C001``, ``4711``, ``CUST-0042``, ``cus_9xT2``) stays as it is; anything
+    else (a name, a user name like ``ana.lopez84``, free text used as the key) is masked to initials, since it
+    may name the person.
     """
     text = (value or "").strip()
     if not text:
@@ -83,7 +86,12 @@ def mask_customer_id(value: str | None) -> str:
         return mask_email(text) or ""
     if _PHONE_LIKE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 9:
         return mask_phone(text) or ""
-    if len(text) <= _MAX_TEXT and _OPAQUE_ID.fullmatch(text) and any(ch.isdigit() for ch in text):
+    if (
+        len(text) <= _MAX_TEXT
+        and _OPAQUE_ID.fullmatch(text)
+        and any(ch.isdigit() for ch in text)
+        and not _WORD.search(text)
+    ):
         return text
     if len(text.split()) > 1:
         return mask_name(text) or ""
