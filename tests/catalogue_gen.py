@@ -63,3 +63,15 @@ def outputs_store(target: Path, orders: str, segments: dict[str, list[str]] | No
         api.define_segment(
             name, {"rules": [{"field": "customer_id", "operator": "in", "value": ids}]}, db_path=str(target)
         )
+
+
+def mcp_symlink_out(target: Path) -> None:
+    """A symbolic link inside the working folder to a file outside it."""
+    secret = target.parent.parent / "secret.csv"
+    secret.write_text("customer_id,order_date\nC1,2024-01-01\n", encoding="utf-8")
+    target.symlink_to(secret)
+
+
+def mcp_symlink_loop(target: Path) -> None:
+    """A symbolic link to itself."""
+    target.symlink_to(target)

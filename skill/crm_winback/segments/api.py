@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..files import check_output, reading
 from ..ingest import load_orders
 from ..models.store import Distribution, MemberRow, SegmentKind, SegmentList, SegmentSummary
+from ..privacy import mask_email, mask_phone
 from ..scoring import ScoreOptions
 from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
@@ -255,21 +256,6 @@ def remove_segment(name: str, db_path: str | None = None) -> bool:
         return bool(found and found[0])
 
 
-def _mask_email(value: str | None) -> str | None:
-    if not value:
-        return None
-    local, _, domain = value.partition("@")
-    host, dot, tld = domain.rpartition(".")
-    return f"{local[:1]}***@{host[:1]}***{dot}{tld}" if domain else f"{value[:1]}***"
-
-
-def _mask_phone(value: str | None) -> str | None:
-    if not value:
-        return None
-    digits = [c for c in value if c.isdigit()]
-    return "*" * max(len(digits) - 2, 0) + "".join(digits[-2:])
-
-
 def segment_members(
     name: str,
     db_path: str | None = None,
@@ -296,7 +282,7 @@ def segment_members(
         ).fetchall()
     members = []
     for r in rows:
-        email, phone = (r[11], r[12]) if include_contact else (_mask_email(r[11]), _mask_phone(r[12]))
+        email, phone = (r[11], r[12]) if include_contact else (mask_email(r[11]), mask_phone(r[12]))
         members.append(MemberRow(
             customer_id=r[0], rfm_segment=r[1], lifecycle_stage=r[2], churn_risk=r[3], r_score=r[4], f_score=r[5],
             m_score=r[6], orders=r[7], total_spent=r[8], recency_days=r[9], last_order_date=r[10], email=email,

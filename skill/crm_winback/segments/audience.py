@@ -130,7 +130,12 @@ def read_suppression(path: str | Path, default_country: str | None = None) -> se
         return set()
     first = text.splitlines()[0]
     delimiter = max(",;\t|", key=first.count) if any(d in first for d in ",;\t|") else ","
-    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in row)]
+    try:
+        rows = [
+            row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in row)
+        ]
+    except csv.Error as exc:  # a cell over the csv module's 128 KB field limit, and the like
+        raise InputError(f"--suppress {p}: not a CSV of emails and phones ({exc}); check the file") from None
     found: set[str] = set()
 
     def add(cell: str, phones: bool) -> bool:
