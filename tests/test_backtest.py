@@ -251,3 +251,17 @@ def test_mcp_predict_takes_the_calibration_end_and_reports_the_backtest(tmp_path
     outside = call(server, "predict_customers", {"file": "orders.csv", "calibration_end": "2030-01-01"})
     assert outside.is_error
     assert "pick a date after the first order (2023-01-01)" in outside.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_validate_names_a_runaway_fit_in_words_and_never_prints_its_parameters() -> None:
+    from crm_winback.predict.render import render_validation
+    from crm_winback.predict.validation import validate_file
+
+    report = validate_file(shared_file("online_retail", "online_retail.csv.gz"), None)
+    assert report.bgnbd_runaway == (
+        "BG/NBD: the data show no sign that customers stop buying; the fit is degenerate and is not used"
+    )
+    text = render_validation(report, "table")
+    assert "BG/NBD (runaway, not used)" in text and "a=" not in text and "b=" not in text
+    assert report.backtest is not None and report.backtest.chosen == "MBG/CNBD-k"

@@ -60,12 +60,21 @@ def render_validation(r: ValidationReport, fmt: str) -> str:
     head = [
         ("calibration", f"{r.calibration_start} .. {r.calibration_end} ({r.customers:,} customers)"),
         ("holdout", f"{r.calibration_end} .. {r.holdout_end} ({r.holdout_days} days)"),
-        ("BG/NBD", f"r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g} (time unit: {b.time_unit})"),
+        (
+            "BG/NBD",
+            r.bgnbd_runaway
+            or f"r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g} (time unit: {b.time_unit})",
+        ),
         ("Gamma-Gamma", f"p={g.p:.4g} q={g.q:.4g} v={g.v:.4g}" if g else "not fitted"),
     ]
-    totals = [
+    totals: list[list[object]] = [
         ["actual", r.actual, "-", "-"],
-        ["BG/NBD", r.predicted, f"{r.predicted_error_pct:+.1f}%", r.mae_predicted],
+        [
+            "BG/NBD (runaway, not used)" if r.bgnbd_runaway else "BG/NBD",
+            r.predicted,
+            f"{r.predicted_error_pct:+.1f}%",
+            r.mae_predicted,
+        ],
         ["naive (same rate)", r.naive, f"{r.naive_error_pct:+.1f}%", r.mae_naive],
     ]
     parts = [

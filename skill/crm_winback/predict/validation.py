@@ -18,6 +18,7 @@ from crm_winback.ingest import Ingested, IngestOptions, load_orders
 from crm_winback.models.backtest import BacktestReport
 from crm_winback.predict.backtest import find_split, run_backtest
 from crm_winback.predict.bgnbd import BgNbdParams, conditional_expected_purchases, fit_bgnbd
+from crm_winback.predict.candidates import BGNBD_LIMITS, runaway_words
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
 from crm_winback.predict.gamma_gamma import (
     GammaGammaParams,
@@ -65,6 +66,10 @@ class ValidationReport(BaseModel):
     )
     spend_actual: float | None = Field(default=None, description="their actual mean holdout purchase value")
     notes: list[str]
+    bgnbd_runaway: str | None = Field(
+        default=None,
+        description="the calibration fit ran off, in words: its parameters and forecasts are not used",
+    )
     backtest: BacktestReport | None = Field(
         default=None,
         description="every model and baseline on the same split: churn ranking, calibration, choice",
@@ -137,6 +142,9 @@ def validate(
         spend_actual=spend_actual,
         notes=notes,
         backtest=backtest,
+        bgnbd_runaway=runaway_words(
+            "BG/NBD", {"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b}, BGNBD_LIMITS
+        ),
     )
 
 
