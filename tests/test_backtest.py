@@ -265,3 +265,20 @@ def test_validate_names_a_runaway_fit_in_words_and_never_prints_its_parameters()
     text = render_validation(report, "table")
     assert "BG/NBD (runaway, not used)" in text and "a=" not in text and "b=" not in text
     assert report.backtest is not None and report.backtest.chosen == "MBG/CNBD-k"
+
+
+def test_score_predict_takes_the_calibration_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from crm_winback.cli import main
+
+    from .catalogue_gen import backtest_equal_amounts
+
+    backtest_equal_amounts(tmp_path / "orders.csv")
+    code = main(["score", str(tmp_path / "orders.csv"), "--predict", "--calibration-end", "2023-10-31",
+                 "-o", str(tmp_path / "s.csv"), "--format", "json"])  # fmt: skip
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    report = data["scoring"]["predictions"]["backtest"]
+    assert (report["calibration_end"], report["holdout_days"]) == ("2023-10-31", 61)
+    assert data["scoring"]["churn_risk_source"].startswith(f"ranked by {report['chosen']}")

@@ -7,7 +7,14 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from ..api import DEFAULT_OUT_DIR, StoreOptions, default_scores_path, profile_file, score_file
+from ..api import (
+    DEFAULT_OUT_DIR,
+    StoreOptions,
+    default_scores_path,
+    parse_date_option,
+    profile_file,
+    score_file,
+)
 from ..errors import InputError
 from ..files import TABLE_SUFFIXES, check_output, may_create
 from ..report import render_profile, render_scores
@@ -34,7 +41,7 @@ def register(sub: Any) -> None:
         f"a file (default: {DEFAULT_OUT_DIR}/<name>-scores.csv).",
         epilog="Examples: crm-winback score --example cdnow\n"
         "          crm-winback score orders.csv --method quantile -o scores.parquet --format json\n"
-        "          crm-winback score orders.csv --predict   # churn risk from BG/NBD P(alive)",
+        "          crm-winback score orders.csv --predict   # churn risk by what wins the backtest",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(s)
@@ -53,9 +60,15 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--predict",
         action="store_true",
-        help="also fit BG/NBD + Gamma-Gamma: churn risk from P(alive) (bands in knowledge/lifecycle.yaml) "
-        "when the fit is adequate, else the heuristic (stated); the scores file gains p_alive, "
-        "expected_orders, clv, winback_date and winback_basis",
+        help="also backtest the purchase models against recency alone on the shop's own past and band churn "
+        "risk by the winner (each band's measured meaning is stated; the heuristic when the history is too "
+        "short); the scores file gains p_alive, expected_orders, clv, winback_date, winback_basis and p_no_order",
+    )
+    s.add_argument(
+        "--calibration-end",
+        metavar="YYYY-MM-DD",
+        help="with --predict: where the backtest splits the history (default: the last third, at least 90 days "
+        "and two repurchase cycles held out)",
     )
     s.add_argument("-o", "--output", metavar="FILE", help="per-customer scores file (.csv or .parquet)")
     s.add_argument(
@@ -94,7 +107,13 @@ def run_score(args: argparse.Namespace) -> int:
         result, _ = score_file(
             path,
             options,
-            ScoreOptions(args.method, args.thresholds, args.segment_map, args.predict),
+            ScoreOptions(
+                args.method,
+                args.thresholds,
+                args.segment_map,
+                args.predict,
+                parse_date_option(args.calibration_end, "--calibration-end"),
+            ),
             output,
             store=store,
         )

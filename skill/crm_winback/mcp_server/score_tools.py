@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,11 +89,18 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         predict: Annotated[
             bool,
             Field(
-                description="also fit BG/NBD + Gamma-Gamma: churn risk from P(alive) when the fit is adequate, "
-                "else the heuristic (scoring.predictions says which and why); the scores file gains p_alive, "
-                "expected_orders, clv, winback_date, winback_basis"
+                description="also backtest the purchase models against recency alone and band churn risk by "
+                "the winner (scoring.predictions.backtest says how each did and what each band meant); the "
+                "scores file gains p_alive, expected_orders, clv, winback_date, winback_basis, p_no_order"
             ),
         ] = False,
+        calibration_end: Annotated[
+            dt.date | None,
+            Field(
+                description="with predict: where the backtest splits the history, YYYY-MM-DD (default: the "
+                "last third, at least 90 days and two repurchase cycles held out)"
+            ),
+        ] = None,
     ) -> ScoreCustomersResult:
         """Score every customer (R, F, M, segment, lifecycle stage, churn risk); return the segment scorecard.
 
@@ -128,6 +136,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                     str(thresholds) if thresholds else None,
                     str(segment_map) if segment_map else None,
                     predict,
+                    calibration_end,
                 ),
                 target,
             )

@@ -45,7 +45,9 @@ def risk_source(outlook: ModelOutlook, heuristic: str) -> str:
     )
 
 
-def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]) -> ModelOutlook:
+def apply_predictions(
+    ingested: Ingested, segments: list[str], stages: list[str], calibration_end: dt.date | None = None
+) -> ModelOutlook:
     """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest."""
     # predict.service imports the scorer, so it is imported here and not at module level
     from ..predict.backtest import LEVELS, churn_now, run_backtest
@@ -53,11 +55,11 @@ def apply_predictions(ingested: Ingested, segments: list[str], stages: list[str]
     from ..predict.summary import summarize
 
     con = ingested.con
-    options = PredictOptions()
+    options = PredictOptions(calibration_end=calibration_end)
     try:
         summary = predict(ingested, options)
     except DataError as exc:
-        backtest = run_backtest(con, ingested.as_of, time_unit=options.time_unit)
+        backtest = run_backtest(con, ingested.as_of, calibration_end, time_unit=options.time_unit)
         churn = churn_now(backtest, summarize(con, ingested.as_of, options.time_unit))
         nulls = "NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv, "
         nulls += "NULL::DATE AS winback_date, NULL::VARCHAR AS winback_basis"

@@ -6,6 +6,7 @@ order, and output files are written in that order, so the same input gives the s
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,8 @@ class ScoreOptions:
     method: Method = "fixed"
     thresholds_file: str | None = None
     segment_map_file: str | None = None
-    predict: bool = False  # fit BG/NBD + Gamma-Gamma; churn risk from P(alive) when the fit is adequate
+    predict: bool = False  # backtest, fit the models; churn risk ranked by what won the backtest
+    calibration_end: dt.date | None = None  # where the backtest splits (default: chosen from the data)
 
 
 @dataclass
@@ -191,7 +193,11 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                 note=note,
             )
         )
-    outlook = apply_predictions(ingested, segment_map.names(), stage_names()) if options.predict else None
+    outlook = (
+        apply_predictions(ingested, segment_map.names(), stage_names(), options.calibration_end)
+        if options.predict
+        else None
+    )
     email = "email_consent" in quality.consent_columns
     sms = "sms_consent" in quality.consent_columns
     scorecard = build_scorecard(con, segment_map.names(), stage_names(), monetary, email, sms)
