@@ -1,7 +1,7 @@
 """Lifecycle stages and the heuristic churn risk, both measured against repurchase cycles.
 
-``churn_risk`` is a seam: with ``score --predict`` the BG/NBD P(alive) bands (:func:`p_alive_risk_sql`) replace
-the heuristic column when the fit is adequate (see scoring/predicted.py).
+``churn_risk`` is a seam: with ``score --predict`` the ranking that won the backtest replaces the heuristic
+column (see scoring/predicted.py and predict/backtest.py).
 """
 
 from __future__ import annotations
