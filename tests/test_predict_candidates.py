@@ -34,9 +34,10 @@ from crm_winback.errors import DataError
 from crm_winback.ingest import IngestOptions, load_orders
 from crm_winback.predict import mbgcnbd, mbgnbd, pareto_nbd
 from crm_winback.predict.candidates import CANDIDATES, Fitted, History, MbgCnbdCandidate
-from crm_winback.predict.fitting import group_rows
+from crm_winback.predict.fitting import TimeUnit, group_rows
 from crm_winback.predict.summary import summarize
 
+from . import catalogue_gen
 from .paths import DATA, shared_file
 
 SMALL = """customer_id,order_date,amount
@@ -71,13 +72,13 @@ def test_summary_litt_sums_the_logs_of_the_gaps_between_purchase_days(tmp_path: 
 # Fixtures: the CDNOW sample (unrounded, from its transactions, and the shared rounded summary) and grocery
 
 
-def _summary(path: Path, end: dt.date, as_of: dt.date | None = None) -> History:
+def _summary(path: Path, end: dt.date, as_of: dt.date | None = None, unit: TimeUnit = "weeks") -> History:
     ingested = load_orders(path, IngestOptions(as_of=as_of) if as_of else None)
     try:
-        s = summarize(ingested.con, end, "weeks")
+        s = summarize(ingested.con, end, unit)
     finally:
         ingested.close()
-    return History(x=s.x, t_x=s.t_x, T=s.T, time_unit="weeks", litt=s.litt)
+    return History(x=s.x, t_x=s.t_x, T=s.T, time_unit=unit, litt=s.litt)
 
 
 @pytest.fixture(scope="module")
@@ -437,3 +438,25 @@ def test_pareto_nbd_fit_integral_from_tails_equals_the_direct_integral(
     some = data.t_x < data.T
     np.testing.assert_allclose(from_tails[some], direct[some], rtol=1e-11)
     np.testing.assert_allclose(grad_tails[some], grad_direct[some], rtol=1e-8, atol=1e-10)
+
+
+def test_regular_buyers_get_a_regular_model_and_homogeneous_limits_their_own_words(tmp_path: Path) -> None:
+    # 60 customers who buy every 10-16 days like clockwork: the Poisson models cannot tell their rates apart
+    # (r and alpha grow together), MBG/NBD fails at k = 1 and the search goes on to a higher k, whose fit
+    # gives every customer the same chance to stop after an order (a and b grow together)
+    path = tmp_path / "orders.csv"
+    catalogue_gen.models_regular_buyers(path)
+    for unit in ("days", "weeks"):
+        _check_regular_buyers(_summary(path, dt.date(2024, 10, 6), unit=unit))
+
+
+def _check_regular_buyers(h: History) -> None:
+    fits = {c.name: c.fit(h) for c in CANDIDATES[1:]}
+    same_rates = "the data cannot tell customers apart in how often they buy"
+    same_dropout = "the data cannot tell customers apart in how likely they are to stop buying"
+    # Pareto/NBD's lifetimes (s and beta) narrow to one rate as well; the words name drop-out first
+    assert fits["Pareto/NBD"].runaway == f"Pareto/NBD: {same_dropout}; the fit is degenerate and is not used"
+    assert fits["MBG/NBD"].runaway == f"MBG/NBD: {same_rates}; the fit is degenerate and is not used"
+    regular = fits["MBG/CNBD-k"]
+    assert regular.params["k"] >= 2
+    assert regular.runaway == f"MBG/CNBD-k: {same_dropout}; the fit is degenerate and is not used"
