@@ -22,6 +22,7 @@ Reference numbers, each with its source:
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ from scipy import integrate, special, stats
 
 from crm_winback.errors import DataError
 from crm_winback.ingest import IngestOptions, load_orders
-from crm_winback.predict import mbgcnbd, mbgnbd, pareto_nbd
-from crm_winback.predict.candidates import CANDIDATES, Fitted, History, MbgCnbdCandidate
+from crm_winback.predict import bgnbd, mbgcnbd, mbgnbd, pareto_nbd
+from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Fitted, History, MbgCnbdCandidate
 from crm_winback.predict.fitting import TimeUnit, group_rows
 from crm_winback.predict.summary import holdout_purchases, summarize
 
@@ -496,3 +497,47 @@ def test_grocery_holdout_forecasts_match_the_paper_and_regularity_pays(
     }
     assert round(error["BG/NBD"], 2) == 0.71
     assert error["MBG/CNBD-k"] < error["BG/NBD"] - 0.05
+
+
+def test_p_no_order_is_the_likelihood_of_a_longer_silence_over_the_likelihood_now(
+    grocery: History, grocery_fits: dict[str, Fitted]
+) -> None:
+    # P(no order in (T, T + h] | x, t_x, T) = L(x, t_x, T + h) / L(x, t_x, T) for every model; BG/NBD's
+    # p_no_order is written differently (alive and a Poisson silence), so this checks the two against each other
+    h = 13.0
+    bg = grocery_fits["BG/NBD"]
+    assert isinstance(bg, BgNbdFitted)
+    ratio = np.exp(
+        bgnbd.log_likelihood(bg.fitted, grocery.x, grocery.t_x, grocery.T + h)
+        - bgnbd.log_likelihood(bg.fitted, grocery.x, grocery.t_x, grocery.T)
+    )
+    np.testing.assert_allclose(bg.p_no_order(h, grocery), ratio, rtol=1e-10)
+    # Pareto/NBD: the same from the posterior directly. Alive at T, lambda ~ Gamma(r + x, alpha + T) and
+    # mu ~ Gamma(s, beta + T); with both known, no purchase in h has probability exp(-(lambda + mu) h) (alive and
+    # silent throughout) + mu / (lambda + mu) (1 - exp(-(lambda + mu) h)) (dies first)
+    p = pareto_nbd.ParetoNbdParams(r=0.79, alpha=5.7, s=0.39, beta=5.7, time_unit="weeks")
+    for x, t_x, T in [(0, 0.0, 52.0), (12, 30.0, 52.0)]:
+        shape_l, rate_l, shape_m, rate_m = p.r + x, p.alpha + T, p.s, p.beta + T
+        norm = (
+            shape_l * np.log(rate_l)
+            - special.gammaln(shape_l)
+            + shape_m * np.log(rate_m)
+            - special.gammaln(shape_m)
+        )
+
+        def silent(
+            mu: float,
+            lam: float,
+            a: float = shape_l,
+            b: float = rate_l,
+            c: float = shape_m,
+            d: float = rate_m,
+        ) -> float:
+            total = lam + mu
+            density = math.exp(norm + (a - 1) * math.log(lam) - b * lam + (c - 1) * math.log(mu) - d * mu)
+            return density * (math.exp(-total * h) - mu / total * math.expm1(-total * h))
+
+        silence_if_alive, _ = integrate.dblquad(silent, 0, np.inf, 0, np.inf, epsrel=1e-8)
+        alive = float(pareto_nbd.probability_alive(p, x, t_x, T)[0])
+        got = float(pareto_nbd.probability_no_purchase(p, h, x, t_x, T)[0])
+        assert got == pytest.approx(1 - alive + alive * silence_if_alive, rel=1e-6)
