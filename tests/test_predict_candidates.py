@@ -532,6 +532,7 @@ def test_p_no_order_is_the_likelihood_of_a_longer_silence_over_the_likelihood_no
             b: float = rate_l,
             c: float = shape_m,
             d: float = rate_m,
+            norm: float = norm,
         ) -> float:
             total = lam + mu
             density = math.exp(norm + (a - 1) * math.log(lam) - b * lam + (c - 1) * math.log(mu) - d * mu)
