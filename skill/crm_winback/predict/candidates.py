@@ -142,6 +142,22 @@ class BgNbdCandidate:
 
 NO_DROPOUT = "the data show no sign that customers stop buying"
 RATES_UNKNOWN = "the data cannot tell how purchase rates differ between customers"
+SAME_DROPOUT = "the data cannot tell customers apart in how likely they are to stop buying"
+SAME_RATES = "the data cannot tell customers apart in how often they buy"
+
+
+def _limits(
+    params: Mapping[str, float], pairs: Mapping[tuple[str, str], str], single: Mapping[str, str]
+) -> dict[str, str]:
+    """``single`` words for each parameter, except that a pair of parameters growing together (one ran off and
+    the other is large too: the mixing distribution narrows to one value for every customer) gets the pair's
+    words."""
+    limits = dict(single)
+    for (first, second), words in pairs.items():
+        both_large = min(params[first], params[second]) >= np.exp(RUNAWAY_LOG / 2)
+        if both_large and max(params[first], params[second]) >= np.exp(RUNAWAY_LOG):
+            limits[first] = limits[second] = words
+    return limits
 
 
 @dataclass(frozen=True)
@@ -173,16 +189,12 @@ class ParetoNbdCandidate:
     def fit(self, h: History) -> ParetoNbdFitted:
         params = pareto_nbd.fit_pareto_nbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
         values = params.as_dict()
-        words = runaway_words(
-            self.name,
+        limits = _limits(
             values,
-            {
-                "beta": NO_DROPOUT,
-                "s": "the data cannot tell how customers differ in how soon they stop buying",
-                "r": RATES_UNKNOWN,
-                "alpha": RATES_UNKNOWN,
-            },
+            {("s", "beta"): SAME_DROPOUT, ("r", "alpha"): SAME_RATES},
+            {"beta": NO_DROPOUT, "s": NO_DROPOUT, "r": RATES_UNKNOWN, "alpha": RATES_UNKNOWN},
         )
+        words = runaway_words(self.name, values, limits)
         return ParetoNbdFitted(fitted=params, runaway=words, params=values)
 
 
@@ -210,7 +222,12 @@ class MbgNbdFitted:
         return mbgnbd.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T)
 
 
-_BETA_GEOMETRIC_LIMITS = {"a": NO_DROPOUT, "b": NO_DROPOUT, "r": RATES_UNKNOWN}
+def _beta_geometric_limits(values: Mapping[str, float]) -> dict[str, str]:
+    return _limits(
+        values,
+        {("a", "b"): SAME_DROPOUT, ("r", "alpha"): SAME_RATES},
+        {"a": NO_DROPOUT, "b": NO_DROPOUT, "r": RATES_UNKNOWN},
+    )
 
 
 class MbgNbdCandidate:
@@ -219,7 +236,7 @@ class MbgNbdCandidate:
     def fit(self, h: History) -> MbgNbdFitted:
         params = mbgnbd.fit_mbgnbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
         values = params.as_dict()
-        words = runaway_words(self.name, values, _BETA_GEOMETRIC_LIMITS)
+        words = runaway_words(self.name, values, _beta_geometric_limits(values))
         return MbgNbdFitted(fitted=params, runaway=words, params=values)
 
 
@@ -270,7 +287,7 @@ class MbgCnbdCandidate:
             h.x, h.t_x, h.T, h.litt, time_unit=h.time_unit, k=self.k, k_max=self.k_max, weights=h.weights
         )
         values = params.as_dict()
-        words = runaway_words(self.name, values, _BETA_GEOMETRIC_LIMITS)
+        words = runaway_words(self.name, values, _beta_geometric_limits(values))
         return MbgCnbdFitted(fitted=params, runaway=words, params=values)
 
 

@@ -158,8 +158,9 @@ def minimize_log_params(
     """Minimize ``objective`` over log-parameters with L-BFGS-B; raise DataError when no interior optimum.
 
     ``objective`` maps log-parameters to (value, gradient in the log-parameters). ``names`` label the
-    parameters in error messages. With ``allow_bound`` a parameter that ran to its bound is returned instead of
-    raising, for callers that name the runaway in words (``candidates.runaway_words``).
+    parameters in error messages. With ``allow_bound`` a parameter that ran to its bound, or past half of it
+    when the optimizer stopped short of converging, is returned instead of raising, for callers that name the
+    runaway in words (``candidates.runaway_words``).
     """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     x0 = np.clip(np.log(start), -LOG_BOUND + 1, LOG_BOUND - 1)
@@ -200,7 +201,10 @@ def minimize_log_params(
     interior = np.abs(result.x) < LOG_BOUND - 1e-6  # at a bound the gradient points outwards, by design
     grad_norm = float(np.max(np.abs(jac[interior]), initial=0.0))
     converged = bool(result.success) or grad_norm < 1e-5
-    if not converged:
+    # a fit still running off along a flat ridge (say r and alpha growing together) stops short of both
+    # convergence and the bound; with allow_bound the caller names that runaway in words
+    running_off = allow_bound and bool(np.any(np.abs(result.x) >= LOG_BOUND / 2))
+    if not converged and not running_off:
         raise DataError(
             f"{model} fit did not converge ({result.message}); set a small penalizer_coef such as 0.001"
         )

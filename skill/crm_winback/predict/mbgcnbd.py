@@ -195,7 +195,7 @@ def fit_mbgcnbd(
     """Fit MBG/CNBD-k by maximum likelihood; with ``k`` None, pick k in 1..k_max with the highest likelihood.
 
     As BTYDplus ``mbgcnbd.EstimateParameters``: the search stops once the likelihood has fallen for two k in a
-    row, and a k whose fit fails ends the search. A parameter that runs to the optimizer's bound is returned,
+    row, and a k whose fit fails ends the search, except that failures before any k has fitted are skipped. A parameter that runs to the optimizer's bound is returned,
     not raised: the caller names it in words.
     """
     unit = check_time_unit(time_unit)
@@ -219,8 +219,13 @@ def fit_mbgcnbd(
         try:
             theta, ll, iterations = _fit_k(data, kk, start)
         except DataError:
-            if k is not None or best is None:
+            # BTYDplus ends the search at the first k that fails; very regular buyers make k = 1 fail (the
+            # Poisson rates run off), and they are the ones a higher k fits, so only a failure after a
+            # successful k ends it here
+            if k is not None or (best is None and kk == ks[-1]):
                 raise
+            if best is None:
+                continue
             break
         ll += (kk - 1) * litt_total
         history.append(ll)

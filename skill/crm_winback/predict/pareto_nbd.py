@@ -44,6 +44,7 @@ NAMES = ("r", "alpha", "s", "beta")
 # and adaptive quadrature in the tests.
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(32)
 _NEWTON_STEPS = 30
+_Y_MAX = 700.0
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,9 @@ def _phi(y: FloatArray, rx: FloatArray, sb: float, A: float, B: float) -> tuple[
     e = np.exp(y)
     if A == 0.0:  # c = alpha: log(A + e) = y
         other = B + e
-        return rx * y + sb * np.log(other), rx + sb * e / other
+        return rx * y + sb * np.log(other), rx + sb * (e / other)
     other = A + e
-    return rx * np.log(other) + sb * y, rx * e / other + sb
+    return rx * np.log(other) + sb * y, rx * (e / other) + sb
 
 
 def _log_integral(
@@ -105,13 +106,14 @@ def _log_integral(
     w = np.concatenate([mid[:, None] * unit, mid[:, None] + (end - mid)[:, None] * unit], axis=1)
     half_weights = np.concatenate([mid[:, None] * half, (end - mid)[:, None] * half], axis=1)
     # Newton from above: phi is convex in y, so its tangent at y_lo bounds the root from above
-    y = np.minimum(y_lo[:, None] + w / slope_lo[:, None], y_hi[:, None])
+    # (and below _Y_MAX: tau beyond exp(700) carries nothing of the integral but would overflow)
+    y = np.minimum(np.minimum(y_lo[:, None] + w / slope_lo[:, None], y_hi[:, None]), _Y_MAX)
     target = phi_lo[:, None] + w
     rx_col = rx[:, None]
     for _ in range(_NEWTON_STEPS):
         phi, slope = _phi(y, rx_col, sb, A, B)
         step = (phi - target) / slope
-        y = y - step
+        y = np.minimum(y - step, _Y_MAX)
         if float(np.max(np.abs(step), initial=0.0)) < 1e-12:  # quadratic convergence: the next step is ~1e-24
             break
     _, slope = _phi(y, rx_col, sb, A, B)
