@@ -141,5 +141,6 @@ def test_a_cp1252_byte_after_the_first_megabyte_is_still_detected(tmp_path: Path
     text = "order_id,customer,date,total\n" + filler + "1,Zoë,2024-02-01,2.50\n"
     path = _write(tmp_path / "o.csv", text, "cp1252")
     q = profile_file(path, IngestOptions(today=TODAY))
-    # ë is the same byte in cp1252 and latin-1; with no 0x80-0x9F byte the file reads as latin-1
-    assert (q.orders, q.customers, q.file_format) == (40001, 2, "CSV, comma-separated, latin-1")
+    # the one line that is not UTF-8 is decoded as cp1252, and counted
+    assert (q.orders, q.customers, q.file_format) == (40001, 2, "CSV, comma-separated, cp1252")
+    assert [(e.reason, e.rows) for e in q.exclusions] == [("text not UTF-8", 1)]

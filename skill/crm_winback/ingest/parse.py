@@ -6,6 +6,7 @@ first rows all fall on days 1-12 is still recognised. Parsing is one SQL express
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,15 +22,27 @@ DATE_FORMATS = {
     "dmy": "day/month/year",
 }
 
-_ISO = r"^\d{4}-\d{1,2}-\d{1,2}([T ].*)?$"
+_ISO = r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([T ].*)?$"
 _COMPACT = r"^\d{8}$"
 _SLASH = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([T ,].*)?$"
+
+
+# Excel's and databases' "no date": serial 0 or 1 (1899-12-30, 1899-12-31, 1900-01-00, 1900-01-01) and
+# 0000-00-00. Such a date is a placeholder, never a purchase: it is read as this day (or earlier) and the order
+# is excluded with its reason.
+PLACEHOLDER_DATE = dt.date(1900, 1, 1)
+_ZERO_ISO = r"^(0{4}[-/.]0{1,2}[-/.]0{1,2}|1900[-/.]0?1[-/.]0{1,2})([T ].*)?$"
+_ZERO_SLASH = r"^(0{1,2}[/.-]0{1,2}[/.-]0{2,4}|0{1,2}[/.-]0?1[/.-]1900|0?1[/.-]0{1,2}[/.-]1900)([T ,].*)?$"
+_ZERO_COMPACT = r"^(00000000|19000100)$"
 
 
 @dataclass(frozen=True)
 class DateFormat:
     key: str
     reason: str
+    # two-digit years: 00..pivot are 20xx, the rest 19xx (the pivot is this year's two digits, so no
+    # two-digit year lands in a later year than today's)
+    pivot: int = 99
 
     @property
     def label(self) -> str:
@@ -37,9 +50,36 @@ class DateFormat:
 
 
 def detect_date_format(
-    con: duckdb.DuckDBPyConnection, table: str, column: str, source: str, header: str, forced: str | None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    source: str,
+    header: str,
+    forced: str | None,
+    today: dt.date,
 ) -> DateFormat:
     """Decide how the dates in ``table.column`` are written, from every distinct value."""
+    fmt = _detect_date_format(con, table, column, source, header, forced)
+    if fmt.key not in ("mdy", "dmy"):
+        return fmt
+    col = sql_ident(column)
+    short = con.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT trim({col}) AS v FROM {table}) "
+        f"WHERE regexp_matches(v, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2}}([T ,].*)?$')"
+    ).fetchone()
+    pivot = today.year % 100
+    if not short or not short[0]:
+        return DateFormat(fmt.key, fmt.reason, pivot)
+    rule = (
+        f"; two-digit years 00-{pivot:02d} read as 20xx and {pivot + 1:02d}-99 as 19xx, so that no date "
+        f"falls after {today.year}"
+    )
+    return DateFormat(fmt.key, fmt.reason + rule, pivot)
+
+
+def _detect_date_format(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, source: str, header: str, forced: str | None
+) -> DateFormat:
     col = sql_ident(column)
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE v IS NOT NULL),
@@ -90,21 +130,29 @@ def detect_date_format(
 def date_sql(expr: str, fmt: DateFormat) -> str:
     """SQL turning the text ``expr`` into a DATE (NULL when it does not parse)."""
     v = f"trim({expr})"
+    zero = f"DATE '{PLACEHOLDER_DATE.isoformat()}'"
     if fmt.key == "iso":
-        return f"TRY_CAST(regexp_extract({v}, '^(\\d{{4}}-\\d{{1,2}}-\\d{{1,2}})', 1) AS DATE)"
+        parts = f"regexp_extract({v}, '^(\\d{{4}})[-/.](\\d{{1,2}})[-/.](\\d{{1,2}})', ['y', 'm', 'd'])"
+        parsed = (
+            f"TRY_CAST(try_strptime({parts}.y || '-' || {parts}.m || '-' || {parts}.d, '%Y-%m-%d') AS DATE)"
+        )
+        return f"(CASE WHEN regexp_matches({v}, '{_ZERO_ISO}') THEN {zero} ELSE {parsed} END)"
     if fmt.key == "ymd_compact":
-        return f"TRY_CAST(try_strptime({v}, '%Y%m%d') AS DATE)"
+        parsed = f"TRY_CAST(try_strptime({v}, '%Y%m%d') AS DATE)"
+        return f"(CASE WHEN regexp_matches({v}, '{_ZERO_COMPACT}') THEN {zero} ELSE {parsed} END)"
     day_first = fmt.key == "dmy"
     parts = f"regexp_extract({v}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2,4}})', ['a', 'b', 'y'])"
     day, month = ("a", "b") if day_first else ("b", "a")
     year = (
-        f"(CASE WHEN length({parts}.y) = 2 THEN 2000 + CAST({parts}.y AS INTEGER) "
+        f"(CASE WHEN length({parts}.y) = 2 THEN CAST({parts}.y AS INTEGER) "
+        f"+ (CASE WHEN CAST({parts}.y AS INTEGER) <= {fmt.pivot} THEN 2000 ELSE 1900 END) "
         f"ELSE TRY_CAST({parts}.y AS INTEGER) END)"
     )
-    return (
+    parsed = (
         f"TRY_CAST(try_strptime(CAST({year} AS VARCHAR) || '-' || {parts}.{month} || '-' || {parts}.{day}, "
         f"'%Y-%m-%d') AS DATE)"
     )
+    return f"(CASE WHEN regexp_matches({v}, '{_ZERO_SLASH}') THEN {zero} ELSE {parsed} END)"
 
 
 @dataclass(frozen=True)
@@ -125,19 +173,32 @@ _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "�
 _CODE_RE = r"[A-Z]{3}"
 
 
+# Minus signs spreadsheets and word processors write instead of "-": U+2212 minus, hyphen, non-breaking hyphen,
+# figure dash, en dash, em dash, small and full-width hyphen-minus.
+_MINUS_CHARS = "\u2212\u2010\u2011\u2012\u2013\u2014\ufe63\uff0d"
+_SCIENTIFIC = r"^-?\d+([.,]\d+)?[eE][-+]?\d+$"
+
+
+def _minus_sql(expr: str) -> str:
+    """``expr`` trimmed, with every kind of minus sign written as '-'."""
+    return f"regexp_replace(trim({expr}), '[{_MINUS_CHARS}]', '-', 'g')"
+
+
 def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> MoneyFormat:
     """Look at the distinct values of the money columns and decide how to read them."""
     if not columns:
         return MoneyFormat(False, True, ())
-    union = " UNION ".join(f"SELECT DISTINCT trim({sql_ident(c)}) AS v FROM {table}" for c in columns)
+    union = " UNION ".join(f"SELECT DISTINCT {_minus_sql(sql_ident(c))} AS v FROM {table}" for c in columns)
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE v IS NOT NULL AND NOT regexp_matches(v, '^-?\\d+(\\.\\d+)?$')),
-                   count(*) FILTER (WHERE regexp_matches(n, '\\d,\\d{{1,2}}\\)?$')
-                                     OR regexp_matches(n, '\\d\\.\\d{{3}},')),
-                   count(*) FILTER (WHERE regexp_matches(n, '\\d\\.\\d{{1,2}}\\)?$')
-                                     OR regexp_matches(n, '\\d,\\d{{3}}\\.')),
+                   count(*) FILTER (WHERE NOT sci AND (regexp_matches(n, '\\d,\\d{{1,2}}\\)?$')
+                                     OR regexp_matches(n, '\\d\\.\\d{{3}},'))),
+                   count(*) FILTER (WHERE NOT sci AND (regexp_matches(n, '\\d\\.\\d{{1,2}}\\)?$')
+                                     OR regexp_matches(n, '\\d,\\d{{3}}\\.'))),
                    list(DISTINCT regexp_extract(v, '(R\\$|[$€£¥₹₩]|\\b{_CODE_RE}\\b)'))
-            FROM (SELECT v, regexp_replace(v, '[^0-9,.()\\-]', '', 'g') AS n FROM ({union}))"""
+            FROM (SELECT v, regexp_replace(v, '[^0-9,.()\\-]', '', 'g') AS n,
+                         regexp_matches(v, '{_SCIENTIFIC}') AS sci
+                  FROM ({union}))"""
     ).fetchone()
     assert row is not None
     odd, comma_votes, point_votes, marks = row
@@ -148,11 +209,17 @@ def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
 
 
 def money_sql(expr: str, fmt: MoneyFormat) -> str:
-    """SQL turning the text ``expr`` into DECIMAL(18,4): symbols, separators and (negatives) handled."""
+    """SQL turning the text ``expr`` into DECIMAL(18,4): symbols, separators and (negatives) handled.
+
+    Also read: scientific notation (``1.23456E+03``, as Excel writes large or small numbers), any minus sign
+    (U+2212, dashes), a trailing minus (``5,00-``) and a lone dash, Excel's accounting format for zero.
+    """
     if fmt.plain:
         return f"TRY_CAST(trim({expr}) AS DECIMAL(18,4))"
-    v = f"trim({expr})"
-    digits = f"regexp_replace({v}, '[^0-9,.\\-]', '', 'g')"
+    v = _minus_sql(expr)
+    raw = f"regexp_replace({v}, '[^0-9,.\\-]', '', 'g')"
+    # a trailing minus (SAP, German Excel) moves to the front
+    digits = f"regexp_replace({raw}, '^([0-9.,]+)-$', '-\\1')"
     if fmt.decimal_comma:
         number = f"replace(replace({digits}, '.', ''), ',', '.')"
     else:
@@ -161,7 +228,14 @@ def money_sql(expr: str, fmt: MoneyFormat) -> str:
     # A value written in the other convention (1.250,00 in a decimal-point column) must not be misread.
     group, dec = (r"\.", ",") if fmt.decimal_comma else (",", r"\.")
     shape = f"^-?(\\d{{1,3}}({group}\\d{{3}})+|\\d+)({dec}\\d+)?$"
-    return f"(CASE WHEN regexp_matches({digits}, '{shape}') THEN TRY_CAST({number} AS DECIMAL(18,4)) * {sign} END)"
+    compact = f"regexp_replace({v}, '\\s', '', 'g')"
+    scientific = f"replace({compact}, ',', '.')" if fmt.decimal_comma else compact
+    return (
+        f"(CASE WHEN regexp_matches({compact}, '{_SCIENTIFIC}') "
+        f"THEN TRY_CAST(TRY_CAST({scientific} AS DOUBLE) AS DECIMAL(18,4)) "
+        f"WHEN {raw} = '-' THEN 0::DECIMAL(18,4) "
+        f"WHEN regexp_matches({digits}, '{shape}') THEN TRY_CAST({number} AS DECIMAL(18,4)) * {sign} END)"
+    )
 
 
 def currency_of_mark(mark: str) -> str:

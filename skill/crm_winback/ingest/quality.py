@@ -120,11 +120,31 @@ def build_quality_report(
                    count(*) FILTER (WHERE purchase), min(order_date) FILTER (WHERE purchase),
                    max(order_date) FILTER (WHERE purchase), sum(gross) FILTER (WHERE purchase),
                    sum(coalesce(refunded, 0)) FILTER (WHERE purchase),
-                   count(*) FILTER (WHERE other)
+                   count(*) FILTER (WHERE other),
+                   count(*) FILTER (WHERE purchase AND gross IS NULL)
             FROM c"""
     ).fetchone()
     assert counts is not None
-    zero, pending, unknown, used, orders, first, last, gross, refunds, others = counts
+    zero, pending, unknown, used, orders, first, last, gross, refunds, others, no_amount = counts
+    if source.fallback_lines:
+        exclusions.append(
+            Exclusion(
+                reason="text not UTF-8",
+                rows=source.fallback_lines,
+                action="flagged",
+                note="lines read as cp1252 (Windows Western European); the rest of the file as UTF-8",
+            )
+        )
+    if monetary and no_amount:
+        exclusions.append(
+            Exclusion(
+                reason="empty amount",
+                rows=no_amount,
+                orders=no_amount,
+                action="flagged",
+                note="kept as an order (it counts for recency and frequency); adds nothing to revenue",
+            )
+        )
     if zero:
         exclusions.append(
             Exclusion(
