@@ -208,7 +208,7 @@ def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str
 
     columns = {
         "customer_id": _customer_key(r["customer"]) if "customer" in m else None,
-        "order_id": exprs.get("order_id") or text("order_id"),
+        "order_id": exprs.get("order_id") or (_text_sql(r["order_id"]) if "order_id" in m else None),
         "order_date": exprs["date"],
         "value": exprs.get("value"),
         "refunded": exprs.get("refunded"),
@@ -233,8 +233,14 @@ def _customer_key(expr: str) -> str:
 
     ``Ana@X.com`` and ``ana@x.com`` are one customer; an id such as ``AB-12`` keeps its case.
     """
-    v = f"nullif(trim({expr}), '')"
+    v = _text_sql(expr)
     return f"(CASE WHEN contains({v}, '@') THEN lower({v}) ELSE {v} END)"
+
+
+def _text_sql(expr: str) -> str:
+    """A key as text: trimmed of spaces, tabs and no-break spaces, and out of Excel's ``="00123"`` wrapper."""
+    v = f"trim({expr}, ' \t\u00a0')"
+    return f"""nullif(regexp_replace({v}, '^="(.*)"$', '\\1'), '')"""
 
 
 def line_col(con: duckdb.DuckDBPyConnection, name: str, prefix: str = "") -> str:

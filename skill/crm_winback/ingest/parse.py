@@ -188,7 +188,7 @@ def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
     """Look at the distinct values of the money columns and decide how to read them."""
     if not columns:
         return MoneyFormat(False, True, ())
-    union = " UNION ".join(f"SELECT DISTINCT {_minus_sql(sql_ident(c))} AS v FROM {table}" for c in columns)
+    union = " UNION ".join(f"SELECT DISTINCT trim({sql_ident(c)}) AS raw FROM {table}" for c in columns)
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE v IS NOT NULL AND NOT regexp_matches(v, '^-?\\d+(\\.\\d+)?$')),
                    count(*) FILTER (WHERE NOT sci AND (regexp_matches(n, '\\d,\\d{{1,2}}\\)?$')
@@ -196,9 +196,9 @@ def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
                    count(*) FILTER (WHERE NOT sci AND (regexp_matches(n, '\\d\\.\\d{{1,2}}\\)?$')
                                      OR regexp_matches(n, '\\d,\\d{{3}}\\.'))),
                    list(DISTINCT regexp_extract(v, '(R\\$|[$€£¥₹₩]|\\b{_CODE_RE}\\b)'))
-            FROM (SELECT v, regexp_replace(v, '[^0-9,.()\\-]', '', 'g') AS n,
-                         regexp_matches(v, '{_SCIENTIFIC}') AS sci
-                  FROM ({union}))"""
+            FROM (SELECT raw AS v, regexp_replace(w, '[^0-9,.()]', '', 'g') AS n,
+                         regexp_matches(w, '{_SCIENTIFIC}') AS sci
+                  FROM (SELECT raw, {_minus_sql("raw")} AS w FROM ({union})))"""
     ).fetchone()
     assert row is not None
     odd, comma_votes, point_votes, marks = row

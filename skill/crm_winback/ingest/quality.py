@@ -69,6 +69,15 @@ def build_quality_report(
     date_fmt, money_fmt, monetary, rows_read = read.date_fmt, read.money_fmt, read.monetary, read.rows_read
     duplicate_rows, identical_rows = read.duplicate_rows, read.identical_rows
     exclusions: list[Exclusion] = []
+    if source.fallback_lines:
+        exclusions.append(
+            Exclusion(
+                reason="text not UTF-8",
+                rows=source.fallback_lines,
+                action="flagged",
+                note="lines read as cp1252 (Windows Western European); the rest of the file as UTF-8",
+            )
+        )
     if duplicate_rows:
         exclusions.append(
             Exclusion(
@@ -126,15 +135,6 @@ def build_quality_report(
     ).fetchone()
     assert counts is not None
     zero, pending, unknown, used, orders, first, last, gross, refunds, others, no_amount = counts
-    if source.fallback_lines:
-        exclusions.append(
-            Exclusion(
-                reason="text not UTF-8",
-                rows=source.fallback_lines,
-                action="flagged",
-                note="lines read as cp1252 (Windows Western European); the rest of the file as UTF-8",
-            )
-        )
     if monetary and no_amount:
         exclusions.append(
             Exclusion(

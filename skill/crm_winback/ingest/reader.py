@@ -411,12 +411,13 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
         if sniffed.utf16:
             source.encoding = "utf-16"
         elif fallback_lines:
-            source.encoding = _FALLBACK if not utf8_lines else f"utf-8, {fallback_lines:,} lines {_FALLBACK}"
-            source.notes.append(
-                f"{fallback_lines:,} lines are not UTF-8; read as {_FALLBACK} (Windows Western European)"
+            lines_word = "line" if fallback_lines == 1 else "lines"
+            source.encoding = (
+                _FALLBACK if not utf8_lines else f"utf-8 ({fallback_lines:,} {lines_word} {_FALLBACK})"
             )
         if skipped:
-            source.notes.append(f"skipped {skipped} lines above the header (title, blank or sep= lines)")
+            what = "line" if skipped == 1 else "lines"
+            source.notes.append(f"skipped {skipped} {what} above the header (title, blank or sep= lines)")
     if delimiter == "whitespace":
         comp = ", compression='gzip'" if source.read_compressed else ""
         raw = (
