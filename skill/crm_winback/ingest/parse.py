@@ -34,6 +34,7 @@ PLACEHOLDER_DATE = dt.date(1900, 1, 1)
 _ZERO_ISO = r"^(0{4}[-/.]0{1,2}[-/.]0{1,2}|1900[-/.]0?1[-/.]0{1,2})([T ].*)?$"
 _ZERO_SLASH = r"^(0{1,2}[/.-]0{1,2}[/.-]0{2,4}|0{1,2}[/.-]0?1[/.-]1900|0?1[/.-]0{1,2}[/.-]1900)([T ,].*)?$"
 _ZERO_COMPACT = r"^(00000000|19000100)$"
+_TWO_DIGIT_SPAN = 50  # years: two-digit years resolved wider apart than this are a misreading, refused
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,20 @@ def detect_date_format(
     if fmt.key not in ("mdy", "dmy"):
         return fmt
     col = sql_ident(column)
-    short = con.execute(
-        f"SELECT count(*) FROM (SELECT DISTINCT trim({col}) AS v FROM {table}) "
-        f"WHERE regexp_matches(v, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2}}([T ,].*)?$')"
-    ).fetchone()
     pivot = today.year % 100
+    yy = "TRY_CAST(regexp_extract(v, '^\\d{1,2}[/.-]\\d{1,2}[/.-](\\d{2})([T ,].*)?$', 1) AS INTEGER)"
+    short = con.execute(
+        f"SELECT count(y), min(y), max(y) FROM (SELECT {yy} + (CASE WHEN {yy} <= {pivot} THEN 2000 ELSE 1900 END) "
+        f"AS y FROM (SELECT DISTINCT trim({col}) AS v FROM {table}))"
+    ).fetchone()
     if not short or not short[0]:
         return DateFormat(fmt.key, fmt.reason, pivot)
+    if short[2] - short[1] > _TWO_DIGIT_SPAN:
+        raise InputError(
+            f"{source}: column '{header}': two-digit years would run from {short[1]} to {short[2]} (a year after "
+            f"{today.year % 100:02d} cannot be 20xx, so it is 19xx); no shop's orders span {short[2] - short[1]} "
+            "years - export the dates with four-digit years"
+        )
     rule = (
         f"; two-digit years 00-{pivot:02d} read as 20xx and {pivot + 1:02d}-99 as 19xx, so that no date "
         f"falls after {today.year}"
