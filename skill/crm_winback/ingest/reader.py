@@ -149,24 +149,36 @@ def _utf16(head: bytes) -> str | None:
 
 
 def _detect_delimiter(lines: list[str]) -> str | None:
-    """The delimiter that splits the header and the next rows into the same number (> 1) of fields."""
+    """The delimiter that splits the header and the next rows into the same number (> 1) of fields.
+
+    When no delimiter is consistent on every row, the one that splits the header into the most fields and
+    agrees with more than half of the rows: the odd rows are then named by the reader (or padded, when
+    short), not blamed on the separator.
+    """
     sample = [line for line in lines[:50] if line.strip()]
     if not sample:
         return None
     text = "\n".join(sample)
     best: tuple[int, str] | None = None
+    mostly: tuple[int, str] | None = None
     for delim in _DELIMITERS:
         try:  # rows, not lines: a quoted field may hold a line break
             counts = [len(row) for row in csv.reader(io.StringIO(text), delimiter=delim) if row]
         except csv.Error:
             continue
-        if len(counts) > 1 and len(sample) == len(lines[:50]) and len(lines) >= 50:
+        if len(counts) > 1 and len(lines) > 50:
             counts = counts[:-1]  # the last row may be cut short by the sample
-        consistent = bool(counts) and counts[0] > 1 and all(c == counts[0] for c in counts)
-        if consistent and (best is None or counts[0] > best[0]):
-            best = (counts[0], delim)
-    if best:
-        return best[1]
+        if not counts or counts[0] < 2:
+            continue
+        if all(c == counts[0] for c in counts):
+            if best is None or counts[0] > best[0]:
+                best = (counts[0], delim)
+        elif sum(c == counts[0] for c in counts) > len(counts) / 2 and (
+            mostly is None or counts[0] > mostly[0]
+        ):
+            mostly = (counts[0], delim)
+    if best or mostly:
+        return (best or mostly)[1]  # type: ignore[index]
     counts = [len(line.split()) for line in sample]
     if counts[0] > 1 and all(c == counts[0] for c in counts):
         return "whitespace"
@@ -342,7 +354,11 @@ def _sniff(head: bytes) -> _Head:
 
 
 def _find_header(lines: list[str]) -> tuple[int, str | None, int]:
-    """(index of the header line, delimiter, lines skipped above it for a ``sep=`` line, titles or blanks)."""
+    """(index of the header line, delimiter, lines skipped above it for a ``sep=`` line, titles or blanks).
+
+    Above the header only blank lines and titles are skipped: a line that names at most one thing under
+    every separator ("Orders report", or "Orders report,,," as Excel saves it).
+    """
     start, forced = 0, None
     if lines:
         m = re.fullmatch(r'\s*"?sep=(.)"?[,;\t|]*\s*', lines[0], flags=re.IGNORECASE)
@@ -352,11 +368,10 @@ def _find_header(lines: list[str]) -> tuple[int, str | None, int]:
         if not lines[i].strip():
             continue
         delimiter = forced or _detect_delimiter(lines[i:])
-        if delimiter is None:
-            continue
-        named = [f for f in _split(lines[i], delimiter) if f.strip()]
-        if len(named) >= 2:  # a title row ("Orders export,,,") names at most one thing
+        if delimiter is not None and len([f for f in _split(lines[i], delimiter) if f.strip()]) >= 2:
             return i, delimiter, i
+        if any(len([f for f in _split(lines[i], d) if f.strip()]) > 1 for d in _DELIMITERS):
+            return i, delimiter, i  # not a title: the header is here, whatever its separator says
     first = next((i for i in range(start, len(lines)) if lines[i].strip()), start)
     return first, forced or _detect_delimiter(lines[first:]), first
 
@@ -401,6 +416,8 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
             sample = []
         line_breaks = any("\n" in f for row in sample for f in row)
         sample = [row for row in sample if row]
+        if line_breaks and len(head) < _HEAD_BYTES:
+            _check_quotes_close(p, body, delimiter)
     source = Source(p, "csv", headers, "", delimiter=delimiter, compressed=compressed, sample=sample)
     source.robust = robust
     source.parallel = not (line_breaks or robust)
@@ -432,6 +449,21 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
     else:
         source.sql = source.csv_table({})
     return source
+
+
+def _check_quotes_close(p: Path, body: list[str], delimiter: str) -> None:
+    """Refuse a file (seen whole) where a quote opens a value and never closes: it swallows every row after."""
+    rows = 0
+    reader = csv.reader(io.StringIO("\n".join(body) + "\n"), delimiter=delimiter, strict=True)
+    try:
+        for _ in reader:
+            rows += 1
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise InputError(
+                f'{p}: row {rows + 1}: a quote (") opens a value that never closes, so every row after it would '
+                'be read as part of that value; remove the stray quote or double it ("")'
+            ) from None
 
 
 def _normalise(data: Path, compressed: bool, utf16: str | None, skip: int) -> tuple[Path, int, int]:
@@ -496,10 +528,12 @@ def describe_read_error(source: Source, exc: BaseException) -> str:
             f"{source.path}: {row} is longer than {_MAX_LINE_MB} MB{mb}: a field holds a whole document, or a "
             'quote (") opened in that row is never closed; check that row of the export'
         )
-    if "Expected Number of Columns" in text or "too many columns" in text.lower():
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if columns:
         return (
-            f"{source.path}: {row} has more fields than the header ({_first_line(exc)[:120]}); "
-            "a separator or quote inside a value is not quoted - check that row of the export"
+            f"{source.path}: {row} has {columns.group(2)} fields where the header has {columns.group(1)}: a "
+            f"{_DELIM_NAMES.get(source.delimiter or '', 'separator')} or a quote inside a value is not quoted; "
+            "check that row of the export"
         )
     return (
         f"{source.path}: could not be read as {source.describe()} ({_first_line(exc)[:200]}); "
