@@ -18,11 +18,13 @@ from ..errors import InputError
 from .parse import (
     DateFormat,
     MoneyFormat,
+    blank_sql,
     date_sql,
     detect_date_format,
     detect_money_format,
     mark_sql,
     money_sql,
+    null_word_sql,
 )
 from .reader import ReadAgain, Source, describe_read_error, sql_ident, sql_string
 from .status import status_class_sql
@@ -238,9 +240,13 @@ def _customer_key(expr: str) -> str:
 
 
 def _text_sql(expr: str) -> str:
-    """A key as text: trimmed of spaces, tabs and no-break spaces, and out of Excel's ``="00123"`` wrapper."""
+    """A key as text: trimmed of spaces, tabs and no-break spaces, and out of Excel's ``="00123"`` wrapper.
+
+    A null word (a database's NULL for a guest order) is no key: such rows must not merge into one customer.
+    """
     v = f"trim({expr}, ' \t\u00a0')"
-    return f"""nullif(regexp_replace({v}, '^="(.*)"$', '\\1'), '')"""
+    key = f"""nullif(regexp_replace({v}, '^="(.*)"$', '\\1'), '')"""
+    return f"(CASE WHEN {null_word_sql(expr)} THEN NULL ELSE {key} END)"
 
 
 def line_col(con: duckdb.DuckDBPyConnection, name: str, prefix: str = "") -> str:
@@ -330,7 +336,7 @@ def _check_parsed(
     bad = [
         row[0]
         for row in con.execute(
-            f"SELECT DISTINCT {col} FROM src WHERE nullif(trim({col}), '') IS NOT NULL AND {parsed} IS NULL LIMIT 1000"
+            f"SELECT DISTINCT {col} FROM src WHERE NOT {blank_sql(col)} AND {parsed} IS NULL LIMIT 1000"
         ).fetchall()
     ]
     if not bad:

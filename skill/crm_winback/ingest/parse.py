@@ -20,11 +20,23 @@ DATE_FORMATS = {
     "ymd_compact": "YYYYMMDD",
     "mdy": "month/day/year",
     "dmy": "day/month/year",
+    "d_mon_y": "day month-name year (05-Mar-2024)",
+    "mon_d_y": "month-name day year (Mar 5, 2024)",
+    "excel_serial": "Excel serial day numbers (days since 1899-12-30)",
 }
 
 _ISO = r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([T ].*)?$"
 _COMPACT = r"^\d{8}$"
 _SLASH = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([T ,].*)?$"
+_D_MON_Y = r"^(\d{1,2})[-/ .]([A-Za-z]{3,9})\.?[-/ .,]+(\d{2}|\d{4})([T ,].*)?$"  # Excel's 05-Mar-24
+_MON_D_Y = r"^([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})([T ,].*)?$"  # Mar 5, 2024
+_SERIAL = r"^\d{5}(\.\d+)?$"  # a date cell saved with the General format: days since 1899-12-30
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_TWO_DIGIT_YEAR = {
+    "mdy": r"^\d{1,2}[/.-]\d{1,2}[/.-](\d{2})([T ,].*)?$",
+    "dmy": r"^\d{1,2}[/.-]\d{1,2}[/.-](\d{2})([T ,].*)?$",
+    "d_mon_y": r"^\d{1,2}[-/ .][A-Za-z]{3,9}\.?[-/ .,]+(\d{2})([T ,].*)?$",
+}
 
 
 # Excel's and databases' "no date": serial 0 or 1 (1899-12-30, 1899-12-31, 1900-01-00, 1900-01-01) and
@@ -61,11 +73,11 @@ def detect_date_format(
 ) -> DateFormat:
     """Decide how the dates in ``table.column`` are written, from every distinct value."""
     fmt = _detect_date_format(con, table, column, source, header, forced)
-    if fmt.key not in ("mdy", "dmy"):
+    if fmt.key not in _TWO_DIGIT_YEAR:
         return fmt
     col = sql_ident(column)
     pivot = today.year % 100
-    yy = "TRY_CAST(regexp_extract(v, '^\\d{1,2}[/.-]\\d{1,2}[/.-](\\d{2})([T ,].*)?$', 1) AS INTEGER)"
+    yy = f"TRY_CAST(regexp_extract(v, '{_TWO_DIGIT_YEAR[fmt.key]}', 1) AS INTEGER)"
     short = con.execute(
         f"SELECT count(y), min(y), max(y) FROM (SELECT {yy} + (CASE WHEN {yy} <= {pivot} THEN 2000 ELSE 1900 END) "
         f"AS y FROM (SELECT DISTINCT trim({col}) AS v FROM {table}))"
@@ -97,11 +109,16 @@ def _detect_date_format(
                    max(TRY_CAST(regexp_extract(v, '^(\\d{{1,2}})[/.-]', 1) AS INTEGER))
                        FILTER (WHERE regexp_matches(v, '{_SLASH}')),
                    max(TRY_CAST(regexp_extract(v, '^\\d{{1,2}}[/.-](\\d{{1,2}})[/.-]', 1) AS INTEGER))
-                       FILTER (WHERE regexp_matches(v, '{_SLASH}'))
+                       FILTER (WHERE regexp_matches(v, '{_SLASH}')),
+                   count(*) FILTER (WHERE regexp_matches(v, '{_D_MON_Y}')
+                                      AND list_contains({list(_MONTHS)}, lower(left(regexp_extract(v, '{_D_MON_Y}', 2), 3)))),
+                   count(*) FILTER (WHERE regexp_matches(v, '{_MON_D_Y}')
+                                      AND list_contains({list(_MONTHS)}, lower(left(regexp_extract(v, '{_MON_D_Y}', 1), 3)))),
+                   count(*) FILTER (WHERE regexp_matches(v, '{_SERIAL}'))
             FROM (SELECT DISTINCT trim({col}) AS v FROM {table})"""
     ).fetchone()
     assert row is not None
-    total, iso, compact, slash, max_first, max_second = row
+    total, iso, compact, slash, max_first, max_second, d_mon_y, mon_d_y, serial = row
     if forced:
         if forced not in DATE_FORMATS:
             raise InputError(f"--date-format {forced}: use one of {', '.join(DATE_FORMATS)}")
@@ -111,12 +128,19 @@ def _detect_date_format(
             f"{source}: column '{header}' (date) is empty in every row; map the order date with "
             "--map date=COLUMN"
         )
-    best = max((iso, "iso"), (compact, "ymd_compact"), (slash, "slash"))
+    best = max(
+        (iso, "iso"),
+        (compact, "ymd_compact"),
+        (slash, "slash"),
+        (d_mon_y, "d_mon_y"),
+        (mon_d_y, "mon_d_y"),
+        (serial, "excel_serial"),
+    )
     if best[0] == 0:
         sample = con.execute(f"SELECT trim({col}) FROM {table} WHERE {col} IS NOT NULL LIMIT 1").fetchone()
         raise InputError(
             f"{source}: column '{header}': cannot read dates like {sample[0] if sample else ''!r}; "
-            "use YYYY-MM-DD, YYYYMMDD, m/d/Y or d/m/Y"
+            "use YYYY-MM-DD, YYYYMMDD, m/d/Y, d/m/Y or 05-Mar-2024"
         )
     if best[1] != "slash":
         return DateFormat(best[1], "every value has this shape")
@@ -135,8 +159,42 @@ def _detect_date_format(
     )
 
 
+# What exports write for "no value": database NULLs, Excel's #N/A, pandas' NaN. Read as empty, never as a
+# value that does not parse (and "NAN" never as a currency code).
+NULL_WORDS = ("null", "(null)", "n/a", "#n/a", "na", "nan", "none", "nil")
+
+
+def null_word_sql(expr: str) -> str:
+    """SQL: ``expr`` is one of the words exports write for an empty value."""
+    return f"(lower(trim({expr})) IN ({', '.join(sql_string(w) for w in NULL_WORDS)}))"
+
+
+def blank_sql(expr: str) -> str:
+    """SQL: ``expr`` holds no value (NULL, spaces, or a null word)."""
+    return f"(nullif(trim({expr}), '') IS NULL OR {null_word_sql(expr)})"
+
+
 def date_sql(expr: str, fmt: DateFormat) -> str:
-    """SQL turning the text ``expr`` into a DATE (NULL when it does not parse)."""
+    """SQL turning the text ``expr`` into a DATE (NULL when it is empty or does not parse)."""
+    return f"(CASE WHEN {null_word_sql(expr)} THEN NULL ELSE {_date_sql(expr, fmt)} END)"
+
+
+def _month_name_sql(v: str, fmt: DateFormat) -> str:
+    """05-Mar-24 or Mar 5, 2024 (English month names, three letters or more) as a DATE."""
+    pattern, day_at, month_at = (_D_MON_Y, 1, 2) if fmt.key == "d_mon_y" else (_MON_D_Y, 2, 1)
+    month = f"list_position({list(_MONTHS)}, lower(left(regexp_extract({v}, '{pattern}', {month_at}), 3)))"
+    y = f"regexp_extract({v}, '{pattern}', 3)"
+    year = (
+        f"(CASE WHEN length({y}) = 2 THEN CAST({y} AS INTEGER) "
+        f"+ (CASE WHEN CAST({y} AS INTEGER) <= {fmt.pivot} THEN 2000 ELSE 1900 END) "
+        f"ELSE TRY_CAST({y} AS INTEGER) END)"
+    )
+    day = f"regexp_extract({v}, '{pattern}', {day_at})"
+    text = f"CAST({year} AS VARCHAR) || '-' || CAST({month} AS VARCHAR) || '-' || {day}"
+    return f"TRY_CAST(try_strptime({text}, '%Y-%m-%d') AS DATE)"
+
+
+def _date_sql(expr: str, fmt: DateFormat) -> str:
     v = f"trim({expr})"
     zero = f"DATE '{PLACEHOLDER_DATE.isoformat()}'"
     if fmt.key == "iso":
@@ -145,6 +203,11 @@ def date_sql(expr: str, fmt: DateFormat) -> str:
             f"TRY_CAST(try_strptime({parts}.y || '-' || {parts}.m || '-' || {parts}.d, '%Y-%m-%d') AS DATE)"
         )
         return f"(CASE WHEN regexp_matches({v}, '{_ZERO_ISO}') THEN {zero} ELSE {parsed} END)"
+    if fmt.key == "excel_serial":
+        days = f"TRY_CAST(floor(TRY_CAST({v} AS DOUBLE)) AS INTEGER)"
+        return f"(DATE '1899-12-30' + {days})"
+    if fmt.key in ("d_mon_y", "mon_d_y"):
+        return _month_name_sql(v, fmt)
     if fmt.key == "ymd_compact":
         parsed = f"TRY_CAST(try_strptime({v}, '%Y%m%d') AS DATE)"
         return f"(CASE WHEN regexp_matches({v}, '{_ZERO_COMPACT}') THEN {zero} ELSE {parsed} END)"
@@ -196,7 +259,10 @@ def detect_money_format(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
     """Look at the distinct values of the money columns and decide how to read them."""
     if not columns:
         return MoneyFormat(False, True, ())
-    union = " UNION ".join(f"SELECT DISTINCT trim({sql_ident(c)}) AS raw FROM {table}" for c in columns)
+    union = " UNION ".join(
+        f"SELECT DISTINCT trim({sql_ident(c)}) AS raw FROM {table} WHERE NOT {null_word_sql(sql_ident(c))}"
+        for c in columns
+    )
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE v IS NOT NULL AND NOT regexp_matches(v, '^-?\\d+(\\.\\d+)?$')),
                    count(*) FILTER (WHERE NOT sci AND (regexp_matches(n, '\\d,\\d{{1,2}}\\)?$')
@@ -220,8 +286,15 @@ def money_sql(expr: str, fmt: MoneyFormat) -> str:
     """SQL turning the text ``expr`` into DECIMAL(18,4): symbols, separators and (negatives) handled.
 
     Also read: scientific notation (``1.23456E+03``, as Excel writes large or small numbers), any minus sign
-    (U+2212, dashes), a trailing minus (``5,00-``) and a lone dash, Excel's accounting format for zero.
+    (U+2212, dashes), a trailing minus (``5,00-``) and a lone dash, Excel's accounting format for zero. A
+    null word (NULL, N/A, NaN) is empty.
     """
+    if fmt.plain:
+        return _money_sql(expr, fmt)
+    return f"(CASE WHEN {null_word_sql(expr)} THEN NULL ELSE {_money_sql(expr, fmt)} END)"
+
+
+def _money_sql(expr: str, fmt: MoneyFormat) -> str:
     if fmt.plain:
         return f"TRY_CAST(trim({expr}) AS DECIMAL(18,4))"
     v = _minus_sql(expr)
@@ -254,4 +327,4 @@ def mark_sql(expr: str) -> str:
     """SQL giving the currency code marked on an amount ('$ 5' -> 'USD', '5 EUR' -> 'EUR'), else NULL."""
     mark = f"regexp_extract({expr}, '(R\\$|[$€£¥₹₩]|\\b{_CODE_RE}\\b)')"
     arms = " ".join(f"WHEN {sql_string(sym)} THEN {sql_string(code)}" for sym, code in _SYMBOLS.items())
-    return f"(CASE {mark} WHEN '' THEN NULL {arms} ELSE {mark} END)"
+    return f"(CASE WHEN {null_word_sql(expr)} THEN NULL ELSE (CASE {mark} WHEN '' THEN NULL {arms} ELSE {mark} END) END)"

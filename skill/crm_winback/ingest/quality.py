@@ -118,7 +118,7 @@ def build_quality_report(
     other = "customer_id IS NOT NULL AND (exclusion IS NOT NULL OR gross < 0)"
     counts = con.execute(
         f"""WITH c AS (
-                SELECT order_date, gross, refunded, n_lines, status_class, exclusion IS NULL AS kept,
+                SELECT customer_id, order_date, gross, refunded, n_lines, status_class, exclusion IS NULL AS kept,
                        {PURCHASE_ROW} AS purchase,  -- the orders table's rows
                        {other} AS other
                 FROM classified)
@@ -130,11 +130,24 @@ def build_quality_report(
                    max(order_date) FILTER (WHERE purchase), sum(gross) FILTER (WHERE purchase),
                    sum(coalesce(refunded, 0)) FILTER (WHERE purchase),
                    count(*) FILTER (WHERE other),
-                   count(*) FILTER (WHERE purchase AND gross IS NULL)
+                   count(*) FILTER (WHERE purchase AND gross IS NULL),
+                   count(*) FILTER (WHERE purchase AND contains(upper(customer_id), 'E+')
+                                    AND regexp_matches(customer_id, '^\\d(\\.\\d+)?[eE]\\+\\d+$'))
             FROM c"""
     ).fetchone()
     assert counts is not None
-    zero, pending, unknown, used, orders, first, last, gross, refunds, others, no_amount = counts
+    zero, pending, unknown, used, orders, first, last, gross, refunds, others, no_amount, rounded_ids = counts
+    if rounded_ids:
+        exclusions.append(
+            Exclusion(
+                reason="customer id in scientific notation",
+                rows=rounded_ids,
+                orders=rounded_ids,
+                action="flagged",
+                note="Excel rounded these ids (like 1.23457E+12), so different customers may share one; "
+                "re-export with the id column formatted as text",
+            )
+        )
     if monetary and no_amount:
         exclusions.append(
             Exclusion(
