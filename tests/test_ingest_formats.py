@@ -216,3 +216,19 @@ def test_lines_does_not_import_load() -> None:
     tree = ast.parse(Path(lines.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "load" not in imported and "crm_winback.ingest.load" not in imported
+
+
+def test_a_character_cut_by_the_first_megabyte_does_not_trigger_the_slow_path(tmp_path: Path) -> None:
+    from crm_winback.ingest.reader import open_source
+
+    head = "order_id,customer,date,total\n" + "".join(f"{i},A,2024-01-05,1.00\n" for i in range(50000))
+    head = head[: (1 << 20) - 200]
+    head = head[: head.rindex("\n") + 1]
+    pad = (1 << 20) - 1 - len(head.encode()) - len("9,")  # "ë" starts on the window's last byte
+    text = head + "9," + "x" * pad + "ë,2024-01-06,2.00\n" + "10,B,2024-01-07,3.00\n"
+    assert text.encode()[(1 << 20) - 1 : (1 << 20) + 1] == "ë".encode()
+    source = open_source(_write(tmp_path / "o.csv", text))
+    try:
+        assert (source.normalised, source.encoding, source.fallback_lines) == (False, "utf-8", 0)
+    finally:
+        source.close()

@@ -70,6 +70,11 @@ class Source:
         return self.read_path or self._pipe_copy or self.path
 
     @property
+    def raw_path(self) -> Path:
+        """The bytes as the user gave them: the file, or what was read once from a pipe."""
+        return self._pipe_copy or self.path
+
+    @property
     def read_compressed(self) -> bool:
         return self.compressed and not self.normalised
 
@@ -341,13 +346,15 @@ def _sniff(head: bytes) -> _Head:
         bare = head.count(b"\n") - crlf
         # a file with CR alone ends its lines like old Mac Excel
         parts = head.split(b"\r") if crlf == 0 and bare == 0 else head.split(b"\n")
+        if full and len(parts) > 1:
+            parts = parts[:-1]  # the last line may be cut by the read window (even inside a character)
         raw_lines = []
         for part in parts:
             line, fell_back = decode_line(part.rstrip(b"\r"))
             raw_lines.append(line)
             fallback = fallback or fell_back
-    if full and len(raw_lines) > 1:
-        raw_lines = raw_lines[:-1]  # the last line may be cut by the read window
+    if utf16 and full and len(raw_lines) > 1:
+        raw_lines = raw_lines[:-1]
     if raw_lines:
         raw_lines[0] = raw_lines[0].lstrip("\ufeff")
     return _Head(raw_lines, utf16, fallback, crlf > 0 and bare > 0)

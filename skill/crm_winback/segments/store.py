@@ -167,7 +167,7 @@ def save_snapshot(
     """Save the scored customers as a snapshot, in one transaction; idempotent on (shop, file hash, as-of, method)."""
     path = _path(db_path)
     source = Path(scored.ingested.source.path)
-    sha = file_sha256(source)
+    sha = file_sha256(scored.ingested.source.raw_path)  # a named pipe was read once: hash what it gave
     as_of, method = scored.ingested.as_of, scored.summary.method
     with open_store(path):
         pass  # create the file and its tables before attaching
