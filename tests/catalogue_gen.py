@@ -75,3 +75,12 @@ def ingest_append_cp1252(target: Path, source: str) -> None:
         data += b"\n"
     extra = "#1001,,,,,,,,,,,,,,1,Crème,10.00,CR-1,,,,\n".encode("cp1252")
     target.write_bytes(data + extra)
+
+
+def ingest_late_value(target: Path, amount: str, rows: int = 3000) -> None:
+    """``rows`` plain orders (past the 2,000-row sample the fast typed read is planned on), then one with
+    ``amount`` written as given (order id 99999, customer Z)."""
+    lines = ["order_id,customer,date,amount\n"]
+    lines += [f"{i},C{i % 500},2024-01-{1 + i % 28:02d},1.00\n" for i in range(1, rows + 1)]
+    lines.append(f"99999,Z,2024-02-01,{amount}\n")
+    target.write_text("".join(lines), encoding="utf-8")
