@@ -84,3 +84,12 @@ def ingest_late_value(target: Path, amount: str, rows: int = 3000) -> None:
     lines += [f"{i},C{i % 500},2024-01-{1 + i % 28:02d},1.00\n" for i in range(1, rows + 1)]
     lines.append(f"99999,Z,2024-02-01,{amount}\n")
     target.write_text("".join(lines), encoding="utf-8")
+
+
+def ingest_late_stray_quote(target: Path, note: str = '"oops') -> None:
+    """60,000 plain rows (past the sniffed megabyte), one row whose note is ``note``, then 100 more rows."""
+    lines = ["customer,date,amount,note\n"]
+    lines += [f"C{i},2024-01-{1 + i % 28:02d},1.00,ok\n" for i in range(60000)]
+    lines.append(f"Z,2024-02-01,5,{note}\n")
+    lines += [f"D{i},2024-02-{1 + i % 28:02d},1.00,ok\n" for i in range(100)]
+    target.write_text("".join(lines), encoding="utf-8")
