@@ -443,13 +443,7 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
             what = "line" if skipped == 1 else "lines"
             source.notes.append(f"skipped {skipped} {what} above the header (title, blank or sep= lines)")
     if delimiter != "whitespace" and len(head) == _HEAD_BYTES and not source.read_compressed:
-        # Past the head, count the quotes: a well-formed CSV has an even number (each value's pair, and
-        # doubled quotes inside). An odd count may be a quote that never closes, which DuckDB reads as one
-        # value holding every later row: find it row by row, and refuse.
-        if _odd_quotes(source.data_path):
-            with open(source.data_path, encoding="utf-8", errors="replace", newline="") as text:
-                next(csv.reader(text, delimiter=delimiter), None)
-                _check_quotes_close(p, text, delimiter)
+        _check_file_quotes_close(source)
     if delimiter == "whitespace":
         comp = ", compression='gzip'" if source.read_compressed else ""
         raw = (
@@ -475,6 +469,17 @@ def _odd_quotes(path: Path) -> bool:
     return odd
 
 
+def _check_file_quotes_close(source: Source) -> None:
+    """The quote check past the head: a well-formed CSV holds an even number of double quotes (each value's
+    pair, and doubled quotes inside). An odd count may be a quote that never closes, which DuckDB reads as one
+    value holding every later row: then find it row by row, and refuse."""
+    if not _odd_quotes(source.data_path):
+        return
+    with open(source.data_path, encoding="utf-8", errors="replace", newline="") as text:
+        next(csv.reader(text, delimiter=source.delimiter or ","), None)  # the header
+        _check_quotes_close(source.path, text, source.delimiter or ",")
+
+
 def _check_quotes_close(p: Path, text: IO[str], delimiter: str) -> None:
     """Refuse text (the data rows) where a quote opens a value and never closes: it swallows every row after."""
     rows = 0
@@ -485,7 +490,7 @@ def _check_quotes_close(p: Path, text: IO[str], delimiter: str) -> None:
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
             raise InputError(
-                f"{p}: row {rows + 1}: a quote (\") opens a value that never closes, so every row after it would "
+                f'{p}: row {rows + 1}: a quote (") opens a value that never closes, so every row after it would '
                 'be read as part of that value; remove the stray quote or double it ("")'
             ) from None
 
