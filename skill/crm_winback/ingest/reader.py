@@ -4,40 +4,42 @@ Supported: CSV (comma, semicolon, tab, pipe, or runs of whitespace), gzip-compre
 (an array of records) and NDJSON. Every column comes back as VARCHAR so that ids keep their leading zeros and
 parsing of dates and money stays ours.
 
-Text is decoded line by line: UTF-8 first, and only a line that is not UTF-8 falls back to cp1252 (so one
-stray byte never turns every correct accent into mojibake), and the lines that needed it are counted. A CSV
-that DuckDB cannot read as it stands - UTF-16 (Excel "Unicode text"), an Excel ``sep=;`` line, title or blank
-lines above the header, a header ending in LF over rows ending in CRLF, a named pipe - is first rewritten
-into a temporary UTF-8 copy with one kind of line ending ("normalised"); a clean UTF-8 file is read in place.
+A CSV that DuckDB cannot read as it stands - UTF-16 (Excel "Unicode text"), a line that is not UTF-8, an
+Excel ``sep=;`` line, title or blank lines above the header, a header ending in LF over rows ending in CRLF -
+is first rewritten into a temporary UTF-8 copy (:mod:`.text`); a clean UTF-8 file is read in place. A named
+pipe is read once. When DuckDB still fails past the sniffed head, the file is opened again "robustly"
+(normalised, one thread) and read once more (:func:`reopen_robust`).
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-import itertools
 import os
 import re
-import select
 import stat
 import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
 
 import duckdb
 
 from ..errors import InputError
+from .text import (
+    FALLBACK,
+    HEAD_BYTES,
+    check_quotes_close,
+    copy_pipe,
+    normalise,
+    odd_quotes,
+    read_head,
+    sniff,
+    utf16_encoding,
+)
 
-_HEAD_BYTES = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", "whitespace": "runs of whitespace"}
 _MAX_LINE_MB = 2  # DuckDB's limit on one CSV row (its default max_line_size)
-PIPE_WAIT_SECONDS = 3.0  # how long a named pipe may stay silent before we stop waiting for its writer
-_FALLBACK = "cp1252"
 
 # The head is parsed with Python's csv module: a long note in the first rows must not stop it.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -116,43 +118,6 @@ def sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _open_binary(path: Path, compressed: bool) -> IO[bytes]:
-    return cast(IO[bytes], gzip.open(path, "rb")) if compressed else open(path, "rb")
-
-
-def _read_head(path: Path, compressed: bool) -> bytes:
-    try:
-        with _open_binary(path, compressed) as fh:
-            return fh.read(_HEAD_BYTES)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc}); check that the file is complete") from None
-
-
-def decode_line(raw: bytes) -> tuple[str, bool]:
-    """One line's text, and whether it needed the cp1252 fallback (it is not UTF-8)."""
-    try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        try:
-            return raw.decode(_FALLBACK), True
-        except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined
-            return raw.decode("latin-1"), True
-
-
-def _utf16(head: bytes) -> str | None:
-    """'utf-16' for a UTF-16 BOM, 'utf-16-le'/'-be' for BOM-less UTF-16 text (every other byte NUL)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    sample = head[:4000]
-    if len(sample) >= 8 and b"\x00" in sample:
-        even, odd = sample[0::2], sample[1::2]
-        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
-            return "utf-16-le"
-        if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
-            return "utf-16-be"
-    return None
-
-
 def _detect_delimiter(lines: list[str]) -> str | None:
     """The delimiter that splits the header and the next rows into the same number (> 1) of fields.
 
@@ -209,27 +174,6 @@ def _split(line: str, delimiter: str) -> list[str]:
         return line.split(delimiter)
 
 
-def _copy_pipe(p: Path) -> Path:
-    """Read a named pipe (or ``<(...)``) once into a temporary file; refuse when nothing writes to it."""
-    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        if not poller.poll(int(PIPE_WAIT_SECONDS * 1000)):
-            raise InputError(
-                f"{p}: is a named pipe and nothing wrote to it within {PIPE_WAIT_SECONDS:g} seconds; "
-                "give the export file itself, or start the program that writes to the pipe"
-            )
-        os.set_blocking(fd, True)
-        out_fd, name = tempfile.mkstemp(prefix="crm-winback-pipe-")
-        with os.fdopen(out_fd, "wb") as dst:
-            while chunk := os.read(fd, 1 << 20):
-                dst.write(chunk)
-        return Path(name)
-    finally:
-        os.close(fd)
-
-
 def open_source(path: str | os.PathLike[str]) -> Source:
     """Sniff ``path`` and return a :class:`Source`. Raises :class:`InputError` for anything unreadable."""
     p = Path(path)
@@ -240,7 +184,7 @@ def open_source(path: str | os.PathLike[str]) -> Source:
     mode = p.stat().st_mode
     pipe_copy = None
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
-        pipe_copy = _copy_pipe(p)
+        pipe_copy = copy_pipe(p)
     elif not stat.S_ISREG(mode):
         raise InputError(f"{p}: is not a regular file (a socket or a device); give the export file itself")
     try:
@@ -275,12 +219,12 @@ def _open(p: Path, pipe_copy: Path | None, robust: bool) -> Source:
         source = _open_parquet(p, data)
     else:
         compressed = magic[:2] == b"\x1f\x8b"
-        head = _read_head(data, compressed)
+        head = read_head(data, compressed)
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if not stripped:
             raise InputError(f"{p}: the file holds no data; export the orders again")
         is_json_suffix = any(s in (".json", ".ndjson", ".jsonl") for s in suffixes)
-        if (stripped[:1] in (b"[", b"{") or is_json_suffix) and _utf16(head) is None:
+        if (stripped[:1] in (b"[", b"{") or is_json_suffix) and utf16_encoding(head) is None:
             source = _open_json(p, data, stripped[:1])
         else:
             source = _open_csv(p, data, head, compressed, robust)
@@ -322,44 +266,6 @@ def _open_json(p: Path, data: Path, first: bytes) -> Source:
     return Source(p, "json", headers, f"(SELECT {select_list} FROM {reader})", notes=[kind_note])
 
 
-@dataclass
-class _Head:
-    """What the first megabyte says about a CSV."""
-
-    lines: list[str]  # decoded, without line endings; the last (possibly cut) line dropped
-    utf16: str | None
-    fallback: bool  # a line of the head is not UTF-8
-    mixed_endings: bool  # both CRLF and bare LF end lines
-
-
-def _sniff(head: bytes) -> _Head:
-    utf16 = _utf16(head)
-    full = len(head) == _HEAD_BYTES
-    fallback = False
-    if utf16:
-        cut = head[: len(head) - (len(head) % 2)]
-        text = cut.decode(utf16, errors="replace")
-        raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        crlf = bare = 0
-    else:
-        crlf = head.count(b"\r\n")
-        bare = head.count(b"\n") - crlf
-        # a file with CR alone ends its lines like old Mac Excel
-        parts = head.split(b"\r") if crlf == 0 and bare == 0 else head.split(b"\n")
-        if full and len(parts) > 1:
-            parts = parts[:-1]  # the last line may be cut by the read window (even inside a character)
-        raw_lines = []
-        for part in parts:
-            line, fell_back = decode_line(part.rstrip(b"\r"))
-            raw_lines.append(line)
-            fallback = fallback or fell_back
-    if utf16 and full and len(raw_lines) > 1:
-        raw_lines = raw_lines[:-1]
-    if raw_lines:
-        raw_lines[0] = raw_lines[0].lstrip("\ufeff")
-    return _Head(raw_lines, utf16, fallback, crlf > 0 and bare > 0)
-
-
 def _find_header(lines: list[str]) -> tuple[int, str | None, int]:
     """(index of the header line, delimiter, lines skipped above it for a ``sep=`` line, titles or blanks).
 
@@ -384,7 +290,7 @@ def _find_header(lines: list[str]) -> tuple[int, str | None, int]:
 
 
 def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) -> Source:
-    sniffed = _sniff(head)
+    sniffed = sniff(head)
     lines = sniffed.lines
     at, delimiter, skipped = _find_header(lines)
     body = lines[at + 1 :]
@@ -403,9 +309,9 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
             "add a header row naming the columns (e.g. customer_id,date,amount)"
         )
     if not any(ln.strip() for ln in body):
-        if len(head) == _HEAD_BYTES:
+        if len(head) == HEAD_BYTES:
             raise InputError(
-                f"{p}: row 1 is longer than {_HEAD_BYTES >> 20} MB: a field holds a whole document, or a "
+                f"{p}: row 1 is longer than {HEAD_BYTES >> 20} MB: a field holds a whole document, or a "
                 'quote (") opened in that row is never closed; check that row of the export'
             )
         raise InputError(f"{p}: only a header line and no rows; export the orders again")
@@ -423,13 +329,13 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
             sample = []
         line_breaks = any("\n" in f for row in sample for f in row)
         sample = [row for row in sample if row]
-        if line_breaks and len(head) < _HEAD_BYTES:
-            _check_quotes_close(p, io.StringIO("\n".join(body) + "\n"), delimiter)
+        if line_breaks and len(head) < HEAD_BYTES:
+            check_quotes_close(p, io.StringIO("\n".join(body) + "\n"), delimiter)
     source = Source(p, "csv", headers, "", delimiter=delimiter, compressed=compressed, sample=sample)
     source.robust = robust
     source.parallel = not (line_breaks or robust)
     if robust or sniffed.utf16 or sniffed.fallback or skipped or sniffed.mixed_endings:
-        tmp, fallback_lines, utf8_lines = _normalise(data, compressed, sniffed.utf16, skipped)
+        tmp, fallback_lines, utf8_lines = normalise(data, compressed, sniffed.utf16, skipped)
         source.read_path, source._tempfile, source.normalised = tmp, tmp, True
         source.fallback_lines = fallback_lines
         if sniffed.utf16:
@@ -437,12 +343,12 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
         elif fallback_lines:
             lines_word = "line" if fallback_lines == 1 else "lines"
             source.encoding = (
-                _FALLBACK if not utf8_lines else f"utf-8 ({fallback_lines:,} {lines_word} {_FALLBACK})"
+                FALLBACK if not utf8_lines else f"utf-8 ({fallback_lines:,} {lines_word} {FALLBACK})"
             )
         if skipped:
             what = "line" if skipped == 1 else "lines"
             source.notes.append(f"skipped {skipped} {what} above the header (title, blank or sep= lines)")
-    if delimiter != "whitespace" and len(head) == _HEAD_BYTES and not source.read_compressed:
+    if delimiter != "whitespace" and len(head) == HEAD_BYTES and not source.read_compressed:
         _check_file_quotes_close(source)
     if delimiter == "whitespace":
         comp = ", compression='gzip'" if source.read_compressed else ""
@@ -460,89 +366,17 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
     return source
 
 
-def _odd_quotes(path: Path) -> bool:
-    """Whether the file holds an odd number of double quotes (one pass over the bytes, ~0.2 s per GB)."""
-    odd = False
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(16 << 20), b""):
-            odd ^= chunk.count(b'"') % 2 == 1
-    return odd
-
-
 def _check_file_quotes_close(source: Source) -> None:
-    """The quote check past the head: a well-formed CSV holds an even number of double quotes (each value's
-    pair, and doubled quotes inside). An odd count may be a quote that never closes, which DuckDB reads as one
-    value holding every later row: then find it row by row, and refuse."""
-    if not _odd_quotes(source.data_path):
+    """Refuse a file (past its head) where a quote never closes; DuckDB would read every later row as one value.
+
+    A well-formed CSV holds an even number of double quotes (each value's pair, and doubled quotes inside): only
+    an odd count costs the row-by-row search.
+    """
+    if not odd_quotes(source.data_path):
         return
     with open(source.data_path, encoding="utf-8", errors="replace", newline="") as text:
         next(csv.reader(text, delimiter=source.delimiter or ","), None)  # the header
-        _check_quotes_close(source.path, text, source.delimiter or ",")
-
-
-def _check_quotes_close(p: Path, text: IO[str], delimiter: str) -> None:
-    """Refuse text (the data rows) where a quote opens a value and never closes: it swallows every row after."""
-    rows = 0
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
-    try:
-        for _ in reader:
-            rows += 1
-    except csv.Error as exc:
-        if "unexpected end of data" in str(exc):
-            raise InputError(
-                f'{p}: row {rows + 1}: a quote (") opens a value that never closes, so every row after it would '
-                'be read as part of that value; remove the stray quote or double it ("")'
-            ) from None
-
-
-def _normalise(data: Path, compressed: bool, utf16: str | None, skip: int) -> tuple[Path, int, int]:
-    """A UTF-8 copy with LF line endings from the header line on; (path, cp1252 lines, non-ASCII UTF-8 lines)."""
-    fd, name = tempfile.mkstemp(prefix="crm-winback-", suffix=".csv")
-    fallback = utf8 = 0
-    try:
-        with _open_binary(data, compressed) as src, os.fdopen(fd, "wb") as dst:
-            if utf16:
-                text = io.TextIOWrapper(src, encoding=utf16, errors="replace", newline="")
-                for number, line in enumerate(text):
-                    if number >= skip:
-                        dst.write(line.rstrip("\r\n").lstrip("\ufeff").encode("utf-8") + b"\n")
-            else:
-                for number, raw in enumerate(_binary_lines(src)):
-                    if number < skip:
-                        continue
-                    raw = raw.rstrip(b"\r\n")
-                    if number == 0:
-                        raw = raw.removeprefix(b"\xef\xbb\xbf")
-                    if not raw.isascii():
-                        line, fell_back = decode_line(raw)
-                        if fell_back:
-                            fallback += 1
-                            raw = line.encode("utf-8")
-                        else:
-                            utf8 += 1
-                    dst.write(raw + b"\n")
-    except (OSError, EOFError) as exc:
-        Path(name).unlink(missing_ok=True)
-        raise InputError(f"{data}: cannot be read ({exc}); check that the file is complete") from None
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name), fallback, utf8
-
-
-def _binary_lines(src: IO[bytes]) -> Iterator[bytes]:
-    """Lines ending in LF (or CRLF); a file with CR alone (old Mac Excel) is split on CR."""
-    first = src.read(_HEAD_BYTES)
-    if b"\n" not in first and b"\r" in first:
-        yield from (first + src.read()).split(b"\r")
-        return
-    carry = b""
-    for chunk in itertools.chain((first,), iter(lambda: src.read(1 << 20), b"")):
-        lines = (carry + chunk).split(b"\n")
-        carry = lines.pop()
-        yield from lines
-    if carry:
-        yield carry
+        check_quotes_close(source.path, text, source.delimiter or ",")
 
 
 def describe_read_error(source: Source, exc: BaseException) -> str:
