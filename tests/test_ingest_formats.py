@@ -232,3 +232,14 @@ def test_a_character_cut_by_the_first_megabyte_does_not_trigger_the_slow_path(tm
         assert (source.normalised, source.encoding, source.fallback_lines) == (False, "utf-8", 0)
     finally:
         source.close()
+
+
+def test_a_long_note_in_the_first_rows_is_read_and_the_csv_limit_is_put_back(tmp_path: Path) -> None:
+    import csv
+
+    before = csv.field_size_limit()
+    note = "n" * 300_000  # over Python's default csv field limit (131,072)
+    text = f'customer,date,amount,note\nA,2024-01-01,10,"{note}"\nB,2024-01-02,5,ok\n'
+    q = profile_file(_write(tmp_path / "o.csv", text), IngestOptions(today=TODAY))
+    assert (q.customers, q.net_revenue) == (2, 15.0)
+    assert csv.field_size_limit() == before

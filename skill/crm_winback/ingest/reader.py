@@ -18,7 +18,6 @@ import io
 import os
 import re
 import stat
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from .text import (
     HEAD_BYTES,
     check_quotes_close,
     copy_pipe,
+    long_csv_fields,
     normalise,
     odd_quotes,
     read_head,
@@ -40,9 +40,6 @@ from .text import (
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", "whitespace": "runs of whitespace"}
 _MAX_LINE_MB = 2  # DuckDB's limit on one CSV row (its default max_line_size)
-
-# The head is parsed with Python's csv module: a long note in the first rows must not stop it.
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 @dataclass
@@ -227,7 +224,8 @@ def _open(p: Path, pipe_copy: Path | None, robust: bool) -> Source:
         if (stripped[:1] in (b"[", b"{") or is_json_suffix) and utf16_encoding(head) is None:
             source = _open_json(p, data, stripped[:1])
         else:
-            source = _open_csv(p, data, head, compressed, robust)
+            with long_csv_fields():
+                source = _open_csv(p, data, head, compressed, robust)
     source._pipe_copy = pipe_copy
     return source
 

@@ -14,8 +14,11 @@ import io
 import itertools
 import os
 import select
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
@@ -25,6 +28,24 @@ from ..errors import InputError
 HEAD_BYTES = 1 << 20  # what is sniffed: the first megabyte
 PIPE_WAIT_SECONDS = 3.0  # how long a named pipe may stay silent before we stop waiting for its writer
 FALLBACK = "cp1252"
+
+
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def long_csv_fields() -> Iterator[None]:
+    """Let Python's csv module read fields of any length (a long Shopify note) while sniffing an export.
+
+    The limit is process-wide, so it is raised only for the block and then put back: other readers (the
+    suppression file, for one) keep refusing over-long cells.
+    """
+    with _FIELD_LIMIT_LOCK:
+        old = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        try:
+            yield
+        finally:
+            csv.field_size_limit(old)
 
 
 def open_binary(path: Path, compressed: bool) -> IO[bytes]:
