@@ -137,7 +137,10 @@ def _detect_delimiter(lines: list[str]) -> str | None:
             counts = counts[:-1]  # the last row may be cut short by the sample
         if not counts or counts[0] < 2:
             continue
-        if all(c == counts[0] for c in counts):
+        # every row alike; or every row one longer than the header (a delimiter after each row's last value)
+        if all(c == counts[0] for c in counts) or (
+            len(counts) > 1 and all(c == counts[0] + 1 for c in counts[1:])
+        ):
             if best is None or counts[0] > best[0]:
                 best = (counts[0], delim)
         elif sum(c == counts[0] for c in counts) > len(counts) / 2 and (
@@ -327,6 +330,8 @@ def _open_csv(p: Path, data: Path, head: bytes, compressed: bool, robust: bool) 
             sample = []
         line_breaks = any("\n" in f for row in sample for f in row)
         sample = [row for row in sample if row]
+        if sample and all(len(row) == len(headers) + 1 and not row[-1].strip() for row in sample):
+            headers.append(f"column {len(headers) + 1}")  # each row ends with a delimiter the header lacks
         if line_breaks and len(head) < HEAD_BYTES:
             check_quotes_close(p, io.StringIO("\n".join(body) + "\n"), delimiter)
     source = Source(p, "csv", headers, "", delimiter=delimiter, compressed=compressed, sample=sample)
