@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -93,6 +94,22 @@ def ingest_late_stray_quote(target: Path, note: str = '"oops') -> None:
     lines.append(f"Z,2024-02-01,5,{note}\n")
     lines += [f"D{i},2024-02-{1 + i % 28:02d},1.00,ok\n" for i in range(100)]
     target.write_text("".join(lines), encoding="utf-8")
+
+
+def models_regular_buyers(target: Path, customers: int = 60, days: int = 280) -> None:
+    """Regular buyers (every 10-16 days; every fourth one stops), with a second order later the same day on
+    every third purchase day: a purchase day counts once, so no gap between purchase days is zero."""
+    start = dt.date(2024, 1, 1)
+    lines = ["customer,date,amount"]
+    for i in range(customers):
+        cycle = 10 + i % 7
+        stop = days if i % 4 else 60 + 5 * i
+        for k, offset in enumerate(range(i % 9, min(days, stop), cycle)):
+            day = (start + dt.timedelta(days=offset)).isoformat()
+            lines.append(f"C{i:03d},{day} 09:{i % 60:02d},{10 + k % 5}")
+            if k % 3 == 0:
+                lines.append(f"C{i:03d},{day} 17:{i % 60:02d},{3 + k % 2}")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def outputs_hardlink(target: Path, source: str) -> None:
