@@ -17,6 +17,85 @@ def folder(target: Path) -> None:
     target.mkdir()
 
 
+def ingest_late_cp1252(target: Path) -> None:
+    """Over a megabyte of UTF-8 (accented names included), then one row written in cp1252."""
+    rows = ["order_id,customer,date,amount\n", "1,Zoë,2024-01-05,10.00\n"]
+    rows += [f"{100 + i},C{i % 1000},2024-01-{1 + i % 28:02d},1.00\n" for i in range(40000)]
+    data = "".join(rows).encode("utf-8") + "2,Renée,2024-02-01,2.50\n".encode("cp1252")
+    target.write_bytes(data)
+
+
+def ingest_late_line_break(target: Path) -> None:
+    """A quoted field with a line break in it, after the first megabyte (past the sniffed head)."""
+    rows = ["order_id,customer,date,amount,note\n"]
+    rows += [f"{100 + i},C{i % 1000},2024-01-{1 + i % 28:02d},1.00,plain\n" for i in range(30000)]
+    rows.append('1,Z,2024-02-01,2.50,"leave at the door\nring twice"\n')
+    target.write_text("".join(rows), encoding="utf-8")
+
+
+def ingest_late_crlf(target: Path) -> None:
+    """LF line endings for over a megabyte, then CRLF (two exports pasted together)."""
+    rows = ["order_id,customer,date,amount\n"]
+    rows += [f"{100 + i},C{i % 1000},2024-01-{1 + i % 28:02d},1.00\n" for i in range(40000)]
+    rows += ["1,Z,2024-02-01,2.50\r\n", "2,Z,2024-02-02,3.50\r\n"]
+    target.write_text("".join(rows), encoding="utf-8", newline="")
+
+
+def ingest_big_cell(target: Path, megabytes: int = 60, row: int = 1) -> None:
+    """A cell of ``megabytes`` MB in data row ``row`` (a pasted document, or a quote never closed)."""
+    lines = [b"customer,date,amount,note\n"]
+    for i in range(1, 4):
+        note = b"x" * (megabytes << 20) if i == row else b"ok"
+        lines.append(b"C%d,2024-01-0%d,10.00,%s\n" % (i, i, note))
+    target.write_bytes(b"".join(lines))
+
+
+def ingest_fifo_with_writer(target: Path, text: str = "") -> None:
+    """A named pipe that a background thread fills once a reader opens it (like `<(gunzip -c x.gz)`)."""
+    import threading
+
+    os.mkfifo(target)
+
+    def write() -> None:
+        with open(target, "w", encoding="utf-8") as fh:  # blocks until the reader opens the pipe
+            fh.write(text)
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+def ingest_reencode(target: Path, source: str, encoding: str) -> None:
+    """A test data file (path under tests/) saved again in another encoding."""
+    text = (Path(__file__).resolve().parent / source).read_text(encoding="utf-8")
+    target.write_bytes(text.encode(encoding))
+
+
+def ingest_append_cp1252(target: Path, source: str) -> None:
+    """A Shopify test export with one more line item of order #1001 appended in cp1252 (Crème)."""
+    data = (Path(__file__).resolve().parent / source).read_bytes()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    extra = "#1001,,,,,,,,,,,,,,1,Crème,10.00,CR-1,,,,\n".encode("cp1252")
+    target.write_bytes(data + extra)
+
+
+def ingest_late_value(target: Path, amount: str, rows: int = 3000) -> None:
+    """``rows`` plain orders (past the 2,000-row sample the fast typed read is planned on), then one with
+    ``amount`` written as given (order id 99999, customer Z)."""
+    lines = ["order_id,customer,date,amount\n"]
+    lines += [f"{i},C{i % 500},2024-01-{1 + i % 28:02d},1.00\n" for i in range(1, rows + 1)]
+    lines.append(f"99999,Z,2024-02-01,{amount}\n")
+    target.write_text("".join(lines), encoding="utf-8")
+
+
+def ingest_late_stray_quote(target: Path, note: str = '"oops') -> None:
+    """60,000 plain rows (past the sniffed megabyte), one row whose note is ``note``, then 100 more rows."""
+    lines = ["customer,date,amount,note\n"]
+    lines += [f"C{i},2024-01-{1 + i % 28:02d},1.00,ok\n" for i in range(60000)]
+    lines.append(f"Z,2024-02-01,5,{note}\n")
+    lines += [f"D{i},2024-02-{1 + i % 28:02d},1.00,ok\n" for i in range(100)]
+    target.write_text("".join(lines), encoding="utf-8")
+
+
 def models_regular_buyers(target: Path, customers: int = 60, days: int = 280) -> None:
     """Regular buyers (every 10-16 days; every fourth one stops), with a second order later the same day on
     every third purchase day: a purchase day counts once, so no gap between purchase days is zero."""

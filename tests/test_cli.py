@@ -301,6 +301,6 @@ def test_a_bad_value_past_the_sampled_rows_is_still_named_with_its_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = "".join(f"{i},C{i % 50},2024-01-{1 + i % 28:02d},{i % 90}.50\n" for i in range(1, 2501))
-    path = write(tmp_path / "late.csv", "order_id,customer,date,amount\n" + good + "2501,C1,2024-02-01,n/a\n")
+    path = write(tmp_path / "late.csv", "order_id,customer,date,amount\n" + good + "2501,C1,2024-02-01,ten\n")
     code, _, err = run(["profile", str(path)], capsys)
-    assert code == 2 and "column 'amount', row 2501: cannot read 'n/a' as an amount" in err
+    assert code == 2 and "column 'amount', row 2501: cannot read 'ten' as an amount" in err

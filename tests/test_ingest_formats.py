@@ -141,5 +141,105 @@ def test_a_cp1252_byte_after_the_first_megabyte_is_still_detected(tmp_path: Path
     text = "order_id,customer,date,total\n" + filler + "1,Zoë,2024-02-01,2.50\n"
     path = _write(tmp_path / "o.csv", text, "cp1252")
     q = profile_file(path, IngestOptions(today=TODAY))
-    # ë is the same byte in cp1252 and latin-1; with no 0x80-0x9F byte the file reads as latin-1
-    assert (q.orders, q.customers, q.file_format) == (40001, 2, "CSV, comma-separated, latin-1")
+    # the one line that is not UTF-8 is decoded as cp1252, and counted
+    assert (q.orders, q.customers, q.file_format) == (40001, 2, "CSV, comma-separated, cp1252")
+    assert [(e.reason, e.rows) for e in q.exclusions] == [("text not UTF-8", 1)]
+
+
+def test_a_sixty_megabyte_cell_is_refused_naming_its_row_and_cause(tmp_path: Path) -> None:
+    from crm_winback.errors import InputError
+
+    from .catalogue_gen import ingest_big_cell
+
+    ingest_big_cell(tmp_path / "o.csv", megabytes=60, row=1)
+    with pytest.raises(InputError) as caught:
+        profile_file(tmp_path / "o.csv", IngestOptions(today=TODAY))
+    message = str(caught.value)
+    assert "row 1 is longer than 1 MB" in message and "never closed" in message and "\n" not in message
+
+
+def test_two_digit_years_never_land_after_this_year(tmp_path: Path) -> None:
+    # TODAY is 2026-11-23: 00-26 are 20xx, 27-99 are 19xx; 31/12/26 is then in the future (excluded)
+    dates = ["31/12/99", "01/01/00", "15/01/26", "31/12/26"]
+    q = profile_file(_write(tmp_path / "o.csv", _csv(_rows(PLAIN, dates), ",")), IngestOptions(today=TODAY))
+    assert q.date_format_reason == (
+        "a first number reaches 31, so it is the day; two-digit years 00-26 read as 20xx and 27-99 as 19xx, "
+        "so that no date falls after 2026"
+    )
+    assert (str(q.first_order_date), str(q.last_order_date), q.orders) == ("1999-12-31", "2026-01-15", 3)
+    assert [(e.reason, e.rows) for e in q.exclusions] == [("date in the future", 1)]
+
+
+def test_two_digit_years_a_century_apart_are_refused(tmp_path: Path) -> None:
+    from crm_winback.errors import InputError
+
+    # 27 cannot be 2027 (after this year) and 1927 is 99 years before 2026: a typo or a misreading
+    dates = ["31/12/25", "01/01/27", "15/01/26", "13/12/26"]
+    with pytest.raises(InputError, match=r"from 1927 to 2026.*four-digit years"):
+        profile_file(_write(tmp_path / "o.csv", _csv(_rows(PLAIN, dates), ",")), IngestOptions(today=TODAY))
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal_comma", "expected"),
+    [
+        ("1.23456E+03", False, "1234.5600"),
+        ("1.205e2", False, "120.5000"),
+        ("2.5E-01", False, "0.2500"),
+        ("1,5E+02", True, "150.0000"),
+        ("\u221220.00", False, "-20.0000"),  # minus sign
+        ("\u201320.00", False, "-20.0000"),  # en dash
+        ("\u201420.00", False, "-20.0000"),  # em dash
+        ("\uff0d20.00", False, "-20.0000"),  # full-width hyphen-minus
+        ("\u2212$1,234.50", False, "-1234.5000"),
+        ("20,00-", True, "-20.0000"),  # trailing minus
+        ("$ -", False, "0.0000"),  # Excel accounting zero
+        ("1\u00a0234,50 \u20ac", True, "1234.5000"),
+        ("1E400", False, None),  # out of range: not a number we can hold, so the value is named as bad
+    ],
+)
+def test_money_text_is_read_exactly(text: str, decimal_comma: bool, expected: str | None) -> None:
+    from crm_winback.ingest.parse import MoneyFormat, money_sql
+
+    con = duckdb.connect()
+    sql = money_sql("v", MoneyFormat(decimal_comma, False, ()))
+    row = con.execute(f"SELECT CAST({sql} AS VARCHAR) FROM (SELECT ? AS v)", [text]).fetchone()
+    con.close()
+    assert row is not None and row[0] == expected
+
+
+def test_lines_does_not_import_load() -> None:
+    # load builds on lines; the reverse import made a cycle (issue 13)
+    import ast
+
+    import crm_winback.ingest.lines as lines
+
+    tree = ast.parse(Path(lines.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "load" not in imported and "crm_winback.ingest.load" not in imported
+
+
+def test_a_character_cut_by_the_first_megabyte_does_not_trigger_the_slow_path(tmp_path: Path) -> None:
+    from crm_winback.ingest.reader import open_source
+
+    head = "order_id,customer,date,total\n" + "".join(f"{i},A,2024-01-05,1.00\n" for i in range(50000))
+    head = head[: (1 << 20) - 200]
+    head = head[: head.rindex("\n") + 1]
+    pad = (1 << 20) - 1 - len(head.encode()) - len("9,")  # "ë" starts on the window's last byte
+    text = head + "9," + "x" * pad + "ë,2024-01-06,2.00\n" + "10,B,2024-01-07,3.00\n"
+    assert text.encode()[(1 << 20) - 1 : (1 << 20) + 1] == "ë".encode()
+    source = open_source(_write(tmp_path / "o.csv", text))
+    try:
+        assert (source.normalised, source.encoding, source.fallback_lines) == (False, "utf-8", 0)
+    finally:
+        source.close()
+
+
+def test_a_long_note_in_the_first_rows_is_read_and_the_csv_limit_is_put_back(tmp_path: Path) -> None:
+    import csv
+
+    before = csv.field_size_limit()
+    note = "n" * 300_000  # over Python's default csv field limit (131,072)
+    text = f'customer,date,amount,note\nA,2024-01-01,10,"{note}"\nB,2024-01-02,5,ok\n'
+    q = profile_file(_write(tmp_path / "o.csv", text), IngestOptions(today=TODAY))
+    assert (q.customers, q.net_revenue) == (2, 15.0)
+    assert csv.field_size_limit() == before

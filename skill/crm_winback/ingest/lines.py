@@ -5,12 +5,12 @@ text path that detects every convention and names bad values with their rows.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -19,17 +19,16 @@ from ..workdb import first_row
 from .parse import (
     DateFormat,
     MoneyFormat,
+    blank_sql,
     date_sql,
     detect_date_format,
     detect_money_format,
     mark_sql,
     money_sql,
+    null_word_sql,
 )
-from .reader import NotUtf8Error, Source, sql_ident, sql_string
+from .reader import ReadAgain, Source, describe_read_error, sql_ident, sql_string
 from .status import status_class_sql
-
-if TYPE_CHECKING:
-    from .load import IngestOptions
 
 _TRUE = ("yes", "y", "true", "t", "1", "subscribed", "opted_in", "opt_in", "optin", "accepted", "granted")
 _FALSE = (
@@ -93,7 +92,7 @@ _TEXT_ROLES = (
 
 @dataclass(frozen=True)
 class FastPlan:
-    """Column types for DuckDB to parse while it reads, and whether customer ids are emails (lower-cased).
+    """Column types for DuckDB to parse while it reads.
 
     ``integer_ids``: the order ids are read as BIGINT (every sampled id a plain number without leading
     zeros). Should a later id not be one, the read fails and the text path takes over; should two ids
@@ -101,7 +100,6 @@ class FastPlan:
     """
 
     types: dict[str, str]
-    lower_customer: bool
     integer_ids: bool = False
 
 
@@ -138,8 +136,7 @@ def fast_plan(source: Source, m: Mapping[str, str]) -> FastPlan | None:
     integer_ids = "order_id" in m and all(_PLAIN_ID_NUMBER.fullmatch(v) for v in values("order_id"))
     if integer_ids:
         types[m["order_id"]] = "BIGINT"
-    lower = "customer" in m and any("@" in v for v in values("customer")[:50])
-    return FastPlan(types, lower, integer_ids)
+    return FastPlan(types, integer_ids)
 
 
 def read_typed(
@@ -161,15 +158,8 @@ def read_typed(
 def _read_typed(
     con: duckdb.DuckDBPyConnection, source: Source, m: Mapping[str, str], plan: FastPlan
 ) -> LinesRead | None:
-    assert source.delimiter is not None
-    comp = ", compression='gzip'" if source.compressed else ""
-    enc = ", encoding='latin-1'" if source.encoding == "latin-1" else ""
     # every column's type given: DuckDB skips sniffing the file (~25 ms, a few percent of a 100k-line run)
-    columns = ", ".join(f"{sql_string(h)}: '{plan.types.get(h, 'VARCHAR')}'" for h in source.headers)
-    table = (
-        f"read_csv({sql_string(str(source.path))}, header=true, delim={sql_string(source.delimiter)}, "
-        f"quote='\"', escape='\"', columns={{{columns}}}, auto_detect=false, null_padding=true{comp}{enc})"
-    )
+    table = source.csv_table(plan.types)
     r = {role: sql_ident(header) for role, header in m.items()}
     exprs = {
         "date": f"CAST({r['date']} AS DATE)",
@@ -184,7 +174,7 @@ def _read_typed(
         exprs["currency"] = f"upper(nullif(trim({r['currency']}), ''))"
     if plan.integer_ids:
         exprs["order_id"] = r["order_id"]  # kept as BIGINT; the orders view shows it as text
-    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, plan.lower_customer)} FROM {table}")
+    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs)} FROM {table}")
     rows = scalar(con, "SELECT count(*) FROM lines")
     if rows == 0:
         raise InputError(f"{source.path}: only a header line and no rows; export the orders again")
@@ -207,7 +197,7 @@ _LINE_DEFAULTS = {
 }  # fmt: skip
 
 
-def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str, str], lower: bool) -> str:
+def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str, str]) -> str:
     """The SELECT list of the ``lines`` table, shared by the typed and the text path.
 
     Only columns the export has are stored (an in-memory column of NULLs still costs memory); readers get
@@ -220,8 +210,8 @@ def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str
         return f"lower(nullif(trim({r[role]}), ''))" if lowercase else f"nullif(trim({r[role]}), '')"
 
     columns = {
-        "customer_id": text("customer", lower),
-        "order_id": exprs.get("order_id") or text("order_id"),
+        "customer_id": _customer_key(r["customer"]) if "customer" in m else None,
+        "order_id": exprs.get("order_id") or (_text_sql(r["order_id"]) if "order_id" in m else None),
         "order_date": exprs["date"],
         "value": exprs.get("value"),
         "refunded": exprs.get("refunded"),
@@ -241,6 +231,25 @@ def _lines_select(m: Mapping[str, str], r: Mapping[str, str], exprs: Mapping[str
     return "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in columns.items() if expr is not None)
 
 
+def _customer_key(expr: str) -> str:
+    """The customer key: trimmed; an email address (any value with an @) lower-cased, decided per value.
+
+    ``Ana@X.com`` and ``ana@x.com`` are one customer; an id such as ``AB-12`` keeps its case.
+    """
+    v = _text_sql(expr)
+    return f"(CASE WHEN contains({v}, '@') THEN lower({v}) ELSE {v} END)"
+
+
+def _text_sql(expr: str) -> str:
+    """A key as text: trimmed of spaces, tabs and no-break spaces, and out of Excel's ``="00123"`` wrapper.
+
+    A null word (a database's NULL for a guest order) is no key: such rows must not merge into one customer.
+    """
+    v = f"trim({expr}, ' \t\u00a0')"
+    key = f"""nullif(regexp_replace({v}, '^="(.*)"$', '\\1'), '')"""
+    return f"(CASE WHEN {null_word_sql(expr)} THEN NULL ELSE {key} END)"
+
+
 def line_col(con: duckdb.DuckDBPyConnection, name: str, prefix: str = "") -> str:
     """``prefix + name`` when the ``lines`` table stores the column, else its constant default."""
     present = {d[0] for d in con.execute("SELECT * FROM lines LIMIT 0").description}
@@ -251,7 +260,8 @@ def read_text(
     con: duckdb.DuckDBPyConnection,
     source: Source,
     m: Mapping[str, str],
-    options: IngestOptions,
+    date_format: str | None,
+    today: dt.date,
     shopify: bool,
     line_mode: bool,
 ) -> LinesRead:
@@ -260,17 +270,14 @@ def read_text(
     try:
         con.execute(f"CREATE TABLE src AS SELECT * FROM {source.sql}")
     except duckdb.Error as exc:
-        if source.kind == "csv" and source.encoding == "utf-8" and "unicode" in str(exc).lower():
-            raise NotUtf8Error from None
-        raise InputError(
-            f"{name}: could not be read as {source.describe()} ({short_error(exc)}); "
-            "check that it is an unmodified export"
-        ) from None
+        if source.kind == "csv" and not source.robust:
+            raise ReadAgain from None  # not UTF-8 past the head, mixed line endings, quoted line breaks...
+        raise InputError(describe_read_error(source, exc)) from None
     r = {role: sql_ident(header) for role, header in m.items()}
     rows_read = scalar(con, "SELECT count(*) FROM src")
     if rows_read == 0:
         raise InputError(f"{name}: only a header line and no rows; export the orders again")
-    date_fmt = detect_date_format(con, "src", m["date"], name, m["date"], options.date_format)
+    date_fmt = detect_date_format(con, "src", m["date"], name, m["date"], date_format, today)
     money_roles = [x for x in ("amount", "unit_price", "refunded_amount") if x in m]
     money_fmt = detect_money_format(con, "src", [m[x] for x in money_roles])
     monetary = "amount" in m or ("quantity" in m and "unit_price" in m)
@@ -289,7 +296,6 @@ def read_text(
             _check_parsed(con, source, m, role, money_sql(r[role], money_fmt), "an amount")
         if line_mode:
             _check_parsed(con, source, m, "quantity", quantity, "a quantity")
-    lower = m.get("customer") == m.get("email") or "@" in (_first_value(con, m["customer"]) or "")
     has_order_id = "order_id" in m
     # Rows roll up to orders for line items (and Shopify), or when order ids repeat (line totals).
     grouped = shopify or line_mode
@@ -314,20 +320,13 @@ def read_text(
         "currency": currency_sql,
     }
     rows_from = "(SELECT DISTINCT * FROM src)" if dedupe else "src"
-    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs, lower)} FROM {rows_from}")
+    con.execute(f"CREATE TABLE lines AS {_lines_select(m, r, exprs)} FROM {rows_from}")
     duplicate_rows = rows_read - scalar(con, "SELECT count(*) FROM lines") if dedupe else 0
     identical_rows = 0
     if not has_order_id:
         identical_rows = rows_read - scalar(con, "SELECT count(*) FROM (SELECT DISTINCT * FROM src)")
     con.execute("DROP TABLE src")
     return LinesRead(rows_read, grouped, monetary, date_fmt, money_fmt, duplicate_rows, identical_rows)
-
-
-def _first_value(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
-    row = first_row(
-        con.execute(f"SELECT {sql_ident(column)} FROM src WHERE {sql_ident(column)} IS NOT NULL LIMIT 1")
-    )
-    return row[0] if row else None
 
 
 def _check_parsed(
@@ -338,7 +337,7 @@ def _check_parsed(
     bad = [
         row[0]
         for row in con.execute(
-            f"SELECT DISTINCT {col} FROM src WHERE nullif(trim({col}), '') IS NOT NULL AND {parsed} IS NULL LIMIT 1000"
+            f"SELECT DISTINCT {col} FROM src WHERE NOT {blank_sql(col)} AND {parsed} IS NULL LIMIT 1000"
         ).fetchall()
     ]
     if not bad:
@@ -357,9 +356,9 @@ def _locate(source: Source, header: str, bad: set[str]) -> tuple[int | None, str
     if source.kind != "csv":
         return None, fallback
     try:
-        opener = gzip.open if source.compressed else open
-        with opener(source.path, "rb") as raw:
-            text = io.TextIOWrapper(raw, encoding=source.encoding, errors="replace", newline="")
+        opener = gzip.open if source.read_compressed else open
+        with opener(source.data_path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
             index = source.headers.index(header)
             if source.delimiter == "whitespace":
                 rows: Iterator[list[str]] = (line.split() for line in text)

@@ -32,8 +32,9 @@ from .orders import (
     build_orders,
     pick_currency,
 )
+from .parse import PLACEHOLDER_DATE
 from .quality import QualityReport, build_quality_report
-from .reader import NotUtf8Error, Source, detect_file_encoding, open_source, sql_string
+from .reader import ReadAgain, Source, open_source, reopen_robust, sql_string
 
 
 @dataclass
@@ -87,10 +88,10 @@ def load_orders(path: str | Path, options: IngestOptions | None = None) -> Inges
     source = open_source(path)
     try:
         return _load(source, options)
-    except NotUtf8Error:
-        # the first megabyte was UTF-8, a later byte is not: read the whole file's encoding and start again
-        source.close()
-        source = open_source(path, detect_file_encoding(source.path, source.compressed))
+    except ReadAgain:
+        # DuckDB failed past the sniffed head (a byte that is not UTF-8, a change of line endings, a line
+        # break inside quotes): normalise the file and read it once more
+        source = reopen_robust(source)
         try:
             return _load(source, options)
         except BaseException:
@@ -137,19 +138,20 @@ def _build(
     name = str(source.path)
     shopify = layout is not None and layout.name == "shopify_orders"
     line_mode = "quantity" in mapping and "unit_price" in mapping and not shopify
+    today = options.today or dt.date.today()
     plan = fast_plan(source, mapping) if not (shopify or line_mode) else None
     read = read_typed(con, source, mapping, plan) if plan is not None else None
     if read is None:
-        read = read_text(con, source, mapping, options, shopify, line_mode)
+        read = read_text(con, source, mapping, options.date_format, today, shopify, line_mode)
     currency = pick_currency(con, name, options.currency)
-    today = options.today or dt.date.today()
     has_order_id, grouped = "order_id" in mapping, read.grouped
     build_orders(con, has_order_id, grouped, first_row_totals=shopify)
 
     latest = first_row(
         con.execute(
-            "SELECT max(order_date) FROM all_orders WHERE customer_id IS NOT NULL AND order_date <= ?",
-            [today],
+            "SELECT max(order_date) FROM all_orders WHERE customer_id IS NOT NULL AND order_date <= ? "
+            "AND order_date > ?",
+            [today, PLACEHOLDER_DATE],
         )
     )
     if latest is None or latest[0] is None:
@@ -167,6 +169,7 @@ def _build(
               CASE
                 WHEN customer_id IS NULL THEN 'no customer id'
                 WHEN order_date IS NULL THEN 'no order date'
+                WHEN order_date <= DATE '{PLACEHOLDER_DATE.isoformat()}' THEN 'placeholder date (Excel or database zero date)'
                 WHEN {"FALSE" if currency is None else f"coalesce(currency, {sql_string(currency)}) <> {sql_string(currency)}"}
                     THEN 'other currency'
                 WHEN order_date > DATE '{today.isoformat()}' THEN 'date in the future'

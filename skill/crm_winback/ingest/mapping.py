@@ -65,6 +65,10 @@ def parse_map_option(text: str | None) -> dict[str, str]:
     return result
 
 
+def _shareable(a: str, b: str) -> bool:
+    return (a, b) in _SHAREABLE or (b, a) in _SHAREABLE
+
+
 def detect_layout(headers: Iterable[str]) -> LayoutSignature | None:
     normalized = {normalize_header(h) for h in headers}
     for layout in load_knowledge("columns.yaml", ColumnSynonyms).layouts:
@@ -90,11 +94,18 @@ def map_columns(
             raise InputError(
                 f"{source}: --map {role}={header}: no such column; columns are: {', '.join(headers)}"
             )
+        for other, used in mapping.items():
+            if used == found and not _shareable(role, other):
+                raise InputError(
+                    f"{source}: --map {other}={overrides[other]} and {role}={header} name the same column "
+                    f"'{found}'; one column cannot be two fields - map each field to its own column"
+                )
         mapping[role] = found
+    chosen = set(mapping.values())
     if layout is not None:
         for role, header in layout.map.items():
             found = by_norm.get(normalize_header(header))
-            if role not in mapping and found is not None:
+            if role not in mapping and found is not None and found not in chosen:
                 mapping[role] = found
     for role in ROLES:
         if role in mapping or role not in synonyms:

@@ -69,6 +69,15 @@ def build_quality_report(
     date_fmt, money_fmt, monetary, rows_read = read.date_fmt, read.money_fmt, read.monetary, read.rows_read
     duplicate_rows, identical_rows = read.duplicate_rows, read.identical_rows
     exclusions: list[Exclusion] = []
+    if source.fallback_lines:
+        exclusions.append(
+            Exclusion(
+                reason="text not UTF-8",
+                rows=source.fallback_lines,
+                action="flagged",
+                note="lines read as cp1252 (Windows Western European); the rest of the file as UTF-8",
+            )
+        )
     if duplicate_rows:
         exclusions.append(
             Exclusion(
@@ -110,7 +119,7 @@ def build_quality_report(
     counts = first_row(
         con.execute(
             f"""WITH c AS (
-                SELECT order_date, gross, refunded, n_lines, status_class, exclusion IS NULL AS kept,
+                SELECT customer_id, order_date, gross, refunded, n_lines, status_class, exclusion IS NULL AS kept,
                        {PURCHASE_ROW} AS purchase,  -- the orders table's rows
                        {other} AS other
                 FROM classified)
@@ -121,12 +130,36 @@ def build_quality_report(
                    count(*) FILTER (WHERE purchase), min(order_date) FILTER (WHERE purchase),
                    max(order_date) FILTER (WHERE purchase), sum(gross) FILTER (WHERE purchase),
                    sum(coalesce(refunded, 0)) FILTER (WHERE purchase),
-                   count(*) FILTER (WHERE other)
+                   count(*) FILTER (WHERE other),
+                   count(*) FILTER (WHERE purchase AND gross IS NULL),
+                   count(*) FILTER (WHERE purchase AND contains(upper(customer_id), 'E+')
+                                    AND regexp_matches(customer_id, '^\\d(\\.\\d+)?[eE]\\+\\d+$'))
             FROM c"""
         )
     )
     assert counts is not None
-    zero, pending, unknown, used, orders, first, last, gross, refunds, others = counts
+    zero, pending, unknown, used, orders, first, last, gross, refunds, others, no_amount, rounded_ids = counts
+    if rounded_ids:
+        exclusions.append(
+            Exclusion(
+                reason="customer id in scientific notation",
+                rows=rounded_ids,
+                orders=rounded_ids,
+                action="flagged",
+                note="Excel rounded these ids (like 1.23457E+12), so different customers may share one; "
+                "re-export with the id column formatted as text",
+            )
+        )
+    if monetary and no_amount:
+        exclusions.append(
+            Exclusion(
+                reason="empty amount",
+                rows=no_amount,
+                orders=no_amount,
+                action="flagged",
+                note="kept as an order (it counts for recency and frequency); adds nothing to revenue",
+            )
+        )
     if zero:
         exclusions.append(
             Exclusion(

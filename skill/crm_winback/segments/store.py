@@ -261,7 +261,7 @@ def save_snapshot(
     """Save the scored customers as a snapshot, in one transaction; idempotent on (shop, file hash, as-of, method)."""
     path = _path(db_path)
     source = Path(scored.ingested.source.path)
-    sha = file_sha256(source)
+    sha = file_sha256(scored.ingested.source.raw_path)  # a named pipe was read once: hash what it gave
     new = not check_store_path(path)
     folders = _missing_folders(path.parent) if new else []
     with open_store(path):
