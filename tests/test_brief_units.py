@@ -98,12 +98,12 @@ def test_trigger_days_follow_the_cycle_and_the_operators_lapse_threshold() -> No
     lib = load_library()
     resolved = resolve(load_context(DATA / "skincare_notes.yaml"), lib)
     days = {t.name: t.day for t in trigger_rows(lib, resolved)}
-    # skincare cycle 60 days; lapse_days 90 given in the notes
+    # skincare cycle 60 days; lapse_days 90 given in the notes: lapsed from day 90, churned from 2 x 90 = 180
     assert days == {
         "winback series": 90,
         "past the usual gap": 75,
         "segment downgrade": 0,
-        "last chance, then sunset": 240,
+        "last chance, then sunset": 180,
         "VIP gone quiet": 90,
         "second-order nudge": 45,
         "replenishment reminder": 60,

@@ -135,6 +135,9 @@ class Trigger(KnowledgeModel):
     signal: str
     timing_cycles: float | None = Field(default=None, gt=0, description="days = cycles x repurchase cycle")
     timing_days: int | None = Field(default=None, ge=0, description="a fixed delay, for event triggers")
+    starts_at: Literal["lapse", "churn"] | None = Field(
+        default=None, description="where its stage starts: the lapse threshold, or twice it (churned)"
+    )
     winback_quantile: float | None = Field(
         default=None, description="with predictions: this quartile of the stage's days to the winback date"
     )
@@ -146,8 +149,11 @@ class Trigger(KnowledgeModel):
 
     @model_validator(mode="after")
     def _one_timing(self) -> Trigger:
-        if (self.timing_cycles is None) == (self.timing_days is None):
-            raise ValueError("give exactly one of timing_cycles and timing_days")
+        given = [x for x in (self.timing_cycles, self.timing_days, self.starts_at) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of timing_cycles, timing_days and starts_at")
+        if self.winback_quantile is not None and self.starts_at is None:
+            raise ValueError("winback_quantile: only a trigger with starts_at can be compared with the model")
         if self.winback_quantile not in (None, 0.25, 0.5, 0.75):
             raise ValueError("winback_quantile must be 0.25, 0.5 or 0.75 (the quartiles the model reports)")
         return self
@@ -276,16 +282,22 @@ class MessageLibrary(KnowledgeModel):
 
 
 class SequenceStep(KnowledgeModel):
-    day: int | None = Field(default=None, ge=0)
+    day: int | None = Field(default=None, ge=0, description="days after the sequence's own event")
     at_cycles: float | None = Field(default=None, ge=0, description="day = cycles x repurchase cycle")
+    trigger: str | None = Field(
+        default=None, description="on the day of this trigger (winback_triggers.yaml)"
+    )
+    plus_days: int = Field(default=0, ge=0, description="days after that trigger's day")
     channel: Channel
     content: str
     goal: str
 
     @model_validator(mode="after")
     def _one_timing(self) -> SequenceStep:
-        if (self.day is None) == (self.at_cycles is None):
-            raise ValueError("give exactly one of day and at_cycles")
+        if sum(x is not None for x in (self.day, self.at_cycles, self.trigger)) != 1:
+            raise ValueError("give exactly one of day, at_cycles and trigger")
+        if self.plus_days and self.trigger is None:
+            raise ValueError("plus_days: only with trigger")
         return self
 
 
@@ -487,6 +499,18 @@ class Library(KnowledgeModel):
     programme: CrmProgramme
     red_flags: RedFlags
     consent: ConsentRules
+
+    @model_validator(mode="after")
+    def _steps_name_triggers(self) -> Library:
+        known = {t.id for t in self.triggers.triggers}
+        for seq in self.sequences.sequences:
+            for i, step in enumerate(seq.steps):
+                if step.trigger is not None and step.trigger not in known:
+                    raise ValueError(
+                        f"sequences.yaml {seq.id}.steps[{i}].trigger: '{step.trigger}' is not a trigger id in "
+                        "winback_triggers.yaml"
+                    )
+        return self
 
 
 LIBRARY_FILES: dict[str, tuple[str, type[KnowledgeModel]]] = {

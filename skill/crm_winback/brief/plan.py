@@ -17,7 +17,8 @@ from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map
 from .assumptions import Assumption, Resolved
-from .library import CHANNELS, STAGES, Library, Trigger
+from .library import CHANNELS, STAGES, Library
+from .timings import Timings, build_timings
 
 Level = Literal["high", "medium", "low"]
 _DOWN: dict[Level, Level] = {"high": "medium", "medium": "low", "low": "low"}
@@ -81,6 +82,7 @@ class WinbackModel(BaseModel):
     threshold: float | None
     rows: list[WinbackTimingRow]
     note: str
+    statement: str  # which source times the triggers, and why (from timings.choose)
 
 
 class MatrixCellOut(BaseModel):
@@ -121,6 +123,7 @@ class SequenceOut(BaseModel):
     goal: str
     exit_when: str
     steps: list[StepOut]
+    note: str = ""
 
 
 class KpiRow(BaseModel):
@@ -281,9 +284,6 @@ def framework() -> list[FrameworkRow]:
     ]
 
 
-QUARTILE_NAMES = {0.25: "lower quartile", 0.5: "median", 0.75: "upper quartile"}
-
-
 def fitted_model(data: ScoreResult | None) -> tuple[ModelOutlook | None, str]:
     """The BG/NBD outlook of the scored data when the fit was adequate, else None and why not."""
     if data is None:
@@ -296,49 +296,26 @@ def fitted_model(data: ScoreResult | None) -> tuple[ModelOutlook | None, str]:
     return model, ""
 
 
-def _model_day(t: Trigger, model: ModelOutlook, min_days: int) -> tuple[int, str] | None:
-    """Day and explanation of a model-timed trigger, from its stage's quartile (all customers if empty)."""
-    assert t.winback_quantile is not None and model.overall is not None
-    stages = {o.group: o for o in model.by_lifecycle}
-    group, label = stages.get(t.stage), f"the {t.stage} stage's"
-    if group is None or group.winback_days_median is None:
-        group, label = model.overall, "all"
-    quartiles = {0.25: group.winback_days_p25, 0.5: group.winback_days_median, 0.75: group.winback_days_p75}
-    value = quartiles[t.winback_quantile]
-    if value is None:
-        return None
-    day = max(min_days, round(value))
-    return day, (
-        f"day {day} (model estimate: {QUARTILE_NAMES[t.winback_quantile]} of {label} {group.customers:,} "
-        f"customers' days from the last order to the BG/NBD winback date; quartiles "
-        f"{group.winback_days_p25:g}-{group.winback_days_p75:g})"
-    )
+def timings_for(lib: Library, r: Resolved, data: ScoreResult | None) -> Timings:
+    """The one set of days every section of every document reads."""
+    return build_timings(lib, r, fitted_model(data)[0])
 
 
-def trigger_rows(lib: Library, r: Resolved, model: ModelOutlook | None = None) -> list[TriggerRow]:
-    """The library's triggers for this business; lapse timing from the model when given, else the cycle."""
+def trigger_rows(lib: Library, r: Resolved, timings: Timings | None = None) -> list[TriggerRow]:
+    """The library's triggers for this business, each on the day :mod:`.timings` decided."""
+    timings = timings or build_timings(lib, r)
     out = []
     for t in lib.triggers.triggers:
         if t.business_types and r.business_type not in t.business_types:
             continue
-        modelled = _model_day(t, model, lib.triggers.min_days) if model and t.winback_quantile else None
-        if t.timing_days is not None:
-            day, timing = t.timing_days, "on the event" if t.timing_days == 0 else f"day {t.timing_days}"
-        elif t.id == "lapsed-winback" and r.origin.get("lapse_days") == "given":
-            day, timing = r.lapse_days, f"day {r.lapse_days} (the shop's own lapse threshold"
-            timing += f"; model estimate: day {modelled[0]})" if modelled else ")"
-        elif modelled is not None:
-            day, timing = modelled
-        else:
-            assert t.timing_cycles is not None
-            day = max(lib.triggers.min_days, round(t.timing_cycles * r.cycle_days))
-            timing = f"day {day} ({t.timing_cycles:g} x {r.cycle_days:g}-day cycle)"
+        tt = timings.triggers[t.id]
+        timing = "on the event" if t.timing_days == 0 else f"day {tt.day} ({tt.basis})"
         out.append(
             TriggerRow(
                 name=t.name,
                 stage=t.stage,
                 signal=t.signal,
-                day=day,
+                day=tt.day,
                 timing=timing,
                 offer_type=t.offer_type,
                 channels=list(t.channels),
@@ -449,22 +426,39 @@ def ideas(lib: Library, r: Resolved) -> list[Idea]:
     return out
 
 
-def sequences(lib: Library, r: Resolved, ids: list[str]) -> list[SequenceOut]:
+def sequences(lib: Library, r: Resolved, ids: list[str], timings: Timings | None = None) -> list[SequenceOut]:
+    """The flows' steps, each on its day from :mod:`.timings`; a step for a channel not in use goes by email."""
+    timings = timings or build_timings(lib, r)
     avail = available_channels(lib, r)
     out = []
     for seq_id in ids:
         seq = lib.sequences.get(seq_id)
-        steps = []
+        steps, moved = [], []
         for st in seq.steps:
-            day = st.day if st.day is not None else round((st.at_cycles or 0) * r.cycle_days)
+            if st.trigger is not None:
+                day = timings.day(st.trigger) + st.plus_days
+            elif st.day is not None:
+                day = st.day
+            else:
+                day = round((st.at_cycles or 0) * timings.cycle_days)
             channel = st.channel if avail[st.channel][0] else "email"
-            content = (
-                st.content if channel == st.channel else f"{st.content} (by email: {st.channel} not in use)"
-            )
-            steps.append(StepOut(day=day, channel=channel, content=content, goal=st.goal))
+            if channel != st.channel and st.channel not in moved:
+                moved.append(st.channel)
+            steps.append(StepOut(day=day, channel=channel, content=st.content, goal=st.goal))
+        note = (
+            f"Planned {' and '.join(moved)} steps go by email here: {' and '.join(moved)} "
+            f"{'is' if len(moved) == 1 else 'are'} not in use."
+            if moved
+            else ""
+        )
         out.append(
             SequenceOut(
-                name=seq.name, trigger=seq.trigger, goal=seq.goal, exit_when=seq.exit_when, steps=steps
+                name=seq.name,
+                trigger=seq.trigger,
+                goal=seq.goal,
+                exit_when=seq.exit_when,
+                steps=steps,
+                note=note,
             )
         )
     return out
@@ -534,7 +528,7 @@ BRIEF_SLOTS = [
 
 
 def winback_model(
-    lib: Library, r: Resolved, data: ScoreResult | None
+    lib: Library, r: Resolved, data: ScoreResult | None, timings: Timings
 ) -> tuple[WinbackModel, list[Assumption]]:
     """The per-segment model timing, or the cycle-based timing stated as an assumption."""
     model, why = fitted_model(data)
@@ -556,9 +550,14 @@ def winback_model(
             f"BG/NBD fitted on the orders ({model.time_unit}); estimates, not promises - check them against "
             "the holdout group's reorders"
         )
-        return WinbackModel(available=True, threshold=model.threshold, rows=rows, note=note), []
+        return (
+            WinbackModel(
+                available=True, threshold=model.threshold, rows=rows, note=note, statement=timings.statement
+            ),
+            [],
+        )
     model_timed = {t.name for t in lib.triggers.triggers if t.winback_quantile is not None}
-    timed = [t for t in trigger_rows(lib, r) if t.name in model_timed]
+    timed = [t for t in trigger_rows(lib, r, timings) if t.name in model_timed]
     value = "; ".join(f"{t.name} {t.timing}" for t in timed)
     assumption = Assumption(
         field="winback_timing",
@@ -567,7 +566,7 @@ def winback_model(
         how_to_check="give --orders with enough repeat buyers (or --scores from crm-winback score --predict) "
         "to time these triggers from the per-segment BG/NBD winback dates",
     )
-    return WinbackModel(available=False, threshold=None, rows=[], note=why), [assumption]
+    return WinbackModel(available=False, threshold=None, rows=[], note=why, statement=""), [assumption]
 
 
 def churn_risk_basis(data: ScoreResult | None) -> str:
@@ -589,7 +588,8 @@ def churn_risk_basis(data: ScoreResult | None) -> str:
 def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> BriefPlan:
     """Decide every section of the brief."""
     cert = certainty(data)
-    timing, timing_assumptions = winback_model(lib, r, data)
+    timings = timings_for(lib, r, data)
+    timing, timing_assumptions = winback_model(lib, r, data, timings)
     return BriefPlan(
         title=f"CRM segment & winback brief: {r.brand_name}",
         brand=r.brand_name,
@@ -606,11 +606,11 @@ def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> Bri
         measured=data is not None,
         churn_risk_basis=churn_risk_basis(data),
         rfm_rows=data.scoring.scorecard.by_segment if data else [],
-        triggers=trigger_rows(lib, r, fitted_model(data)[0]),
+        triggers=trigger_rows(lib, r, timings),
         winback_model=timing,
         matrix=matrix_rows(lib, r),
         ideas=ideas(lib, r),
-        sequences=sequences(lib, r, ["re-engagement", "winback", "sunset"]),
+        sequences=sequences(lib, r, ["re-engagement", "winback", "sunset"], timings),
         kpis=kpis(lib),
         holdout=lib.kpis.holdout,
         benchmark_caveat=lib.kpis.benchmark_caveat,

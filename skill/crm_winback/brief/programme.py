@@ -23,6 +23,7 @@ from .plan import (
     data_quality_notes,
     facts,
     sequences,
+    timings_for,
 )
 from .plan import stage_rows as _stage_rows
 
@@ -107,7 +108,10 @@ def build_programme_plan(
         measured=data is not None,
         journey=journey,
         blueprints=sequences(
-            lib, r, ["welcome", "nurture", "post-purchase", "re-engagement", "winback", "sunset", "vip"]
+            lib,
+            r,
+            ["welcome", "nurture", "post-purchase", "re-engagement", "winback", "sunset", "vip"],
+            timings_for(lib, r, data),
         ),
         knowledge=lib.programme,
         stages=rows,
