@@ -47,6 +47,8 @@ class Resolved(BaseModel):
     goal_label: str
     priority_stages: list[str]
     lapse_days: int
+    existing_segments: list[str]  # the operator's segment names, as given
+    lifecycle_focus: str | None
     max_discount: float
     origin: dict[str, Origin]
     assumptions: list[Assumption]
@@ -272,6 +274,8 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         goal_label=gp.label,
         priority_stages=gp.priority_stages,
         lapse_days=lapse,
+        existing_segments=[seg.name for seg in ctx.existing_segments or []],
+        lifecycle_focus=ctx.lifecycle_focus,
         max_discount=max_discount,
         origin=origin,
         assumptions=assumptions,

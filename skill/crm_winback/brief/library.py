@@ -344,7 +344,8 @@ class Lever(KnowledgeModel):
     name: str
     driver: str
     assumed_change: str
-    revenue_lift: float = Field(ge=0, description="relative change in 12-month revenue")
+    share: float = Field(ge=0, lt=1, description="share of the group's customers who respond")
+    per: Literal["order", "year"] = Field(description="each worth one order, or one year of revenue")
     margin_points: float = Field(description="change in gross margin, percentage points of revenue")
     programme_cost_share: float = Field(ge=0, description="running cost as a share of the revenue lift")
     horizon: Literal["short", "medium", "long"]

@@ -18,6 +18,8 @@ from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map
 from .assumptions import Assumption, Resolved
 from .library import CHANNELS, STAGES, Library
+from .measures import Measures
+from .priority import ValueAtRisk, value_at_risk
 from .timings import Timings, build_timings
 
 Level = Literal["high", "medium", "low"]
@@ -162,6 +164,9 @@ class BriefPlan(BaseModel):
     measured: bool
     churn_risk_basis: str
     rfm_rows: list[ScorecardRow]
+    operator: list[str]  # the operator's own definitions, counted
+    risk: ValueAtRisk | None
+    crowded: list[str]  # scores holding more than half the customers, with what to do
     triggers: list[TriggerRow]
     winback_model: WinbackModel
     matrix: list[MatrixRow]
@@ -238,8 +243,55 @@ def _campaign_types(lib: Library) -> dict[str, str]:
     return {c.stage: c.campaign_type for c in lib.channels.matrix}
 
 
-def stage_rows(lib: Library, r: Resolved, data: ScoreResult | None) -> list[StageRow]:
+def stage_definitions(lib: Library, r: Resolved) -> dict[str, str]:
+    """The stage definitions the documents print: the operator's lapse threshold replaces the cycle multiples."""
     defs = {s.stage: s.description for s in lifecycle_rules().stages}
+    t = build_timings(lib, r)
+    if t.lapse_basis == "given":
+        at_risk, lapsed, churned = t.windows
+        defs["at-risk"] = (
+            f"no order for {at_risk.start} to {lapsed.start - 1} days: past the usual gap, before your lapse "
+            "threshold"
+        )
+        defs["lapsed"] = f"no order for {lapsed.start} to {churned.start - 1} days (your lapse threshold)"
+        defs["churned"] = f"no order for {churned.start} days or more (twice your lapse threshold)"
+    return defs
+
+
+def operator_lines(r: Resolved, data: ScoreResult | None, measures: Measures | None) -> list[str]:
+    """The operator's own definitions, each with its count on this export (or why there is none)."""
+    out = []
+    if r.origin.get("lapse_days") == "given" and data is not None:
+        if measures is None or measures.lapsed_customers is None:
+            out.append(
+                f"Your lapse threshold ({r.lapse_days} days) cannot be counted from a scores file: the stage "
+                "sizes below use the repurchase cycle; give --orders to count your definition."
+            )
+        else:
+            stages = {row.group: row.customers for row in data.scoring.scorecard.by_lifecycle}
+            share = measures.lapsed_revenue_share
+            out.append(
+                f"{measures.lapsed_customers:,} customers have not ordered in {r.lapse_days}+ days"
+                + (f" ({share * 100:.1f}% of revenue)" if share is not None else "")
+                + f": {stages.get('lapsed', 0):,} lapsed ({r.lapse_days} to {2 * r.lapse_days - 1} days) and "
+                f"{stages.get('churned', 0):,} churned ({2 * r.lapse_days}+ days)."
+            )
+    for seg in measures.operator if measures else []:
+        if seg.customers is None:
+            out.append(f"{seg.name} ({seg.definition or 'no definition'}): {seg.rule}; {seg.maps_to}.")
+            continue
+        of_revenue = f", {seg.revenue_share * 100:.1f}% of revenue" if seg.revenue_share is not None else ""
+        out.append(
+            f"{seg.name} ({seg.definition}): {seg.customers:,} customers{of_revenue}, read as {seg.rule}; "
+            f"{seg.maps_to}."
+        )
+    if measures is None and r.existing_segments and data is None:
+        out += [f"{name}: not counted - no order data was given." for name in r.existing_segments]
+    return out
+
+
+def stage_rows(lib: Library, r: Resolved, data: ScoreResult | None) -> list[StageRow]:
+    defs = stage_definitions(lib, r)
     measured = {row.group: row for row in data.scoring.scorecard.by_lifecycle} if data else {}
     types = _campaign_types(lib)
     rows = []
@@ -585,7 +637,9 @@ def churn_risk_basis(data: ScoreResult | None) -> str:
     )
 
 
-def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> BriefPlan:
+def build_brief_plan(
+    lib: Library, r: Resolved, data: ScoreResult | None, measures: Measures | None = None
+) -> BriefPlan:
     """Decide every section of the brief."""
     cert = certainty(data)
     timings = timings_for(lib, r, data)
@@ -606,6 +660,9 @@ def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> Bri
         measured=data is not None,
         churn_risk_basis=churn_risk_basis(data),
         rfm_rows=data.scoring.scorecard.by_segment if data else [],
+        operator=operator_lines(r, data, measures),
+        risk=value_at_risk(r, data),
+        crowded=measures.crowded_scores if measures else [],
         triggers=trigger_rows(lib, r, timings),
         winback_model=timing,
         matrix=matrix_rows(lib, r),

@@ -13,6 +13,7 @@ from ..api import ScoreResult
 from ..cohorts import CohortTable
 from .assumptions import Assumption, Resolved
 from .library import CrmProgramme, Library
+from .measures import Measures
 from .plan import (
     Certainty,
     Facts,
@@ -22,6 +23,7 @@ from .plan import (
     certainty,
     data_quality_notes,
     facts,
+    operator_lines,
     sequences,
     timings_for,
 )
@@ -44,6 +46,7 @@ class ProgrammePlan(BaseModel):
     certainty: Certainty
     facts: Facts
     measured: bool
+    operator: list[str]  # the operator's own definitions, counted
     journey: list[JourneyRow]
     blueprints: list[SequenceOut]
     knowledge: CrmProgramme
@@ -76,7 +79,11 @@ PROGRAMME_SLOTS = [
 
 
 def build_programme_plan(
-    lib: Library, r: Resolved, data: ScoreResult | None, cohorts: CohortTable | None
+    lib: Library,
+    r: Resolved,
+    data: ScoreResult | None,
+    cohorts: CohortTable | None,
+    measures: Measures | None = None,
 ) -> ProgrammePlan:
     rows = _stage_rows(lib, r, data)
     size = {row.stage: row.customers for row in rows}
@@ -106,6 +113,7 @@ def build_programme_plan(
         certainty=certainty(data),
         facts=facts(r),
         measured=data is not None,
+        operator=operator_lines(r, data, measures),
         journey=journey,
         blueprints=sequences(
             lib,

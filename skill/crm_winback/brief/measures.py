@@ -1,0 +1,182 @@
+"""What the documents need from the scored customers themselves, beyond the scorecard: the operator's own
+definitions counted (lapse threshold, their existing segments), stages recounted on their lapse threshold, and
+scores that hold more than half the customers.
+
+Runs on the open ``scores`` table of a kept :class:`~crm_winback.scoring.score.Scored`; with only a scores
+file (no customers) there is nothing to count and the documents say so.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel
+
+from ..models.scores import ScorecardRow
+from ..scoring.lifecycle import stage_names
+from ..scoring.score import Scored
+from ..scoring.scorecard import build_scorecard
+from .context import Context
+
+_DAYS = re.compile(r"(\d+)\s*\+?\s*days?", re.IGNORECASE)
+_TOP = re.compile(r"top\s+(\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
+_ORDERS = re.compile(r"(\d+)\s*\+?\s*(?:or more\s+)?orders", re.IGNORECASE)
+
+
+class OperatorCount(BaseModel):
+    """One of the operator's own definitions, counted on the export (or why it could not be)."""
+
+    name: str
+    definition: str
+    customers: int | None
+    revenue_share: float | None
+    rule: str  # the rule it was read as, in the rule language's words
+    maps_to: str  # our stage or segment of the same name, or "kept as yours"
+
+
+class StageModel(BaseModel):
+    stage: str
+    mean_p_alive: float | None
+    clv_mean: float | None
+    clv_total: float | None
+
+
+class Measures(BaseModel):
+    lapse_days: int | None  # the operator's threshold, when given
+    lapsed_customers: int | None  # customers with no order for lapse_days or more
+    lapsed_revenue_share: float | None
+    stages: list[ScorecardRow] | None  # recounted on the operator's lapse threshold
+    stage_model: list[StageModel]
+    operator: list[OperatorCount]
+    crowded_scores: list[str]  # "M 5 holds 58% of customers ..." with what to do
+
+
+def read_definition(definition: str) -> tuple[str, str] | None:
+    """(SQL condition on scores, rule in words) for a plain definition, or None when it cannot be read."""
+    if m := _TOP.search(definition):
+        share = float(m.group(1)) / 100
+        if 0 < share < 1:
+            return (
+                f"net_total >= (SELECT quantile_disc(net_total, {1 - share!r}) FROM scores)",
+                f"net spend in the top {m.group(1)}% (percentile rule)",
+            )
+    if m := _ORDERS.search(definition):
+        return f"orders >= {int(m.group(1))}", f"orders gte {int(m.group(1))}"
+    if m := _DAYS.search(definition):
+        return f"recency_days >= {int(m.group(1))}", f"days since last order gte {int(m.group(1))}"
+    return None
+
+
+def stage_sql(cycle: float, lapse: int) -> str:
+    """The lifecycle stage on the operator's lapse threshold: lapsed from it, churned from twice it."""
+    return (
+        f"CASE WHEN recency_days >= {2 * lapse} THEN 'churned' WHEN recency_days >= {lapse} THEN 'lapsed' "
+        f"WHEN recency_days > {cycle!r} THEN 'at-risk' ELSE lifecycle_stage END"
+    )
+
+
+def measure(scored: Scored, ctx: Context) -> Measures:
+    """Count the operator's definitions; recount the stages when they gave a lapse threshold."""
+    con, summary = scored.ingested.con, scored.summary
+    names = {s.lower(): s for s in stage_names()} | {
+        s.group.lower(): s.group for s in summary.scorecard.by_segment
+    }
+    total_rev = summary.scorecard.total.revenue
+
+    def count(condition: str) -> tuple[int, float | None]:
+        row = con.execute(f"SELECT count(*), sum(net_total) FROM scores WHERE {condition}").fetchone()
+        assert row is not None
+        share = round(float(row[1] or 0) / total_rev, 4) if total_rev else None
+        return int(row[0]), share
+
+    operator = []
+    for seg in ctx.existing_segments or []:
+        read = read_definition(seg.definition or "")
+        mapped = names.get(seg.name.strip().lower())
+        maps_to = f"our {mapped}" if mapped else "kept as yours"
+        if read is None:
+            operator.append(
+                OperatorCount(
+                    name=seg.name,
+                    definition=seg.definition or "",
+                    customers=None,
+                    revenue_share=None,
+                    rule="not readable: write it as a rule (crm-winback segments define)",
+                    maps_to=maps_to,
+                )
+            )
+            continue
+        n, share = count(read[0])
+        operator.append(
+            OperatorCount(
+                name=seg.name,
+                definition=seg.definition or "",
+                customers=n,
+                revenue_share=share,
+                rule=read[1],
+                maps_to=maps_to,
+            )
+        )
+    lapsed_n = lapsed_share = None
+    stages = None
+    if ctx.lapse_days is not None:
+        lapsed_n, lapsed_share = count(f"recency_days >= {ctx.lapse_days}")
+        con.execute(
+            f"UPDATE scores SET lifecycle_stage = {stage_sql(summary.repurchase_cycle_days, ctx.lapse_days)}"
+        )
+        q = scored.quality
+        card = build_scorecard(
+            con,
+            [s.group for s in summary.scorecard.by_segment],
+            stage_names(),
+            summary.monetary_available,
+            "email_consent" in q.consent_columns,
+            "sms_consent" in q.consent_columns,
+        )
+        stages = card.by_lifecycle
+    stage_model = []
+    columns = {r[0] for r in con.execute("DESCRIBE scores").fetchall()}
+    if "p_alive" in columns:
+        for stage, p, clv_mean, clv_total in con.execute(
+            "SELECT lifecycle_stage, avg(p_alive), avg(clv), sum(clv) FROM scores GROUP BY 1 ORDER BY 1"
+        ).fetchall():
+            stage_model.append(
+                StageModel(
+                    stage=stage,
+                    mean_p_alive=None if p is None else round(float(p), 4),
+                    clv_mean=None if clv_mean is None else round(float(clv_mean), 2),
+                    clv_total=None if clv_total is None else round(float(clv_total), 2),
+                )
+            )
+    return Measures(
+        lapse_days=ctx.lapse_days,
+        lapsed_customers=lapsed_n,
+        lapsed_revenue_share=lapsed_share,
+        stages=stages,
+        stage_model=stage_model,
+        operator=operator,
+        crowded_scores=crowded(scored),
+    )
+
+
+def crowded(scored: Scored) -> list[str]:
+    """Scores that hold more than half the customers, each with what to do."""
+    con, summary = scored.ingested.con, scored.summary
+    n = summary.customers
+    out = []
+    for dim, column in (("R", "r_score"), ("F", "f_score"), ("M", "m_score")):
+        row = con.execute(
+            f"SELECT {column}, count(*) AS k FROM scores WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY k DESC, 1 "
+            "LIMIT 1"
+        ).fetchone()
+        if row is None or not n or row[1] * 2 <= n:
+            continue
+        fix = {
+            "M": "the spend cut points do not fit this shop's order values; rescore with --method quantile or a "
+            "--thresholds file scaled to your order values",
+            "F": "most customers order at the same rate; rescore with --method quantile, or read F together "
+            "with the lifecycle stage",
+            "R": "most customers last ordered in the same band; rescore with --method quantile or set --as-of",
+        }[dim]
+        out.append(f"{dim} {row[0]} holds {row[1] / n * 100:.0f}% of customers ({row[1]:,} of {n:,}): {fix}")
+    return out
