@@ -95,9 +95,15 @@ def measured_data(
         measures = measure(scored, context)
     finally:
         scored.ingested.close()
-    if measures.stages is not None:
-        card = result.scoring.scorecard.model_copy(update={"by_lifecycle": measures.stages})
-        result = result.model_copy(update={"scoring": result.scoring.model_copy(update={"scorecard": card})})
+    if measures.stages is not None:  # every section reads the stages on the operator's lapse threshold
+        update: dict[str, object] = {
+            "scorecard": result.scoring.scorecard.model_copy(update={"by_lifecycle": measures.stages})
+        }
+        if measures.stage_outlook is not None and result.scoring.predictions is not None:
+            update["predictions"] = result.scoring.predictions.model_copy(
+                update={"by_lifecycle": measures.stage_outlook}
+            )
+        result = result.model_copy(update={"scoring": result.scoring.model_copy(update=update)})
     return result, measures, cohorts
 
 

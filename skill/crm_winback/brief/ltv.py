@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ..api import ScoreResult
 from .assumptions import Assumption, Resolved
 from .library import Library
-from .measures import Measures, StageModel
+from .measures import Measures
 from .plan import (
     Certainty,
     Facts,
@@ -250,13 +250,12 @@ def clv_estimate(r: Resolved, data: ScoreResult | None) -> tuple[ClvEstimate, li
     base = baseline(r, data)
     stages = {row.group: row for row in data.scoring.scorecard.by_lifecycle} if data else {}
     churned = stages["churned"].share if "churned" in stages else 0.0
-    ceiling = base.revenue * (1 - churned)
-    if total > ceiling:
+    # existing customers, some of them already gone, cannot be expected to buy more than they all did last year
+    if total > base.revenue:
         why = (
             f"the model predicts {total:,.0f} {r.currency} over the next {model.horizon_days} days from the "
-            f"existing customers, more than the last 12 months' revenue ({base.revenue:,.0f}) less the "
-            f"{churned * 100:.0f}% of customers already churned ({ceiling:,.0f}); a prediction above what the "
-            "same customers bought while more of them were active is not credible, so it is not used"
+            f"existing customers, more than their last 12 months' revenue ({base.revenue:,.0f}) although "
+            f"{churned * 100:.0f}% of them are churned; not credible, so it is not used"
         )
         assumption = Assumption(
             field="predicted_clv",
@@ -269,8 +268,9 @@ def clv_estimate(r: Resolved, data: ScoreResult | None) -> tuple[ClvEstimate, li
         ]
     note = (
         "BG/NBD + Gamma-Gamma fitted on the orders: expected revenue before margin, discounted 1% per 30 days; "
-        f"checked: below the last 12 months' revenue less the churned customers ({ceiling:,.0f}); certainty "
-        "medium at best until the model is backtested - compare it with what the holdout group actually buys"
+        f"checked: below the last 12 months' revenue ({base.revenue:,.0f}), with {churned * 100:.0f}% of customers "
+        "churned; certainty medium at best until the model is backtested - compare it with what the holdout "
+        "group actually buys"
     )
     estimate = ClvEstimate(
         available=True,
@@ -290,16 +290,7 @@ def build_ltv_plan(
     by_name = {lv.name: lv for lv in lib.levers.levers}
     clv, clv_assumptions = clv_estimate(r, data)
     model = fitted_model(data)[0] if clv.available else None
-    outlook: dict[str, StageModel] = {}
-    if model is not None:
-        outlook = {
-            o.group: StageModel(
-                stage=o.group, mean_p_alive=o.mean_p_alive, clv_mean=o.clv_mean, clv_total=o.clv_total
-            )
-            for o in model.by_lifecycle
-        }
-        if measures is not None and measures.stages is not None:  # stages recounted on the lapse threshold
-            outlook = {o.stage: o for o in measures.stage_model}
+    outlook = {o.group: o for o in model.by_lifecycle} if model else {}
     diagnosis = []
     packages = []
     for row in stage_rows(lib, r, data):

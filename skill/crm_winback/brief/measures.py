@@ -12,7 +12,7 @@ import re
 
 from pydantic import BaseModel
 
-from ..models.scores import ScorecardRow
+from ..models.scores import ScorecardRow, SegmentOutlook
 from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
 from ..scoring.scorecard import build_scorecard
@@ -34,19 +34,12 @@ class OperatorCount(BaseModel):
     maps_to: str  # our stage or segment of the same name, or "kept as yours"
 
 
-class StageModel(BaseModel):
-    stage: str
-    mean_p_alive: float | None
-    clv_mean: float | None
-    clv_total: float | None
-
-
 class Measures(BaseModel):
     lapse_days: int | None  # the operator's threshold, when given
     lapsed_customers: int | None  # customers with no order for lapse_days or more
     lapsed_revenue_share: float | None
     stages: list[ScorecardRow] | None  # recounted on the operator's lapse threshold
-    stage_model: list[StageModel]
+    stage_outlook: list[SegmentOutlook] | None  # the model's estimates over the recounted stages
     operator: list[OperatorCount]
     crowded_scores: list[str]  # "M 5 holds 58% of customers ..." with what to do
 
@@ -134,26 +127,17 @@ def measure(scored: Scored, ctx: Context) -> Measures:
             "sms_consent" in q.consent_columns,
         )
         stages = card.by_lifecycle
-    stage_model = []
+    stage_outlook = None
     columns = {r[0] for r in con.execute("DESCRIBE scores").fetchall()}
-    if "p_alive" in columns:
-        for stage, p, clv_mean, clv_total in con.execute(
-            "SELECT lifecycle_stage, avg(p_alive), avg(clv), sum(clv) FROM scores GROUP BY 1 ORDER BY 1"
-        ).fetchall():
-            stage_model.append(
-                StageModel(
-                    stage=stage,
-                    mean_p_alive=None if p is None else round(float(p), 4),
-                    clv_mean=None if clv_mean is None else round(float(clv_mean), 2),
-                    clv_total=None if clv_total is None else round(float(clv_total), 2),
-                )
-            )
+    model = summary.predictions
+    if stages is not None and "p_alive" in columns and model is not None and model.overall is not None:
+        stage_outlook = outlook_by_stage(scored)
     return Measures(
         lapse_days=ctx.lapse_days,
         lapsed_customers=lapsed_n,
         lapsed_revenue_share=lapsed_share,
         stages=stages,
-        stage_model=stage_model,
+        stage_outlook=stage_outlook,
         operator=operator,
         crowded_scores=crowded(scored),
     )
@@ -180,3 +164,42 @@ def crowded(scored: Scored) -> list[str]:
         }[dim]
         out.append(f"{dim} {row[0]} holds {row[1] / n * 100:.0f}% of customers ({row[1]:,} of {n:,}): {fix}")
     return out
+
+
+def outlook_by_stage(scored: Scored) -> list[SegmentOutlook]:
+    """The model's estimates per lifecycle stage, as the scoring computes them, over the stages as they are now."""
+    con, as_of = scored.ingested.con, scored.summary.as_of
+    order = stage_names()
+    rows = con.execute(
+        """WITH s AS (SELECT lifecycle_stage AS g, *, date_diff('day', last_order_date, winback_date) AS gap
+                      FROM scores)
+           SELECT g, count(*), avg(p_alive), sum(expected_orders), sum(clv), avg(clv),
+                  quantile_disc(gap, 0.25), quantile_disc(gap, 0.5), quantile_disc(gap, 0.75),
+                  avg(CASE WHEN winback_basis = 'shop level' THEN 1.0 ELSE 0.0 END),
+                  avg(CASE WHEN winback_date <= $as_of THEN 1.0 ELSE 0.0 END)
+           FROM s GROUP BY g""",
+        {"as_of": as_of},
+    ).fetchall()
+    rows.sort(key=lambda r: order.index(r[0]) if r[0] in order else len(order))
+
+    def num(value: object, digits: int | None = None) -> float | None:
+        if value is None:
+            return None
+        return float(value) if digits is None else round(float(value), digits)  # type: ignore[arg-type]
+
+    return [
+        SegmentOutlook(
+            group=str(r[0]),
+            customers=int(r[1]),
+            mean_p_alive=round(float(r[2]), 4),
+            expected_orders=round(float(r[3]), 2),
+            clv_total=num(r[4], 2),
+            clv_mean=num(r[5], 2),
+            winback_days_p25=num(r[6]),
+            winback_days_median=num(r[7]),
+            winback_days_p75=num(r[8]),
+            shop_level_share=round(float(r[9]), 4),
+            winback_passed_share=round(float(r[10]), 4),
+        )
+        for r in rows
+    ]

@@ -153,9 +153,10 @@ def build_timings(lib: Library, r: Resolved, model: ModelOutlook | None = None) 
             )
         elif t.starts_at is not None:
             day, what = entry[t.starts_at]
-            how = (
-                "your lapse threshold" if lapse_basis == "given" else f"{day / cycle:g} x {cycle:g}-day cycle"
-            )
+            if lapse_basis == "given":
+                how = "your lapse threshold" if t.starts_at == "lapse" else "twice your lapse threshold"
+            else:  # the default lapse is two cycles, rounded to a day
+                how = f"{2 if t.starts_at == 'lapse' else 4} x {cycle:g}-day cycle"
             out[t.id] = TriggerTiming(trigger_id=t.id, day=day, basis=f"{what}: {how}")
         else:
             assert t.timing_cycles is not None

@@ -89,3 +89,12 @@ def quantile_score_sql(expr: str, cuts: list[float] | None, lower_is_better: boo
         return "NULL"
     above = " + ".join(f"CAST({expr} > {float(cut)!r} AS INTEGER)" for cut in cuts)
     return f"(5 - ({above}))" if lower_is_better else f"(1 + {above})"
+
+
+def frequency_score_sql(rate_expr: str, bins: list[Bin], orders: str = "orders") -> str:
+    """F by orders per year, except that a repeat customer always scores at least 2 and a one-order customer 1.
+
+    Orders per year alone gives two orders over eighteen months F 1, the score of a single order, so segments
+    defined by F 1 ("one order") would hold repeat customers.
+    """
+    return f"(CASE WHEN {orders} <= 1 THEN 1 ELSE greatest(2, {fixed_score_sql(rate_expr, bins)}) END)"

@@ -27,7 +27,7 @@ from .lifecycle import (
     vip_share,
 )
 from .predicted import MODEL_COLUMNS, apply_predictions, risk_source
-from .rfm import fixed_score_sql, load_thresholds, quantile_score_sql
+from .rfm import fixed_score_sql, frequency_score_sql, load_thresholds, quantile_score_sql
 from .scorecard import build_scorecard
 from .segment_map import load_segment_map
 
@@ -96,7 +96,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     opy = "orders * 365.0 / greatest(tenure_days, 365)"
     if thresholds is not None:
         r_sql = fixed_score_sql("recency_days", thresholds.recency_days)
-        f_sql = fixed_score_sql(f"({opy})", thresholds.orders_per_year)
+        f_sql = frequency_score_sql(f"({opy})", thresholds.orders_per_year)
         m_sql = fixed_score_sql("net_total", thresholds.net_spend) if monetary else "NULL"
         basis = {"R": "days since last order", "F": "orders per year", "M": "net spend"}
     else:
