@@ -482,6 +482,7 @@ def sequences(lib: Library, r: Resolved, ids: list[str], timings: Timings | None
     """The flows' steps, each on its day from :mod:`.timings`; a step for a channel not in use goes by email."""
     timings = timings or build_timings(lib, r)
     avail = available_channels(lib, r)
+    names = {t.id: t.name for t in lib.triggers.triggers}
     out = []
     for seq_id in ids:
         seq = lib.sequences.get(seq_id)
@@ -503,10 +504,12 @@ def sequences(lib: Library, r: Resolved, ids: list[str], timings: Timings | None
             if moved
             else ""
         )
+        first = seq.steps[0].trigger
+        starts = f"; starts with the '{names[first]}' trigger" if first is not None else ""
         out.append(
             SequenceOut(
                 name=seq.name,
-                trigger=seq.trigger,
+                trigger=seq.trigger + starts,
                 goal=seq.goal,
                 exit_when=seq.exit_when,
                 steps=steps,
