@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from crm_winback.api import score_file
-from crm_winback.brief.api import check_document
+from crm_winback.brief.api import build_brief, check_document
 from crm_winback.brief.assumptions import resolve
 from crm_winback.brief.context import Context, load_context, parse_context
 from crm_winback.brief.library import MessageLibrary, TriggerLibrary, load_library
 from crm_winback.brief.ltv import baseline, rank_levers
+from crm_winback.brief.measures import measure
 from crm_winback.brief.plan import discount_for, trigger_rows
 from crm_winback.cli import main
 from crm_winback.cli.common import to_json
@@ -283,3 +285,52 @@ def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:
     ]
     with pytest.raises(InputError, match="topic recipes: unknown"):
         knowledge_lookup("recipes")
+
+
+def test_lifecycle_focus_leads_the_stages_and_picks_the_flows() -> None:
+    lib = load_library()
+    skincare = load_context(DATA / "skincare_notes.yaml")  # goal reactivate_lapsed
+    by_goal = resolve(skincare, lib)
+    assert (by_goal.priority_stages, by_goal.sequence_ids) == (
+        ["lapsed", "at-risk", "churned", "VIP"],
+        ["winback", "re-engagement", "sunset"],
+    )
+    onboarding = resolve(skincare.model_copy(update={"lifecycle_focus": "onboarding"}), lib)
+    assert (onboarding.priority_stages, onboarding.sequence_ids) == (
+        ["new", "active", "lapsed", "at-risk", "churned", "VIP"],
+        ["welcome", "nurture", "post-purchase"],
+    )
+    brief = build_brief(skincare.model_copy(update={"lifecycle_focus": "onboarding"})).markdown
+    flows = re.findall(r"^### (.+)\n\nTrigger:", brief, re.MULTILINE)
+    assert flows == [
+        "Welcome / onboarding",
+        "Nurture (subscribers without an order)",
+        "Post-purchase / replenishment",
+    ]
+    assert "| lifecycle focus | onboarding | given |" in brief
+
+
+def test_operator_segments_are_counted_by_their_definitions() -> None:
+    # marketplace_orders.csv, 60 buyers, as-of 2024-11-22 (its latest order), counted on the raw file: spends sorted
+    # down are 176, 168, 168, 160, 160, 160, 152, ... so the top 10% (6 of 60) spend 160 or more; 56 buyers have not
+    # ordered in the last 60 days
+    context = parse_context(
+        {
+            "existing_segments": [
+                {"name": "Big spenders", "definition": "top 10% spenders"},
+                {"name": "VIP", "definition": "hand-picked by the founder"},
+                {"name": "Quiet", "definition": "not bought in 60 days"},
+            ]
+        }
+    )
+    _, scored = score_file(DATA / "marketplace_orders.csv", keep=True)
+    assert scored is not None
+    try:
+        got = measure(scored, context).operator
+    finally:
+        scored.ingested.close()
+    assert [(o.name, o.customers, o.rule, o.maps_to) for o in got] == [
+        ("Big spenders", 6, "net spend in the top 10% (percentile rule)", "kept as yours"),
+        ("VIP", None, "not readable: write it as a rule (crm-winback segments define)", "our VIP"),
+        ("Quiet", 56, "days since last order gte 60", "kept as yours"),
+    ]

@@ -46,6 +46,7 @@ class Resolved(BaseModel):
     goal: Goal
     goal_label: str
     priority_stages: list[str]
+    sequence_ids: list[str]  # the flows the brief details: the lifecycle focus's, else the goal's
     lapse_days: int
     existing_segments: list[str]  # the operator's segment names, as given
     lifecycle_focus: str | None
@@ -254,6 +255,10 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         notes.append("wechat is listed but the region is not CN: it is kept, with the CN broadcast rules")
     bt = prof.business_type(btype)
     gp = prof.goal(goal)
+    focus = prof.focus(ctx.lifecycle_focus) if ctx.lifecycle_focus else None
+    priority = list(focus.stages) if focus else []
+    priority += [st for st in gp.priority_stages if st not in priority]
+    flows = list(focus.sequences if focus else gp.sequences)
     return Resolved(
         brand_name=brand,
         business_type=btype,
@@ -272,7 +277,8 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         channels=channels,
         goal=goal,
         goal_label=gp.label,
-        priority_stages=gp.priority_stages,
+        priority_stages=priority,
+        sequence_ids=flows,
         lapse_days=lapse,
         existing_segments=[seg.name for seg in ctx.existing_segments or []],
         lifecycle_focus=ctx.lifecycle_focus,

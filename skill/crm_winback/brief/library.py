@@ -63,6 +63,15 @@ class GoalProfile(KnowledgeModel):
     goal: Goal
     label: str
     priority_stages: list[str] = Field(min_length=3, description="the stages a brief leads with, in order")
+    sequences: list[str] = Field(min_length=1, description="the flows the brief details, in order")
+
+
+class FocusProfile(KnowledgeModel):
+    focus: Literal["onboarding", "retention", "winback", "vip"]
+    stages: list[str] = Field(min_length=1, description="the stages that lead, before the goal's")
+    sequences: list[str] = Field(
+        min_length=1, description="the flows the brief details instead of the goal's"
+    )
 
 
 class ChannelDefault(KnowledgeModel):
@@ -88,6 +97,7 @@ class BusinessProfiles(KnowledgeModel):
     verticals: list[VerticalProfile] = Field(min_length=1)
     business_types: list[BusinessTypeProfile] = Field(min_length=1)
     goals: list[GoalProfile] = Field(min_length=1)
+    lifecycle_focus: list[FocusProfile] = Field(min_length=1)
     sources: list[Source]
 
     @model_validator(mode="after")
@@ -123,6 +133,9 @@ class BusinessProfiles(KnowledgeModel):
 
     def goal(self, name: Goal) -> GoalProfile:
         return next(g for g in self.goals if g.goal == name)
+
+    def focus(self, name: str) -> FocusProfile | None:
+        return next((f for f in self.lifecycle_focus if f.focus == name), None)
 
 
 # --- winback_triggers.yaml ---------------------------------------------------------------------------------
@@ -504,6 +517,18 @@ class Library(KnowledgeModel):
     @model_validator(mode="after")
     def _steps_name_triggers(self) -> Library:
         known = {t.id for t in self.triggers.triggers}
+        flows = {s.id for s in self.sequences.sequences}
+        chosen = [(f"goals.{g.goal}", g.sequences) for g in self.profiles.goals]
+        chosen += [(f"lifecycle_focus.{f.focus}", f.sequences) for f in self.profiles.lifecycle_focus]
+        for where, ids in chosen:
+            unknown = [i for i in ids if i not in flows]
+            if unknown:
+                raise ValueError(
+                    f"business_profiles.yaml {where}.sequences: {', '.join(unknown)} not in sequences.yaml"
+                )
+        for f in self.profiles.lifecycle_focus:
+            if bad := [st for st in f.stages if st not in STAGES]:
+                raise ValueError(f"business_profiles.yaml lifecycle_focus.{f.focus}.stages: unknown {bad}")
         for seq in self.sequences.sequences:
             for i, step in enumerate(seq.steps):
                 if step.trigger is not None and step.trigger not in known:

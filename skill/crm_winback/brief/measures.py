@@ -49,10 +49,12 @@ def read_definition(definition: str) -> tuple[str, str] | None:
     if m := _TOP.search(definition):
         share = float(m.group(1)) / 100
         if 0 < share < 1:
-            return (
-                f"net_total >= (SELECT quantile_disc(net_total, {1 - share!r}) FROM scores)",
-                f"net spend in the top {m.group(1)}% (percentile rule)",
+            # the spend of the customer at rank ceil(share x customers), highest first; ties at it are included
+            cut = (
+                "(SELECT min(net_total) FROM (SELECT net_total, row_number() OVER (ORDER BY net_total DESC) AS rn, "
+                f"count(*) OVER () AS n FROM scores) WHERE rn <= ceil(n * {share!r}))"
             )
+            return f"net_total >= {cut}", f"net spend in the top {m.group(1)}% (percentile rule)"
     if m := _ORDERS.search(definition):
         return f"orders >= {int(m.group(1))}", f"orders gte {int(m.group(1))}"
     if m := _DAYS.search(definition):
