@@ -67,7 +67,6 @@ def test_empty_context_lists_every_default_as_an_assumption() -> None:
     assert fields == [
         "vertical",
         "brand_name",
-        "business_type",
         "region",
         "goal",
         "max_discount",
@@ -79,6 +78,7 @@ def test_empty_context_lists_every_default_as_an_assumption() -> None:
         "cycle_days",
         "currency",
         "lapse_days",
+        "business_type",
         "channels",
     ]
     assert all(a.why and a.how_to_check for a in resolved.assumptions)

@@ -32,6 +32,7 @@ class Resolved(BaseModel):
     business_type: BusinessType
     business_label: str
     business_note: str
+    shape: str  # the business shape read from the orders, with why; empty without orders
     vertical: str
     profile: VerticalProfile
     region: Region
@@ -54,6 +55,29 @@ class Resolved(BaseModel):
     origin: dict[str, Origin]
     assumptions: list[Assumption]
     data_notes: list[str]
+
+
+SHAPE_LABELS = {
+    "wholesale": "a wholesaler (B2B)",
+    "subscription": "a subscription cadence",
+    "one-off": "one-off retail",
+}
+
+
+def business_shape(
+    lib: Library, vp: VerticalProfile, aov: float, repeat: float, opy: float
+) -> tuple[str, str]:
+    """The shape of the business from measured AOV, repeat rate and orders a year, and the numbers behind it."""
+    rules = lib.profiles.shapes
+    why = (
+        f"AOV {aov:,.2f}, {aov / vp.aov:.1f}x the {vp.vertical} profile's {vp.aov:g}; {repeat * 100:.1f}% of "
+        f"customers reorder; {opy:g} orders per customer a year"
+    )
+    if aov >= rules.wholesale.min_aov_multiple * vp.aov and repeat >= rules.wholesale.min_repeat_rate:
+        return "wholesale", why
+    if repeat >= rules.subscription.min_repeat_rate and opy >= rules.subscription.min_orders_per_year:
+        return "subscription", why
+    return "one-off", why
 
 
 def _pct(x: float) -> str:
@@ -114,13 +138,6 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
             "set brand_name (at most 20 characters): SMS copy opens with it",
         )
     )
-    btype = ctx.business_type or d.business_type
-    if ctx.business_type is None:
-        assume(
-            "business_type", btype, "no business type given", "say DTC, marketplace, subscription or hybrid"
-        )
-    else:
-        origin["business_type"] = "given"
     region = ctx.region or d.region
     if ctx.region is None:
         assume(
@@ -250,6 +267,31 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
     else:
         origin["lapse_days"] = "given"
 
+    shape, shape_why = business_shape(lib, vp, aov, repeat, opy) if data is not None else ("", "")
+    btype: BusinessType = ctx.business_type or d.business_type
+    if ctx.business_type is not None:
+        origin["business_type"] = "given"
+        if shape and shape not in (btype, "hybrid") and not (shape == "one-off" and btype != "subscription"):
+            said = prof.business_type(btype).label
+            keep = (
+                ": the cancellation-save and failed-payment triggers assume subscription billing - keep them "
+                "only if you bill subscriptions"
+                if btype == "subscription"
+                else ""
+            )
+            notes.append(
+                f"business type: you said {said}; the orders look like {SHAPE_LABELS[shape]} ({shape_why}){keep}"
+            )
+    elif shape == "wholesale":
+        btype = "wholesale"
+        origin["business_type"] = "measured"
+    else:
+        assume(
+            "business_type",
+            btype,
+            "no business type given" + (f"; the orders look like {SHAPE_LABELS[shape]}" if shape else ""),
+            "say DTC, marketplace, subscription, hybrid or wholesale",
+        )
     channels = _channels(ctx, d.channels, data, assume, origin, notes)
     if region != "CN" and any(c.channel == "wechat" for c in channels):
         notes.append("wechat is listed but the region is not CN: it is kept, with the CN broadcast rules")
@@ -264,6 +306,7 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         business_type=btype,
         business_label=bt.label,
         business_note=bt.note,
+        shape=f"{SHAPE_LABELS[shape]} ({shape_why})" if shape else "",
         vertical=vp.vertical if ctx.vertical is None or origin["vertical"] == "default" else ctx.vertical,
         profile=vp,
         region=region,

@@ -7,14 +7,14 @@ every lifecycle stage has triggers, messages and channel scores, discount steps 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
 from ..knowledge import KnowledgeModel, load_knowledge
 
 Channel = Literal["email", "sms", "push", "wechat", "direct_mail"]
-BusinessType = Literal["dtc", "marketplace", "subscription", "hybrid"]
+BusinessType = Literal["dtc", "marketplace", "subscription", "hybrid", "wholesale"]
 Goal = Literal["reduce_churn", "increase_ltv", "reactivate_lapsed", "vip_loyalty"]
 Region = Literal["US", "EU", "UK", "CN", "other"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "push", "wechat", "direct_mail")
@@ -92,8 +92,24 @@ class ProfileDefaults(KnowledgeModel):
     brand_name: str = Field(max_length=BRAND_BUDGET)
 
 
+class WholesaleShape(KnowledgeModel):
+    min_aov_multiple: float = Field(gt=1)
+    min_repeat_rate: float = Field(gt=0, lt=1)
+
+
+class SubscriptionShape(KnowledgeModel):
+    min_repeat_rate: float = Field(gt=0, lt=1)
+    min_orders_per_year: float = Field(gt=0)
+
+
+class Shapes(KnowledgeModel):
+    wholesale: WholesaleShape
+    subscription: SubscriptionShape
+
+
 class BusinessProfiles(KnowledgeModel):
     defaults: ProfileDefaults
+    shapes: Shapes
     verticals: list[VerticalProfile] = Field(min_length=1)
     business_types: list[BusinessTypeProfile] = Field(min_length=1)
     goals: list[GoalProfile] = Field(min_length=1)
@@ -117,8 +133,8 @@ class BusinessProfiles(KnowledgeModel):
             raise ValueError(
                 "goals: give each of reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty once"
             )
-        if {b.business_type for b in self.business_types} != {"dtc", "marketplace", "subscription", "hybrid"}:
-            raise ValueError("business_types: give each of dtc, marketplace, subscription, hybrid once")
+        if {b.business_type for b in self.business_types} != set(get_args(BusinessType)):
+            raise ValueError(f"business_types: give each of {', '.join(get_args(BusinessType))} once")
         return self
 
     def find_vertical(self, name: str) -> VerticalProfile | None:

@@ -212,6 +212,7 @@ def facts(r: Resolved) -> Facts:
 
     rows: list[tuple[str, str, str]] = [
         ("business", r.business_label, r.origin.get("business_type", "default")),
+        *([("business shape in the orders", r.shape, "measured")] if r.shape else []),
         ("vertical", r.vertical, r.origin.get("vertical", "default")),
         ("region", r.region, r.origin.get("region", "default")),
         ("goal", r.goal_label, r.origin.get("goal", "default")),
