@@ -119,6 +119,21 @@ def check_story(docs: dict[str, str]) -> None:
         assert re.search(rf"\| lapsed \| no order for {lapse} to ", brief), (
             "lapsed is not defined on the threshold"
         )
+    # two dimensions, one set of customers: the segment-by-stage table adds up to both tables, and a segment and a
+    # stage that share a name but not most of their customers are explained
+    cross = rows(brief, "| RFM segment |")
+    header = next((line for line in brief.splitlines() if line.startswith("| RFM segment |")), "")
+    cross_stages = [c.strip() for c in header.strip().strip("|").split("|")][1:]
+    segments = {r[0]: r[1] for r in rows(brief, "| Segment | Customers | Share |")}
+    for segment, *counts in cross:
+        assert sum(number(c) for c in counts) == number(segments[segment]), segment
+        same = next((st for st in cross_stages if st.replace("-", " ") == segment.lower()), None)
+        if same is not None and number(counts[cross_stages.index(same)]) * 2 < number(segments[segment]):
+            assert f"RFM {segment} ({segments[segment]}) and the {same} stage" in brief, (
+                f"{segment} vs {same}"
+            )
+    for i, stage in enumerate(cross_stages):
+        assert sum(number(r[i + 1]) for r in cross) == number(stages[stage]), stage
     # names that are true: the one-order segments hold one-order customers
     for segment, customers, *cells in rows(brief, "| Segment | Customers | Share |"):
         if segment in ("New Customers", "Promising") and customers != "0":

@@ -256,13 +256,12 @@ def test_cli_writes_the_brief_from_a_scores_file(tmp_path: Path) -> None:
         )
         == 0
     )
-    # the same brief, except the crowded-score notes, which need the customers themselves (not in a scores file)
+    # the same brief, except the segment-by-stage table and the crowded-score notes, which need the customers
+    # themselves (not in a scores file)
     golden = (GOLDEN / "brief_marketplace_partial.md").read_text()
-    crowded = golden[
-        golden.index("Scores that hold more than half") : golden.index("<!-- narrative:scorecard")
-    ]
-    assert "M 2 holds 63% of customers (38 of 60)" in crowded
-    assert out.read_text() == golden.replace(crowded, "")
+    start, end = golden.index("RFM segment by lifecycle stage"), golden.index("<!-- narrative:scorecard")
+    assert "M 2 holds 63% of customers (38 of 60)" in golden[start:end]
+    assert out.read_text() == golden[:start] + golden[end:]
 
 
 def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:

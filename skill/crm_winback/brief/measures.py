@@ -42,6 +42,7 @@ class Measures(BaseModel):
     stage_outlook: list[SegmentOutlook] | None  # the model's estimates over the recounted stages
     operator: list[OperatorCount]
     crowded_scores: list[str]  # "M 5 holds 58% of customers ..." with what to do
+    crosstab: dict[str, dict[str, int]]  # RFM segment -> lifecycle stage -> customers
 
 
 def read_definition(definition: str) -> tuple[str, str] | None:
@@ -142,6 +143,7 @@ def measure(scored: Scored, ctx: Context) -> Measures:
         stage_outlook=stage_outlook,
         operator=operator,
         crowded_scores=crowded(scored),
+        crosstab=crosstab(scored),
     )
 
 
@@ -205,3 +207,13 @@ def outlook_by_stage(scored: Scored) -> list[SegmentOutlook]:
         )
         for r in rows
     ]
+
+
+def crosstab(scored: Scored) -> dict[str, dict[str, int]]:
+    """Customers by RFM segment and lifecycle stage (the stages as they are now), every pair that occurs."""
+    out: dict[str, dict[str, int]] = {}
+    for segment, stage, n in scored.ingested.con.execute(
+        "SELECT rfm_segment, lifecycle_stage, count(*) FROM scores GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        out.setdefault(str(segment), {})[str(stage)] = int(n)
+    return out

@@ -166,6 +166,9 @@ class BriefPlan(BaseModel):
     rfm_rows: list[ScorecardRow]
     operator: list[str]  # the operator's own definitions, counted
     risk: ValueAtRisk | None
+    cross_stages: list[str]
+    cross: list[CrossRow]  # RFM segment x lifecycle stage
+    cross_notes: list[str]  # where a segment and a stage share a name but not their customers
     crowded: list[str]  # scores holding more than half the customers, with what to do
     triggers: list[TriggerRow]
     winback_model: WinbackModel
@@ -290,6 +293,42 @@ def operator_lines(r: Resolved, data: ScoreResult | None, measures: Measures | N
     if measures is None and r.existing_segments and data is None:
         out += [f"{name}: not counted - no order data was given." for name in r.existing_segments]
     return out
+
+
+class CrossRow(BaseModel):
+    segment: str
+    counts: list[int]  # customers per stage, in the order of BriefPlan.cross_stages
+
+
+def cross_rows(
+    r: Resolved, data: ScoreResult | None, measures: Measures | None
+) -> tuple[list[str], list[CrossRow], list[str]]:
+    """RFM segments against lifecycle stages, and a sentence for each name the two share but not customers."""
+    if data is None or measures is None or not measures.crosstab:
+        return [], [], []
+    stages = stage_order(r)
+    rows = [
+        CrossRow(segment=row.group, counts=[measures.crosstab.get(row.group, {}).get(st, 0) for st in stages])
+        for row in data.scoring.scorecard.by_segment
+        if row.customers
+    ]
+    notes = []
+    sizes = {row.group: row.customers for row in data.scoring.scorecard.by_lifecycle}
+    for row in rows:
+        stage = next((st for st in stages if st.replace("-", " ").lower() == row.segment.lower()), None)
+        if stage is None:
+            continue
+        both = row.counts[stages.index(stage)]
+        total = sum(row.counts)
+        if both * 2 < total:
+            where = ", ".join(f"{n:,} {st}" for st, n in zip(stages, row.counts, strict=True) if n)
+            notes.append(
+                f"RFM {row.segment} ({total:,}) and the {stage} stage ({sizes.get(stage, 0):,}) share {both:,} "
+                f"customers: RFM {row.segment} are {where} by stage. The segment scores recency in fixed bands "
+                "and frequency and spend over the whole history; the stage measures days since the last order "
+                "against the shop's cycle. Time flows by the stage; choose the message and offer by the segment."
+            )
+    return stages, rows, notes
 
 
 def stage_rows(lib: Library, r: Resolved, data: ScoreResult | None) -> list[StageRow]:
@@ -647,6 +686,7 @@ def build_brief_plan(
 ) -> BriefPlan:
     """Decide every section of the brief."""
     cert = certainty(data)
+    cross_stages, cross, cross_notes = cross_rows(r, data, measures)
     timings = timings_for(lib, r, data)
     timing, timing_assumptions = winback_model(lib, r, data, timings)
     return BriefPlan(
@@ -667,6 +707,9 @@ def build_brief_plan(
         rfm_rows=data.scoring.scorecard.by_segment if data else [],
         operator=operator_lines(r, data, measures),
         risk=value_at_risk(r, data),
+        cross_stages=cross_stages,
+        cross=cross,
+        cross_notes=cross_notes,
         crowded=measures.crowded_scores if measures else [],
         triggers=trigger_rows(lib, r, timings),
         winback_model=timing,
