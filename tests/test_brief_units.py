@@ -15,7 +15,7 @@ from crm_winback.brief.context import Context, load_context, parse_context
 from crm_winback.brief.library import MessageLibrary, TriggerLibrary, load_library
 from crm_winback.brief.ltv import baseline, rank_levers
 from crm_winback.brief.measures import measure
-from crm_winback.brief.plan import discount_for, trigger_rows
+from crm_winback.brief.plan import discount_for, matrix_rows, trigger_rows
 from crm_winback.cli import main
 from crm_winback.cli.common import to_json
 from crm_winback.errors import InputError, KnowledgeError
@@ -333,3 +333,14 @@ def test_operator_segments_are_counted_by_their_definitions() -> None:
         ("VIP", None, "not readable: write it as a rule (crm-winback segments define)", "our VIP"),
         ("Quiet", 56, "days since last order gte 60", "kept as yours"),
     ]
+
+
+def test_a_channel_nobody_consented_to_is_not_advised() -> None:
+    lib = load_library()
+    context = parse_context(
+        {"channels": [{"channel": "email", "opt_in_rate": 0.4}, {"channel": "sms", "opt_in_rate": 0}]}
+    )
+    rows = matrix_rows(lib, resolve(context, lib))
+    sms = [c for row in rows for c in row.cells if c.channel == "sms"]
+    assert {(c.score, c.reason) for c in sms} == {(None, "no customer has consented")}
+    assert all(row.best == "email" for row in rows)

@@ -173,6 +173,7 @@ class BriefPlan(BaseModel):
     triggers: list[TriggerRow]
     winback_model: WinbackModel
     matrix: list[MatrixRow]
+    consent_basis: str
     ideas: list[Idea]
     sequences: list[SequenceOut]
     kpis: list[KpiRow]
@@ -429,6 +430,8 @@ def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, 
             out[ch] = (False, "not in use", 0.0)
         elif r.region not in info[ch].regions and ch != "wechat":
             out[ch] = (False, f"not used in {r.region}", 0.0)
+        elif have[ch].opt_in_rate <= 0:
+            out[ch] = (False, "no customer has consented", 0.0)
         else:
             out[ch] = (True, "", have[ch].opt_in_rate)
     if r.business_type == "marketplace":
@@ -436,6 +439,25 @@ def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, 
             if out[ch][0]:
                 out[ch] = (True, "only the shop's own opted-in list; marketplace rules apply", out[ch][2])
     return out
+
+
+def consent_basis(r: Resolved, data: ScoreResult | None) -> str:
+    """Where the opt-in rates behind the channel scores come from, so no advice outruns the consent data."""
+    measured = data is not None and bool(data.quality.consent_columns)
+    rates = ", ".join(f"{c.channel} {c.opt_in_rate * 100:.0f}%" for c in r.channels)
+    if measured:
+        return f"Opt-in rates are measured from the export's consent columns ({rates})."
+    origin = r.origin.get("channels", "default")
+    assumed = any(a.field.startswith("channels.") for a in r.assumptions)
+    where = (
+        "defaults" if origin != "given" else ("your notes and stated defaults" if assumed else "your notes")
+    )
+    return (
+        f"Opt-in rates ({rates}) are from {where}, not measured: "
+        + ("the export has no consent columns" if data is not None else "no orders were given")
+        + ". A channel scores here only for customers who consented to it; check each list's consent in the "
+        "sending platform before any send."
+    )
 
 
 def matrix_rows(lib: Library, r: Resolved) -> list[MatrixRow]:
@@ -714,6 +736,7 @@ def build_brief_plan(
         triggers=trigger_rows(lib, r, timings),
         winback_model=timing,
         matrix=matrix_rows(lib, r),
+        consent_basis=consent_basis(r, data),
         ideas=ideas(lib, r),
         sequences=sequences(lib, r, r.sequence_ids, timings),
         kpis=kpis(lib),
