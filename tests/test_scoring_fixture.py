@@ -208,3 +208,19 @@ def test_two_orders_over_eighteen_months_are_not_new_customers(tmp_path: Path) -
             for r in csv.DictReader(fh)
         ]
     assert rows == [("X", "1.388", "522", "Potential Loyalist"), ("Y", "1.000", "512", "New Customers")]
+
+
+def test_quintiles_never_give_a_repeat_customer_f1(tmp_path: Path) -> None:
+    # P, Q, R: 2 orders, S: 3, T: 4. Quintile cut points of orders are 2, 2, 2, 3 (quantile_disc), so 2 orders lie
+    # above no cut point and would score F 1, the score of a single order; a repeat customer scores F 2 at least.
+    lines = ["order_id,customer_id,order_date,total"]
+    counts = {"P": 2, "Q": 2, "R": 2, "S": 3, "T": 4}
+    for customer, n in counts.items():
+        lines += [f"{customer}{i},{customer},2024-0{i + 1}-10,50" for i in range(n)]
+    orders = tmp_path / "orders.csv"
+    orders.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    score_file(orders, IngestOptions(today=TODAY), ScoreOptions(method="quantile"), out)
+    with out.open(newline="") as fh:
+        f = {r["customer_id"]: r["rfm_code"][1] for r in csv.DictReader(fh)}
+    assert f == {"P": "2", "Q": "2", "R": "2", "S": "4", "T": "5"}  # S is above three cut points, T four

@@ -6,6 +6,8 @@ strictly above; R is 5 - the number of cut points the days since the last order 
 values always share a score, row order never matters, the most recent customers always get R 5 and the lowest
 frequency or spend always gets 1; when many customers share a value some scores stay empty - which the output
 reports.
+
+By either method F 1 means exactly one order: a repeat customer scores F 2 at least (:func:`frequency_score_sql`).
 """
 
 from __future__ import annotations
@@ -91,10 +93,11 @@ def quantile_score_sql(expr: str, cuts: list[float] | None, lower_is_better: boo
     return f"(5 - ({above}))" if lower_is_better else f"(1 + {above})"
 
 
-def frequency_score_sql(rate_expr: str, bins: list[Bin], orders: str = "orders") -> str:
-    """F by orders per year, except that a repeat customer always scores at least 2 and a one-order customer 1.
+def frequency_score_sql(score_sql: str, orders: str = "orders") -> str:
+    """F as ``score_sql`` gives it, except that a repeat customer always scores at least 2 and a one-order
+    customer 1.
 
-    Orders per year alone gives two orders over eighteen months F 1, the score of a single order, so segments
-    defined by F 1 ("one order") would hold repeat customers.
+    Orders per year alone gives two orders over eighteen months F 1, and a quintile cut point above 1 gives it
+    to two-order customers; segments defined by F 1 ("a single order") would then hold repeat customers.
     """
-    return f"(CASE WHEN {orders} <= 1 THEN 1 ELSE greatest(2, {fixed_score_sql(rate_expr, bins)}) END)"
+    return f"(CASE WHEN {orders} <= 1 THEN 1 ELSE greatest(2, {score_sql}) END)"

@@ -96,12 +96,12 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     opy = "orders * 365.0 / greatest(tenure_days, 365)"
     if thresholds is not None:
         r_sql = fixed_score_sql("recency_days", thresholds.recency_days)
-        f_sql = frequency_score_sql(f"({opy})", thresholds.orders_per_year)
+        f_sql = frequency_score_sql(fixed_score_sql(f"({opy})", thresholds.orders_per_year))
         m_sql = fixed_score_sql("net_total", thresholds.net_spend) if monetary else "NULL"
         basis = {"R": "days since last order", "F": "orders per year", "M": "net spend"}
     else:
         r_sql = quantile_score_sql("recency_days", cuts["R"], lower_is_better=True)
-        f_sql = quantile_score_sql("orders", cuts["F"])
+        f_sql = frequency_score_sql(quantile_score_sql("orders", cuts["F"]))
         m_sql = quantile_score_sql("net_total", cuts["M"]) if monetary else "NULL"
         basis = {
             "R": "days since last order (quintiles)",
