@@ -743,7 +743,11 @@ def build_brief_plan(
         holdout=lib.kpis.holdout,
         benchmark_caveat=lib.kpis.benchmark_caveat,
         consent=consent(lib, r),
-        frequency_caps=[(c.name, c.detail) for c in lib.consent.frequency_caps],
+        frequency_caps=[
+            (c.name, c.detail)
+            for c in lib.consent.frequency_caps
+            if c.name not in CHANNELS or any(ch.channel == c.name for ch in r.channels)
+        ],
         assumptions=r.assumptions + timing_assumptions,
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         next_steps=next_steps(r),
