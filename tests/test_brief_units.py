@@ -129,20 +129,20 @@ def test_levers_keep_revenue_and_margin_apart_with_exact_numbers() -> None:
     base = baseline(resolved, None)
     assert (base.revenue, base.gross_profit) == (3_960_000.0, 2_772_000.0)  # 40,000 x 45 x 2.2; margin 70%
     levers = {lv.name: lv for lv in rank_levers(lib, resolved, base)}
-    # notes only: every lever works on all 40,000 customers (stage sizes not measured)
-    # second order: 40,000 x 3% x AOV 45 = 54,000; profit 54,000 x 0.70 - 3% x 54,000 = 36,180
+    # notes only: stage sizes are unknown, so every lever is sized per 1,000 customers of its stages
+    # second order: 1,000 x 3% x AOV 45 = 1,350; profit 1,350 x 0.70 - 3% x 1,350 = 904.50
     second = levers["second-order conversion"]
     assert (second.customers, second.value_per_customer, second.revenue_lift, second.gross_profit_impact) == (
-        40_000,
+        1_000,
         45.0,
-        54_000.0,
-        36_180.0,
+        1_350.0,
+        904.5,
     )
     assert second.value_source == "one order at their AOV: AOV 45.00 (given), 2.2 orders a year (default)"
-    # margin mix: no revenue, 1.5 points of 3,960,000 = 59,400
-    assert (levers["margin mix"].revenue_lift, levers["margin mix"].gross_profit_impact) == (0.0, 59_400.0)
-    # winback: 40,000 x 2% x 45 = 36,000; 36,000 x (0.70 - 0.008) - 5% x 36,000 = 23,112
-    assert levers["winback of lapsed buyers"].gross_profit_impact == 23_112.0
+    # margin mix: no revenue, 1.5 points of 1,000 x 45 x 2.2 = 99,000 -> 1,485
+    assert (levers["margin mix"].revenue_lift, levers["margin mix"].gross_profit_impact) == (0.0, 1_485.0)
+    # winback: 1,000 x 2% x 45 = 900; 900 x (0.70 - 0.008) - 5% x 900 = 577.80
+    assert levers["winback of lapsed buyers"].gross_profit_impact == 577.8
     assert [lv.rank for lv in levers.values()] == sorted(lv.rank for lv in levers.values())
 
 

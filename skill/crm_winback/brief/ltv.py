@@ -151,6 +151,9 @@ def baseline(r: Resolved, data: ScoreResult | None) -> Baseline:
     )
 
 
+PER_CUSTOMERS = 1000  # the group size levers are sized on when stage sizes are not measured
+
+
 class Group(BaseModel):
     """The customers a lever works on: how many, their per-customer values and their yearly revenue."""
 
@@ -165,13 +168,15 @@ class Group(BaseModel):
 def lever_group(stages: list[str], r: Resolved, data: ScoreResult | None, base: Baseline) -> Group:
     """Measured from the stages' customers when orders are given, else all customers at the notes' values."""
     if data is None or not data.scoring.monetary_available:
+        # stage sizes are unknown without orders: every lever is sized per 1,000 customers of its stages, so the
+        # ranking compares levers per customer reached and never multiplies a stage's change by all customers
         per_year = r.aov * r.orders_per_year
         return Group(
-            customers=r.customers,
-            basis=f"all {r.customers:,} customers (stage sizes not measured)",
+            customers=PER_CUSTOMERS,
+            basis=f"per {PER_CUSTOMERS:,} customers of these stages; stage sizes not measured",
             aov=r.aov,
             per_year=per_year,
-            revenue=base.revenue,
+            revenue=PER_CUSTOMERS * per_year,
             source=f"AOV {r.aov:,.2f} ({r.origin['aov']}), {r.orders_per_year:g} orders a year "
             f"({r.origin['orders_per_year']})",
         )
