@@ -329,9 +329,9 @@ def test_operator_segments_are_counted_by_their_definitions() -> None:
     finally:
         scored.ingested.close()
     assert [(o.name, o.customers, o.rule, o.maps_to) for o in got] == [
-        ("Big spenders", 6, "net spend in the top 10% (percentile rule)", "kept as yours"),
+        ("Big spenders", 6, "total_spent top_percent 10", "kept as yours"),
         ("VIP", None, "not readable: write it as a rule (crm-winback segments define)", "our VIP"),
-        ("Quiet", 56, "days since last order gte 60", "kept as yours"),
+        ("Quiet", 56, "recency_days gte 60", "kept as yours"),
     ]
 
 
@@ -344,3 +344,33 @@ def test_a_channel_nobody_consented_to_is_not_advised() -> None:
     sms = [c for row in rows for c in row.cells if c.channel == "sms"]
     assert {(c.score, c.reason) for c in sms} == {(None, "no customer has consented")}
     assert all(row.best == "email" for row in rows)
+
+
+def test_a_percentile_rule_picks_the_top_spenders_in_the_store_and_in_memory(tmp_path: Path) -> None:
+    # the operator's "top 10% spenders" in the rule language; marketplace_orders.csv, spends summed per buyer on the
+    # raw file: highest 176, 168, 168, 160, 160, 160, 152, ... so the top 10% (rank 6 of 60) spend 160 or more;
+    # lowest 18.5, 22.5, 26.5, 26.5, 30.5, ... so the bottom 5% (rank 3) spend 26.5 or less: 4 buyers, ties included
+    from crm_winback.segments import api as segments
+
+    top = {"rules": [{"field": "total_spent", "operator": "top_percent", "value": 10}]}
+    db = str(tmp_path / "store.duckdb")
+    segments.save_snapshot_file(str(DATA / "marketplace_orders.csv"), db_path=db)
+    assert segments.define_segment("Top spenders", top, db_path=db).members == 6
+    _, scored = score_file(DATA / "marketplace_orders.csv", keep=True)
+    assert scored is not None
+    try:
+        members = segments.evaluate_scored(scored, top)
+        spends = dict(scored.ingested.con.execute("SELECT customer_id, net_total FROM scores").fetchall())
+        bottom = segments.evaluate_scored(
+            scored, {"rules": [{"field": "total_spent", "operator": "bottom_percent", "value": 5}]}
+        )
+    finally:
+        scored.ingested.close()
+    assert sorted(spends[c] for c in members) == [160.0, 160.0, 160.0, 168.0, 168.0, 176.0]
+    assert sorted(spends[c] for c in bottom) == [18.5, 22.5, 26.5, 26.5]
+    with pytest.raises(InputError, match="top_percent needs a percentage above 0 and below 100"):
+        segments.define_segment(
+            "Everyone",
+            {"rules": [{"field": "total_spent", "operator": "top_percent", "value": 100}]},
+            db_path=db,
+        )

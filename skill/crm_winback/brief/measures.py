@@ -30,7 +30,7 @@ class OperatorCount(BaseModel):
     definition: str
     customers: int | None
     revenue_share: float | None
-    rule: str  # the rule it was read as, in the rule language's words
+    rule: str  # the rule it was read as: field, operator and value of the rule language (segments define)
     maps_to: str  # our stage or segment of the same name, or "kept as yours"
 
 
@@ -55,11 +55,11 @@ def read_definition(definition: str) -> tuple[str, str] | None:
                 "(SELECT min(net_total) FROM (SELECT net_total, row_number() OVER (ORDER BY net_total DESC) AS rn, "
                 f"count(*) OVER () AS n FROM scores) WHERE rn <= ceil(n * {share!r}))"
             )
-            return f"net_total >= {cut}", f"net spend in the top {m.group(1)}% (percentile rule)"
+            return f"net_total >= {cut}", f"total_spent top_percent {m.group(1)}"
     if m := _ORDERS.search(definition):
         return f"orders >= {int(m.group(1))}", f"orders gte {int(m.group(1))}"
     if m := _DAYS.search(definition):
-        return f"recency_days >= {int(m.group(1))}", f"days since last order gte {int(m.group(1))}"
+        return f"recency_days >= {int(m.group(1))}", f"recency_days gte {int(m.group(1))}"
     return None
 
 

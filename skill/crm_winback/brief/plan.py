@@ -288,7 +288,8 @@ def operator_lines(r: Resolved, data: ScoreResult | None, measures: Measures | N
             continue
         of_revenue = f", {seg.revenue_share * 100:.1f}% of revenue" if seg.revenue_share is not None else ""
         out.append(
-            f"{seg.name} ({seg.definition}): {seg.customers:,} customers{of_revenue}, read as {seg.rule}; "
+            f"{seg.name} ({seg.definition}): {seg.customers:,} customers{of_revenue}, read as the rule "
+            f"'{seg.rule}'; "
             f"{seg.maps_to}."
         )
     if measures is None and r.existing_segments and data is None:
