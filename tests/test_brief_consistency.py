@@ -110,7 +110,7 @@ def check_story(docs: dict[str, str]) -> None:
         assert "every channel in the matrix can be used" not in text, kind
     # the operator's lapse threshold is counted, and the count is the lapsed and churned stages together
     for m in re.finditer(
-        r"([\d,]+) customers have not ordered in (\d+)\+ days.*?: ([\d,]+) lapsed .*? and ([\d,]+) churned",
+        r"([\d,]+) customers? ha(?:ve|s) not ordered in (\d+)\+ days.*?: ([\d,]+) lapsed .*? and ([\d,]+) churned",
         brief,
     ):
         total, lapse, lapsed, churned = m.groups()

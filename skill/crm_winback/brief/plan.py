@@ -277,7 +277,9 @@ def operator_lines(r: Resolved, data: ScoreResult | None, measures: Measures | N
             stages = {row.group: row.customers for row in data.scoring.scorecard.by_lifecycle}
             share = measures.lapsed_revenue_share
             out.append(
-                f"{measures.lapsed_customers:,} customers have not ordered in {r.lapse_days}+ days"
+                f"{measures.lapsed_customers:,} "
+                + ("customer has" if measures.lapsed_customers == 1 else "customers have")
+                + f" not ordered in {r.lapse_days}+ days"
                 + (f" ({share * 100:.1f}% of revenue)" if share is not None else "")
                 + f": {stages.get('lapsed', 0):,} lapsed ({r.lapse_days} to {2 * r.lapse_days - 1} days) and "
                 f"{stages.get('churned', 0):,} churned ({2 * r.lapse_days}+ days)."
