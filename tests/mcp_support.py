@@ -52,5 +52,6 @@ def ok(result: CallToolResult) -> dict[str, Any]:
 def error_text(result: CallToolResult) -> str:
     assert result.is_error, result.structured_content
     text = " ".join(getattr(block, "text", "") for block in result.content)
-    assert "Traceback" not in text
+    assert "Traceback" not in text and "Error executing tool" not in text, text
+    assert "\n" not in text.strip(), f"a tool error is one line: {text!r}"
     return text

@@ -139,8 +139,10 @@ def test_export_replaces_the_file_atomically_and_leaves_no_temp_files(store_db: 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-2", "'-2"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-     ("Ann", "Ann"), ("a=b", "a=b"), ("", "")],
+    [("=SUM(A1)", "'=SUM(A1)"), ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@x", "'@x"), ("\tx", "'\tx"),
+     ("\rx", "'\rx"), ("-Smith", "'-Smith"), ("Ann", "Ann"), ("a=b", "a=b"), ("", ""),
+     # plain values stay as they are: importers need them unchanged
+     ("+1", "+1"), ("-5.00", "-5.00"), ("+447700900123", "+447700900123"), ("+eve@shop.test", "+eve@shop.test")],
 )  # fmt: skip
 def test_formula_cells_are_neutralised(text: str, expected: str) -> None:
     assert neutralise(text) == expected
@@ -175,3 +177,77 @@ def test_suppression_file_without_a_header_is_one_address_per_line(tmp_path: Pat
 def test_unknown_default_country_is_an_input_error(store_db: str, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--default-country XX: unknown"):
         api.export_segment("everyone", str(tmp_path / "x.csv"), "csv", "sms", store_db, default_country="XX")
+
+
+CONSENT_ORDERS = """order_id,customer_id,order_date,amount,email,phone,accepts_email_marketing,accepts_sms_marketing
+o1,acct-ana,2024-03-01,50,ana@x.test,+44 7700 900123,yes,yes
+o2,guest-9,2024-05-01,20,Ana@X.test ,07700 900123,no,no
+o3,acct-bob,2024-04-01,30,bob@x.test,,yes,
+o4,guest-7,2024-01-01,10,BOB@x.test,,no,
+o5,acct-cy,2024-02-01,30,cy@x.test,,yes,
+o6,guest-5,2024-02-01,10,cy@x.test,,no,
+"""
+
+
+@pytest.fixture(scope="module")
+def consent_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("consent")
+    (folder / "orders.csv").write_text(CONSENT_ORDERS, encoding="utf-8")
+    db = str(folder / "store.duckdb")
+    api.save_snapshot_file(str(folder / "orders.csv"), db_path=db)
+    accounts = {
+        "rules": [{"field": "customer_id", "operator": "in", "value": ["acct-ana", "acct-bob", "acct-cy"]}]
+    }
+    api.define_segment("accounts", accounts, db_path=db)
+    return db
+
+
+def test_an_address_that_opted_out_later_under_another_customer_id_is_left_out(
+    consent_db: str, tmp_path: Path
+) -> None:
+    # ana opted in as acct-ana on 03-01 and out as guest-9 on 05-01 (guest-9 is not in the segment): out.
+    # bob opted out as guest-7 on 01-01 and in as acct-bob on 04-01: the later yes wins. cy said yes and no
+    # on the same day under two ids: no wins.
+    out = tmp_path / "email.csv"
+    result = api.export_segment("accounts", str(out), "csv", "email", consent_db)
+    assert [r["email"] for r in _read(out)] == ["bob@x.test"]
+    assert {e.reason: e.customers for e in result.excluded} == {
+        "opted out of email (under another customer id with the same address)": 2
+    }
+
+
+def test_sms_consent_is_judged_per_e164_number_across_customer_ids(consent_db: str, tmp_path: Path) -> None:
+    # +44 7700 900123 and 07700 900123 (GB) are one number; its latest answer (guest-9, 05-01) is no
+    out = tmp_path / "sms.csv"
+    result = api.export_segment("accounts", str(out), "csv", "sms", consent_db, default_country="GB")
+    assert result.exported == 0
+    assert {e.reason: e.customers for e in result.excluded}[
+        "opted out of SMS (under another customer id with the same address)"
+    ] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a Mobile column was skipped (only "mail"/"phone" headers were read): people who texted STOP got SMS
+        ("Email,Mobile,Reason\n,+44 7700 900123,STOP\n", {"+447700900123"}),
+        # "Name <address>" and mailto: were kept whole and never matched an address
+        ('Subscriber,Date\n"Ana <Ana@X.test>",2024-01-02\nmailto:bob@x.test,2024-01-03\n', {"ana@x.test", "bob@x.test"}),
+        # a semicolon file was read as one column: "ana@x.test;unsub" matched nobody
+        ("email;reason\nana@x.test;unsub\n", {"ana@x.test"}),
+        ("Email,Phone Number,Reason\nC05@shop.test,,unsubscribed\n,+14155550109,stop\n", {"c05@shop.test", "+14155550109"}),
+        ("07700 900123\n", {"+447700900123"}),  # no header, national number
+        ("Email\n", set()),  # nobody unsubscribed yet
+    ],
+)  # fmt: skip
+def test_suppression_files_as_shops_export_them(tmp_path: Path, text: str, expected: set[str]) -> None:
+    f = tmp_path / "s.csv"
+    f.write_text(text, encoding="utf-8")
+    assert read_suppression(f, "GB") == expected
+
+
+def test_a_suppression_file_without_any_address_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "orders.csv"
+    f.write_text("customer,date\nAna,2024-01-02\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no email address or phone number found in it"):
+        read_suppression(f, "GB")

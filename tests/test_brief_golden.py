@@ -63,9 +63,3 @@ def test_document_matches_golden_and_passes_check(case: str, kind: str) -> None:
     assert report.passed, failed
     assert report.kind == kind.replace("_", "-")
     assert len(report.unfilled_slots) == len(doc.slots)
-
-
-def test_same_input_gives_byte_identical_output() -> None:
-    first = _build("marketplace_partial", "brief").markdown.encode()
-    second = _build("marketplace_partial", "brief").markdown.encode()
-    assert first == second

@@ -35,6 +35,14 @@ def test_stdio_session_lists_tools_scores_the_example_and_builds_a_brief(tmp_pat
             assert Path(brief.structured_content["file"]).read_text().startswith("<!-- crm-winback:brief -->")
             refused = await client.call_tool("profile_orders", {"file": "/etc/hostname"})
             assert refused.is_error
+            assert getattr(refused.content[0], "text", "").startswith(
+                "file /etc/hostname: outside the folders"
+            )
+            nul = await client.call_tool("profile_orders", {"file": "x\x00.csv", "as_of": "soon"})
+            assert nul.is_error
+            assert getattr(nul.content[0], "text", "").startswith(
+                "invalid arguments - as_of: should be a valid date"
+            )
 
     anyio.run(session)
     assert sorted(p.name for p in (work / "results").iterdir()) == [

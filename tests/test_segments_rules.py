@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
 from crm_winback.errors import InputError
-from crm_winback.segments.rules import Context, compile_rules, parse_rules
+from crm_winback.segments.rules import Context, compile_rules, load_rules_file, parse_rules
 
 AS_OF = dt.date(2024, 6, 30)
 COLS = (
@@ -204,3 +205,18 @@ def test_product_fields_need_line_items() -> None:
         "max_product_purchases need line items with a product column; this data has none "
         "(export orders with line items, e.g. Shopify's orders export)"
     )
+
+
+def test_rules_nested_thousands_deep_are_refused_with_the_depth_limit_in_words(tmp_path: Path) -> None:
+    text = '{"field": "orders", "operator": "gt", "value": 1}'
+    for _ in range(5000):
+        text = '{"rules": [' + text + "]}"
+    path = tmp_path / "deep.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=r"deep\.json: rules nest deeper than 8 levels; flatten the rules"):
+        load_rules_file(path)
+    nested: dict[str, object] = {"rules": [{"field": "orders", "operator": "gt", "value": 1}]}
+    for _ in range(5000):
+        nested = {"rules": [nested]}
+    with pytest.raises(InputError, match="rules nest deeper than 8 levels"):
+        parse_rules(nested)

@@ -204,3 +204,109 @@ def test_save_snapshot_reports_what_it_saved(tmp_path: Path) -> None:
         False,
     )
     assert info.source_sha256 == "eff6889ed364c5199d6eacbbeb7a6d559971df4406ac876f322c373f00a072ef"
+
+
+# --- the store opens only a store or a new path ------------------------------------------------------------
+
+SMALL = "customer,date,amount\nA,2024-01-01,10\nA,2024-02-01,15\nB,2024-01-03,5\n"
+RULES = {"rules": [{"field": "orders", "operator": "gte", "value": 1}]}
+
+
+def _foreign_duckdb(path: Path) -> bytes:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE invoices (id INTEGER, total DOUBLE)")
+    con.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    con.close()
+    return path.read_bytes()
+
+
+def test_someone_elses_duckdb_file_is_refused_by_every_store_command_and_left_unchanged(
+    tmp_path: Path,
+) -> None:
+    other = tmp_path / "other.duckdb"
+    before = _foreign_duckdb(other)
+    orders = tmp_path / "o.csv"
+    orders.write_text(SMALL, encoding="utf-8")
+    calls = [
+        lambda: api.list_segments(str(other)),
+        lambda: api.define_segment("mine", RULES, db_path=str(other)),
+        lambda: api.remove_segment("mine", str(other)),
+        lambda: api.save_snapshot_file(str(orders), db_path=str(other)),
+        lambda: api.list_store_snapshots(str(other)),
+        lambda: api.export_segment("mine", str(tmp_path / "a.csv"), db_path=str(other)),
+    ]
+    for call in calls:
+        with pytest.raises(
+            InputError, match=r"other\.duckdb: not a crm-winback customer store .*left unchanged"
+        ):
+            call()
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "other.duckdb"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("orders.csv", SMALL.encode(), "not a DuckDB file, so not a customer store"),
+        ("notes.db", b"just some text, not a database", "not a DuckDB file, so not a customer store"),
+        ("empty.duckdb", b"", "not a DuckDB file, so not a customer store"),
+    ],
+)
+def test_a_file_that_is_not_a_duckdb_store_is_refused_in_words(
+    tmp_path: Path, name: str, content: bytes, words: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    for call in (
+        lambda: api.list_segments(str(path)),
+        lambda: api.define_segment("mine", RULES, db_path=str(path)),
+    ):
+        with pytest.raises(InputError) as info:
+            call()
+        assert words in str(info.value)
+    assert path.read_bytes() == content
+
+
+def test_a_new_store_must_be_named_duckdb_or_db(tmp_path: Path) -> None:
+    # DuckDB opens a new "x.csv" as an in-memory database: a define there would be lost, with exit 0
+    with pytest.raises(InputError, match=r"new\.csv: a customer store is a DuckDB file ending in \.duckdb"):
+        api.define_segment("mine", RULES, db_path=str(tmp_path / "new.csv"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_of_a_newer_version_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    with store.open_store(db) as con:
+        con.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(InputError, match="a customer store of a newer crm-winback \\(schema 99"):
+        api.list_segments(str(db))
+
+
+def test_listing_or_removing_never_creates_a_store_and_a_refused_define_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "new" / "s.duckdb"
+    listed = api.list_segments(str(db))
+    assert listed.snapshot is None and {s.kind for s in listed.segments} >= {"prebuilt", "rfm_segment"}
+    assert api.remove_segment("nothing", str(db)) is False
+    with pytest.raises(InputError, match="is taken by a pre-built"):
+        api.define_segment("Champions", RULES, db_path=str(db))
+    assert list(tmp_path.iterdir()) == []
+    api.define_segment("mine", RULES, db_path=str(db))  # a write creates it
+    assert [s.name for s in api.list_segments(str(db)).segments if s.kind == "user"] == ["mine"]
+
+
+def test_a_save_that_fails_into_a_new_store_removes_the_store_and_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders = tmp_path / "o.csv"
+    orders.write_text(SMALL, encoding="utf-8")
+    db = tmp_path / "new" / "s.duckdb"
+
+    def fail(*args: object) -> None:
+        raise InputError("stop here")
+
+    monkeypatch.setattr(store, "_insert_scores", fail)
+    with pytest.raises(InputError, match="stop here"):
+        api.save_snapshot_file(str(orders), db_path=str(db))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv"]

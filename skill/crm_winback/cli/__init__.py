@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import CrmError
+from ..files import reading
 
 # module -> the commands it registers. A command loads only its own module, so ``crm-winback mcp`` starts
 # without importing DuckDB, Jinja2 or NumPy; ``--help`` loads them all. A test keeps this table true.
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args) or 0)
+        with reading(*_input_paths(args)):
+            return int(args.handler(args) or 0)
     except CrmError as exc:
         print(f"crm-winback: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -77,6 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _input_paths(args: argparse.Namespace) -> list[str]:
+    """Every existing file named by an argument other than ``-o``: no command writes its output over one."""
+    found = []
+    for name, value in vars(args).items():
+        if name != "output" and isinstance(value, str) and value and "\x00" not in value:
+            try:
+                if os.path.isfile(value):
+                    found.append(value)
+            except (OSError, ValueError):
+                continue
+    return found
 
 
 def run() -> NoReturn:

@@ -15,7 +15,7 @@ from ..files import write_text
 from ..ingest import IngestOptions
 
 FORMATS = ("table", "json", "markdown")
-_LARGE_FILE = 20 * 1024 * 1024
+LARGE_FILE = 20 * 1024 * 1024
 
 
 def add_input_options(p: argparse.ArgumentParser, example: bool = True) -> None:
@@ -53,7 +53,7 @@ def resolve_input(args: argparse.Namespace) -> tuple[Path, IngestOptions]:
     else:
         raise InputError("no input: give the orders FILE (or --example cdnow to try the bundled data)")
     try:
-        if path.stat().st_size > _LARGE_FILE:
+        if path.stat().st_size > LARGE_FILE:
             progress(f"reading {path} ({path.stat().st_size / 1e6:,.0f} MB)...")
     except OSError:
         pass

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from ..api import DEFAULT_OUT_DIR, parse_date_option
 from ..errors import InputError
+from ..files import TABLE_SUFFIXES, check_output, may_create
 from ..predict.render import render_prediction, render_validation
 from ..predict.service import PredictOptions, predict_file
 from ..predict.validation import validate_file
@@ -124,13 +126,9 @@ def run_predict(args: argparse.Namespace) -> int:
         if args.output
         else DEFAULT_OUT_DIR / f"{path.name.split('.')[0] or 'orders'}-predictions.csv"
     )
-    if output.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(f"-o {output}: use a .csv or .parquet file name")
-    if not args.output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    elif not output.parent.exists():
-        raise InputError(f"-o {output}: the folder {output.parent} does not exist; create it first")
-    summary = predict_file(path, ingest, options, output)
+    with may_create(output.parent) if not args.output else nullcontext():
+        check_output(output, TABLE_SUFFIXES)  # at once, not after the fit
+        summary = predict_file(path, ingest, options, output)
     emit(to_json(summary) if args.format == "json" else render_prediction(summary, args.format))
     progress(f"per-customer predictions: {summary.predictions_file}")
     return 0

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from ..api import DEFAULT_OUT_DIR, StoreOptions, default_scores_path, profile_file, score_file
 from ..errors import InputError
+from ..files import TABLE_SUFFIXES, check_output, may_create
 from ..report import render_profile, render_scores
 from ..scoring import ScoreOptions
+from ..segments.store import check_store
 from .common import FORMATS, add_input_options, emit, progress, resolve_input, to_json
 
 
@@ -83,16 +86,18 @@ def run_score(args: argparse.Namespace) -> int:
     if args.thresholds and args.method != "fixed":
         raise InputError("--thresholds applies to --method fixed only")
     output = Path(args.output) if args.output else default_scores_path(path)
-    if not args.output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    store = StoreOptions(db=args.db, save=args.save, shop=args.shop) if (args.db or args.save) else None
-    result, _ = score_file(
-        path,
-        options,
-        ScoreOptions(args.method, args.thresholds, args.segment_map, args.predict),
-        output,
-        store=store,
-    )
+    with may_create(output.parent) if not args.output else nullcontext():
+        check_output(output, TABLE_SUFFIXES)  # at once, not after minutes of scoring
+        if args.db:
+            check_store(args.db)
+        store = StoreOptions(db=args.db, save=args.save, shop=args.shop) if (args.db or args.save) else None
+        result, _ = score_file(
+            path,
+            options,
+            ScoreOptions(args.method, args.thresholds, args.segment_map, args.predict),
+            output,
+            store=store,
+        )
     if args.format == "json":
         emit(to_json(result))
     else:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..segments import api
 from ..segments.migration import GONE, NEW
 from ..segments.rules import load_rules_file
-from ..segments.store import DEFAULT_SHOP, default_db_path
+from ..segments.store import DEFAULT_SHOP, check_store, default_db_path
 from ..tables import markdown_table, pct, text_table
-from .common import FORMATS, emit, progress, to_json
+from .common import FORMATS, LARGE_FILE, emit, progress, to_json
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -255,7 +256,13 @@ def run_migration(args: argparse.Namespace) -> int:
 
 
 def run_snapshot_save(args: argparse.Namespace) -> int:
-    progress(f"scoring {args.file}...")
+    check_store(args.db)  # before the scoring, and before saying it started
+    try:
+        large = Path(args.file).stat().st_size > LARGE_FILE
+    except OSError:
+        large = False  # the scoring names the problem, on one line
+    if large:
+        progress(f"scoring {args.file}...")
     info = api.save_snapshot_file(args.file, args.column_map, args.as_of, args.method, args.db, args.shop)
     if args.format == "json":
         emit(to_json(info))

@@ -11,6 +11,7 @@ Tables left in the connection for the scorer and later features:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,10 @@ class Ingested:
             self.con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
+# A cell, not a column name: an address, a number, a date or a time.
+_VALUE_LIKE = re.compile(r"[^@\s]+@[^@\s]+|[-+$€£(]?\d[\d.,:/ -]*\)?")
+
+
 def load_orders(path: str | Path, options: IngestOptions | None = None) -> Ingested:
     """Read ``path`` and build the ``orders`` table. Raises :class:`InputError` for unusable input."""
     options = options or IngestOptions()
@@ -100,6 +105,13 @@ def _load(source: Source, options: IngestOptions) -> Ingested:
     layout = detect_layout(source.headers)
     mapping = map_columns(source.headers, options.column_map, layout, name)
     for role in ("customer", "date"):
+        if role not in mapping and any(_VALUE_LIKE.fullmatch(h.strip()) for h in source.headers):
+            # a headerless file: its "headers" are the first customer's cells, so name none of them here
+            raise InputError(
+                f"{name}: no {role} column found, and the first line looks like data, not a header "
+                f"({','.join(source.headers)[:60]!r}); add a header row naming the columns (e.g. "
+                "customer_id,date,amount)"
+            )
         if role not in mapping:
             raise InputError(
                 f"{name}: no {'customer' if role == 'customer' else 'order date'} column found among "

@@ -18,7 +18,7 @@ from ..brief.context import Context, context_schema
 from ..brief.library import LIBRARY_FILES
 from ..errors import InputError
 from ..models.documents import CheckReport, KnowledgeAnswer
-from .common import ADDS_OUTPUT, READ_ONLY, ExampleArg, FileArg, ToolEnv, tool_errors
+from .common import ADDS_OUTPUT, READ_ONLY, ExampleArg, FileArg, ToolEnv, tool_errors, tool_text
 from .results import ContextSchemaResult, DocumentResult
 
 if TYPE_CHECKING:
@@ -72,8 +72,11 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         from ..files import write_text
 
         write_text(target, built.markdown)
+        data = built.model_dump(exclude={"markdown"})
+        for assumption in data["assumptions"]:
+            assumption["how_to_check"] = tool_text(assumption["how_to_check"])
         return DocumentResult.model_validate({
-            **built.model_dump(exclude={"markdown"}), "file": str(target), "characters": len(built.markdown),
+            **data, "file": str(target), "characters": len(built.markdown),
             "markdown": built.markdown if include_markdown else None,
             "next_step": f"replace each of the {len(built.slots)} narrative comments in file with prose, then "
                          "call check_brief on the file and fix what it reports",

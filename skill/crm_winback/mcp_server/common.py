@@ -8,14 +8,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from ..errors import CrmError, InputError
-from .paths import PathPolicy
+from .paths import PathPolicy, escaped, shown
 
 if TYPE_CHECKING:
     from ..ingest import IngestOptions
@@ -51,6 +51,9 @@ _ADVICE = (
     ("see crm-winback schema context", "see get_context_schema"),
     ("crm-winback snapshot save FILE", "save_snapshot"),
     ("crm-winback segments define NAME --rules FILE", "define_segment"),
+    ("run crm-winback profile on the file", "call profile_orders on the file"),
+    ("run crm-winback score on an orders export", "call score_customers on an orders export"),
+    ("crm-winback score --predict", "score_customers with predict=true"),
 )
 _OPTION_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in _OPTION_NAMES) + r")(?![\w-])")
 _QUOTED = r"(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
@@ -61,14 +64,59 @@ _CONTENT_ECHOES = (
     (re.compile(rf"not a header \({_QUOTED}\)"), "not a header"),
     (re.compile(r"(could not be read as [^;]*?) \(.*\)(; )"), r"\1\2"),
 )
+# Lists of a file's values or headers the core names: a currency column mapped to the wrong column lists its
+# addresses; a file without a header line has cells where the header names should be.
+_MIXED_CURRENCIES = re.compile(r"(mixes currencies \()([^)]*)(\); rerun with currency )(\S+)")
+_MISSING_CURRENCY = re.compile(r"(does not occur; the file has )(.*)$")
+_HEADER_LIST = re.compile(r"(no such column; columns are: )(.*)$")
+_CURRENCY_LIKE = re.compile(r"[A-Z]{3}|[^\w\s]{1,3}")
+_CELL_LIKE = re.compile(r"[^@\s]+@[^@\s]+|[-+$€£(]?\d[\d.,:/ -]*\)?")
+
+
+MAX_MESSAGE_CHARS = 1_000
+_PYDANTIC_SUBJECT = re.compile(
+    r"^(?:Input|String|Value|List|Dictionary|Object|Number) (?=should )|^Value error, "
+)
 
 
 def tool_message(exc: CrmError) -> str:
-    """The core's one-line message, with CLI option names turned into tool arguments and file content cut."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The core's message on one line, with CLI option names turned into tool arguments and file content cut."""
+    text = tool_text(" ".join(str(exc).split()) or type(exc).__name__)
     for pattern, replacement in _CONTENT_ECHOES:
         text = pattern.sub(replacement, text)
-    return tool_text(text)
+    text = _MIXED_CURRENCIES.sub(_mixed_currencies, text)
+    text = _MISSING_CURRENCY.sub(_missing_currency, text)
+    text = _HEADER_LIST.sub(_headers, text)
+    return one_line(text)
+
+
+def _currency_list(listed: str) -> tuple[str, str]:
+    """The listed currency values with anything that is no currency code or sign counted, not quoted."""
+    values = [v.strip() for v in listed.split(",")]
+    codes = [v for v in values if _CURRENCY_LIKE.fullmatch(v)]
+    others = len(values) - len(codes)
+    text = ", ".join(codes[:10]) + (f" and {len(codes) - 10} more" if len(codes) > 10 else "")
+    if others:
+        text += (", " if text else "") + (
+            f"{others:,} values that are no currency code (is the currency column mapped right?)"
+        )
+    return text, codes[0] if codes else "CODE"
+
+
+def _mixed_currencies(match: re.Match[str]) -> str:
+    listed, first = _currency_list(match.group(2))
+    return f"{match.group(1)}{listed}{match.group(3)}{first}"
+
+
+def _missing_currency(match: re.Match[str]) -> str:
+    return match.group(1) + _currency_list(match.group(2))[0]
+
+
+def _headers(match: re.Match[str]) -> str:
+    """A file's header names, or none when its first line holds cells (a file without a header line)."""
+    if any(_CELL_LIKE.fullmatch(h.strip()) for h in match.group(2).split(", ")):
+        return "no such column, and the first line looks like data, not a header; add a header row naming the columns"
+    return match.group(0)
 
 
 def tool_text(text: str) -> str:
@@ -76,6 +124,39 @@ def tool_text(text: str) -> str:
     for cli, tool in _ADVICE:
         text = text.replace(cli, tool)
     return _OPTION_RE.sub(lambda m: _OPTION_NAMES[m.group(1)], text)
+
+
+def one_line(text: str) -> str:
+    """A message as one short paragraph: whitespace runs (line breaks too) become one space, at most 1,000 chars."""
+    text = "".join(escaped(ch) for ch in " ".join(text.split()))
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 3] + "..."
+    return text
+
+
+def arguments_message(exc: ValidationError) -> str:
+    """Pydantic's verdict on a tool's arguments as one line: each argument by name, and what it accepts.
+
+    The rejected values are left out: they may be long, and they may be the user's data.
+    """
+    parts = []
+    errors = exc.errors(include_url=False, include_input=False)
+    for error in errors[:3]:
+        where = ".".join(str(p) for p in error["loc"]) or "arguments"
+        parts.append(f"{where}: {_allowed(error)}")
+    if len(errors) > 3:
+        parts.append(f"and {len(errors) - 3} more")
+    return one_line("invalid arguments - " + "; ".join(parts))
+
+
+def _allowed(error: Any) -> str:
+    kind, msg = error["type"], str(error["msg"])
+    if kind == "missing":
+        return "required; give it"
+    if kind == "extra_forbidden":
+        return "not an argument this accepts; see the tool's input schema"
+    # "Input should be ...", "String should have ...", "Value error, ..." -> "should be ...", "should have ..."
+    return _PYDANTIC_SUBJECT.sub("", msg, count=1)
 
 
 @contextlib.contextmanager
@@ -88,6 +169,15 @@ def tool_errors() -> Iterator[None]:
     except MemoryError:
         raise ToolError(
             "out of memory; try a smaller file, or the crm-winback CLI on a larger machine"
+        ) from None
+    except OSError as exc:
+        # The system refused a read or write (permissions, a full disk, a file that vanished mid-run).
+        name = shown(Path(exc.filename).name) if isinstance(exc.filename, str) else "a file"
+        reason = exc.strerror or type(exc).__name__
+        raise ToolError(
+            one_line(
+                f"{name}: {reason.lower()}; check that the file is readable and the output folder writable"
+            )
         ) from None
 
 
@@ -146,5 +236,9 @@ class ToolEnv:
         date_format: str | None,
     ) -> IngestOptions:
         from ..api import ingest_options
+        from ..ingest.mapping import ROLES
 
+        for role in column_map or {}:
+            if role not in ROLES:
+                raise InputError(f"column_map: unknown role {shown(role)!r}; valid roles: {', '.join(ROLES)}")
         return ingest_options(column_map or {}, as_of.isoformat() if as_of else None, currency, date_format)

@@ -47,7 +47,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
             path = env.source(file, example)
             stem = path.name.split(".")[0] or "orders"
-            target = env.policy.output_file(output_name or f"{stem}-predictions.csv", (".csv", ".parquet"))
+            target = env.policy.output_file(
+                output_name or f"{stem}-predictions.csv", (".csv", ".parquet"), inputs=[path]
+            )
             options = PredictOptions(horizon_days=horizon_days, threshold=threshold, margin=margin,
                                      time_unit=time_unit)  # fmt: skip
             return predict_file(path, env.options(column_map, as_of, None, None), options, target)

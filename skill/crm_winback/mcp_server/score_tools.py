@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +13,7 @@ from pydantic import Field
 
 from ..errors import InputError
 from ..models.quality import QualityReport
+from ..privacy import mask_customer_id, mask_email, mask_name, mask_phone
 from .common import (
     READ_ONLY,
     WRITES_OUTPUT,
@@ -24,7 +26,7 @@ from .common import (
     ToolEnv,
     tool_errors,
 )
-from .privacy import mask_email, mask_name, mask_phone, safe_customer_id
+from .paths import refuse_overwrite
 from .results import PreviewResult, PreviewRow, ScoreCustomersResult
 
 MAX_PREVIEW_ROWS = 20
@@ -112,9 +114,12 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             segment_map = (
                 env.policy.input_file(segment_map_file, "segment_map_file") if segment_map_file else None
             )
+            inputs = [p for p in (path, thresholds, segment_map) if p is not None]
             target = env.policy.output_file(
-                output_name or default_scores_path(path, Path(".")).name, (".csv", ".parquet")
+                output_name or default_scores_path(path, Path(".")).name, (".csv", ".parquet"), inputs=inputs
             )
+            summary = target.with_suffix(".json")
+            refuse_overwrite(summary, inputs, "output_name", summary.name)
             result, _ = score_file(
                 path,
                 env.options(column_map, as_of, currency, date_format),
@@ -126,7 +131,6 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 ),
                 target,
             )
-            summary = target.with_suffix(".json")
             write_text(summary, result.model_dump_json(indent=2) + "\n")
             return ScoreCustomersResult.model_validate({**result.model_dump(), "summary_file": str(summary)})
 
@@ -169,7 +173,13 @@ def _preview(
             continue
         matching += 1
         if len(rows) < limit:
-            rows.append(_masked(record))
+            try:
+                rows.append(_masked(record))
+            except ValueError:  # a number column that holds text: not a file score_customers wrote
+                raise InputError(
+                    f"scores_file {path.name}: not a scores file from score_customers (its numbers do not read "
+                    "as numbers); give its scores_file"
+                ) from None
     return matching, rows
 
 
@@ -211,19 +221,24 @@ def _records(path: Path) -> Iterator[dict[str, str | None]]:
         raise not_scores from None
 
 
+def _number(value: str | None) -> float | None:
+    number = float(value) if value else None
+    return number if number is not None and math.isfinite(number) else None
+
+
 def _flag(value: str | None) -> bool | None:
     return None if value is None else value.lower() == "true"
 
 
 def _masked(r: dict[str, str | None]) -> PreviewRow:
     return PreviewRow(
-        customer=safe_customer_id(r["customer_id"] or ""),
+        customer=mask_customer_id(r["customer_id"]),
         rfm_segment=r["rfm_segment"] or "",
         lifecycle_stage=r["lifecycle_stage"] or "",
         churn_risk=r["churn_risk"] or "",
         recency_days=int(r["recency_days"] or 0),
         orders=int(r["orders"] or 0),
-        net_total=float(r["net_total"]) if r["net_total"] else None,
+        net_total=_number(r["net_total"]),
         email=mask_email(r["email"]),
         phone=mask_phone(r["phone"]),
         name=mask_name(r["first_name"], r["last_name"]),

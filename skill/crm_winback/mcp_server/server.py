@@ -7,14 +7,20 @@ to files in the output folder (the customer store too); only ``preview_customers
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from pydantic import ValidationError
 
 from .. import __version__
+from ..files import clean_stale_temps
 from . import brief_tools, predict_tools, score_tools, segment_tools
-from .common import ToolEnv
+from .common import ToolEnv, arguments_message, one_line
 from .paths import DEFAULT_MAX_INPUT_MB, PathPolicy
 
 SERVER_NAME = "crm-segment-winback"
@@ -42,10 +48,61 @@ class ServerConfig:
         return PathPolicy(self.base_dir, self.out_dir, self.allow_dirs, self.max_input_mb * 1024 * 1024)
 
 
+class WinbackServer(MCPServer):
+    """An MCPServer whose tool errors read as one line the model can act on.
+
+    The SDK prefixes every tool error with "Error executing tool NAME: " and reports bad arguments as a
+    multi-line pydantic dump; here a tool's own error is passed on as it was raised, bad arguments become one
+    line naming each argument and what it accepts, and a crash is named as an internal error (the traceback
+    stays in the server's log). A failed call that created the output folder leaves no empty folder behind.
+    """
+
+    def __init__(self, *args: Any, out_dir: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._out_dir = out_dir
+        self._lock = threading.Lock()
+        self._running = 0
+        self._out_dir_existed = True
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        with self._lock:
+            if self._running == 0:
+                self._out_dir_existed = self._out_dir.exists()
+            self._running += 1
+        failed = True
+        try:
+            result = await super().call_tool(name, arguments, context)
+            failed = bool(getattr(result, "is_error", False))
+            return result
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__ or exc
+            raise UnexpectedToolError(
+                f"internal error in {name} ({type(cause).__name__}): a bug in crm-winback, logged by the server; "
+                "please report it with the arguments used"
+            ) from cause
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(arguments_message(exc.__cause__)) from exc.__cause__
+            if isinstance(exc.__cause__, ToolError):  # the tool's own message, without the SDK's prefix
+                raise ToolError(one_line(str(exc.__cause__))) from exc.__cause__
+            raise ToolError(one_line(str(exc))) from exc
+        finally:
+            with self._lock:
+                self._running -= 1
+                if failed and self._running == 0 and not self._out_dir_existed:
+                    with contextlib.suppress(OSError):  # not empty, or already gone: leave it
+                        self._out_dir.rmdir()
+
+
 def build_server(config: ServerConfig | None = None) -> MCPServer:
     """The server with every tool registered; ``config`` fixes the folders it may read and write."""
-    env = ToolEnv((config or ServerConfig()).policy())
-    server: MCPServer = MCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS)
+    policy = (config or ServerConfig()).policy()
+    env = ToolEnv(policy)
+    # what a run killed mid-write left in the output folder (the next write there removes it too)
+    clean_stale_temps(policy.out_dir)
+    server: MCPServer = WinbackServer(
+        SERVER_NAME, version=__version__, instructions=INSTRUCTIONS, out_dir=policy.out_dir
+    )
     for module in TOOL_MODULES:
         module.register(server, env)
     return server

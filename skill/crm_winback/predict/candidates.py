@@ -18,8 +18,9 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from crm_winback.errors import DataError
 from crm_winback.models.predictions import BgNbdParams, TimeUnit
-from crm_winback.predict import bgnbd
+from crm_winback.predict import bgnbd, mbgcnbd, mbgnbd, pareto_nbd
 from crm_winback.predict.fitting import LOG_BOUND
 
 FloatArray = NDArray[np.float64]
@@ -139,4 +140,160 @@ class BgNbdCandidate:
         return BgNbdFitted(fitted=params, runaway=words, params=values)
 
 
-CANDIDATES: tuple[Candidate, ...] = (BgNbdCandidate(),)
+NO_DROPOUT = "the data show no sign that customers stop buying"
+RATES_UNKNOWN = "the data cannot tell how purchase rates differ between customers"
+SAME_DROPOUT = "the data cannot tell customers apart in how likely they are to stop buying"
+SAME_RATES = "the data cannot tell customers apart in how often they buy"
+
+
+def _limits(
+    params: Mapping[str, float], pairs: Mapping[tuple[str, str], str], single: Mapping[str, str]
+) -> dict[str, str]:
+    """``single`` words for each parameter, except that a pair of parameters growing together (one ran off and
+    the other is large too: the mixing distribution narrows to one value for every customer) gets the pair's
+    words."""
+    limits = dict(single)
+    for (first, second), words in pairs.items():
+        both_large = min(params[first], params[second]) >= np.exp(RUNAWAY_LOG / 2)
+        if both_large and max(params[first], params[second]) >= np.exp(RUNAWAY_LOG):
+            limits[first] = limits[second] = words
+    return limits
+
+
+@dataclass(frozen=True)
+class ParetoNbdFitted:
+    """Pareto/NBD (Schmittlein, Morrison & Colombo 1987) behind the common interface."""
+
+    fitted: pareto_nbd.ParetoNbdParams
+    name: str = "Pareto/NBD"
+    runaway: str | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def log_likelihood(self) -> float:
+        return self.fitted.log_likelihood
+
+    def expected_orders(self, horizon: float, h: History) -> FloatArray:
+        return pareto_nbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
+
+    def p_active(self, h: History) -> FloatArray:
+        return pareto_nbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
+
+    def p_no_order(self, horizon: float, h: History) -> FloatArray:
+        return pareto_nbd.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T)
+
+
+class ParetoNbdCandidate:
+    name = "Pareto/NBD"
+
+    def fit(self, h: History) -> ParetoNbdFitted:
+        params = pareto_nbd.fit_pareto_nbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
+        values = params.as_dict()
+        limits = _limits(
+            values,
+            {("s", "beta"): SAME_DROPOUT, ("r", "alpha"): SAME_RATES},
+            {"beta": NO_DROPOUT, "s": NO_DROPOUT, "r": RATES_UNKNOWN, "alpha": RATES_UNKNOWN},
+        )
+        words = runaway_words(self.name, values, limits)
+        return ParetoNbdFitted(fitted=params, runaway=words, params=values)
+
+
+@dataclass(frozen=True)
+class MbgNbdFitted:
+    """MBG/NBD (Batislam, Denizel & Filiztekin 2007) behind the common interface."""
+
+    fitted: mbgnbd.MbgNbdParams
+    name: str = "MBG/NBD"
+    runaway: str | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def log_likelihood(self) -> float:
+        return self.fitted.log_likelihood
+
+    def expected_orders(self, horizon: float, h: History) -> FloatArray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return mbgnbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
+
+    def p_active(self, h: History) -> FloatArray:
+        return mbgnbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
+
+    def p_no_order(self, horizon: float, h: History) -> FloatArray:
+        return mbgnbd.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T)
+
+
+def _beta_geometric_limits(values: Mapping[str, float]) -> dict[str, str]:
+    return _limits(
+        values,
+        {("a", "b"): SAME_DROPOUT, ("r", "alpha"): SAME_RATES},
+        {"a": NO_DROPOUT, "b": NO_DROPOUT, "r": RATES_UNKNOWN},
+    )
+
+
+class MbgNbdCandidate:
+    name = "MBG/NBD"
+
+    def fit(self, h: History) -> MbgNbdFitted:
+        params = mbgnbd.fit_mbgnbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
+        values = params.as_dict()
+        words = runaway_words(self.name, values, _beta_geometric_limits(values))
+        return MbgNbdFitted(fitted=params, runaway=words, params=values)
+
+
+@dataclass(frozen=True)
+class MbgCnbdFitted:
+    """MBG/CNBD-k (Reutterer, Platzer & Schroeder 2020; BTYDplus) behind the common interface.
+
+    ``expected_orders`` is BTYDplus's approximation for k > 1 (see ``mbgcnbd.conditional_expected_purchases``);
+    ``p_active`` and ``p_no_order`` are exact.
+    """
+
+    fitted: mbgcnbd.MbgCnbdParams
+    name: str = "MBG/CNBD-k"
+    runaway: str | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def log_likelihood(self) -> float:
+        return self.fitted.log_likelihood
+
+    def expected_orders(self, horizon: float, h: History) -> FloatArray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return mbgcnbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
+
+    def p_active(self, h: History) -> FloatArray:
+        return mbgcnbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
+
+    def p_no_order(self, horizon: float, h: History) -> FloatArray:
+        return mbgcnbd.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T)
+
+
+class MbgCnbdCandidate:
+    """MBG/CNBD-k with k chosen by likelihood over 1..k_max; needs ``History.litt``."""
+
+    name = "MBG/CNBD-k"
+
+    def __init__(self, k: int | None = None, k_max: int = mbgcnbd.K_MAX) -> None:
+        self.k = k
+        self.k_max = k_max
+
+    def fit(self, h: History) -> MbgCnbdFitted:
+        if h.litt is None:
+            raise DataError(
+                "the MBG/CNBD-k model needs each customer's sum of log gaps between purchases (History.litt); "
+                "build the History from predict.summary.RfmSummary.litt"
+            )
+        params = mbgcnbd.fit_mbgcnbd(
+            h.x, h.t_x, h.T, h.litt, time_unit=h.time_unit, k=self.k, k_max=self.k_max, weights=h.weights
+        )
+        values = params.as_dict()
+        words = runaway_words(self.name, values, _beta_geometric_limits(values))
+        return MbgCnbdFitted(fitted=params, runaway=words, params=values)
+
+
+CANDIDATES: tuple[Candidate, ...] = (
+    BgNbdCandidate(),
+    ParetoNbdCandidate(),
+    MbgNbdCandidate(),
+    MbgCnbdCandidate(),
+)

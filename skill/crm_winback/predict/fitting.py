@@ -148,12 +148,19 @@ def group_rows(columns: Sequence[NDArray[np.float64]], weights: ArrayLike | None
 
 
 def minimize_log_params(
-    objective: Objective, start: NDArray[np.float64], names: Sequence[str], model: str
+    objective: Objective,
+    start: NDArray[np.float64],
+    names: Sequence[str],
+    model: str,
+    *,
+    allow_bound: bool = False,
 ) -> Optimum:
     """Minimize ``objective`` over log-parameters with L-BFGS-B; raise DataError when no interior optimum.
 
     ``objective`` maps log-parameters to (value, gradient in the log-parameters). ``names`` label the
-    parameters in error messages.
+    parameters in error messages. With ``allow_bound`` a parameter that ran to its bound, or past half of it
+    when the optimizer stopped short of converging, is returned instead of raising, for callers that name the
+    runaway in words (``candidates.runaway_words``).
     """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     x0 = np.clip(np.log(start), -LOG_BOUND + 1, LOG_BOUND - 1)
@@ -179,7 +186,7 @@ def minimize_log_params(
             "such as 0.001"
         )
     at_bound = np.flatnonzero(np.abs(result.x) >= LOG_BOUND - 1e-6)
-    if len(at_bound):
+    if len(at_bound) and not allow_bound:
         i = int(at_bound[0])
         direction = "infinity" if result.x[i] > 0 else "zero"
         raise DataError(
@@ -190,9 +197,14 @@ def minimize_log_params(
         )
     # L-BFGS-B reports 'ABNORMAL' line searches when it is already at the optimum to machine precision; a
     # small projected gradient is what matters.
-    grad_norm = float(np.max(np.abs(result.jac))) if result.jac is not None else np.inf
+    jac = np.asarray(result.jac) if result.jac is not None else np.full(len(start), np.inf)
+    interior = np.abs(result.x) < LOG_BOUND - 1e-6  # at a bound the gradient points outwards, by design
+    grad_norm = float(np.max(np.abs(jac[interior]), initial=0.0))
     converged = bool(result.success) or grad_norm < 1e-5
-    if not converged:
+    # a fit still running off along a flat ridge (say r and alpha growing together) stops short of both
+    # convergence and the bound; with allow_bound the caller names that runaway in words
+    running_off = allow_bound and bool(np.any(np.abs(result.x) >= LOG_BOUND / 2))
+    if not converged and not running_off:
         raise DataError(
             f"{model} fit did not converge ({result.message}); set a small penalizer_coef such as 0.001"
         )

@@ -131,8 +131,8 @@ def _check_finite(params: BgNbdParams, *arrays: NDArray[np.float64]) -> None:
     bad = sum(int((~np.isfinite(a)).sum()) for a in arrays)
     if bad:
         raise DataError(
-            f"the BG/NBD fit is degenerate: {_degenerate_words(params)}, and it gives {bad} non-finite "
-            "predictions; use a longer order history or a small penalizer_coef such as 0.001"
+            f"the BG/NBD fit is degenerate: {_degenerate_words(params)}, and its predictions are not "
+            "finite; use a longer order history or a small penalizer_coef such as 0.001"
         )
 
 

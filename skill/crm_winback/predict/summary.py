@@ -1,10 +1,11 @@
-"""Per-customer (x, t_x, T, zbar) summaries for the models, built in SQL from the ``orders`` table.
+"""Per-customer (x, t_x, T, zbar, litt) summaries for the models, built in SQL from the ``orders`` table.
 
 Orders on the same day are one purchase (their values summed), as in the CDNOW summaries the published
 results use: x counts purchase days after the first, t_x is the time from the first to the last purchase day,
 T the time from the first purchase day to the end of the period, zbar the mean value of the repeat purchase
-days (the first purchase is left out of zbar, as the Gamma-Gamma model of repeat spend expects). Times are
-whole days converted to the requested unit.
+days (the first purchase is left out of zbar, as the Gamma-Gamma model of repeat spend expects), litt the sum
+of the logs of the x gaps between consecutive purchase days (0 for x = 0), which the MBG/CNBD-k model of regular
+buyers needs (BTYDplus ``elog2cbs``). Times are whole days converted to the requested unit.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class RfmSummary:
     end: dt.date
     time_unit: TimeUnit
     table: str
+    litt: NDArray[np.float64]
+    """Sum over the customer's x inter-purchase gaps of log(gap), gaps in ``time_unit``; 0 when x = 0."""
 
     @property
     def customers(self) -> int:
@@ -55,28 +58,37 @@ def summarize(
                 FROM orders WHERE order_date <= $end AND customer_id IS NOT NULL
                 GROUP BY customer_id, order_date),
             ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY order_date) AS k FROM days)
+                SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY order_date) AS k,
+                       date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
+                                 order_date) AS gap_days
+                FROM days)
             SELECT row_number() OVER (ORDER BY customer_id) - 1 AS row, customer_id,
                    min(order_date) AS first_order_date, max(order_date) AS last_order_date,
                    count(*) - 1 AS x,
                    date_diff('day', min(order_date), max(order_date)) AS t_x_days,
                    date_diff('day', min(order_date), $end::DATE) AS T_days,
-                   coalesce(avg(value) FILTER (WHERE k > 1), 'NaN'::DOUBLE) AS zbar
+                   coalesce(avg(value) FILTER (WHERE k > 1), 'NaN'::DOUBLE) AS zbar,
+                   coalesce(sum(ln(gap_days)) FILTER (WHERE k > 1), 0.0) AS litt_days
             FROM ranked GROUP BY customer_id""",
         {"end": end},
     )
-    columns = con.execute(f"SELECT x, t_x_days, T_days, zbar FROM {table} ORDER BY row").fetchnumpy()
+    columns = con.execute(
+        f"SELECT x, t_x_days, T_days, zbar, litt_days FROM {table} ORDER BY row"
+    ).fetchnumpy()
     if len(columns["x"]) == 0:
         raise DataError(f"no customer has an order on or before {end}; pick a later date")
     scale = DAYS_PER_UNIT[unit]
+    x = np.asarray(columns["x"], dtype=np.float64)
     return RfmSummary(
-        x=np.asarray(columns["x"], dtype=np.float64),
+        x=x,
         t_x=np.asarray(columns["t_x_days"], dtype=np.float64) / scale,
         T=np.asarray(columns["T_days"], dtype=np.float64) / scale,
         zbar=np.asarray(columns["zbar"], dtype=np.float64),
         end=end,
         time_unit=unit,
         table=table,
+        # log(gap_days / scale) summed over the x gaps
+        litt=np.asarray(columns["litt_days"], dtype=np.float64) - x * np.log(scale),
     )
 
 

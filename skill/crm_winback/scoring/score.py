@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import workdb
 from ..errors import InputError
-from ..files import copy_query
+from ..files import copy_query, reading
 from ..ingest import Ingested
 from ..ingest.orders import with_contacts
 from ..ingest.quality import QualityReport
@@ -232,6 +232,8 @@ def _round(expr: str, digits: int) -> str:
 def write_scores(scored: Scored, path: str | Path) -> Path:
     """Write per-customer scores (CSV or Parquet by extension) atomically, in the table's customer-id order.
 
+    Never over the orders file it was scored from. CSV text cells are neutralised (formula cells).
+
     With predictions the model columns follow (empty when the fit fell back), so the file's shape depends
     only on the option, not on the data.
     """
@@ -243,7 +245,8 @@ def write_scores(scored: Scored, path: str | Path) -> Path:
         ]
     else:
         select = list(columns)
-    with workdb.in_order(scored.ingested.con) as con:
+    # the orders file is an input whichever door called: never written over (MCP outputs may sit beside it)
+    with reading(scored.ingested.source.path), workdb.in_order(scored.ingested.con) as con:
         return copy_query(
             con, f"SELECT {', '.join(select)} FROM scores", path, text_values=scored.text_values
         )

@@ -18,13 +18,23 @@ from pydantic import BaseModel
 from ..api import ingest_options, score_file
 from ..cohorts import CohortTable, build_cohorts
 from ..errors import InputError
+from ..files import check_output, reading
 from ..ingest import load_orders
 from ..models.store import Distribution, MemberRow, SegmentKind, SegmentList, SegmentSummary
+from ..privacy import mask_email, mask_phone
 from ..scoring import ScoreOptions
 from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
 from ..scoring.segment_map import load_segment_map
-from .audience import AudienceResult, Channel, ExportFormat, build_audience, check_country, read_suppression
+from .audience import (
+    AudienceResult,
+    Channel,
+    ExportFormat,
+    build_audience,
+    check_country,
+    latest_answers,
+    read_suppression,
+)
 from .audience import write_csv_atomic as _write_csv
 from .migration import BY_CHOICES, MigrationMatrix, build_migration
 from .prebuilt import NAME_PATTERN, prebuilt_segments
@@ -34,11 +44,14 @@ from .store import (
     DEFAULT_SHOP,
     SnapshotInfo,
     build_customer_table,
+    check_store,
+    check_store_path,
     count_by,
     list_snapshots,
     open_store,
     resolve_snapshot,
     save_snapshot,
+    store_path,
 )  # fmt: skip
 
 
@@ -93,10 +106,11 @@ def _user_segments(con: duckdb.DuckDBPyConnection) -> list[ResolvedSegment]:
     ]
 
 
-def all_segments(con: duckdb.DuckDBPyConnection) -> list[ResolvedSegment]:
+def all_segments(con: duckdb.DuckDBPyConnection | None) -> list[ResolvedSegment]:
+    """User-defined segments (none without a store), then pre-built, RFM and lifecycle-stage ones."""
     builtin = _builtin_segments()
     taken = {s.name.lower() for s in builtin}
-    return _user_segments(con) + builtin + _stage_segments(taken)
+    return (_user_segments(con) if con is not None else []) + builtin + _stage_segments(taken)
 
 
 def resolve_segment(con: duckdb.DuckDBPyConnection, name: str) -> ResolvedSegment:
@@ -161,6 +175,7 @@ def save_snapshot_file(
     shop: str = DEFAULT_SHOP,
 ) -> SnapshotInfo:
     """Score ``path`` and save it as a snapshot in the store (idempotent for the same file, as-of and method)."""
+    check_store(db_path)  # a wrong --db is refused before minutes of scoring
     _, scored = score_file(path, ingest_options(column_map, as_of), ScoreOptions(method=method), keep=True)
     assert scored is not None
     try:
@@ -182,18 +197,22 @@ def list_store_snapshots(db_path: str | None = None, shop: str | None = None) ->
 def list_segments(
     db_path: str | None = None, snapshot: str | None = None, shop: str = DEFAULT_SHOP
 ) -> SegmentList:
-    """Every segment (user-defined, pre-built, RFM, lifecycle) with its size in the snapshot (latest by default)."""
-    with open_store(db_path) as con:
+    """Every segment (user-defined, pre-built, RFM, lifecycle) with its size in the snapshot (latest by default).
+
+    Reads the store and never creates one: without a store the built-in segments are listed, unsized.
+    """
+    if not check_store_path(store_path(db_path)):
+        return SegmentList(snapshot=None, segments=[_unsized(seg) for seg in all_segments(None)])
+    with open_store(db_path, read_only=True) as con:
         snaps = list_snapshots(con, shop)
         snap = resolve_snapshot(con, snapshot, shop) if snaps else None
-        rows = []
-        for seg in all_segments(con):
-            if snap is None:
-                rows.append(SegmentSummary(name=seg.name, kind=seg.kind, description=seg.description, members=None,
-                                           note="no snapshot saved yet"))  # fmt: skip
-            else:
-                rows.append(_count(con, seg, snap))
+        rows = [_unsized(seg) if snap is None else _count(con, seg, snap) for seg in all_segments(con)]
         return SegmentList(snapshot=snap, segments=rows)
+
+
+def _unsized(seg: ResolvedSegment) -> SegmentSummary:
+    return SegmentSummary(name=seg.name, kind=seg.kind, description=seg.description, members=None,
+                          note="no snapshot saved yet")  # fmt: skip
 
 
 def define_segment(
@@ -209,12 +228,12 @@ def define_segment(
             f"segment name {name!r}: use letters, digits, spaces, '-', '_', '.' (max 64 characters)"
         )
     group = parse_rules(rules, f"segment {name} rules")
+    builtin = {s.name.lower() for s in _builtin_segments() + _stage_segments(set())}
+    if name.lower() in builtin:
+        raise InputError(
+            f"segment name {name!r} is taken by a pre-built, RFM or lifecycle segment; pick another"
+        )
     with open_store(db_path) as con:
-        builtin = {s.name.lower() for s in _builtin_segments() + _stage_segments(set())}
-        if name.lower() in builtin:
-            raise InputError(
-                f"segment name {name!r} is taken by a pre-built, RFM or lifecycle segment; pick another"
-            )
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         con.execute(
             """INSERT INTO customer_segments VALUES (?, ?, ?, ?, ?)
@@ -231,25 +250,13 @@ def define_segment(
 
 
 def remove_segment(name: str, db_path: str | None = None) -> bool:
+    """Delete the user segment ``name``; False when there is none (and no store is created to look)."""
+    if not check_store_path(store_path(db_path)):
+        return False
     with open_store(db_path) as con:
         found = con.execute("SELECT count(*) FROM customer_segments WHERE name = ?", [name]).fetchone()
         con.execute("DELETE FROM customer_segments WHERE name = ?", [name])
         return bool(found and found[0])
-
-
-def _mask_email(value: str | None) -> str | None:
-    if not value:
-        return None
-    local, _, domain = value.partition("@")
-    host, dot, tld = domain.rpartition(".")
-    return f"{local[:1]}***@{host[:1]}***{dot}{tld}" if domain else f"{value[:1]}***"
-
-
-def _mask_phone(value: str | None) -> str | None:
-    if not value:
-        return None
-    digits = [c for c in value if c.isdigit()]
-    return "*" * max(len(digits) - 2, 0) + "".join(digits[-2:])
 
 
 def segment_members(
@@ -278,7 +285,7 @@ def segment_members(
         ).fetchall()
     members = []
     for r in rows:
-        email, phone = (r[11], r[12]) if include_contact else (_mask_email(r[11]), _mask_phone(r[12]))
+        email, phone = (r[11], r[12]) if include_contact else (mask_email(r[11]), mask_phone(r[12]))
         members.append(MemberRow(
             customer_id=r[0], rfm_segment=r[1], lifecycle_stage=r[2], churn_risk=r[3], r_score=r[4], f_score=r[5],
             m_score=r[6], orders=r[7], total_spent=r[8], recency_days=r[9], last_order_date=r[10], email=email,
@@ -345,6 +352,9 @@ def export_segment(
     if soft_opt_in and channel == "sms":
         raise InputError("--soft-opt-in applies to email only: SMS needs prior express consent")
     suppressed = read_suppression(suppression_file, country) if suppression_file else set()
+    inputs = (store_path(db_path), suppression_file)
+    with reading(*inputs):
+        check_output(output, (".csv",))  # before the work: a wrong -o is refused at once
     with open_store(db_path, read_only=True) as con:
         seg = resolve_segment(con, name)
         snap = resolve_snapshot(con, snapshot, shop)
@@ -353,9 +363,30 @@ def export_segment(
             f"SELECT {', '.join(CUSTOMER_COLUMNS)} FROM customer_rfm_scores WHERE {where}", params
         )
         customers = [dict(zip(CUSTOMER_COLUMNS, row, strict=True)) for row in cur.fetchall()]
-    header, rows, result = build_audience(seg.name, customers, fmt, channel, soft_opt_in, suppressed, country)
-    written = _write_csv(Path(output), header, rows)
+        answers = latest_answers(_consent_answers(con, channel, snap, where, params), channel, country)
+    header, rows, result = build_audience(
+        seg.name, customers, fmt, channel, soft_opt_in, suppressed, country, answers
+    )
+    with reading(*inputs):
+        written = _write_csv(Path(output), header, rows)
     return result.model_copy(update={"output": str(written)})
+
+
+def _consent_answers(
+    con: duckdb.DuckDBPyConnection, channel: Channel, snap: SnapshotInfo, where: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    """(address, consent, last order date) of every customer in the snapshot who shares an address with a
+    member of the segment (phones by their last seven digits; :func:`latest_answers` compares them exactly)."""
+    if channel == "email":
+        column, consent, key = "email", "email_consent", "lower(trim(email))"
+    else:
+        column, consent, key = "phone", "sms_consent", "right(regexp_replace(phone, '[^0-9]', '', 'g'), 7)"
+    return con.execute(
+        f"""SELECT {column}, {consent}, last_order_date FROM customer_rfm_scores
+            WHERE snapshot_id = ? AND {consent} IS NOT NULL AND {column} IS NOT NULL
+              AND {key} IN (SELECT {key} FROM customer_rfm_scores WHERE {where} AND {column} IS NOT NULL)""",
+        [snap.snapshot_id, *params],
+    ).fetchall()
 
 
 def cohort_table(path: str, column_map: str | None = None, as_of: str | None = None) -> CohortTable:

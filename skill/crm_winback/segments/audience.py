@@ -9,14 +9,15 @@ Who is left out, in this order (each person is counted once, under the first rea
    consent, so soft opt-in never applies to it;
 5. the same address already taken by another customer of the segment (the lowest customer id keeps it).
 
-Text cells a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
-return) get a leading apostrophe. Phone cells are exempt: they are only ever written as validated E.164
-(``+`` and digits), which importers require as is. Files are written atomically.
+Text cells a spreadsheet would run as a formula get a leading apostrophe, by the one rule of every file we write
+(:func:`crm_winback.files.neutralise`): plain values - E.164 numbers, ``+eve@shop.test``, ``-5.00`` - stay as
+they are, which importers require. Files are written atomically.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections import Counter
@@ -27,7 +28,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ..errors import InputError
-from ..files import atomic_path, check_output
+from ..files import atomic_path, check_output, neutralise
 from ..knowledge import KnowledgeModel, load_knowledge
 from ..models.store import AudienceExclusion as Exclusion
 from ..models.store import AudienceResult, Channel, ExportFormat
@@ -49,7 +50,6 @@ AudienceField = Literal[
     "tags",
 ]
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CountryNumbering(KnowledgeModel):
@@ -65,11 +65,6 @@ class AudienceRules(KnowledgeModel):
 
 def audience_rules() -> AudienceRules:
     return load_knowledge("audience.yaml", AudienceRules)
-
-
-def neutralise(text: str) -> str:
-    """Make a cell inert in a spreadsheet: prefix an apostrophe when it would start a formula."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def to_e164(raw: str | None, default_country: str | None = None) -> str | None:
@@ -111,8 +106,19 @@ def check_country(code: str | None) -> str | None:
     return code.upper()
 
 
+_EMAIL_IN = re.compile(r"[^@\s<>,;:\"'()\[\]]+@[^@\s<>,;:\"'()\[\]]+\.[^@\s<>,;:\"'()\[\]]+")
+# header words of a column of phone numbers (any column when the file names none)
+_PHONE_HEADERS = ("phone", "mobile", "cell", "sms", "tel", "msisdn", "number")
+
+
 def read_suppression(path: str | Path, default_country: str | None = None) -> set[str]:
-    """Emails (lower case) and E.164 numbers from a suppression file (any CSV or one address per line)."""
+    """Emails (lower case) and E.164 numbers from a suppression file (any CSV or one address per line).
+
+    Emails are taken from any cell, also when written ``Name <a@b.test>`` or ``mailto:a@b.test``; phone
+    numbers from the columns whose header names them (Phone, Mobile, SMS, ...), or from every column when
+    none does. Comma, semicolon, tab or pipe separated. A file with rows but no address in them is refused:
+    taking it as empty would export everyone who unsubscribed.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -120,25 +126,37 @@ def read_suppression(path: str | Path, default_country: str | None = None) -> se
         raise InputError(f"--suppress {p}: cannot be read ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
         raise InputError(f"--suppress {p}: not UTF-8 text; save it as UTF-8 CSV") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
+    if not text.strip():
         return set()
-    header = [h.strip().lower() for h in rows[0]]
-    wanted = [i for i, h in enumerate(header) if "mail" in h or "phone" in h]
-    body = rows[1:] if wanted else rows
-    columns = wanted or None
+    first = text.splitlines()[0]
+    delimiter = max(",;\t|", key=first.count) if any(d in first for d in ",;\t|") else ","
+    try:
+        rows = [
+            row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in row)
+        ]
+    except csv.Error as exc:  # a cell over the csv module's 128 KB field limit, and the like
+        raise InputError(f"--suppress {p}: not a CSV of emails and phones ({exc}); check the file") from None
     found: set[str] = set()
+
+    def add(cell: str, phones: bool) -> bool:
+        emails = _EMAIL_IN.findall(cell)
+        found.update(e.lower().rstrip(".") for e in emails)
+        phone = None if emails or not phones else to_e164(cell, default_country)
+        if phone:
+            found.add(phone)
+        return bool(emails or phone)
+
+    header = rows[0]
+    # no header when the first line holds an address, or no letters at all (a national phone number)
+    headless = any(add(c, True) for c in header) or not any(ch.isalpha() for c in header for ch in c)
+    phone_columns = [i for i, h in enumerate(header) if any(w in h.lower() for w in _PHONE_HEADERS)]
+    body = rows if headless else rows[1:]
     for row in body:
         for i, cell in enumerate(row):
-            if columns is not None and i not in columns:
-                continue
-            value = cell.strip()
-            if "@" in value:
-                found.add(value.lower())
-            else:
-                phone = to_e164(value, default_country)
-                if phone:
-                    found.add(phone)
+            add(cell, headless or not phone_columns or i in phone_columns)
+    if body and not found:
+        raise InputError(f"--suppress {p}: no email address or phone number found in it; give the file of "
+                         "unsubscribes, bounces and complaints (a column of emails or phone numbers)")  # fmt: skip
     return found
 
 
@@ -152,6 +170,45 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def normalise_address(
+    channel: Channel, email: str | None, phone: str | None, default_country: str | None
+) -> str | None:
+    """The address a channel reaches: the email in lower case, or the phone number in E.164."""
+    if channel == "email":
+        return (email or "").strip().lower() or None
+    return to_e164(phone, default_country)
+
+
+def latest_answers(
+    answers: Iterable[tuple[str | None, bool | None, Any]],
+    channel: Channel,
+    default_country: str | None = None,
+) -> dict[str, bool]:
+    """The latest consent answer per address, from ``(address, consent, date)`` of every customer id.
+
+    An address is a person's, whatever customer id it was given under (a guest checkout, a second account):
+    the answer given last wins, and on the same day "no" wins. ``address`` is as exported: it is normalised
+    here (email in lower case, phone in E.164).
+    """
+    best: dict[str, tuple[Any, bool, bool]] = {}
+    for raw, consent, day in answers:
+        if consent is None or raw is None:
+            continue
+        day = day if day is not None else dt.date.min
+        address = (
+            normalise_address("email", raw, None, None)
+            if channel == "email"
+            else normalise_address("sms", None, raw, default_country)
+        )
+        if address is None:
+            continue
+        key = (day, not consent)
+        found = best.get(address)
+        if found is None or (key[0], key[1]) > (found[0], found[1]):
+            best[address] = (day, not consent, consent)
+    return {address: consent for address, (_, _, consent) in best.items()}
+
+
 def build_audience(
     segment: str,
     customers: Iterable[Mapping[str, Any]],
@@ -160,8 +217,14 @@ def build_audience(
     soft_opt_in: bool = False,
     suppressed: set[str] | None = None,
     default_country: str | None = None,
+    address_consent: Mapping[str, bool] | None = None,
 ) -> tuple[list[str], list[list[str]], AudienceResult]:
-    """Apply consent and suppression; return the header, the neutralised rows and the counts."""
+    """Apply consent and suppression; return the header, the rows (as text) and the counts.
+
+    ``address_consent`` holds the latest answer per address across all customer ids (see
+    :func:`latest_answers`): it overrides a customer's own answer, so an address that opted out under another
+    id is left out.
+    """
     if soft_opt_in and channel == "sms":
         raise InputError("--soft-opt-in applies to email only: SMS needs prior express consent")
     layout = audience_rules().formats[fmt][channel]
@@ -173,11 +236,14 @@ def build_audience(
     consent_known = False
     for c in sorted(customers, key=lambda r: str(r["customer_id"])):
         candidates += 1
-        email = (c.get("email") or "").strip().lower() or None
-        phone = to_e164(c.get("phone"), default_country)
+        email = normalise_address("email", c.get("email"), None, None)
+        phone = normalise_address("sms", None, c.get("phone"), default_country)
         consent = c.get("email_consent") if channel == "email" else c.get("sms_consent")
         consent_known = consent_known or consent is not None
         address = email if channel == "email" else phone
+        own = consent
+        if address_consent and address is not None and address in address_consent:
+            consent = address_consent[address]
         reason = None
         if channel == "email" and email is None:
             reason = "no email address"
@@ -190,7 +256,9 @@ def build_audience(
         elif address in suppressed:  # per channel: an SMS "STOP" does not unsubscribe from email
             reason = "on the suppression list"
         elif consent is False:
-            reason = f"opted out of {'email' if channel == 'email' else 'SMS'}"
+            reason = f"opted out of {'email' if channel == 'email' else 'SMS'}" + (
+                "" if own is False else " (under another customer id with the same address)"
+            )
         elif consent is None and not soft_opt_in:
             reason = f"no {'email' if channel == 'email' else 'SMS'} consent on record"
         elif address in seen:
@@ -201,14 +269,11 @@ def build_audience(
         assert address is not None
         seen.add(address)
         soft += consent is None
+        # the consent column shows the answer the export went by: the address's latest, under any id
         values = {**c, "email": email, "phone": phone, "total_spent": c.get("net_total", c.get("total_spent")),
+                  f"{channel}_consent": consent,
                   "tags": f"{segment}, {c.get('rfm_segment') or ''}".rstrip(", ")}  # fmt: skip
-        rows.append(
-            [
-                _cell(values.get(field)) if field == "phone" else neutralise(_cell(values.get(field)))
-                for field in layout.values()
-            ]
-        )
+        rows.append([_cell(values.get(field)) for field in layout.values()])
     notes = []
     if candidates and not consent_known:
         notes.append(f"the data has no {channel} consent column: nobody has consent on record"
@@ -226,10 +291,13 @@ def build_audience(
 
 
 def write_csv_atomic(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
-    """Write a CSV through a temporary file in the same folder, then rename: never a half-written file."""
-    out = check_output(path)
+    """Write a CSV through a temporary file in the same folder, then rename: never a half-written file.
+
+    Every cell is neutralised (:func:`crm_winback.files.neutralise`).
+    """
+    out = check_output(path, (".csv",))
     with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow([neutralise(h) for h in header])
+        writer.writerows([neutralise(cell) for cell in row] for row in rows)
     return out

@@ -153,6 +153,8 @@ def parse_rules(data: Any, source: str = "rules") -> RuleGroup:
             data = yaml.safe_load(data)
         except yaml.YAMLError:
             raise _fail(source, 'not valid JSON or YAML; write {"rules": [...], "logic": "AND"}') from None
+        except RecursionError:  # thousands of nested brackets: the parser gives up before our depth check
+            raise _fail(source, f"rules nest deeper than {MAX_DEPTH} levels; flatten the rules") from None
     return _parse_group(data, source, 0)
 
 
@@ -167,7 +169,7 @@ def load_rules_file(path: str | Path) -> RuleGroup:
 
 def _parse_group(data: Any, path: str, depth: int) -> RuleGroup:
     if depth > MAX_DEPTH:
-        raise _fail(path, f"groups are nested more than {MAX_DEPTH} deep; flatten the rules")
+        raise _fail(path, f"rules nest deeper than {MAX_DEPTH} levels; flatten the rules")
     if not isinstance(data, dict):
         raise _fail(path, 'a rule group must be an object: {"rules": [...], "logic": "AND" or "OR"}')
     unknown = set(data) - {"rules", "logic"}

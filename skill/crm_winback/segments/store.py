@@ -76,34 +76,127 @@ def default_db_path() -> Path:
     return Path(base) / "crm-winback" / "store.duckdb"
 
 
-def _path(db_path: str | Path | None) -> Path:
+def store_path(db_path: str | Path | None) -> Path:
+    """The store's path: ``db_path``, else :func:`default_db_path`."""
     return Path(db_path) if db_path is not None else default_db_path()
+
+
+_path = store_path
+
+
+STORE_SUFFIXES = (".duckdb", ".db")
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+
+
+def check_store_path(path: Path) -> bool:
+    """Refuse a path that is not a customer store nor a new path; True when the store exists already.
+
+    Only a DuckDB file (checked by its header, never opened) may be a store; that it holds the store's tables
+    is checked on opening (DuckDB opens an existing CSV as an in-memory database with the CSV as a view, where
+    a save would be lost, so the header is read first). A new store's name ends in .duckdb or .db, as the MCP
+    server requires: never a database file posing as a CSV a spreadsheet would open.
+    """
+    if not path.exists():
+        if path.is_symlink():
+            raise InputError(f"--db {path}: a symbolic link to nothing; give the store file or a new path")
+        if path.suffix.lower() not in STORE_SUFFIXES:
+            raise InputError(f"--db {path}: a customer store is a DuckDB file ending in .duckdb (or .db); give "
+                             "such a path (a new one creates the store)")  # fmt: skip
+        return False
+    if not path.is_file():
+        raise InputError(
+            f"--db {path}: not a file (a folder?); give the store file, e.g. {path / 'store.duckdb'}"
+        )
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except OSError as exc:
+        raise InputError(f"--db {path}: cannot be read ({exc.strerror}); check its permissions") from None
+    if head[8:12] != _DUCKDB_MAGIC:
+        raise InputError(f"--db {path}: not a DuckDB file, so not a customer store, and left unchanged; give the "
+                         "store file crm-winback created, or a new file name to create one")  # fmt: skip
+    return True
+
+
+def check_store(db_path: str | Path | None) -> None:
+    """Refuse, before any work, a store path that :func:`open_store` would refuse; creates nothing."""
+    path = store_path(db_path)
+    if check_store_path(path):
+        with open_store(path, read_only=True):
+            pass
+
+
+def _check_marker(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    try:
+        row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.Error:
+        row = None
+    if row is None:
+        raise InputError(f"--db {path}: not a crm-winback customer store (a DuckDB file without the store's "
+                         "tables), left unchanged; give the store file crm-winback created, or a new file name "
+                         "to create one")  # fmt: skip
+    version = str(row[0])
+    if not version.isdigit() or int(version) > SCHEMA_VERSION:
+        raise InputError(f"--db {path}: a customer store of a newer crm-winback (schema {version}; this version "
+                         f"reads {SCHEMA_VERSION}); upgrade crm-winback to use it")  # fmt: skip
+
+
+def remove_new_store(path: Path, folders: list[Path]) -> None:
+    """Delete a store this run created (its file, its WAL, the folders made for it): a refusal leaves nothing."""
+    for name in (path, Path(str(path) + ".wal")):
+        name.unlink(missing_ok=True)
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` would create for ``folder``, deepest first."""
+    return [p for p in [folder, *folder.parents] if not p.exists()]
 
 
 @contextmanager
 def open_store(
     db_path: str | Path | None = None, read_only: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the store (creating it and its tables unless ``read_only``)."""
+    """Open the store (creating it and its tables at a new path unless ``read_only``).
+
+    Only a crm-winback store (its ``store_meta`` table with a schema version this version reads) or a new
+    path is opened: any other file is refused and left as it was. A store created here is removed again when
+    the block fails, so a refused command leaves nothing behind.
+    """
     path = _path(db_path)
-    if read_only and not path.exists():
+    exists = check_store_path(path)
+    if read_only and not exists:
         raise InputError(f"no customer store at {path}; save a snapshot first: crm-winback snapshot save FILE "
                          "(or point --db at an existing store)")  # fmt: skip
-    if not read_only:
+    folders = [] if exists else _missing_folders(path.parent)
+    if not exists:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
+        if not exists:
+            remove_new_store(path, folders)
         raise InputError(f"--db {path}: cannot open the store ({str(exc).splitlines()[0]}); is another "
-                         "crm-winback writing to it, or is it not a crm-winback store?") from None  # fmt: skip
+                         "crm-winback writing to it?") from None  # fmt: skip
     try:
-        if not read_only:
+        if exists:
+            _check_marker(con, path)
+        else:
             con.execute(_SCHEMA)
             con.execute(
                 "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
         yield con
-    finally:
+    except BaseException:
+        con.close()
+        if not exists:
+            remove_new_store(path, folders)
+        raise
+    else:
         con.close()
 
 
@@ -168,9 +261,20 @@ def save_snapshot(
     path = _path(db_path)
     source = Path(scored.ingested.source.path)
     sha = file_sha256(source)
-    as_of, method = scored.ingested.as_of, scored.summary.method
+    new = not check_store_path(path)
+    folders = _missing_folders(path.parent) if new else []
     with open_store(path):
-        pass  # create the file and its tables before attaching
+        pass  # create the file and its tables (or check an existing store) before attaching
+    try:
+        return _save(scored, path, shop, source, sha)
+    except BaseException:
+        if new:
+            remove_new_store(path, folders)
+        raise
+
+
+def _save(scored: Scored, path: Path, shop: str, source: Path, sha: str) -> SnapshotInfo:
+    as_of, method = scored.ingested.as_of, scored.summary.method
     con = scored.ingested.con
     table = build_customer_table(scored)
     con.execute(f"ATTACH {sql_string(str(path))} AS store")
