@@ -224,3 +224,19 @@ def test_quintiles_never_give_a_repeat_customer_f1(tmp_path: Path) -> None:
     with out.open(newline="") as fh:
         f = {r["customer_id"]: r["rfm_code"][1] for r in csv.DictReader(fh)}
     assert f == {"P": "2", "Q": "2", "R": "2", "S": "4", "T": "5"}  # S is above three cut points, T four
+
+
+def test_spend_bins_follow_a_shop_whose_aov_is_far_from_the_default(tmp_path: Path) -> None:
+    # G: one order of 3,000, H: one of 300 -> AOV 1,650, 33 x the 50 the default spend bins assume (more than 5 x
+    # off): the bins 50/150/300/500 become 1,650/4,950/9,900/16,500, so G scores M 2 and H M 1 (unscaled: M 5, M 4)
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,customer_id,order_date,total\n1,G,2024-03-01,3000\n2,H,2024-03-02,300\n")
+    out = tmp_path / "scores.csv"
+    result = score_file(orders, IngestOptions(today=TODAY), ScoreOptions(), out)[0]
+    with out.open(newline="") as fh:
+        m = {r["customer_id"]: r["m_score"] for r in csv.DictReader(fh)}
+    assert m == {"G": "2", "H": "1"}
+    assert result.scoring.notes[0] == (
+        "M cut points scaled x33 to 1,650, 4,950, 9,900, 16,500: the shop's AOV (1,650.00) is more than 5 times off "
+        "the 50 the default spend bins assume; give --thresholds or --method quantile to choose otherwise"
+    )

@@ -48,10 +48,20 @@ def _check_bins(name: str, bins: list[Bin]) -> None:
         raise ValueError(f"{name}: scores must rise or fall steadily with the value; got {scores}")
 
 
+class SpendFit(KnowledgeModel):
+    """When the shop's AOV is far from the one the spend bins assume, the bins are scaled to it."""
+
+    reference_aov: float = Field(gt=0, description="the average order value the net_spend bins were set for")
+    band: float = Field(gt=1, description="scale when the shop's AOV is more than this many times off")
+
+
 class Thresholds(KnowledgeModel):
     recency_days: list[Bin]
     orders_per_year: list[Bin]
     net_spend: list[Bin]
+    spend_fit: SpendFit | None = (
+        None  # without it (a --thresholds file, say) the spend bins are used as given
+    )
 
     @model_validator(mode="after")
     def _contiguous(self) -> Thresholds:
@@ -69,6 +79,31 @@ def load_thresholds(path: str | None = None) -> Thresholds:
         return load_model_file(Path(path), Thresholds)
     except KnowledgeError as exc:
         raise KnowledgeError(f"--thresholds {exc}") from None
+
+
+def fitted_spend_bins(thresholds: Thresholds, aov: float | None) -> tuple[list[Bin], str]:
+    """The net_spend bins for a shop with this AOV, and a note when they were scaled (else "").
+
+    The factor is the shop's AOV over the reference, to two significant digits, so the note's numbers are the
+    ones used.
+    """
+    fit, bins = thresholds.spend_fit, thresholds.net_spend
+    if fit is None or aov is None or aov <= 0:
+        return bins, ""
+    ratio = aov / fit.reference_aov
+    if 1 / fit.band <= ratio <= fit.band:
+        return bins, ""
+    factor = float(f"{ratio:.2g}")
+    scaled = [
+        b.model_copy(update={"from_": b.from_ * factor, "to": None if b.to is None else b.to * factor})
+        for b in bins
+    ]
+    cuts = ", ".join(f"{b.from_:,.0f}" for b in sorted(scaled, key=lambda b: b.from_)[1:])
+    return scaled, (
+        f"M cut points scaled x{factor:g} to {cuts}: the shop's AOV ({aov:,.2f}) is more than {fit.band:g} times "
+        f"off the {fit.reference_aov:g} the default spend bins assume; give --thresholds or --method quantile to "
+        "choose otherwise"
+    )
 
 
 def fixed_score_sql(expr: str, bins: list[Bin]) -> str:
