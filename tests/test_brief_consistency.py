@@ -74,6 +74,16 @@ def facts(docs: dict[str, str]) -> dict[str, set[str]]:
             found[f"stage {stage} customers"].add(customers)
         for m in re.finditer(r"\| lapsed after \| (\d+) days \|", text):
             found["lapse days"].add(m.group(1))
+        for row in rows(text, "| Rank | Lever |"):
+            found[f"lever {row[1]} revenue lift"].add(row[6])
+            found[f"lever {row[1]} gross profit"].add(row[8].lstrip("+"))
+        for m in re.finditer(
+            r"^- \w+-term - (.+?): .*revenue lift ([\d,]+) \w+, gross profit \+?(-?[\d,]+)",
+            text,
+            re.MULTILINE,
+        ):
+            found[f"lever {m.group(1)} revenue lift"].add(m.group(2))
+            found[f"lever {m.group(1)} gross profit"].add(m.group(3))
     return found
 
 

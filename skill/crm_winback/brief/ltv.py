@@ -76,6 +76,7 @@ class ClvEstimate(BaseModel):
 
 class Package(BaseModel):
     stage: str
+    who: str  # how many customers, their yearly value per customer and where it comes from
     levers: list[str]
     tactics: list[str]
     discount: str
@@ -312,9 +313,16 @@ def build_ltv_plan(
             )
         )
         tactics = [t for name in stage_levers for t in by_name[name].tactics]
+        g = lever_group([row.stage], r, data, base)
+        who = (
+            f"{g.customers:,} customers, {g.per_year:,.2f} {r.currency} of yearly revenue each ({g.source})"
+            if data is not None and data.scoring.monetary_available
+            else f"not measured (no orders); value per customer {g.per_year:,.2f} {r.currency} a year from {g.source}"
+        )
         packages.append(
             Package(
                 stage=row.stage,
+                who=who,
                 levers=stage_levers,
                 tactics=tactics,
                 discount=discount_for(lib, r, row.stage),
@@ -326,8 +334,15 @@ def build_ltv_plan(
         for lv in levers:
             if lv.horizon == horizon and lv.rank:
                 tactic = by_name[lv.name].tactics[0]
+                stages = ", ".join(lv.stages)
+                who = f"{lv.customers:,} customers" if lv.customers_basis == stages else lv.customers_basis
                 moves.append(
-                    Move(horizon=horizon, lever=lv.name, action=f"{tactic} ({', '.join(lv.stages)})")
+                    Move(
+                        horizon=horizon,
+                        lever=lv.name,
+                        action=f"{tactic} ({stages}: {who}; revenue lift {lv.revenue_lift:,.0f} {r.currency}, "
+                        f"gross profit {lv.gross_profit_impact:+,.0f} {r.currency})",
+                    )
                 )
     outcome = [(k.name, k.definition) for k in lib.kpis.kpis if k.level in ("outcome", "guardrail")]
     return LtvPlan(
