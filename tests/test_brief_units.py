@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from crm_winback.api import score_file
-from crm_winback.brief.api import check_document
+from crm_winback.brief.api import build_brief, check_document
 from crm_winback.brief.assumptions import resolve
 from crm_winback.brief.context import Context, load_context, parse_context
 from crm_winback.brief.library import MessageLibrary, TriggerLibrary, load_library
 from crm_winback.brief.ltv import baseline, rank_levers
-from crm_winback.brief.plan import discount_for, trigger_rows
+from crm_winback.brief.measures import measure
+from crm_winback.brief.plan import discount_for, matrix_rows, trigger_rows
 from crm_winback.cli import main
 from crm_winback.cli.common import to_json
 from crm_winback.errors import InputError, KnowledgeError
@@ -65,7 +67,6 @@ def test_empty_context_lists_every_default_as_an_assumption() -> None:
     assert fields == [
         "vertical",
         "brand_name",
-        "business_type",
         "region",
         "goal",
         "max_discount",
@@ -77,6 +78,7 @@ def test_empty_context_lists_every_default_as_an_assumption() -> None:
         "cycle_days",
         "currency",
         "lapse_days",
+        "business_type",
         "channels",
     ]
     assert all(a.why and a.how_to_check for a in resolved.assumptions)
@@ -98,12 +100,12 @@ def test_trigger_days_follow_the_cycle_and_the_operators_lapse_threshold() -> No
     lib = load_library()
     resolved = resolve(load_context(DATA / "skincare_notes.yaml"), lib)
     days = {t.name: t.day for t in trigger_rows(lib, resolved)}
-    # skincare cycle 60 days; lapse_days 90 given in the notes
+    # skincare cycle 60 days; lapse_days 90 given in the notes: lapsed from day 90, churned from 2 x 90 = 180
     assert days == {
         "winback series": 90,
         "past the usual gap": 75,
         "segment downgrade": 0,
-        "last chance, then sunset": 240,
+        "last chance, then sunset": 180,
         "VIP gone quiet": 90,
         "second-order nudge": 45,
         "replenishment reminder": 60,
@@ -127,15 +129,20 @@ def test_levers_keep_revenue_and_margin_apart_with_exact_numbers() -> None:
     base = baseline(resolved, None)
     assert (base.revenue, base.gross_profit) == (3_960_000.0, 2_772_000.0)  # 40,000 x 45 x 2.2; margin 70%
     levers = {lv.name: lv for lv in rank_levers(lib, resolved, base)}
-    # second order: lift 4% = 158,400; profit 4,118,400 x 0.70 - 2,772,000 - 3% x 158,400 = 106,128
-    assert (
-        levers["second-order conversion"].revenue_lift,
-        levers["second-order conversion"].gross_profit_impact,
-    ) == (158_400.0, 106_128.0)
-    # margin mix: no revenue, 1.5 points of 3,960,000 = 59,400
-    assert (levers["margin mix"].revenue_lift, levers["margin mix"].gross_profit_impact) == (0.0, 59_400.0)
-    # winback: lift 118,800; 4,078,800 x 0.692 - 2,772,000 - 5% x 118,800 = 44,589.60
-    assert levers["winback of lapsed buyers"].gross_profit_impact == 44_589.6
+    # notes only: stage sizes are unknown, so every lever is sized per 1,000 customers of its stages
+    # second order: 1,000 x 3% x AOV 45 = 1,350; profit 1,350 x 0.70 - 3% x 1,350 = 904.50
+    second = levers["second-order conversion"]
+    assert (second.customers, second.value_per_customer, second.revenue_lift, second.gross_profit_impact) == (
+        1_000,
+        45.0,
+        1_350.0,
+        904.5,
+    )
+    assert second.value_source == "one order at their AOV: AOV 45.00 (given), 2.2 orders a year (default)"
+    # margin mix: no revenue, 1.5 points of 1,000 x 45 x 2.2 = 99,000 -> 1,485
+    assert (levers["margin mix"].revenue_lift, levers["margin mix"].gross_profit_impact) == (0.0, 1_485.0)
+    # winback: 1,000 x 2% x 45 = 900; 900 x (0.70 - 0.008) - 5% x 900 = 577.80
+    assert levers["winback of lapsed buyers"].gross_profit_impact == 577.8
     assert [lv.rank for lv in levers.values()] == sorted(lv.rank for lv in levers.values())
 
 
@@ -249,7 +256,12 @@ def test_cli_writes_the_brief_from_a_scores_file(tmp_path: Path) -> None:
         )
         == 0
     )
-    assert out.read_text() == (GOLDEN / "brief_marketplace_partial.md").read_text()
+    # the same brief, except the segment-by-stage table and the crowded-score notes, which need the customers
+    # themselves (not in a scores file)
+    golden = (GOLDEN / "brief_marketplace_partial.md").read_text()
+    start, end = golden.index("RFM segment by lifecycle stage"), golden.index("<!-- narrative:scorecard")
+    assert "M 2 holds 63% of customers (38 of 60)" in golden[start:end]
+    assert out.read_text() == golden[:start] + golden[end:]
 
 
 def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:
@@ -272,3 +284,93 @@ def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:
     ]
     with pytest.raises(InputError, match="topic recipes: unknown"):
         knowledge_lookup("recipes")
+
+
+def test_lifecycle_focus_leads_the_stages_and_picks_the_flows() -> None:
+    lib = load_library()
+    skincare = load_context(DATA / "skincare_notes.yaml")  # goal reactivate_lapsed
+    by_goal = resolve(skincare, lib)
+    assert (by_goal.priority_stages, by_goal.sequence_ids) == (
+        ["lapsed", "at-risk", "churned", "VIP"],
+        ["winback", "re-engagement", "sunset"],
+    )
+    onboarding = resolve(skincare.model_copy(update={"lifecycle_focus": "onboarding"}), lib)
+    assert (onboarding.priority_stages, onboarding.sequence_ids) == (
+        ["new", "active", "lapsed", "at-risk", "churned", "VIP"],
+        ["welcome", "nurture", "post-purchase"],
+    )
+    brief = build_brief(skincare.model_copy(update={"lifecycle_focus": "onboarding"})).markdown
+    flows = re.findall(r"^### (.+)\n\nTrigger:", brief, re.MULTILINE)
+    assert flows == [
+        "Welcome / onboarding",
+        "Nurture (subscribers without an order)",
+        "Post-purchase / replenishment",
+    ]
+    assert "| lifecycle focus | onboarding | given |" in brief
+
+
+def test_operator_segments_are_counted_by_their_definitions() -> None:
+    # marketplace_orders.csv, 60 buyers, as-of 2024-11-22 (its latest order), counted on the raw file: spends sorted
+    # down are 176, 168, 168, 160, 160, 160, 152, ... so the top 10% (6 of 60) spend 160 or more; 56 buyers have not
+    # ordered in the last 60 days
+    context = parse_context(
+        {
+            "existing_segments": [
+                {"name": "Big spenders", "definition": "top 10% spenders"},
+                {"name": "VIP", "definition": "hand-picked by the founder"},
+                {"name": "Quiet", "definition": "not bought in 60 days"},
+            ]
+        }
+    )
+    _, scored = score_file(DATA / "marketplace_orders.csv", keep=True)
+    assert scored is not None
+    try:
+        got = measure(scored, context).operator
+    finally:
+        scored.ingested.close()
+    assert [(o.name, o.customers, o.rule, o.maps_to) for o in got] == [
+        ("Big spenders", 6, "total_spent top_percent 10", "kept as yours"),
+        ("VIP", None, "not readable: write it as a rule (crm-winback segments define)", "our VIP"),
+        ("Quiet", 56, "recency_days gte 60", "kept as yours"),
+    ]
+
+
+def test_a_channel_nobody_consented_to_is_not_advised() -> None:
+    lib = load_library()
+    context = parse_context(
+        {"channels": [{"channel": "email", "opt_in_rate": 0.4}, {"channel": "sms", "opt_in_rate": 0}]}
+    )
+    rows = matrix_rows(lib, resolve(context, lib))
+    sms = [c for row in rows for c in row.cells if c.channel == "sms"]
+    assert {(c.score, c.reason) for c in sms} == {(None, "no customer has consented")}
+    assert all(row.best == "email" for row in rows)
+
+
+def test_a_percentile_rule_picks_the_top_spenders_in_the_store_and_in_memory(tmp_path: Path) -> None:
+    # the operator's "top 10% spenders" in the rule language; marketplace_orders.csv, spends summed per buyer on the
+    # raw file: highest 176, 168, 168, 160, 160, 160, 152, ... so the top 10% (rank 6 of 60) spend 160 or more;
+    # lowest 18.5, 22.5, 26.5, 26.5, 30.5, ... so the bottom 5% (rank 3) spend 26.5 or less: 4 buyers, ties included
+    from crm_winback.segments import api as segments
+
+    top = {"rules": [{"field": "total_spent", "operator": "top_percent", "value": 10}]}
+    db = str(tmp_path / "store.duckdb")
+    segments.save_snapshot_file(str(DATA / "marketplace_orders.csv"), db_path=db)
+    assert segments.define_segment("Top spenders", top, db_path=db).members == 6
+    _, scored = score_file(DATA / "marketplace_orders.csv", keep=True)
+    assert scored is not None
+    try:
+        members = segments.evaluate_scored(scored, top)
+        spends = dict(scored.ingested.con.execute("SELECT customer_id, net_total FROM scores").fetchall())
+        bottom = segments.evaluate_scored(
+            scored, {"rules": [{"field": "total_spent", "operator": "bottom_percent", "value": 5}]}
+        )
+    finally:
+        scored.ingested.close()
+    assert sorted(spends[c] for c in members) == [160.0, 160.0, 160.0, 168.0, 168.0, 176.0]
+    assert sorted(spends[c] for c in bottom) == [18.5, 22.5, 26.5, 26.5]
+    with pytest.raises(InputError, match="top_percent needs a percentage above 0 and below 100"):
+        segments.define_segment(
+            "Everyone",
+            {"rules": [{"field": "total_spent", "operator": "top_percent", "value": 100}]},
+            db_path=db,
+        )

@@ -21,6 +21,7 @@ from crm_winback.brief.assumptions import resolve
 from crm_winback.brief.context import load_context
 from crm_winback.brief.library import load_library
 from crm_winback.brief.plan import trigger_rows
+from crm_winback.brief.timings import build_timings
 from crm_winback.cli import main
 from crm_winback.ingest import IngestOptions
 from crm_winback.scoring import ScoreOptions
@@ -167,24 +168,30 @@ def test_cli_score_predict_states_the_fallback(tmp_path: Path, capsys: pytest.Ca
     assert "BG/NBD: only 3 of 5 customers" in data["scoring"]["churn_risk_source"]
 
 
-def test_winback_triggers_are_timed_by_the_stage_quartiles(cdnow: tuple[ScoreResult, Path]) -> None:
+def test_winback_triggers_keep_the_cycle_when_the_model_dates_fall_outside_their_stages(
+    cdnow: tuple[ScoreResult, Path],
+) -> None:
     lib, data = load_library(), cdnow[0]
     context = load_context(DATA / "brief" / "coffee_subscription.yaml")
     resolved = resolve(context, lib, data)
-    model = data.scoring.predictions
-    days = {t.name: t.day for t in trigger_rows(lib, resolved, model)}
-    # lapsed stage median 299, churned stage upper quartile 520; the rest stay on the 34-day cycle
+    timings = build_timings(lib, resolved, data.scoring.predictions)
+    days = {t.name: t.day for t in trigger_rows(lib, resolved, timings)}
+    # the model's lapsed median (299) and churned upper quartile (520) lie past the lapsed window (68-136)
+    # the churned window, but one date outside is enough: the 34-day cycle times all of them
+    assert [(m.stage, m.day) for m in timings.model_days] == [("lapsed", 299), ("churned", 520)]
+    assert timings.source == "cycle"
     assert (days["winback series"], days["last chance, then sunset"], days["past the usual gap"]) == (
-        299,
-        520,
+        68,
+        136,
         42,
     )
     given = resolve(context.model_copy(update={"lapse_days": 90}), lib, data)
-    series = next(t for t in trigger_rows(lib, given, model) if t.name == "winback series")
-    assert (series.day, series.timing) == (
-        90,
-        "day 90 (the shop's own lapse threshold; model estimate: day 299)",
+    series = next(
+        t
+        for t in trigger_rows(lib, given, build_timings(lib, given, data.scoring.predictions))
+        if t.name == "winback series"
     )
+    assert (series.day, series.timing) == (90, "day 90 (lapsed stage starts: your lapse threshold)")
 
 
 def test_p_alive_bands_must_be_ordered() -> None:

@@ -13,6 +13,7 @@ Only 3 repeat customers, so the repurchase cycle is the 90-day default.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 from crm_winback.api import score_file
@@ -187,3 +188,55 @@ def test_quantile_method_gives_equal_values_equal_scores(small_orders: Path, tmp
     assert r_bins.bins_filled == 5 and r_bins.cut_points == [0.0, 2.0, 7.0, 163.0]
     f_bins = next(b for b in result.scoring.bins if b.dimension == "F")
     assert f_bins.bins_filled == 3 and f_bins.cut_points == [1.0, 1.0, 2.0, 2.0]
+
+
+def test_two_orders_over_eighteen_months_are_not_new_customers(tmp_path: Path) -> None:
+    # X: 60 on 2020-01-01 and 60 on 2021-06-01, as-of 2021-06-10 -> 9 days since, tenure 526 days,
+    # 2 x 365 / 526 = 1.39 orders a year: F 1 by the rate alone, which would name X "New Customers" (R 5 F 1).
+    # A repeat customer scores F 2 at least: R 5 F 2 M 2 is Potential Loyalist. Y: one order of 60 on 06-05 is
+    # F 1, R 5: New Customers, a first order within the recent window.
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,order_date,total\n1,X,2020-01-01,60\n2,X,2021-06-01,60\n3,Y,2021-06-05,60\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "scores.csv"
+    score_file(orders, IngestOptions(as_of=dt.date(2021, 6, 10), today=TODAY), ScoreOptions(), out)
+    with out.open(newline="") as fh:
+        rows = [
+            (r["customer_id"], r["orders_per_year"], r["rfm_code"], r["rfm_segment"])
+            for r in csv.DictReader(fh)
+        ]
+    assert rows == [("X", "1.388", "522", "Potential Loyalist"), ("Y", "1.000", "512", "New Customers")]
+
+
+def test_quintiles_never_give_a_repeat_customer_f1(tmp_path: Path) -> None:
+    # P, Q, R: 2 orders, S: 3, T: 4. Quintile cut points of orders are 2, 2, 2, 3 (quantile_disc), so 2 orders lie
+    # above no cut point and would score F 1, the score of a single order; a repeat customer scores F 2 at least.
+    lines = ["order_id,customer_id,order_date,total"]
+    counts = {"P": 2, "Q": 2, "R": 2, "S": 3, "T": 4}
+    for customer, n in counts.items():
+        lines += [f"{customer}{i},{customer},2024-0{i + 1}-10,50" for i in range(n)]
+    orders = tmp_path / "orders.csv"
+    orders.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    score_file(orders, IngestOptions(today=TODAY), ScoreOptions(method="quantile"), out)
+    with out.open(newline="") as fh:
+        f = {r["customer_id"]: r["rfm_code"][1] for r in csv.DictReader(fh)}
+    assert f == {"P": "2", "Q": "2", "R": "2", "S": "4", "T": "5"}  # S is above three cut points, T four
+
+
+def test_spend_bins_follow_a_shop_whose_aov_is_far_from_the_default(tmp_path: Path) -> None:
+    # G: one order of 3,000, H: one of 300 -> AOV 1,650, 33 x the 50 the default spend bins assume (more than 5 x
+    # off): the bins 50/150/300/500 become 1,650/4,950/9,900/16,500, so G scores M 2 and H M 1 (unscaled: M 5, M 4)
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,customer_id,order_date,total\n1,G,2024-03-01,3000\n2,H,2024-03-02,300\n")
+    out = tmp_path / "scores.csv"
+    result = score_file(orders, IngestOptions(today=TODAY), ScoreOptions(), out)[0]
+    with out.open(newline="") as fh:
+        m = {r["customer_id"]: r["m_score"] for r in csv.DictReader(fh)}
+    assert m == {"G": "2", "H": "1"}
+    assert result.scoring.notes[0] == (
+        "M cut points scaled x33 to 1,650, 4,950, 9,900, 16,500: the shop's AOV (1,650.00) is more than 5 times off "
+        "the 50 the default spend bins assume; give --thresholds or --method quantile to choose otherwise"
+    )

@@ -178,7 +178,7 @@ def test_messages_name_the_rule_path_and_the_valid_choices() -> None:
     )  # fmt: skip
     assert _error({"rules": [{"field": "orders", "operator": "like", "value": 1}]}) == (
         "rules.rules[0].operator: 'like' does not apply to orders (integer); "
-        "valid operators: eq, ne, gt, gte, lt, lte, in, not_in, between, exists"
+        "valid operators: eq, ne, gt, gte, lt, lte, in, not_in, between, exists, top_percent, bottom_percent"
     )
     assert _error({"logic": "XOR", "rules": [{"field": "orders", "operator": "eq", "value": 1}]}) == (
         "rules.logic: 'XOR' is not AND or OR"

@@ -19,6 +19,7 @@ from .check import CheckReport, check_text
 from .context import Context
 from .library import load_library
 from .ltv import build_ltv_plan
+from .measures import Measures, measure
 from .plan import Slot, build_brief_plan
 from .programme import build_programme_plan
 from .render import render
@@ -69,14 +70,41 @@ def load_scores(path: str | Path) -> ScoreResult:
 
 
 def scored_data(orders: str | Path | None, scores: str | Path | None) -> ScoreResult | None:
+    return measured_data(orders, scores, Context())[0]
+
+
+def measured_data(
+    orders: str | Path | None, scores: str | Path | None, context: Context, with_cohorts: bool = False
+) -> tuple[ScoreResult | None, Measures | None, CohortTable | None]:
+    """The scored data and, with orders, the operator's definitions counted on the customers (and cohorts).
+
+    With a lapse threshold in the context the lifecycle stages are recounted on it, so every section shows
+    the operator's stages. Cohorts need the orders themselves, not a scores file.
+    """
     if orders is not None and scores is not None:
         raise InputError("give either --orders or --scores, not both")
     if scores is not None:
-        return load_scores(scores)
-    if orders is not None:
-        # with the model: churn risk from P(alive) and winback timing from the BG/NBD dates when it fits
-        return score_file(orders, score_options=ScoreOptions(predict=True))[0]
-    return None
+        return load_scores(scores), None, None
+    if orders is None:
+        return None, None, None
+    # with the model: churn risk from P(alive), and the model's winback dates to compare with the cycle
+    result, scored = score_file(orders, score_options=ScoreOptions(predict=True), keep=True)
+    assert scored is not None
+    try:
+        cohorts = build_cohorts(scored.ingested.con, result.scoring.as_of) if with_cohorts else None
+        measures = measure(scored, context)
+    finally:
+        scored.ingested.close()
+    if measures.stages is not None:  # every section reads the stages on the operator's lapse threshold
+        update: dict[str, object] = {
+            "scorecard": result.scoring.scorecard.model_copy(update={"by_lifecycle": measures.stages})
+        }
+        if measures.stage_outlook is not None and result.scoring.predictions is not None:
+            update["predictions"] = result.scoring.predictions.model_copy(
+                update={"by_lifecycle": measures.stage_outlook}
+            )
+        result = result.model_copy(update={"scoring": result.scoring.model_copy(update=update)})
+    return result, measures, cohorts
 
 
 def build_brief(
@@ -87,9 +115,9 @@ def build_brief(
 ) -> BuiltDocument:
     """The CRM segment & winback brief (markdown skeleton with narrative slots)."""
     lib = load_library()
-    data = scored_data(orders, scores)
+    data, measures, _ = measured_data(orders, scores, context)
     resolved = resolve(context, lib, data)
-    plan = build_brief_plan(lib, resolved, data)
+    plan = build_brief_plan(lib, resolved, data, measures)
     return _document("brief", "brief.md.j2", plan, template_dir)
 
 
@@ -127,8 +155,8 @@ def build_ltv_plan_document(
 ) -> BuiltDocument:
     """The LTV action plan: diagnosis, ranked levers (revenue and margin apart), packages, horizons, limits."""
     lib = load_library()
-    data = scored_data(orders, scores)
-    plan = build_ltv_plan(lib, resolve(context, lib, data), data)
+    data, measures, _ = measured_data(orders, scores, context)
+    plan = build_ltv_plan(lib, resolve(context, lib, data), data, measures)
     return _document("ltv-plan", "ltv_plan.md.j2", plan, template_dir)
 
 
@@ -140,18 +168,8 @@ def build_programme_document(
 ) -> BuiltDocument:
     """The CRM programme; with ``orders`` its segment health and cohort tables are filled."""
     lib = load_library()
-    cohorts: CohortTable | None = None
-    if orders is not None and scores is None:
-        result, scored = score_file(orders, keep=True)
-        assert scored is not None
-        try:
-            cohorts = build_cohorts(scored.ingested.con, result.scoring.as_of)
-        finally:
-            scored.ingested.close()
-        data: ScoreResult | None = result
-    else:
-        data = scored_data(orders, scores)
-    plan = build_programme_plan(lib, resolve(context, lib, data), data, cohorts)
+    data, measures, cohorts = measured_data(orders, scores, context, with_cohorts=True)
+    plan = build_programme_plan(lib, resolve(context, lib, data), data, cohorts, measures)
     return _document("programme", "programme.md.j2", plan, template_dir)
 
 

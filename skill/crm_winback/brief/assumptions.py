@@ -32,6 +32,7 @@ class Resolved(BaseModel):
     business_type: BusinessType
     business_label: str
     business_note: str
+    shape: str  # the business shape read from the orders, with why; empty without orders
     vertical: str
     profile: VerticalProfile
     region: Region
@@ -46,11 +47,37 @@ class Resolved(BaseModel):
     goal: Goal
     goal_label: str
     priority_stages: list[str]
+    sequence_ids: list[str]  # the flows the brief details: the lifecycle focus's, else the goal's
     lapse_days: int
+    existing_segments: list[str]  # the operator's segment names, as given
+    lifecycle_focus: str | None
     max_discount: float
     origin: dict[str, Origin]
     assumptions: list[Assumption]
     data_notes: list[str]
+
+
+SHAPE_LABELS = {
+    "wholesale": "a wholesaler (B2B)",
+    "subscription": "a subscription cadence",
+    "one-off": "one-off retail",
+}
+
+
+def business_shape(
+    lib: Library, vp: VerticalProfile, aov: float, repeat: float, opy: float
+) -> tuple[str, str]:
+    """The shape of the business from measured AOV, repeat rate and orders a year, and the numbers behind it."""
+    rules = lib.profiles.shapes
+    why = (
+        f"AOV {aov:,.2f}, {aov / vp.aov:.1f}x the {vp.vertical} profile's {vp.aov:g}; {repeat * 100:.1f}% of "
+        f"customers reorder; {opy:g} orders per customer a year"
+    )
+    if aov >= rules.wholesale.min_aov_multiple * vp.aov and repeat >= rules.wholesale.min_repeat_rate:
+        return "wholesale", why
+    if repeat >= rules.subscription.min_repeat_rate and opy >= rules.subscription.min_orders_per_year:
+        return "subscription", why
+    return "one-off", why
 
 
 def _pct(x: float) -> str:
@@ -111,13 +138,6 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
             "set brand_name (at most 20 characters): SMS copy opens with it",
         )
     )
-    btype = ctx.business_type or d.business_type
-    if ctx.business_type is None:
-        assume(
-            "business_type", btype, "no business type given", "say DTC, marketplace, subscription or hybrid"
-        )
-    else:
-        origin["business_type"] = "given"
     region = ctx.region or d.region
     if ctx.region is None:
         assume(
@@ -247,16 +267,46 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
     else:
         origin["lapse_days"] = "given"
 
+    shape, shape_why = business_shape(lib, vp, aov, repeat, opy) if data is not None else ("", "")
+    btype: BusinessType = ctx.business_type or d.business_type
+    if ctx.business_type is not None:
+        origin["business_type"] = "given"
+        if shape and shape not in (btype, "hybrid") and not (shape == "one-off" and btype != "subscription"):
+            said = prof.business_type(btype).label
+            keep = (
+                ": the cancellation-save and failed-payment triggers assume subscription billing - keep them "
+                "only if you bill subscriptions"
+                if btype == "subscription"
+                else ""
+            )
+            notes.append(
+                f"business type: you said {said}; the orders look like {SHAPE_LABELS[shape]} ({shape_why}){keep}"
+            )
+    elif shape == "wholesale":
+        btype = "wholesale"
+        origin["business_type"] = "measured"
+    else:
+        assume(
+            "business_type",
+            btype,
+            "no business type given" + (f"; the orders look like {SHAPE_LABELS[shape]}" if shape else ""),
+            "say DTC, marketplace, subscription, hybrid or wholesale",
+        )
     channels = _channels(ctx, d.channels, data, assume, origin, notes)
     if region != "CN" and any(c.channel == "wechat" for c in channels):
         notes.append("wechat is listed but the region is not CN: it is kept, with the CN broadcast rules")
     bt = prof.business_type(btype)
     gp = prof.goal(goal)
+    focus = prof.focus(ctx.lifecycle_focus) if ctx.lifecycle_focus else None
+    priority = list(focus.stages) if focus else []
+    priority += [st for st in gp.priority_stages if st not in priority]
+    flows = list(focus.sequences if focus else gp.sequences)
     return Resolved(
         brand_name=brand,
         business_type=btype,
         business_label=bt.label,
         business_note=bt.note,
+        shape=f"{SHAPE_LABELS[shape]} ({shape_why})" if shape else "",
         vertical=vp.vertical if ctx.vertical is None or origin["vertical"] == "default" else ctx.vertical,
         profile=vp,
         region=region,
@@ -270,8 +320,11 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         channels=channels,
         goal=goal,
         goal_label=gp.label,
-        priority_stages=gp.priority_stages,
+        priority_stages=priority,
+        sequence_ids=flows,
         lapse_days=lapse,
+        existing_segments=[seg.name for seg in ctx.existing_segments or []],
+        lifecycle_focus=ctx.lifecycle_focus,
         max_discount=max_discount,
         origin=origin,
         assumptions=assumptions,

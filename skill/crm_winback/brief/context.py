@@ -48,7 +48,7 @@ class Context(BaseModel):
         default=None, max_length=BRAND_BUDGET, description="sender name used in SMS copy"
     )
     business_type: BusinessType | None = Field(
-        default=None, description="dtc, marketplace, subscription or hybrid"
+        default=None, description="dtc, marketplace, subscription, hybrid or wholesale"
     )
     vertical: str | None = Field(
         default=None, description="skincare, apparel, supplements, coffee, pet, home, ..."

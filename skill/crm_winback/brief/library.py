@@ -7,14 +7,14 @@ every lifecycle stage has triggers, messages and channel scores, discount steps 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
 from ..knowledge import KnowledgeModel, load_knowledge
 
 Channel = Literal["email", "sms", "push", "wechat", "direct_mail"]
-BusinessType = Literal["dtc", "marketplace", "subscription", "hybrid"]
+BusinessType = Literal["dtc", "marketplace", "subscription", "hybrid", "wholesale"]
 Goal = Literal["reduce_churn", "increase_ltv", "reactivate_lapsed", "vip_loyalty"]
 Region = Literal["US", "EU", "UK", "CN", "other"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "push", "wechat", "direct_mail")
@@ -63,6 +63,15 @@ class GoalProfile(KnowledgeModel):
     goal: Goal
     label: str
     priority_stages: list[str] = Field(min_length=3, description="the stages a brief leads with, in order")
+    sequences: list[str] = Field(min_length=1, description="the flows the brief details, in order")
+
+
+class FocusProfile(KnowledgeModel):
+    focus: Literal["onboarding", "retention", "winback", "vip"]
+    stages: list[str] = Field(min_length=1, description="the stages that lead, before the goal's")
+    sequences: list[str] = Field(
+        min_length=1, description="the flows the brief details instead of the goal's"
+    )
 
 
 class ChannelDefault(KnowledgeModel):
@@ -83,11 +92,28 @@ class ProfileDefaults(KnowledgeModel):
     brand_name: str = Field(max_length=BRAND_BUDGET)
 
 
+class WholesaleShape(KnowledgeModel):
+    min_aov_multiple: float = Field(gt=1)
+    min_repeat_rate: float = Field(gt=0, lt=1)
+
+
+class SubscriptionShape(KnowledgeModel):
+    min_repeat_rate: float = Field(gt=0, lt=1)
+    min_orders_per_year: float = Field(gt=0)
+
+
+class Shapes(KnowledgeModel):
+    wholesale: WholesaleShape
+    subscription: SubscriptionShape
+
+
 class BusinessProfiles(KnowledgeModel):
     defaults: ProfileDefaults
+    shapes: Shapes
     verticals: list[VerticalProfile] = Field(min_length=1)
     business_types: list[BusinessTypeProfile] = Field(min_length=1)
     goals: list[GoalProfile] = Field(min_length=1)
+    lifecycle_focus: list[FocusProfile] = Field(min_length=1)
     sources: list[Source]
 
     @model_validator(mode="after")
@@ -107,8 +133,8 @@ class BusinessProfiles(KnowledgeModel):
             raise ValueError(
                 "goals: give each of reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty once"
             )
-        if {b.business_type for b in self.business_types} != {"dtc", "marketplace", "subscription", "hybrid"}:
-            raise ValueError("business_types: give each of dtc, marketplace, subscription, hybrid once")
+        if {b.business_type for b in self.business_types} != set(get_args(BusinessType)):
+            raise ValueError(f"business_types: give each of {', '.join(get_args(BusinessType))} once")
         return self
 
     def find_vertical(self, name: str) -> VerticalProfile | None:
@@ -124,6 +150,9 @@ class BusinessProfiles(KnowledgeModel):
     def goal(self, name: Goal) -> GoalProfile:
         return next(g for g in self.goals if g.goal == name)
 
+    def focus(self, name: str) -> FocusProfile | None:
+        return next((f for f in self.lifecycle_focus if f.focus == name), None)
+
 
 # --- winback_triggers.yaml ---------------------------------------------------------------------------------
 
@@ -135,6 +164,9 @@ class Trigger(KnowledgeModel):
     signal: str
     timing_cycles: float | None = Field(default=None, gt=0, description="days = cycles x repurchase cycle")
     timing_days: int | None = Field(default=None, ge=0, description="a fixed delay, for event triggers")
+    starts_at: Literal["lapse", "churn"] | None = Field(
+        default=None, description="where its stage starts: the lapse threshold, or twice it (churned)"
+    )
     winback_quantile: float | None = Field(
         default=None, description="with predictions: this quartile of the stage's days to the winback date"
     )
@@ -146,8 +178,11 @@ class Trigger(KnowledgeModel):
 
     @model_validator(mode="after")
     def _one_timing(self) -> Trigger:
-        if (self.timing_cycles is None) == (self.timing_days is None):
-            raise ValueError("give exactly one of timing_cycles and timing_days")
+        given = [x for x in (self.timing_cycles, self.timing_days, self.starts_at) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of timing_cycles, timing_days and starts_at")
+        if self.winback_quantile is not None and self.starts_at is None:
+            raise ValueError("winback_quantile: only a trigger with starts_at can be compared with the model")
         if self.winback_quantile not in (None, 0.25, 0.5, 0.75):
             raise ValueError("winback_quantile must be 0.25, 0.5 or 0.75 (the quartiles the model reports)")
         return self
@@ -276,16 +311,22 @@ class MessageLibrary(KnowledgeModel):
 
 
 class SequenceStep(KnowledgeModel):
-    day: int | None = Field(default=None, ge=0)
+    day: int | None = Field(default=None, ge=0, description="days after the sequence's own event")
     at_cycles: float | None = Field(default=None, ge=0, description="day = cycles x repurchase cycle")
+    trigger: str | None = Field(
+        default=None, description="on the day of this trigger (winback_triggers.yaml)"
+    )
+    plus_days: int = Field(default=0, ge=0, description="days after that trigger's day")
     channel: Channel
     content: str
     goal: str
 
     @model_validator(mode="after")
     def _one_timing(self) -> SequenceStep:
-        if (self.day is None) == (self.at_cycles is None):
-            raise ValueError("give exactly one of day and at_cycles")
+        if sum(x is not None for x in (self.day, self.at_cycles, self.trigger)) != 1:
+            raise ValueError("give exactly one of day, at_cycles and trigger")
+        if self.plus_days and self.trigger is None:
+            raise ValueError("plus_days: only with trigger")
         return self
 
 
@@ -332,7 +373,8 @@ class Lever(KnowledgeModel):
     name: str
     driver: str
     assumed_change: str
-    revenue_lift: float = Field(ge=0, description="relative change in 12-month revenue")
+    share: float = Field(ge=0, lt=1, description="share of the group's customers who respond")
+    per: Literal["order", "year"] = Field(description="each worth one order, or one year of revenue")
     margin_points: float = Field(description="change in gross margin, percentage points of revenue")
     programme_cost_share: float = Field(ge=0, description="running cost as a share of the revenue lift")
     horizon: Literal["short", "medium", "long"]
@@ -487,6 +529,30 @@ class Library(KnowledgeModel):
     programme: CrmProgramme
     red_flags: RedFlags
     consent: ConsentRules
+
+    @model_validator(mode="after")
+    def _steps_name_triggers(self) -> Library:
+        known = {t.id for t in self.triggers.triggers}
+        flows = {s.id for s in self.sequences.sequences}
+        chosen = [(f"goals.{g.goal}", g.sequences) for g in self.profiles.goals]
+        chosen += [(f"lifecycle_focus.{f.focus}", f.sequences) for f in self.profiles.lifecycle_focus]
+        for where, ids in chosen:
+            unknown = [i for i in ids if i not in flows]
+            if unknown:
+                raise ValueError(
+                    f"business_profiles.yaml {where}.sequences: {', '.join(unknown)} not in sequences.yaml"
+                )
+        for f in self.profiles.lifecycle_focus:
+            if bad := [st for st in f.stages if st not in STAGES]:
+                raise ValueError(f"business_profiles.yaml lifecycle_focus.{f.focus}.stages: unknown {bad}")
+        for seq in self.sequences.sequences:
+            for i, step in enumerate(seq.steps):
+                if step.trigger is not None and step.trigger not in known:
+                    raise ValueError(
+                        f"sequences.yaml {seq.id}.steps[{i}].trigger: '{step.trigger}' is not a trigger id in "
+                        "winback_triggers.yaml"
+                    )
+        return self
 
 
 LIBRARY_FILES: dict[str, tuple[str, type[KnowledgeModel]]] = {

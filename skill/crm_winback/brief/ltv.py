@@ -14,11 +14,13 @@ from pydantic import BaseModel
 from ..api import ScoreResult
 from .assumptions import Assumption, Resolved
 from .library import Library
+from .measures import Measures
 from .plan import (
     Certainty,
     Facts,
     Slot,
     StageRow,
+    backtest_lines,
     certainty,
     data_quality_notes,
     discount_for,
@@ -26,6 +28,7 @@ from .plan import (
     fitted_model,
     stage_rows,
 )
+from .priority import ValueAtRisk, revenue_scale, value_at_risk
 
 
 class Baseline(BaseModel):
@@ -36,12 +39,15 @@ class Baseline(BaseModel):
 
 
 class LeverRow(BaseModel):
-    rank: int
+    rank: int  # 0: not ranked (no customers in its stages)
     name: str
     horizon: Literal["short", "medium", "long"]
     assumed_change: str
+    customers: int
+    customers_basis: str  # whose customers: the stages, or all customers when stages are not measured
+    value_per_customer: float
+    value_source: str
     revenue_lift: float
-    revenue_lift_share: float
     margin_points: float
     gross_profit_impact: float
     stages: list[str]
@@ -71,6 +77,7 @@ class ClvEstimate(BaseModel):
 
 class Package(BaseModel):
     stage: str
+    who: str  # how many customers, their yearly value per customer and where it comes from
     levers: list[str]
     tactics: list[str]
     discount: str
@@ -85,6 +92,7 @@ class Move(BaseModel):
 
 class LtvPlan(BaseModel):
     kind: Literal["ltv-plan"] = "ltv-plan"
+    backtest_lines: list[str] = []
     title: str
     goal: str
     currency: str
@@ -95,6 +103,7 @@ class LtvPlan(BaseModel):
     clv: ClvEstimate
     diagnosis: list[DiagnosisRow]
     levers: list[LeverRow]
+    risk: ValueAtRisk | None
     packages: list[Package]
     moves: list[Move]
     holdout: str
@@ -145,13 +154,64 @@ def baseline(r: Resolved, data: ScoreResult | None) -> Baseline:
     )
 
 
-def rank_levers(lib: Library, r: Resolved, base: Baseline) -> list[LeverRow]:
+PER_CUSTOMERS = 1000  # the group size levers are sized on when stage sizes are not measured
+
+
+class Group(BaseModel):
+    """The customers a lever works on: how many, their per-customer values and their yearly revenue."""
+
+    customers: int
+    basis: str
+    aov: float
+    per_year: float
+    revenue: float
+    source: str
+
+
+def lever_group(stages: list[str], r: Resolved, data: ScoreResult | None, base: Baseline) -> Group:
+    """Measured from the stages' customers when orders are given, else all customers at the notes' values."""
+    if data is None or not data.scoring.monetary_available:
+        # stage sizes are unknown without orders: every lever is sized per 1,000 customers of its stages, so the
+        # ranking compares levers per customer reached and never multiplies a stage's change by all customers
+        per_year = r.aov * r.orders_per_year
+        return Group(
+            customers=PER_CUSTOMERS,
+            basis=f"per {PER_CUSTOMERS:,} customers of these stages; stage sizes not measured",
+            aov=r.aov,
+            per_year=per_year,
+            revenue=PER_CUSTOMERS * per_year,
+            source=f"AOV {r.aov:,.2f} ({r.origin['aov']}), {r.orders_per_year:g} orders a year "
+            f"({r.origin['orders_per_year']})",
+        )
+    rows = [row for row in data.scoring.scorecard.by_lifecycle if row.group in stages]
+    n = sum(row.customers for row in rows)
+    revenue = sum(row.revenue or 0.0 for row in rows) * revenue_scale(data)
+    orders = sum(row.avg_orders * row.customers for row in rows)
+    history = data.quality.history_days
+    return Group(
+        customers=n,
+        basis=", ".join(stages),
+        aov=round(revenue / revenue_scale(data) / orders, 2) if orders else 0.0,
+        per_year=round(revenue / n, 2) if n else 0.0,
+        revenue=round(revenue, 2),
+        source="measured from these customers' orders"
+        + (f", revenue scaled from {history} days to 12 months" if history > 365 else ""),
+    )
+
+
+def rank_levers(lib: Library, r: Resolved, base: Baseline, data: ScoreResult | None = None) -> list[LeverRow]:
     """Ranked by gross-profit impact (then revenue lift, then name): margin first, so discounts cannot win on
-    revenue alone."""
+    revenue alone. Each lever is sized on the customers of its stages; one whose stages are empty is listed
+    with rank 0 (not ranked)."""
     rows = []
     for lv in lib.levers.levers:
-        lift = base.revenue * lv.revenue_lift
-        profit = (base.revenue + lift) * (base.gross_margin + lv.margin_points / 100) - base.gross_profit
+        g = lever_group(list(lv.stages), r, data, base)
+        value = g.aov if lv.per == "order" else g.per_year
+        what = "one order at their AOV" if lv.per == "order" else "a year of their revenue per customer"
+        lift = g.customers * lv.share * value
+        # a per-order lever's margin effect is on its own orders; a yearly one changes all the group's revenue
+        affected = 0.0 if lv.per == "order" else g.revenue
+        profit = lift * (base.gross_margin + lv.margin_points / 100) + affected * lv.margin_points / 100
         profit -= lv.programme_cost_share * lift
         rows.append(
             LeverRow(
@@ -159,8 +219,11 @@ def rank_levers(lib: Library, r: Resolved, base: Baseline) -> list[LeverRow]:
                 name=lv.name,
                 horizon=lv.horizon,
                 assumed_change=lv.assumed_change,
+                customers=g.customers,
+                customers_basis=g.basis,
+                value_per_customer=round(value, 2),
+                value_source=f"{what}: {g.source}",
                 revenue_lift=round(lift, 2),
-                revenue_lift_share=lv.revenue_lift,
                 margin_points=lv.margin_points,
                 gross_profit_impact=round(profit, 2),
                 stages=list(lv.stages),
@@ -169,8 +232,11 @@ def rank_levers(lib: Library, r: Resolved, base: Baseline) -> list[LeverRow]:
                 fits_goal=r.goal in lv.goals,
             )
         )
-    rows.sort(key=lambda x: (-x.gross_profit_impact, -x.revenue_lift, x.name))
-    return [row.model_copy(update={"rank": i}) for i, row in enumerate(rows, 1)]
+    ranked = sorted(
+        (x for x in rows if x.customers), key=lambda x: (-x.gross_profit_impact, -x.revenue_lift, x.name)
+    )
+    empty = sorted((x for x in rows if not x.customers), key=lambda x: x.name)
+    return [row.model_copy(update={"rank": i}) for i, row in enumerate(ranked, 1)] + empty
 
 
 def clv_estimate(r: Resolved, data: ScoreResult | None) -> tuple[ClvEstimate, list[Assumption]]:
@@ -189,9 +255,30 @@ def clv_estimate(r: Resolved, data: ScoreResult | None) -> tuple[ClvEstimate, li
             assumption
         ]
     total = model.overall.clv_total
+    base = baseline(r, data)
+    stages = {row.group: row for row in data.scoring.scorecard.by_lifecycle} if data else {}
+    churned = stages["churned"].share if "churned" in stages else 0.0
+    # existing customers, some of them already gone, cannot be expected to buy more than they all did last year
+    if total > base.revenue:
+        why = (
+            f"the model predicts {total:,.0f} {r.currency} over the next {model.horizon_days} days from the "
+            f"existing customers, more than their last 12 months' revenue ({base.revenue:,.0f}) although "
+            f"{churned * 100:.0f}% of them are churned; not credible, so it is not used"
+        )
+        assumption = Assumption(
+            field="predicted_clv",
+            value="not used; the plan works from the 12-month baseline only",
+            why=why,
+            how_to_check="backtest the model (crm-winback predict) before trusting its CLV",
+        )
+        return ClvEstimate(available=False, horizon_days=None, clv_total=None, gross_profit=None, note=why), [
+            assumption
+        ]
     note = (
         "BG/NBD + Gamma-Gamma fitted on the orders: expected revenue before margin, discounted 1% per 30 days; "
-        "an estimate, not a promise - compare it with what the holdout group actually buys"
+        f"checked: below the last 12 months' revenue ({base.revenue:,.0f}), with {churned * 100:.0f}% of customers "
+        "churned; certainty medium at best until the model is backtested - compare it with what the holdout "
+        "group actually buys"
     )
     estimate = ClvEstimate(
         available=True,
@@ -203,9 +290,11 @@ def clv_estimate(r: Resolved, data: ScoreResult | None) -> tuple[ClvEstimate, li
     return estimate, []
 
 
-def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPlan:
+def build_ltv_plan(
+    lib: Library, r: Resolved, data: ScoreResult | None, measures: Measures | None = None
+) -> LtvPlan:
     base = baseline(r, data)
-    levers = rank_levers(lib, r, base)
+    levers = rank_levers(lib, r, base, data)
     by_name = {lv.name: lv for lv in lib.levers.levers}
     clv, clv_assumptions = clv_estimate(r, data)
     model = fitted_model(data)[0] if clv.available else None
@@ -213,7 +302,7 @@ def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPl
     diagnosis = []
     packages = []
     for row in stage_rows(lib, r, data):
-        stage_levers = [lv.name for lv in levers if row.stage in lv.stages]
+        stage_levers = [lv.name for lv in levers if row.stage in lv.stages and lv.rank]
         o = outlook.get(row.stage)
         diagnosis.append(
             DiagnosisRow(
@@ -226,9 +315,16 @@ def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPl
             )
         )
         tactics = [t for name in stage_levers for t in by_name[name].tactics]
+        g = lever_group([row.stage], r, data, base)
+        who = (
+            f"{g.customers:,} customers, {g.per_year:,.2f} {r.currency} of yearly revenue each ({g.source})"
+            if data is not None and data.scoring.monetary_available
+            else f"not measured (no orders); value per customer {g.per_year:,.2f} {r.currency} a year from {g.source}"
+        )
         packages.append(
             Package(
                 stage=row.stage,
+                who=who,
                 levers=stage_levers,
                 tactics=tactics,
                 discount=discount_for(lib, r, row.stage),
@@ -238,13 +334,21 @@ def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPl
     moves = []
     for horizon in ("short", "medium", "long"):
         for lv in levers:
-            if lv.horizon == horizon:
+            if lv.horizon == horizon and lv.rank:
                 tactic = by_name[lv.name].tactics[0]
+                stages = ", ".join(lv.stages)
+                who = f"{lv.customers:,} customers" if lv.customers_basis == stages else lv.customers_basis
                 moves.append(
-                    Move(horizon=horizon, lever=lv.name, action=f"{tactic} ({', '.join(lv.stages)})")
+                    Move(
+                        horizon=horizon,
+                        lever=lv.name,
+                        action=f"{tactic} ({stages}: {who}; revenue lift {lv.revenue_lift:,.0f} {r.currency}, "
+                        f"gross profit {lv.gross_profit_impact:+,.0f} {r.currency})",
+                    )
                 )
     outcome = [(k.name, k.definition) for k in lib.kpis.kpis if k.level in ("outcome", "guardrail")]
     return LtvPlan(
+        backtest_lines=backtest_lines(data),
         title=f"LTV action plan: {r.brand_name}",
         goal=r.goal_label,
         currency=r.currency,
@@ -255,6 +359,7 @@ def build_ltv_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> LtvPl
         clv=clv,
         diagnosis=diagnosis,
         levers=levers,
+        risk=value_at_risk(r, data),
         packages=packages,
         moves=moves,
         holdout=lib.kpis.holdout,

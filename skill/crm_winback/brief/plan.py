@@ -17,7 +17,10 @@ from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map
 from .assumptions import Assumption, Resolved
-from .library import CHANNELS, STAGES, Library, Trigger
+from .library import CHANNELS, STAGES, Library
+from .measures import Measures
+from .priority import ValueAtRisk, value_at_risk
+from .timings import Timings, build_timings
 
 Level = Literal["high", "medium", "low"]
 _DOWN: dict[Level, Level] = {"high": "medium", "medium": "low", "low": "low"}
@@ -81,6 +84,7 @@ class WinbackModel(BaseModel):
     threshold: float | None
     rows: list[WinbackTimingRow]
     note: str
+    statement: str  # which source times the triggers, and why (from timings.choose)
 
 
 class MatrixCellOut(BaseModel):
@@ -121,6 +125,7 @@ class SequenceOut(BaseModel):
     goal: str
     exit_when: str
     steps: list[StepOut]
+    note: str = ""
 
 
 class KpiRow(BaseModel):
@@ -144,6 +149,7 @@ class Facts(BaseModel):
 
 class BriefPlan(BaseModel):
     kind: Literal["brief"] = "brief"
+    backtest_lines: list[str] = []
     title: str
     brand: str
     business: str
@@ -159,9 +165,16 @@ class BriefPlan(BaseModel):
     measured: bool
     churn_risk_basis: str
     rfm_rows: list[ScorecardRow]
+    operator: list[str]  # the operator's own definitions, counted
+    risk: ValueAtRisk | None
+    cross_stages: list[str]
+    cross: list[CrossRow]  # RFM segment x lifecycle stage
+    cross_notes: list[str]  # where a segment and a stage share a name but not their customers
+    crowded: list[str]  # scores holding more than half the customers, with what to do
     triggers: list[TriggerRow]
     winback_model: WinbackModel
     matrix: list[MatrixRow]
+    consent_basis: str
     ideas: list[Idea]
     sequences: list[SequenceOut]
     kpis: list[KpiRow]
@@ -204,9 +217,11 @@ def facts(r: Resolved) -> Facts:
 
     rows: list[tuple[str, str, str]] = [
         ("business", r.business_label, r.origin.get("business_type", "default")),
+        *([("business shape in the orders", r.shape, "measured")] if r.shape else []),
         ("vertical", r.vertical, r.origin.get("vertical", "default")),
         ("region", r.region, r.origin.get("region", "default")),
         ("goal", r.goal_label, r.origin.get("goal", "default")),
+        *([("lifecycle focus", r.lifecycle_focus, "given")] if r.lifecycle_focus else []),
         ("customers", f"{r.customers:,}", r.origin["customers"]),
         ("average order value", money(r.aov), r.origin["aov"]),
         ("repeat rate", f"{r.repeat_rate * 100:.1f}%", r.origin["repeat_rate"]),
@@ -235,8 +250,94 @@ def _campaign_types(lib: Library) -> dict[str, str]:
     return {c.stage: c.campaign_type for c in lib.channels.matrix}
 
 
-def stage_rows(lib: Library, r: Resolved, data: ScoreResult | None) -> list[StageRow]:
+def stage_definitions(lib: Library, r: Resolved) -> dict[str, str]:
+    """The stage definitions the documents print: the operator's lapse threshold replaces the cycle multiples."""
     defs = {s.stage: s.description for s in lifecycle_rules().stages}
+    t = build_timings(lib, r)
+    if t.lapse_basis == "given":
+        at_risk, lapsed, churned = t.windows
+        defs["at-risk"] = (
+            f"no order for {at_risk.start} to {lapsed.start - 1} days: past the usual gap, before your lapse "
+            "threshold"
+        )
+        defs["lapsed"] = f"no order for {lapsed.start} to {churned.start - 1} days (your lapse threshold)"
+        defs["churned"] = f"no order for {churned.start} days or more (twice your lapse threshold)"
+    return defs
+
+
+def operator_lines(r: Resolved, data: ScoreResult | None, measures: Measures | None) -> list[str]:
+    """The operator's own definitions, each with its count on this export (or why there is none)."""
+    out = []
+    if r.origin.get("lapse_days") == "given" and data is not None:
+        if measures is None or measures.lapsed_customers is None:
+            out.append(
+                f"Your lapse threshold ({r.lapse_days} days) cannot be counted from a scores file: the stage "
+                "sizes below use the repurchase cycle; give --orders to count your definition."
+            )
+        else:
+            stages = {row.group: row.customers for row in data.scoring.scorecard.by_lifecycle}
+            share = measures.lapsed_revenue_share
+            out.append(
+                f"{measures.lapsed_customers:,} "
+                + ("customer has" if measures.lapsed_customers == 1 else "customers have")
+                + f" not ordered in {r.lapse_days}+ days"
+                + (f" ({share * 100:.1f}% of revenue)" if share is not None else "")
+                + f": {stages.get('lapsed', 0):,} lapsed ({r.lapse_days} to {2 * r.lapse_days - 1} days) and "
+                f"{stages.get('churned', 0):,} churned ({2 * r.lapse_days}+ days)."
+            )
+    for seg in measures.operator if measures else []:
+        if seg.customers is None:
+            out.append(f"{seg.name} ({seg.definition or 'no definition'}): {seg.rule}; {seg.maps_to}.")
+            continue
+        of_revenue = f", {seg.revenue_share * 100:.1f}% of revenue" if seg.revenue_share is not None else ""
+        out.append(
+            f"{seg.name} ({seg.definition}): {seg.customers:,} customers{of_revenue}, read as the rule "
+            f"'{seg.rule}'; "
+            f"{seg.maps_to}."
+        )
+    if measures is None and r.existing_segments and data is None:
+        out += [f"{name}: not counted - no order data was given." for name in r.existing_segments]
+    return out
+
+
+class CrossRow(BaseModel):
+    segment: str
+    counts: list[int]  # customers per stage, in the order of BriefPlan.cross_stages
+
+
+def cross_rows(
+    r: Resolved, data: ScoreResult | None, measures: Measures | None
+) -> tuple[list[str], list[CrossRow], list[str]]:
+    """RFM segments against lifecycle stages, and a sentence for each name the two share but not customers."""
+    if data is None or measures is None or not measures.crosstab:
+        return [], [], []
+    stages = stage_order(r)
+    rows = [
+        CrossRow(segment=row.group, counts=[measures.crosstab.get(row.group, {}).get(st, 0) for st in stages])
+        for row in data.scoring.scorecard.by_segment
+        if row.customers
+    ]
+    notes = []
+    sizes = {row.group: row.customers for row in data.scoring.scorecard.by_lifecycle}
+    for row in rows:
+        stage = next((st for st in stages if st.replace("-", " ").lower() == row.segment.lower()), None)
+        if stage is None:
+            continue
+        both = row.counts[stages.index(stage)]
+        total = sum(row.counts)
+        if both * 2 < total:
+            where = ", ".join(f"{n:,} {st}" for st, n in zip(stages, row.counts, strict=True) if n)
+            notes.append(
+                f"RFM {row.segment} ({total:,}) and the {stage} stage ({sizes.get(stage, 0):,}) share {both:,} "
+                f"customers: RFM {row.segment} are {where} by stage. The segment scores recency in fixed bands "
+                "and frequency and spend over the whole history; the stage measures days since the last order "
+                "against the shop's cycle. Time flows by the stage; choose the message and offer by the segment."
+            )
+    return stages, rows, notes
+
+
+def stage_rows(lib: Library, r: Resolved, data: ScoreResult | None) -> list[StageRow]:
+    defs = stage_definitions(lib, r)
     measured = {row.group: row for row in data.scoring.scorecard.by_lifecycle} if data else {}
     types = _campaign_types(lib)
     rows = []
@@ -281,9 +382,6 @@ def framework() -> list[FrameworkRow]:
     ]
 
 
-QUARTILE_NAMES = {0.25: "lower quartile", 0.5: "median", 0.75: "upper quartile"}
-
-
 def fitted_model(data: ScoreResult | None) -> tuple[ModelOutlook | None, str]:
     """The BG/NBD outlook of the scored data when the fit was adequate, else None and why not."""
     if data is None:
@@ -292,53 +390,31 @@ def fitted_model(data: ScoreResult | None) -> tuple[ModelOutlook | None, str]:
     if model is None:
         return None, "the scores were made without --predict, so there are no BG/NBD predictions"
     if model.overall is None:
-        return None, f"the BG/NBD model could not be fitted: {model.fallback_reason}"
+        reason = (model.fallback_reason or "").removeprefix("BG/NBD: ")
+        return None, f"the BG/NBD model could not be fitted: {reason}"
     return model, ""
 
 
-def _model_day(t: Trigger, model: ModelOutlook, min_days: int) -> tuple[int, str] | None:
-    """Day and explanation of a model-timed trigger, from its stage's quartile (all customers if empty)."""
-    assert t.winback_quantile is not None and model.overall is not None
-    stages = {o.group: o for o in model.by_lifecycle}
-    group, label = stages.get(t.stage), f"the {t.stage} stage's"
-    if group is None or group.winback_days_median is None:
-        group, label = model.overall, "all"
-    quartiles = {0.25: group.winback_days_p25, 0.5: group.winback_days_median, 0.75: group.winback_days_p75}
-    value = quartiles[t.winback_quantile]
-    if value is None:
-        return None
-    day = max(min_days, round(value))
-    return day, (
-        f"day {day} (model estimate: {QUARTILE_NAMES[t.winback_quantile]} of {label} {group.customers:,} "
-        f"customers' days from the last order to the BG/NBD winback date; quartiles "
-        f"{group.winback_days_p25:g}-{group.winback_days_p75:g})"
-    )
+def timings_for(lib: Library, r: Resolved, data: ScoreResult | None) -> Timings:
+    """The one set of days every section of every document reads."""
+    return build_timings(lib, r, fitted_model(data)[0])
 
 
-def trigger_rows(lib: Library, r: Resolved, model: ModelOutlook | None = None) -> list[TriggerRow]:
-    """The library's triggers for this business; lapse timing from the model when given, else the cycle."""
+def trigger_rows(lib: Library, r: Resolved, timings: Timings | None = None) -> list[TriggerRow]:
+    """The library's triggers for this business, each on the day :mod:`.timings` decided."""
+    timings = timings or build_timings(lib, r)
     out = []
     for t in lib.triggers.triggers:
         if t.business_types and r.business_type not in t.business_types:
             continue
-        modelled = _model_day(t, model, lib.triggers.min_days) if model and t.winback_quantile else None
-        if t.timing_days is not None:
-            day, timing = t.timing_days, "on the event" if t.timing_days == 0 else f"day {t.timing_days}"
-        elif t.id == "lapsed-winback" and r.origin.get("lapse_days") == "given":
-            day, timing = r.lapse_days, f"day {r.lapse_days} (the shop's own lapse threshold"
-            timing += f"; model estimate: day {modelled[0]})" if modelled else ")"
-        elif modelled is not None:
-            day, timing = modelled
-        else:
-            assert t.timing_cycles is not None
-            day = max(lib.triggers.min_days, round(t.timing_cycles * r.cycle_days))
-            timing = f"day {day} ({t.timing_cycles:g} x {r.cycle_days:g}-day cycle)"
+        tt = timings.triggers[t.id]
+        timing = "on the event" if t.timing_days == 0 else f"day {tt.day} ({tt.basis})"
         out.append(
             TriggerRow(
                 name=t.name,
                 stage=t.stage,
                 signal=t.signal,
-                day=day,
+                day=tt.day,
                 timing=timing,
                 offer_type=t.offer_type,
                 channels=list(t.channels),
@@ -359,6 +435,8 @@ def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, 
             out[ch] = (False, "not in use", 0.0)
         elif r.region not in info[ch].regions and ch != "wechat":
             out[ch] = (False, f"not used in {r.region}", 0.0)
+        elif have[ch].opt_in_rate <= 0:
+            out[ch] = (False, "no customer has consented", 0.0)
         else:
             out[ch] = (True, "", have[ch].opt_in_rate)
     if r.business_type == "marketplace":
@@ -366,6 +444,25 @@ def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, 
             if out[ch][0]:
                 out[ch] = (True, "only the shop's own opted-in list; marketplace rules apply", out[ch][2])
     return out
+
+
+def consent_basis(r: Resolved, data: ScoreResult | None) -> str:
+    """Where the opt-in rates behind the channel scores come from, so no advice outruns the consent data."""
+    measured = data is not None and bool(data.quality.consent_columns)
+    rates = ", ".join(f"{c.channel} {c.opt_in_rate * 100:.0f}%" for c in r.channels)
+    if measured:
+        return f"Opt-in rates are measured from the export's consent columns ({rates})."
+    origin = r.origin.get("channels", "default")
+    assumed = any(a.field.startswith("channels.") for a in r.assumptions)
+    where = (
+        "defaults" if origin != "given" else ("your notes and stated defaults" if assumed else "your notes")
+    )
+    return (
+        f"Opt-in rates ({rates}) are from {where}, not measured: "
+        + ("the export has no consent columns" if data is not None else "no orders were given")
+        + ". A channel scores here only for customers who consented to it; check each list's consent in the "
+        "sending platform before any send."
+    )
 
 
 def matrix_rows(lib: Library, r: Resolved) -> list[MatrixRow]:
@@ -449,22 +546,42 @@ def ideas(lib: Library, r: Resolved) -> list[Idea]:
     return out
 
 
-def sequences(lib: Library, r: Resolved, ids: list[str]) -> list[SequenceOut]:
+def sequences(lib: Library, r: Resolved, ids: list[str], timings: Timings | None = None) -> list[SequenceOut]:
+    """The flows' steps, each on its day from :mod:`.timings`; a step for a channel not in use goes by email."""
+    timings = timings or build_timings(lib, r)
     avail = available_channels(lib, r)
+    names = {t.id: t.name for t in lib.triggers.triggers}
     out = []
     for seq_id in ids:
         seq = lib.sequences.get(seq_id)
-        steps = []
+        steps, moved = [], []
         for st in seq.steps:
-            day = st.day if st.day is not None else round((st.at_cycles or 0) * r.cycle_days)
+            if st.trigger is not None:
+                day = timings.day(st.trigger) + st.plus_days
+            elif st.day is not None:
+                day = st.day
+            else:
+                day = round((st.at_cycles or 0) * timings.cycle_days)
             channel = st.channel if avail[st.channel][0] else "email"
-            content = (
-                st.content if channel == st.channel else f"{st.content} (by email: {st.channel} not in use)"
-            )
-            steps.append(StepOut(day=day, channel=channel, content=content, goal=st.goal))
+            if channel != st.channel and st.channel not in moved:
+                moved.append(st.channel)
+            steps.append(StepOut(day=day, channel=channel, content=st.content, goal=st.goal))
+        note = (
+            f"Planned {' and '.join(moved)} steps go by email here: {' and '.join(moved)} "
+            f"{'is' if len(moved) == 1 else 'are'} not in use."
+            if moved
+            else ""
+        )
+        first = seq.steps[0].trigger
+        starts = f"; starts with the '{names[first]}' trigger" if first is not None else ""
         out.append(
             SequenceOut(
-                name=seq.name, trigger=seq.trigger, goal=seq.goal, exit_when=seq.exit_when, steps=steps
+                name=seq.name,
+                trigger=seq.trigger + starts,
+                goal=seq.goal,
+                exit_when=seq.exit_when,
+                steps=steps,
+                note=note,
             )
         )
     return out
@@ -534,7 +651,7 @@ BRIEF_SLOTS = [
 
 
 def winback_model(
-    lib: Library, r: Resolved, data: ScoreResult | None
+    lib: Library, r: Resolved, data: ScoreResult | None, timings: Timings
 ) -> tuple[WinbackModel, list[Assumption]]:
     """The per-segment model timing, or the cycle-based timing stated as an assumption."""
     model, why = fitted_model(data)
@@ -556,9 +673,14 @@ def winback_model(
             f"BG/NBD fitted on the orders ({model.time_unit}); estimates, not promises - check them against "
             "the holdout group's reorders"
         )
-        return WinbackModel(available=True, threshold=model.threshold, rows=rows, note=note), []
+        return (
+            WinbackModel(
+                available=True, threshold=model.threshold, rows=rows, note=note, statement=timings.statement
+            ),
+            [],
+        )
     model_timed = {t.name for t in lib.triggers.triggers if t.winback_quantile is not None}
-    timed = [t for t in trigger_rows(lib, r) if t.name in model_timed]
+    timed = [t for t in trigger_rows(lib, r, timings) if t.name in model_timed]
     value = "; ".join(f"{t.name} {t.timing}" for t in timed)
     assumption = Assumption(
         field="winback_timing",
@@ -567,11 +689,24 @@ def winback_model(
         how_to_check="give --orders with enough repeat buyers (or --scores from crm-winback score --predict) "
         "to time these triggers from the per-segment BG/NBD winback dates",
     )
-    return WinbackModel(available=False, threshold=None, rows=[], note=why), [assumption]
+    return WinbackModel(available=False, threshold=None, rows=[], note=why, statement=""), [assumption]
+
+
+def backtest_lines(data: ScoreResult | None) -> list[str]:
+    """The backtest's few lines (split, each model against recency alone, the choice, what each band meant)."""
+    model = data.scoring.predictions if data is not None else None
+    bt = model.backtest if model is not None else None
+    return bt.summary_lines() if bt is not None else []
 
 
 def churn_risk_basis(data: ScoreResult | None) -> str:
-    """How the scorecard's churn risk was decided, in a few words."""
+    """How the scorecard's churn risk was decided, in a few words (the backtest's detail is its own section)."""
+    model = data.scoring.predictions if data is not None else None
+    bt = model.backtest if model is not None else None
+    if model is not None and model.churn_risk_method == "backtest" and bt is not None:
+        return f"ranked by {bt.chosen}, the ranking that did best on the shop's own past (see the backtest below)"
+    if data is not None and model is not None:
+        return data.scoring.churn_risk_source
     model, why = fitted_model(data)
     if model is not None:
         bands = lifecycle_rules().churn_risk.p_alive
@@ -586,11 +721,16 @@ def churn_risk_basis(data: ScoreResult | None) -> str:
     )
 
 
-def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> BriefPlan:
+def build_brief_plan(
+    lib: Library, r: Resolved, data: ScoreResult | None, measures: Measures | None = None
+) -> BriefPlan:
     """Decide every section of the brief."""
     cert = certainty(data)
-    timing, timing_assumptions = winback_model(lib, r, data)
+    cross_stages, cross, cross_notes = cross_rows(r, data, measures)
+    timings = timings_for(lib, r, data)
+    timing, timing_assumptions = winback_model(lib, r, data, timings)
     return BriefPlan(
+        backtest_lines=backtest_lines(data),
         title=f"CRM segment & winback brief: {r.brand_name}",
         brand=r.brand_name,
         business=f"{r.business_label} ({r.vertical})",
@@ -606,16 +746,27 @@ def build_brief_plan(lib: Library, r: Resolved, data: ScoreResult | None) -> Bri
         measured=data is not None,
         churn_risk_basis=churn_risk_basis(data),
         rfm_rows=data.scoring.scorecard.by_segment if data else [],
-        triggers=trigger_rows(lib, r, fitted_model(data)[0]),
+        operator=operator_lines(r, data, measures),
+        risk=value_at_risk(r, data),
+        cross_stages=cross_stages,
+        cross=cross,
+        cross_notes=cross_notes,
+        crowded=measures.crowded_scores if measures else [],
+        triggers=trigger_rows(lib, r, timings),
         winback_model=timing,
         matrix=matrix_rows(lib, r),
+        consent_basis=consent_basis(r, data),
         ideas=ideas(lib, r),
-        sequences=sequences(lib, r, ["re-engagement", "winback", "sunset"]),
+        sequences=sequences(lib, r, r.sequence_ids, timings),
         kpis=kpis(lib),
         holdout=lib.kpis.holdout,
         benchmark_caveat=lib.kpis.benchmark_caveat,
         consent=consent(lib, r),
-        frequency_caps=[(c.name, c.detail) for c in lib.consent.frequency_caps],
+        frequency_caps=[
+            (c.name, c.detail)
+            for c in lib.consent.frequency_caps
+            if c.name not in CHANNELS or any(ch.channel == c.name for ch in r.channels)
+        ],
         assumptions=r.assumptions + timing_assumptions,
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         next_steps=next_steps(r),

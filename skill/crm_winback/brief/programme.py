@@ -13,16 +13,20 @@ from ..api import ScoreResult
 from ..cohorts import CohortTable
 from .assumptions import Assumption, Resolved
 from .library import CrmProgramme, Library
+from .measures import Measures
 from .plan import (
     Certainty,
     Facts,
     SequenceOut,
     Slot,
     StageRow,
+    backtest_lines,
     certainty,
     data_quality_notes,
     facts,
+    operator_lines,
     sequences,
+    timings_for,
 )
 from .plan import stage_rows as _stage_rows
 
@@ -39,10 +43,12 @@ class JourneyRow(BaseModel):
 
 class ProgrammePlan(BaseModel):
     kind: Literal["programme"] = "programme"
+    backtest_lines: list[str] = []
     title: str
     certainty: Certainty
     facts: Facts
     measured: bool
+    operator: list[str]  # the operator's own definitions, counted
     journey: list[JourneyRow]
     blueprints: list[SequenceOut]
     knowledge: CrmProgramme
@@ -75,7 +81,11 @@ PROGRAMME_SLOTS = [
 
 
 def build_programme_plan(
-    lib: Library, r: Resolved, data: ScoreResult | None, cohorts: CohortTable | None
+    lib: Library,
+    r: Resolved,
+    data: ScoreResult | None,
+    cohorts: CohortTable | None,
+    measures: Measures | None = None,
 ) -> ProgrammePlan:
     rows = _stage_rows(lib, r, data)
     size = {row.stage: row.customers for row in rows}
@@ -101,13 +111,18 @@ def build_programme_plan(
     else:
         gap = "not filled: no order data; run programme with --orders to fill cohorts"
     return ProgrammePlan(
+        backtest_lines=backtest_lines(data),
         title=f"CRM programme: {r.brand_name}",
         certainty=certainty(data),
         facts=facts(r),
         measured=data is not None,
+        operator=operator_lines(r, data, measures),
         journey=journey,
         blueprints=sequences(
-            lib, r, ["welcome", "nurture", "post-purchase", "re-engagement", "winback", "sunset", "vip"]
+            lib,
+            r,
+            ["welcome", "nurture", "post-purchase", "re-engagement", "winback", "sunset", "vip"],
+            timings_for(lib, r, data),
         ),
         knowledge=lib.programme,
         stages=rows,

@@ -134,10 +134,7 @@ def _check_runaway(params: BgNbdParams) -> None:
     values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
     words = runaway_words("BG/NBD", values, BGNBD_LIMITS)
     if words:
-        raise DataError(
-            f"{words}: no P(alive), expected orders, CLV or winback dates are given; churn risk is still "
-            "ranked by the backtest's choice (crm-winback score --predict)"
-        )
+        raise DataError(f"{words}: no P(alive), expected orders, CLV or winback dates are given")
 
 
 def _winback_gaps(

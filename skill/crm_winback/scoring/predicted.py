@@ -36,7 +36,8 @@ def risk_source(outlook: ModelOutlook, heuristic: str) -> str:
     if outlook.churn_risk_method == "heuristic":
         why = [bt.reason] if bt is not None and bt.status != "done" else []
         if outlook.fallback_reason:
-            why.append(f"BG/NBD: {outlook.fallback_reason}")
+            reason = outlook.fallback_reason
+            why.append(reason if reason.startswith("BG/NBD") else f"BG/NBD: {reason}")
         return f"{heuristic} - fallback: {'; '.join(why)}"
     bands = lifecycle_rules().churn_risk.p_alive
     return (

@@ -6,6 +6,8 @@ strictly above; R is 5 - the number of cut points the days since the last order 
 values always share a score, row order never matters, the most recent customers always get R 5 and the lowest
 frequency or spend always gets 1; when many customers share a value some scores stay empty - which the output
 reports.
+
+By either method F 1 means exactly one order: a repeat customer scores F 2 at least (:func:`frequency_score_sql`).
 """
 
 from __future__ import annotations
@@ -46,10 +48,20 @@ def _check_bins(name: str, bins: list[Bin]) -> None:
         raise ValueError(f"{name}: scores must rise or fall steadily with the value; got {scores}")
 
 
+class SpendFit(KnowledgeModel):
+    """When the shop's AOV is far from the one the spend bins assume, the bins are scaled to it."""
+
+    reference_aov: float = Field(gt=0, description="the average order value the net_spend bins were set for")
+    band: float = Field(gt=1, description="scale when the shop's AOV is more than this many times off")
+
+
 class Thresholds(KnowledgeModel):
     recency_days: list[Bin]
     orders_per_year: list[Bin]
     net_spend: list[Bin]
+    spend_fit: SpendFit | None = (
+        None  # without it (a --thresholds file, say) the spend bins are used as given
+    )
 
     @model_validator(mode="after")
     def _contiguous(self) -> Thresholds:
@@ -67,6 +79,31 @@ def load_thresholds(path: str | None = None) -> Thresholds:
         return load_model_file(Path(path), Thresholds)
     except KnowledgeError as exc:
         raise KnowledgeError(f"--thresholds {exc}") from None
+
+
+def fitted_spend_bins(thresholds: Thresholds, aov: float | None) -> tuple[list[Bin], str]:
+    """The net_spend bins for a shop with this AOV, and a note when they were scaled (else "").
+
+    The factor is the shop's AOV over the reference, to two significant digits, so the note's numbers are the
+    ones used.
+    """
+    fit, bins = thresholds.spend_fit, thresholds.net_spend
+    if fit is None or aov is None or aov <= 0:
+        return bins, ""
+    ratio = aov / fit.reference_aov
+    if 1 / fit.band <= ratio <= fit.band:
+        return bins, ""
+    factor = float(f"{ratio:.2g}")
+    scaled = [
+        b.model_copy(update={"from_": b.from_ * factor, "to": None if b.to is None else b.to * factor})
+        for b in bins
+    ]
+    cuts = ", ".join(f"{b.from_:,.0f}" for b in sorted(scaled, key=lambda b: b.from_)[1:])
+    return scaled, (
+        f"M cut points scaled x{factor:g} to {cuts}: the shop's AOV ({aov:,.2f}) is more than {fit.band:g} times "
+        f"off the {fit.reference_aov:g} the default spend bins assume; give --thresholds or --method quantile to "
+        "choose otherwise"
+    )
 
 
 def fixed_score_sql(expr: str, bins: list[Bin]) -> str:
@@ -89,3 +126,13 @@ def quantile_score_sql(expr: str, cuts: list[float] | None, lower_is_better: boo
         return "NULL"
     above = " + ".join(f"CAST({expr} > {float(cut)!r} AS INTEGER)" for cut in cuts)
     return f"(5 - ({above}))" if lower_is_better else f"(1 + {above})"
+
+
+def frequency_score_sql(score_sql: str, orders: str = "orders") -> str:
+    """F as ``score_sql`` gives it, except that a repeat customer always scores at least 2 and a one-order
+    customer 1.
+
+    Orders per year alone gives two orders over eighteen months F 1, and a quintile cut point above 1 gives it
+    to two-order customers; segments defined by F 1 ("a single order") would then hold repeat customers.
+    """
+    return f"(CASE WHEN {orders} <= 1 THEN 1 ELSE greatest(2, {score_sql}) END)"

@@ -29,7 +29,13 @@ from .lifecycle import (
     vip_share,
 )
 from .predicted import MODEL_COLUMNS, apply_predictions, risk_source
-from .rfm import fixed_score_sql, load_thresholds, quantile_score_sql
+from .rfm import (
+    fitted_spend_bins,
+    fixed_score_sql,
+    frequency_score_sql,
+    load_thresholds,
+    quantile_score_sql,
+)
 from .scorecard import build_scorecard
 from .segment_map import load_segment_map
 
@@ -91,20 +97,22 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     if not monetary:
         del metrics["M"]
     # The cut points are constants of the scores query: one pass over the customers computes them all.
-    wanted = {"vip": f"quantile_disc({spend}, {1 - vip_share()!r})"}
+    wanted = {"vip": f"quantile_disc({spend}, {1 - vip_share()!r})", "aov": "sum(net_total) / sum(orders)"}
     if thresholds is None:
         wanted |= {dim: f"quantile_disc({expr}, [0.2, 0.4, 0.6, 0.8])" for dim, expr in metrics.items()}
     found = first_row(con.execute(f"SELECT {', '.join(wanted.values())} FROM customers"))
     cuts = dict(zip(wanted, found or [None] * len(wanted), strict=True))
     opy = "orders * 365.0 / greatest(tenure_days, 365)"
+    spend_note = ""
     if thresholds is not None:
         r_sql = fixed_score_sql("recency_days", thresholds.recency_days)
-        f_sql = fixed_score_sql(f"({opy})", thresholds.orders_per_year)
-        m_sql = fixed_score_sql("net_total", thresholds.net_spend) if monetary else "NULL"
+        f_sql = frequency_score_sql(fixed_score_sql(f"({opy})", thresholds.orders_per_year))
+        spend_bins, spend_note = fitted_spend_bins(thresholds, cuts["aov"] if monetary else None)
+        m_sql = fixed_score_sql("net_total", spend_bins) if monetary else "NULL"
         basis = {"R": "days since last order", "F": "orders per year", "M": "net spend"}
     else:
         r_sql = quantile_score_sql("recency_days", cuts["R"], lower_is_better=True)
-        f_sql = quantile_score_sql("orders", cuts["F"])
+        f_sql = frequency_score_sql(quantile_score_sql("orders", cuts["F"]))
         m_sql = quantile_score_sql("net_total", cuts["M"]) if monetary else "NULL"
         basis = {
             "R": "days since last order (quintiles)",
@@ -201,7 +209,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     email = "email_consent" in quality.consent_columns
     sms = "sms_consent" in quality.consent_columns
     scorecard = build_scorecard(con, segment_map.names(), stage_names(), monetary, email, sms)
-    notes = []
+    notes = [spend_note] if spend_note else []
     if not monetary:
         notes.append("monetary value unavailable: segments use R and F (M taken equal to F)")
     if outlook is not None and outlook.fallback_reason is not None:

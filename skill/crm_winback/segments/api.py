@@ -129,7 +129,10 @@ def resolve_segment(con: duckdb.DuckDBPyConnection, name: str) -> ResolvedSegmen
 
 def _context(snap: SnapshotInfo) -> Context:
     return Context(
-        as_of=snap.as_of, repurchase_cycle_days=snap.repurchase_cycle_days, has_items=snap.has_items
+        as_of=snap.as_of,
+        repurchase_cycle_days=snap.repurchase_cycle_days,
+        has_items=snap.has_items,
+        population=f"customer_rfm_scores WHERE snapshot_id = {int(snap.snapshot_id)}",
     )
 
 
@@ -153,7 +156,7 @@ def evaluate_scored(scored: Scored, rules: dict[str, Any] | str | RuleGroup) -> 
     group = rules if isinstance(rules, RuleGroup) else parse_rules(rules)
     table = build_customer_table(scored)
     ctx = Context(as_of=scored.ingested.as_of, repurchase_cycle_days=scored.summary.repurchase_cycle_days,
-                  has_items=scored.ingested.has_items)  # fmt: skip
+                  has_items=scored.ingested.has_items, population=f"{table} WHERE TRUE")  # fmt: skip
     where, params = compile_rules(group, ctx)
     rows = scored.ingested.con.execute(
         f"SELECT customer_id FROM {table} WHERE {where} ORDER BY customer_id", params

@@ -28,7 +28,10 @@ from pydantic import BaseModel
 from ..errors import InputError
 
 FieldType = Literal["number", "integer", "date", "text", "bool"]
-Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between", "contains", "exists"]
+Operator = Literal[
+    "eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between", "contains", "exists", "top_percent",
+    "bottom_percent",
+]  # fmt: skip
 OPERATORS: tuple[str, ...] = (
     "eq",
     "ne",
@@ -41,11 +44,16 @@ OPERATORS: tuple[str, ...] = (
     "between",
     "contains",
     "exists",
+    "top_percent",
+    "bottom_percent",
 )
 _ORDERED = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between", "exists")
+# "top 10% spenders": the customers at or above the value of the one ranked ceil(10% x customers), highest first
+# (ties at that value included), among the customers of the same snapshot or file that have a value
+_PERCENT = ("top_percent", "bottom_percent")
 _BY_TYPE: dict[str, tuple[str, ...]] = {
-    "number": _ORDERED,
-    "integer": _ORDERED,
+    "number": _ORDERED + _PERCENT,
+    "integer": _ORDERED + _PERCENT,
     "date": _ORDERED,
     "text": ("eq", "ne", "in", "not_in", "contains", "exists"),
     "bool": ("eq", "ne", "exists"),
@@ -125,6 +133,9 @@ class Context:
     as_of: dt.date
     repurchase_cycle_days: float | None = None
     has_items: bool = True
+    population: str | None = (
+        None  # FROM clause of the customers a percentile rule ranks (fixed SQL, no user text)
+    )
 
 
 def _fail(path: str, message: str) -> InputError:
@@ -220,6 +231,10 @@ def _parse_condition(data: Any, path: str) -> Condition:
     elif op == "contains":
         if not isinstance(value, str) or not value:
             raise _fail(f"{path}.value", "contains needs a non-empty text")
+    elif op in _PERCENT:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 100:
+            raise _fail(f"{path}.value", f"{op} needs a percentage above 0 and below 100, e.g. 10 for the "
+                                         f"{op.split('_')[0]} 10%, not {value!r}")  # fmt: skip
     else:
         _check_scalar(spec, value, f"{path}.value")
     return Condition(field=name, operator=op, value=value)
@@ -331,6 +346,16 @@ def _compile_condition(cond: Condition, ctx: Context, params: list[Any]) -> str:
         params.extend(values)
         marks = ", ".join("?" for _ in values)
         return f"({col} IN ({marks}))" if op == "in" else f"(NOT coalesce({col} IN ({marks}), FALSE))"
+    if op in _PERCENT:
+        if ctx.population is None:
+            raise InputError(f"{cond.field} {op}: a percentile rule needs the scored customers to rank")
+        order, pick, cmp = ("DESC", "min", ">=") if op == "top_percent" else ("ASC", "max", "<=")
+        params.append(float(cond.value) / 100)
+        cut = (
+            f"(SELECT {pick}(v) FROM (SELECT {col} AS v, row_number() OVER (ORDER BY {col} {order}) AS rn, "
+            f"count(*) OVER () AS n FROM {ctx.population} AND {col} IS NOT NULL) WHERE rn <= ceil(n * ?))"
+        )
+        return f"({col} {cmp} {cut})"
     if op == "between":
         low, high = (resolve_value(spec, v, ctx) for v in cond.value)
         params.extend([low, high])
