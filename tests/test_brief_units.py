@@ -46,19 +46,59 @@ def test_broken_knowledge_file_names_file_and_field_path(tmp_path: Path) -> None
 
 def test_sms_copy_without_opt_out_is_rejected_on_load(tmp_path: Path) -> None:
     data = yaml.safe_load((knowledge_dir() / "messages.yaml").read_text())
-    data["stages"][1]["sms"] = "{brand}: time for a refill? {link}"
+    assert data["stages"][7]["needs"] == ["replenishment", "consumer"]
+    data["stages"][7]["sms"] = "{brand}: time for a refill? {link}"
     broken = tmp_path / "messages.yaml"
     broken.write_text(yaml.safe_dump(data))
-    with pytest.raises(KnowledgeError, match=r"stages\[1\]: Value error, sms: no opt-out"):
+    with pytest.raises(KnowledgeError, match=r"stages\[7\]: Value error, sms: no opt-out"):
         load_model_file(broken, MessageLibrary)
+
+
+def test_message_copy_without_a_variant_for_wholesale_is_rejected_on_load(tmp_path: Path) -> None:
+    data = yaml.safe_load((knowledge_dir() / "messages.yaml").read_text())
+    data["stages"] = [m for m in data["stages"] if m.get("needs") != ["wholesale"] or m["stage"] != "lapsed"]
+    broken = tmp_path / "messages.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(
+        KnowledgeError,
+        match=r"no message variant for stage lapsed fits a business that is replenishment, wholesale",
+    ):
+        load_model_file(broken, MessageLibrary)
+
+
+def test_consumer_message_copy_must_carry_sms(tmp_path: Path) -> None:
+    data = yaml.safe_load((knowledge_dir() / "messages.yaml").read_text())
+    data["stages"][7]["sms"] = None
+    broken = tmp_path / "messages.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(KnowledgeError, match=r"stages\[7\]: Value error, sms: only a variant for wholesale"):
+        load_model_file(broken, MessageLibrary)
+
+
+def test_a_row_with_an_unknown_need_is_rejected_on_load(tmp_path: Path) -> None:
+    data = yaml.safe_load((knowledge_dir() / "winback_triggers.yaml").read_text())
+    data["triggers"][0]["needs"] = ["consumables"]
+    broken = tmp_path / "winback_triggers.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(KnowledgeError, match=r"triggers\[0\].needs\[0\]: Input should be 'subscription'"):
+        load_model_file(broken, TriggerLibrary)
 
 
 def test_every_shipped_sms_fits_160_characters_with_the_longest_brand_and_a_link() -> None:
     lengths = {
-        m.stage: len(m.sms.replace("{brand}", "X" * 20).replace("{link}", "L" * 23))
+        (m.stage, *m.needs): len(m.sms.replace("{brand}", "X" * 20).replace("{link}", "L" * 23))
         for m in load_library().messages.stages
+        if m.sms is not None
     }
-    assert lengths == {"new": 118, "active": 123, "VIP": 152, "at-risk": 124, "lapsed": 141, "churned": 144}
+    assert lengths == {
+        ("new", "consumer"): 118,
+        ("active", "replenishment", "consumer"): 123,
+        ("active", "consumer"): 122,
+        ("VIP", "consumer"): 152,
+        ("at-risk", "consumer"): 124,
+        ("lapsed", "consumer"): 141,
+        ("churned", "consumer"): 144,
+    }
 
 
 def test_empty_context_lists_every_default_as_an_assumption() -> None:
@@ -279,6 +319,7 @@ def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:
     ]
     assert [i["id"] for i in knowledge_lookup("triggers", segment="at-risk").items] == [
         "past-due",
+        "account-review",
         "rfm-downgrade",
         "subscription-cancel",
     ]
@@ -304,7 +345,7 @@ def test_lifecycle_focus_leads_the_stages_and_picks_the_flows() -> None:
     assert flows == [
         "Welcome / onboarding",
         "Nurture (subscribers without an order)",
-        "Post-purchase / replenishment",
+        "Post-purchase / next order",
     ]
     assert "| lifecycle focus | onboarding | given |" in brief
 

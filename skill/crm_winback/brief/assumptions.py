@@ -14,7 +14,17 @@ from pydantic import BaseModel
 from ..api import ScoreResult
 from ..models.documents import Assumption
 from .context import Context
-from .library import BusinessType, Channel, ChannelDefault, Goal, Library, Region, VerticalProfile
+from .library import (
+    BusinessType,
+    Channel,
+    ChannelDefault,
+    Goal,
+    Library,
+    Need,
+    Region,
+    VerticalProfile,
+    traits_for,
+)
 
 Origin = Literal["given", "measured", "default"]
 
@@ -33,6 +43,7 @@ class Resolved(BaseModel):
     business_label: str
     business_note: str
     shape: str  # the business shape read from the orders, with why; empty without orders
+    traits: list[Need]  # what the business is (library.Need): decides which playbook rows fit
     vertical: str
     profile: VerticalProfile
     region: Region
@@ -307,6 +318,7 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         business_label=bt.label,
         business_note=bt.note,
         shape=f"{SHAPE_LABELS[shape]} ({shape_why})" if shape else "",
+        traits=sorted(traits_for(btype, vp.replenishes or shape == "subscription")),
         vertical=vp.vertical if ctx.vertical is None or origin["vertical"] == "default" else ctx.vertical,
         profile=vp,
         region=region,

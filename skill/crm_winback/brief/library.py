@@ -17,6 +17,11 @@ Channel = Literal["email", "sms", "push", "wechat", "direct_mail"]
 BusinessType = Literal["dtc", "marketplace", "subscription", "hybrid", "wholesale"]
 Goal = Literal["reduce_churn", "increase_ltv", "reactivate_lapsed", "vip_loyalty"]
 Region = Literal["US", "EU", "UK", "CN", "other"]
+# What a playbook row needs of the business to fit it (its `needs` field): subscription billing; customers who
+# reorder the same goods on a rhythm (consumables, subscriptions, a wholesaler's stock); consumers rather than
+# business buyers; business buyers. A row with no needs fits every business.
+Need = Literal["subscription", "replenishment", "consumer", "wholesale"]
+NEEDS: tuple[Need, ...] = ("subscription", "replenishment", "consumer", "wholesale")
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "push", "wechat", "direct_mail")
 # The campaign segments every document covers; the names are the lifecycle stages of knowledge/lifecycle.yaml.
 STAGES = ("new", "active", "VIP", "at-risk", "lapsed", "churned")
@@ -31,6 +36,29 @@ class Source(KnowledgeModel):
     title: str
     url: str | None = None
     note: str = ""
+
+
+def traits_for(business_type: str, replenishes: bool) -> frozenset[Need]:
+    """The needs a business of this type meets; ``replenishes``: its products are used up and reordered."""
+    traits: set[Need] = {"wholesale"} if business_type == "wholesale" else {"consumer"}
+    if business_type in ("subscription", "hybrid"):
+        traits.add("subscription")
+    if replenishes or "subscription" in traits or "wholesale" in traits:
+        traits.add("replenishment")
+    return frozenset(traits)
+
+
+# Every combination of needs a business can meet: the rows of each stage must cover all of them.
+ALL_TRAITS = sorted({traits_for(b, rep) for b in get_args(BusinessType) for rep in (True, False)}, key=sorted)
+
+
+class Fitted(KnowledgeModel):
+    """A playbook row that fits only some businesses (``needs``: what the business must be)."""
+
+    needs: list[Need] = Field(default_factory=list, description="what the business must be for this row")
+
+    def fits(self, traits: frozenset[str]) -> bool:
+        return all(n in traits for n in self.needs)
 
 
 def _has_stages(present: set[str], where: str) -> None:
@@ -50,6 +78,7 @@ class VerticalProfile(KnowledgeModel):
     repeat_rate: float = Field(gt=0, lt=1)
     orders_per_year: float = Field(gt=0)
     gross_margin: float = Field(gt=0, lt=1)
+    replenishes: bool = Field(description="its products are used up and reordered on a rhythm")
     why: str
 
 
@@ -157,7 +186,7 @@ class BusinessProfiles(KnowledgeModel):
 # --- winback_triggers.yaml ---------------------------------------------------------------------------------
 
 
-class Trigger(KnowledgeModel):
+class Trigger(Fitted):
     id: str
     name: str
     stage: str
@@ -173,7 +202,6 @@ class Trigger(KnowledgeModel):
     offer_type: str
     channels: list[Channel] = Field(min_length=1)
     stop_condition: str
-    business_types: list[BusinessType] = Field(default_factory=list)
     source: str
 
     @model_validator(mode="after")
@@ -202,7 +230,7 @@ class TriggerLibrary(KnowledgeModel):
 # --- channels.yaml -------------------------------------------------------------------------------------------
 
 
-class ChannelInfo(KnowledgeModel):
+class ChannelInfo(Fitted):
     channel: Channel
     label: str
     tools: list[str]
@@ -238,7 +266,7 @@ class ChannelMatrix(KnowledgeModel):
 # --- offers.yaml ---------------------------------------------------------------------------------------------
 
 
-class Offer(KnowledgeModel):
+class Offer(Fitted):
     id: str
     name: str
     description: str
@@ -276,17 +304,21 @@ class OfferLibrary(KnowledgeModel):
 # --- messages.yaml -------------------------------------------------------------------------------------------
 
 
-class StageMessages(KnowledgeModel):
+class StageMessages(Fitted):
     stage: str
     angle: str
     email_subjects: list[str] = Field(min_length=2)
-    sms: str
+    sms: str | None = Field(description="null: no SMS copy for the businesses this variant fits")
     push: str = Field(max_length=120)
     wechat: str
     direct_mail: str
 
     @model_validator(mode="after")
     def _sms_rules(self) -> StageMessages:
+        if self.sms is None:
+            if "wholesale" not in self.needs:
+                raise ValueError("sms: only a variant for wholesale (needs: [wholesale]) may leave SMS out")
+            return self
         longest = self.sms.replace("{brand}", "X" * BRAND_BUDGET).replace("{link}", "L" * LINK_BUDGET)
         if len(longest) > SMS_LIMIT:
             raise ValueError(
@@ -304,13 +336,24 @@ class MessageLibrary(KnowledgeModel):
     @model_validator(mode="after")
     def _covers_stages(self) -> MessageLibrary:
         _has_stages({m.stage for m in self.stages}, "stages")
+        for stage in STAGES:
+            for traits in ALL_TRAITS:
+                if self.for_stage(stage, traits) is None:
+                    raise ValueError(
+                        f"stages: no message variant for stage {stage} fits a business that is "
+                        f"{', '.join(sorted(traits))}; add one with fewer needs"
+                    )
         return self
+
+    def for_stage(self, stage: str, traits: frozenset[str]) -> StageMessages | None:
+        """The first variant of the stage whose needs the business meets (list specific variants first)."""
+        return next((m for m in self.stages if m.stage == stage and m.fits(traits)), None)
 
 
 # --- sequences.yaml ------------------------------------------------------------------------------------------
 
 
-class SequenceStep(KnowledgeModel):
+class SequenceStep(Fitted):
     day: int | None = Field(default=None, ge=0, description="days after the sequence's own event")
     at_cycles: float | None = Field(default=None, ge=0, description="day = cycles x repurchase cycle")
     trigger: str | None = Field(
@@ -368,7 +411,7 @@ class KpiFramework(KnowledgeModel):
 # --- ltv_levers.yaml -----------------------------------------------------------------------------------------
 
 
-class Lever(KnowledgeModel):
+class Lever(Fitted):
     id: str
     name: str
     driver: str
@@ -401,7 +444,7 @@ class LtvLevers(KnowledgeModel):
 # --- crm_programme.yaml --------------------------------------------------------------------------------------
 
 
-class JourneyStage(KnowledgeModel):
+class JourneyStage(Fitted):
     phase: str
     customer_state: str
     stages: list[str]
@@ -423,7 +466,7 @@ class ScoreTier(KnowledgeModel):
     action: str
 
 
-class Signal(KnowledgeModel):
+class Signal(Fitted):
     signal: str
     risk: Literal["low", "medium", "high", "critical"]
     action: str
@@ -435,13 +478,13 @@ class Intervention(KnowledgeModel):
     owner: str
 
 
-class LoyaltyTier(KnowledgeModel):
+class LoyaltyTier(Fitted):
     tier: str
     entry: str
     benefits: str
 
 
-class Row(KnowledgeModel):
+class Row(Fitted):
     name: str
     detail: str
 

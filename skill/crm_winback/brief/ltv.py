@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from ..api import ScoreResult
 from .assumptions import Assumption, Resolved
+from .fit import LeftOut
 from .library import Library
 from .measures import Measures
 from .plan import (
@@ -112,6 +113,7 @@ class LtvPlan(BaseModel):
     assumptions: list[Assumption]
     data_notes: list[str]
     slots: list[Slot]
+    left_out: list[str] = []  # the levers that do not fit this business, and why (fit.LeftOut)
 
 
 LTV_SLOTS = [
@@ -199,12 +201,21 @@ def lever_group(stages: list[str], r: Resolved, data: ScoreResult | None, base: 
     )
 
 
-def rank_levers(lib: Library, r: Resolved, base: Baseline, data: ScoreResult | None = None) -> list[LeverRow]:
+def rank_levers(
+    lib: Library,
+    r: Resolved,
+    base: Baseline,
+    data: ScoreResult | None = None,
+    left: LeftOut | None = None,
+) -> list[LeverRow]:
     """Ranked by gross-profit impact (then revenue lift, then name): margin first, so discounts cannot win on
     revenue alone. Each lever is sized on the customers of its stages; one whose stages are empty is listed
-    with rank 0 (not ranked)."""
+    with rank 0 (not ranked); one that does not fit the business is left out (and ``left`` records it)."""
+    left = left or LeftOut(r)
     rows = []
     for lv in lib.levers.levers:
+        if not left.keep(lv, "levers", lv.name):
+            continue
         g = lever_group(list(lv.stages), r, data, base)
         value = g.aov if lv.per == "order" else g.per_year
         what = "one order at their AOV" if lv.per == "order" else "a year of their revenue per customer"
@@ -294,7 +305,8 @@ def build_ltv_plan(
     lib: Library, r: Resolved, data: ScoreResult | None, measures: Measures | None = None
 ) -> LtvPlan:
     base = baseline(r, data)
-    levers = rank_levers(lib, r, base, data)
+    left = LeftOut(r)
+    levers = rank_levers(lib, r, base, data, left)
     by_name = {lv.name: lv for lv in lib.levers.levers}
     clv, clv_assumptions = clv_estimate(r, data)
     model = fitted_model(data)[0] if clv.available else None
@@ -368,4 +380,5 @@ def build_ltv_plan(
         assumptions=r.assumptions + clv_assumptions,
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         slots=LTV_SLOTS,
+        left_out=left.lines(),
     )

@@ -17,7 +17,8 @@ from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map
 from .assumptions import Assumption, Resolved
-from .library import CHANNELS, STAGES, Library
+from .fit import LeftOut
+from .library import CHANNELS, STAGES, Library, StageMessages
 from .measures import Measures
 from .priority import ValueAtRisk, value_at_risk
 from .timings import Timings, build_timings
@@ -187,6 +188,7 @@ class BriefPlan(BaseModel):
     next_steps: list[NextStep]
     key_questions: list[str]
     slots: list[Slot]
+    left_out: list[str] = []  # the playbook rows that do not fit this business, and why (fit.LeftOut)
 
 
 def certainty(data: ScoreResult | None) -> Certainty:
@@ -400,12 +402,20 @@ def timings_for(lib: Library, r: Resolved, data: ScoreResult | None) -> Timings:
     return build_timings(lib, r, fitted_model(data)[0])
 
 
-def trigger_rows(lib: Library, r: Resolved, timings: Timings | None = None) -> list[TriggerRow]:
-    """The library's triggers for this business, each on the day :mod:`.timings` decided."""
+def trigger_rows(
+    lib: Library, r: Resolved, timings: Timings | None = None, left: LeftOut | None = None
+) -> list[TriggerRow]:
+    """The library's triggers that fit this business, each on the day :mod:`.timings` decided.
+
+    A trigger lists only the channels usable here (in use, in the region, with consent); one with none left
+    goes by email, the channel every flow falls back to.
+    """
     timings = timings or build_timings(lib, r)
+    left = left or LeftOut(r)
+    avail = available_channels(lib, r)
     out = []
     for t in lib.triggers.triggers:
-        if t.business_types and r.business_type not in t.business_types:
+        if not left.keep(t, "triggers", t.name):
             continue
         tt = timings.triggers[t.id]
         timing = "on the event" if t.timing_days == 0 else f"day {tt.day} ({tt.basis})"
@@ -417,7 +427,7 @@ def trigger_rows(lib: Library, r: Resolved, timings: Timings | None = None) -> l
                 day=tt.day,
                 timing=timing,
                 offer_type=t.offer_type,
-                channels=list(t.channels),
+                channels=[ch for ch in t.channels if avail[ch][0]] or ["email"],
                 stop_condition=t.stop_condition,
             )
         )
@@ -429,10 +439,14 @@ def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, 
     """channel -> (usable, why not / note, opt-in rate)."""
     info = {c.channel: c for c in lib.channels.channels}
     have = {c.channel: c for c in r.channels}
+    given = r.origin.get("channels") == "given"
     out: dict[str, tuple[bool, str, float]] = {}
     for ch in CHANNELS:
         if ch not in have:
             out[ch] = (False, "not in use", 0.0)
+        elif not given and not info[ch].fits(frozenset(r.traits)):
+            # a default channel the business does not suit (SMS to trade buyers); a listed channel is kept
+            out[ch] = (False, "not for business buyers unless you list it", 0.0)
         elif r.region not in info[ch].regions and ch != "wechat":
             out[ch] = (False, f"not used in {r.region}", 0.0)
         elif have[ch].opt_in_rate <= 0:
@@ -448,10 +462,20 @@ def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, 
 
 def consent_basis(r: Resolved, data: ScoreResult | None) -> str:
     """Where the opt-in rates behind the channel scores come from, so no advice outruns the consent data."""
-    measured = data is not None and bool(data.quality.consent_columns)
+    columns = data.quality.consent_columns if data is not None else {}
     rates = ", ".join(f"{c.channel} {c.opt_in_rate * 100:.0f}%" for c in r.channels)
-    if measured:
-        return f"Opt-in rates are measured from the export's consent columns ({rates})."
+    # only a channel with its own consent column is measured; the others keep their stated rates
+    found = {c.channel for c in r.channels if f"{c.channel}_consent" in columns}
+    if found:
+        got = ", ".join(f"{c.channel} {c.opt_in_rate * 100:.0f}%" for c in r.channels if c.channel in found)
+        rest = ", ".join(
+            f"{c.channel} {c.opt_in_rate * 100:.0f}%" for c in r.channels if c.channel not in found
+        )
+        return f"Opt-in rates are measured from the export's consent columns ({got})" + (
+            f"; the export has no consent column for the others ({rest}: notes or defaults, not measured)."
+            if rest
+            else "."
+        )
     origin = r.origin.get("channels", "default")
     assumed = any(a.field.startswith("channels.") for a in r.assumptions)
     where = (
@@ -520,12 +544,20 @@ def discount_for(lib: Library, r: Resolved, stage: str) -> str:
     return "; ".join(allowed)
 
 
-def ideas(lib: Library, r: Resolved) -> list[Idea]:
+def ideas(lib: Library, r: Resolved, left: LeftOut | None = None) -> list[Idea]:
+    """Per stage: the message variant that fits the business, its offers and the discount the ladder allows."""
+    left = left or LeftOut(r)
     avail = available_channels(lib, r)
-    msgs = {m.stage: m for m in lib.messages.stages}
+    traits = frozenset(r.traits)
+    offers = [o for o in lib.offers.non_discount if left.keep(o, "offers", o.name)]
     out = []
+    skipped: dict[tuple[str, ...], list[StageMessages]] = {}
     for stage in stage_order(r):
-        m = msgs[stage]
+        m = lib.messages.for_stage(stage, traits)
+        assert m is not None  # MessageLibrary checks every stage has a variant for every business
+        for variant in lib.messages.stages:
+            if variant.stage == stage and not variant.fits(traits):
+                skipped.setdefault(tuple(variant.needs), []).append(variant)
 
         def fill(text: str) -> str:
             return text.replace("{brand}", r.brand_name).replace("{link}", "[link]")
@@ -534,28 +566,36 @@ def ideas(lib: Library, r: Resolved) -> list[Idea]:
             Idea(
                 stage=stage,
                 angle=m.angle,
-                offers=[f"{o.name}: {o.description}" for o in lib.offers.non_discount if stage in o.best_for],
+                offers=[f"{o.name}: {o.description}" for o in offers if stage in o.best_for],
                 discount=discount_for(lib, r, stage),
                 email_subjects=[fill(s) for s in m.email_subjects] if avail["email"][0] else [],
-                sms=fill(m.sms) if avail["sms"][0] else None,
+                sms=fill(m.sms) if avail["sms"][0] and m.sms is not None else None,
                 push=m.push if avail["push"][0] else None,
                 wechat=m.wechat if avail["wechat"][0] else None,
                 direct_mail=m.direct_mail if avail["direct_mail"][0] else None,
             )
         )
+    for needs, variants in skipped.items():
+        where = "every stage" if len(variants) == len(STAGES) else ", ".join(v.stage for v in variants)
+        left.keep(variants[0], "message copy", f"the {' + '.join(needs)} copy for {where}")
     return out
 
 
-def sequences(lib: Library, r: Resolved, ids: list[str], timings: Timings | None = None) -> list[SequenceOut]:
-    """The flows' steps, each on its day from :mod:`.timings`; a step for a channel not in use goes by email."""
+def sequences(
+    lib: Library, r: Resolved, ids: list[str], timings: Timings | None = None, left: LeftOut | None = None
+) -> list[SequenceOut]:
+    """The flows' steps that fit the business, each on its day from :mod:`.timings`; a step for a channel not
+    in use goes by email."""
     timings = timings or build_timings(lib, r)
+    left = left or LeftOut(r)
     avail = available_channels(lib, r)
     names = {t.id: t.name for t in lib.triggers.triggers}
     out = []
     for seq_id in ids:
         seq = lib.sequences.get(seq_id)
-        steps, moved = [], []
-        for st in seq.steps:
+        steps, moved, why = [], [], []
+        kept = [st for st in seq.steps if left.keep(st, f"{seq.name} steps", st.content)]
+        for st in kept:
             if st.trigger is not None:
                 day = timings.day(st.trigger) + st.plus_days
             elif st.day is not None:
@@ -565,14 +605,10 @@ def sequences(lib: Library, r: Resolved, ids: list[str], timings: Timings | None
             channel = st.channel if avail[st.channel][0] else "email"
             if channel != st.channel and st.channel not in moved:
                 moved.append(st.channel)
+                why.append(f"{st.channel}: {avail[st.channel][1]}")
             steps.append(StepOut(day=day, channel=channel, content=st.content, goal=st.goal))
-        note = (
-            f"Planned {' and '.join(moved)} steps go by email here: {' and '.join(moved)} "
-            f"{'is' if len(moved) == 1 else 'are'} not in use."
-            if moved
-            else ""
-        )
-        first = seq.steps[0].trigger
+        note = f"Planned {' and '.join(moved)} steps go by email here ({'; '.join(why)})." if moved else ""
+        first = kept[0].trigger if kept else None
         starts = f"; starts with the '{names[first]}' trigger" if first is not None else ""
         out.append(
             SequenceOut(
@@ -729,6 +765,7 @@ def build_brief_plan(
     cross_stages, cross, cross_notes = cross_rows(r, data, measures)
     timings = timings_for(lib, r, data)
     timing, timing_assumptions = winback_model(lib, r, data, timings)
+    left = LeftOut(r)
     return BriefPlan(
         backtest_lines=backtest_lines(data),
         title=f"CRM segment & winback brief: {r.brand_name}",
@@ -752,12 +789,12 @@ def build_brief_plan(
         cross=cross,
         cross_notes=cross_notes,
         crowded=measures.crowded_scores if measures else [],
-        triggers=trigger_rows(lib, r, timings),
+        triggers=trigger_rows(lib, r, timings, left),
         winback_model=timing,
         matrix=matrix_rows(lib, r),
         consent_basis=consent_basis(r, data),
-        ideas=ideas(lib, r),
-        sequences=sequences(lib, r, r.sequence_ids, timings),
+        ideas=ideas(lib, r, left),
+        sequences=sequences(lib, r, r.sequence_ids, timings, left),
         kpis=kpis(lib),
         holdout=lib.kpis.holdout,
         benchmark_caveat=lib.kpis.benchmark_caveat,
@@ -772,6 +809,7 @@ def build_brief_plan(
         next_steps=next_steps(r),
         key_questions=lib.red_flags.key_questions,
         slots=BRIEF_SLOTS,
+        left_out=left.lines(),
     )
 
 

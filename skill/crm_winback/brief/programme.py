@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from ..api import ScoreResult
 from ..cohorts import CohortTable
 from .assumptions import Assumption, Resolved
-from .library import CrmProgramme, Library
+from .fit import LeftOut
+from .library import CrmProgramme, Fitted, JourneyStage, Library
 from .measures import Measures
 from .plan import (
     Certainty,
@@ -20,6 +21,7 @@ from .plan import (
     SequenceOut,
     Slot,
     StageRow,
+    available_channels,
     backtest_lines,
     certainty,
     data_quality_notes,
@@ -59,6 +61,7 @@ class ProgrammePlan(BaseModel):
     data_notes: list[str]
     key_questions: list[str]
     slots: list[Slot]
+    left_out: list[str] = []  # the programme rows that do not fit this business, and why (fit.LeftOut)
 
 
 PROGRAMME_SLOTS = [
@@ -89,9 +92,11 @@ def build_programme_plan(
 ) -> ProgrammePlan:
     rows = _stage_rows(lib, r, data)
     size = {row.stage: row.customers for row in rows}
-    avail = {c.channel for c in r.channels}
+    avail = {ch for ch, (usable, _note, _rate) in available_channels(lib, r).items() if usable}
+    left = LeftOut(r)
     journey = []
-    for j in lib.programme.journey:
+    for j in left.kept(lib.programme.journey, "journey phases", "phase"):
+        assert isinstance(j, JourneyStage)
         counts = [size[s] for s in j.stages if size.get(s) is not None]
         journey.append(
             JourneyRow(
@@ -110,6 +115,13 @@ def build_programme_plan(
         gap = "not filled: a scores file carries no order dates; run programme with --orders to fill cohorts"
     else:
         gap = "not filled: no order data; run programme with --orders to fill cohorts"
+    blueprints = sequences(
+        lib,
+        r,
+        ["welcome", "nurture", "post-purchase", "re-engagement", "winback", "sunset", "vip"],
+        timings_for(lib, r, data),
+        left,
+    )
     return ProgrammePlan(
         backtest_lines=backtest_lines(data),
         title=f"CRM programme: {r.brand_name}",
@@ -118,13 +130,8 @@ def build_programme_plan(
         measured=data is not None,
         operator=operator_lines(r, data, measures),
         journey=journey,
-        blueprints=sequences(
-            lib,
-            r,
-            ["welcome", "nurture", "post-purchase", "re-engagement", "winback", "sunset", "vip"],
-            timings_for(lib, r, data),
-        ),
-        knowledge=lib.programme,
+        blueprints=blueprints,
+        knowledge=fitting_programme(lib.programme, left),
         stages=rows,
         cohorts=cohorts,
         cohort_gap=gap,
@@ -132,4 +139,21 @@ def build_programme_plan(
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         key_questions=lib.red_flags.key_questions,
         slots=PROGRAMME_SLOTS,
+        left_out=left.lines(),
     )
+
+
+def fitting_programme(prog: CrmProgramme, left: LeftOut) -> CrmProgramme:
+    """The programme's rows that fit the business; ``left`` records the others."""
+    labels = {
+        "automation_types": ("automation types", "name"),
+        "behavioural_triggers": ("behavioural triggers", "name"),
+        "churn_signals": ("churn signals", "signal"),
+        "loyalty_tiers": ("loyalty tiers", "tier"),
+        "referral": ("referral rules", "name"),
+        "report_metrics": ("report metrics", "name"),
+    }
+    update: dict[str, list[Fitted]] = {
+        field: left.kept(getattr(prog, field), label, name) for field, (label, name) in labels.items()
+    }
+    return prog.model_copy(update=update)
