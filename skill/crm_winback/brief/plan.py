@@ -766,6 +766,15 @@ def build_brief_plan(
     timings = timings_for(lib, r, data)
     timing, timing_assumptions = winback_model(lib, r, data, timings)
     left = LeftOut(r)
+    triggers = trigger_rows(lib, r, timings, left)  # before the ideas: the left-out line follows the page
+    stage_ideas = ideas(lib, r, left)
+    slots = BRIEF_SLOTS
+    if all(idea.sms is None for idea in stage_ideas):
+        # no SMS copy is shown (no consent, or trade buyers): the writer is not asked to adapt one
+        no_sms = "For each priority stage, adapt one subject line to the brand voice."
+        slots = [
+            s.model_copy(update={"instruction": no_sms}) if s.id == "campaign-ideas" else s for s in slots
+        ]
     return BriefPlan(
         backtest_lines=backtest_lines(data),
         title=f"CRM segment & winback brief: {r.brand_name}",
@@ -789,11 +798,11 @@ def build_brief_plan(
         cross=cross,
         cross_notes=cross_notes,
         crowded=measures.crowded_scores if measures else [],
-        triggers=trigger_rows(lib, r, timings, left),
+        triggers=triggers,
         winback_model=timing,
         matrix=matrix_rows(lib, r),
         consent_basis=consent_basis(r, data),
-        ideas=ideas(lib, r, left),
+        ideas=stage_ideas,
         sequences=sequences(lib, r, r.sequence_ids, timings, left),
         kpis=kpis(lib),
         holdout=lib.kpis.holdout,
@@ -808,7 +817,7 @@ def build_brief_plan(
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         next_steps=next_steps(r),
         key_questions=lib.red_flags.key_questions,
-        slots=BRIEF_SLOTS,
+        slots=slots,
         left_out=left.lines(),
     )
 
