@@ -303,7 +303,11 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
             "no business type given" + (f"; the orders look like {SHAPE_LABELS[shape]}" if shape else ""),
             "say DTC, marketplace, subscription, hybrid or wholesale",
         )
-    channels = _channels(ctx, d.channels, data, assume, origin, notes)
+    traits = traits_for(btype, vp.replenishes or shape == "subscription")
+    # a default channel the business does not suit (SMS and app push for trade buyers) is not assumed; a channel
+    # the operator lists is always kept
+    unsuited: set[str] = {c.channel for c in lib.channels.channels if not c.fits(traits)}
+    channels = _channels(ctx, d.channels, data, assume, origin, notes, unsuited)
     if region != "CN" and any(c.channel == "wechat" for c in channels):
         notes.append("wechat is listed but the region is not CN: it is kept, with the CN broadcast rules")
     bt = prof.business_type(btype)
@@ -318,7 +322,7 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         business_label=bt.label,
         business_note=bt.note,
         shape=f"{SHAPE_LABELS[shape]} ({shape_why})" if shape else "",
-        traits=sorted(traits_for(btype, vp.replenishes or shape == "subscription")),
+        traits=sorted(traits),
         vertical=vp.vertical if ctx.vertical is None or origin["vertical"] == "default" else ctx.vertical,
         profile=vp,
         region=region,
@@ -351,8 +355,10 @@ def _channels(
     add: Callable[[str, str, str, str], None],
     origin: dict[str, Origin],
     notes: list[str],
+    unsuited: set[str],
 ) -> list[ResolvedChannel]:
-    """Channels as given (opt-in rates measured from consent columns when the orders carry them)."""
+    """Channels as given (opt-in rates measured from consent columns when the orders carry them); with none
+    given, the default channels the business suits (``unsuited``: not assumed, e.g. SMS for trade buyers)."""
     reach: dict[str, float] = {}
     if data is not None and data.scoring.customers:
         total, n = data.scoring.scorecard.total, data.scoring.customers
@@ -361,11 +367,18 @@ def _channels(
         if total.sms_reachable is not None:
             reach["sms"] = round(total.sms_reachable / n, 4)
     if not ctx.channels:
-        listed = ", ".join(f"{c.channel} via {c.tool} ({_pct(c.opt_in_rate)} opt-in)" for c in defaults)
-        add("channels", listed, "no channels given", "list each channel, its tool and its opt-in rate")
+        used = [c for c in defaults if c.channel not in unsuited]
+        listed = ", ".join(f"{c.channel} via {c.tool} ({_pct(c.opt_in_rate)} opt-in)" for c in used)
+        skipped = [c.channel for c in defaults if c.channel in unsuited]
+        why = "no channels given" + (
+            f"; {', '.join(skipped)} not assumed: a consumer channel, not for business buyers"
+            if skipped
+            else ""
+        )
+        add("channels", listed, why, "list each channel, its tool and its opt-in rate")
         return [
             ResolvedChannel(channel=c.channel, tool=c.tool, opt_in_rate=reach.get(c.channel, c.opt_in_rate))
-            for c in defaults
+            for c in used
         ]
     origin["channels"] = "given"
     out = []

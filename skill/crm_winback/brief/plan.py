@@ -439,14 +439,10 @@ def available_channels(lib: Library, r: Resolved) -> dict[str, tuple[bool, str, 
     """channel -> (usable, why not / note, opt-in rate)."""
     info = {c.channel: c for c in lib.channels.channels}
     have = {c.channel: c for c in r.channels}
-    given = r.origin.get("channels") == "given"
     out: dict[str, tuple[bool, str, float]] = {}
     for ch in CHANNELS:
         if ch not in have:
             out[ch] = (False, "not in use", 0.0)
-        elif not given and not info[ch].fits(frozenset(r.traits)):
-            # a default channel the business does not suit (SMS to trade buyers); a listed channel is kept
-            out[ch] = (False, "not for business buyers unless you list it", 0.0)
         elif r.region not in info[ch].regions and ch != "wechat":
             out[ch] = (False, f"not used in {r.region}", 0.0)
         elif have[ch].opt_in_rate <= 0:
