@@ -16,6 +16,7 @@ from ..models.scores import ScorecardRow, SegmentOutlook
 from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
 from ..scoring.scorecard import build_scorecard
+from ..workdb import first_row
 from .context import Context
 
 _DAYS = re.compile(r"(\d+)\s*\+?\s*days?", re.IGNORECASE)
@@ -80,7 +81,7 @@ def measure(scored: Scored, ctx: Context) -> Measures:
     total_rev = summary.scorecard.total.revenue
 
     def count(condition: str) -> tuple[int, float | None]:
-        row = con.execute(f"SELECT count(*), sum(net_total) FROM scores WHERE {condition}").fetchone()
+        row = first_row(con.execute(f"SELECT count(*), sum(net_total) FROM scores WHERE {condition}"))
         assert row is not None
         share = round(float(row[1] or 0) / total_rev, 4) if total_rev else None
         return int(row[0]), share
@@ -153,10 +154,12 @@ def crowded(scored: Scored) -> list[str]:
     n = summary.customers
     out = []
     for dim, column in (("R", "r_score"), ("F", "f_score"), ("M", "m_score")):
-        row = con.execute(
-            f"SELECT {column}, count(*) AS k FROM scores WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY k DESC, 1 "
-            "LIMIT 1"
-        ).fetchone()
+        row = first_row(
+            con.execute(
+                f"SELECT {column}, count(*) AS k FROM scores WHERE {column} IS NOT NULL GROUP BY 1 "
+                "ORDER BY k DESC, 1 LIMIT 1"
+            )
+        )
         if row is None or not n or row[1] * 2 <= n:
             continue
         fix = {
