@@ -149,11 +149,30 @@ def test_grocery_winback_dates_per_lifecycle_stage_and_against_a_fixed_wait() ->
     ]
 
 
-@pytest.mark.parametrize("path, end", [(("grocery", "groceryElog.csv"), dt.date(2006, 12, 31))])
-def test_stages_at_the_calibration_end_are_the_scorers_stages(path: tuple[str, str], end: dt.date) -> None:
+@pytest.mark.parametrize(
+    "path, end, holdout_end, expected",
+    [
+        (
+            ("grocery", "groceryElog.csv"),
+            dt.date(2006, 12, 31),
+            dt.date(2007, 12, 30),
+            {"VIP": 85, "active": 90, "at-risk": 115, "churned": 1120, "lapsed": 115},
+        ),
+        pytest.param(
+            ("cdnow", "CDNOW_master.txt"),
+            dt.date(1997, 9, 30),
+            dt.date(1998, 6, 30),
+            {"VIP": 722, "active": 930, "at-risk": 1047, "churned": 18526, "lapsed": 2345},
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_stages_at_the_calibration_end_are_the_scorers_stages(
+    path: tuple[str, str], end: dt.date, holdout_end: dt.date, expected: dict[str, int]
+) -> None:
     from crm_winback.scoring import score
 
-    later = load_orders(shared_file(*path), IngestOptions(as_of=dt.date(2007, 12, 30)))
+    later = load_orders(shared_file(*path), IngestOptions(as_of=holdout_end))
     then = load_orders(shared_file(*path), IngestOptions(as_of=end))
     try:
         stages = bt.stages_at(later.con, summarize(later.con, end, "weeks", table="stages_check"))
@@ -164,7 +183,7 @@ def test_stages_at_the_calibration_end_are_the_scorers_stages(path: tuple[str, s
         then.close()
     found = dict(zip(*np.unique(stages, return_counts=True), strict=True))
     assert {str(k): int(v) for k, v in found.items()} == scored
-    assert scored == {"VIP": 85, "active": 90, "at-risk": 115, "churned": 1120, "lapsed": 115}
+    assert scored == expected
 
 
 def test_steps_are_the_isotonic_no_order_share_and_edges_need_enough_customers() -> None:

@@ -140,9 +140,11 @@ class BacktestReport(StrictModel):
         lines += [f"- churn risk {m}" for m in self.band_meaning()]
         chosen = self.check(self.chosen)
         if chosen is not None and chosen.calibration_gap is not None:
+            points = 100 * chosen.calibration_gap
+            within = "to under 0.1 points" if points < 0.05 else f"within {points:.1f} points"
             lines.append(
-                f"- the bands' edges were set on one half of the customers and checked on the other: the shares "
-                f"agree within {100 * chosen.calibration_gap:.1f} points"
+                "- the bands' edges were set on one half of the customers and checked on the other: the shares "
+                f"agree {within}"
             )
         # the dates the documents show are BG/NBD's
         shown = next((v for v in self.winback_verdict if v.startswith("BG/NBD ")), None)
