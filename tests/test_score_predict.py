@@ -46,7 +46,9 @@ def test_cdnow_churn_risk_follows_the_backtest_choice(cdnow: tuple[ScoreResult, 
     s = cdnow[0].scoring
     assert s.churn_risk_source.startswith("ranked by recency alone (AUC 0.795 on the backtest)")
     # the bands' edges are where the no-order share on the backtest reached 0.5 and 0.8 (tests/test_backtest.py)
-    assert "high (last order 269 days ago or more): 9 in 10 of these did not order again" in s.churn_risk_source
+    assert (
+        "high (last order 269 days ago or more): 9 in 10 of these did not order again" in s.churn_risk_source
+    )
     assert s.predictions is not None and s.predictions.churn_risk_method == "backtest"
     assert s.predictions.parameters == {
         "r": 0.267128, "alpha": 5.98649, "a": 0.483517, "b": 2.11161, "p": 5.08604, "q": 3.99512, "v": 21.2522,
