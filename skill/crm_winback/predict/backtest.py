@@ -8,6 +8,14 @@ length) - never by 1 - P(alive), which calls every one-time buyer of BG/NBD cert
 
 A model is chosen only when it ranks better than recency alone by more than ``MIN_AUC_GAIN`` and its fit did not
 run off; otherwise churn is ranked by recency, and the report says so.
+
+Churn-risk bands are measured, not assumed: the share of customers with no order in the holdout, as a
+non-decreasing step function of each ranking (isotonic regression), reaches knowledge/lifecycle.yaml's levels
+(half, 8 in 10) where medium and high begin. The same edges band the whole history. Their calibration is checked
+on customers the steps did not see (each half of the customers predicted from the other).
+
+Winback-date rules are scored for all customers and per lifecycle stage at the calibration end (the scorer's
+rules), and each model's dates are compared with a fixed wait at the same timing and at the same precision.
 """
 
 from __future__ import annotations
