@@ -538,10 +538,12 @@ def _winback_checks(
     stage = stages_at(con, summary)
     groups = [("all customers", np.ones(n, bool))]
     groups += [(name, stage == name) for name in lifecycle_stage_names() if (stage == name).any()]
+    # per stage only for the fixed rules and BG/NBD, whose dates the documents show: MCP results stay small
+    per_stage = {rule for rule, _ in rules} - {rule for name, rule in models if name != "BG/NBD"}
     out = []
     for rule, silence in rules:
         inside, stayed = flagged(silence)
-        for group, members in groups:
+        for group, members in groups if rule in per_stage else groups[:1]:
             f = inside & members
             k = int(f.sum())
             if not k and group != "all customers":
