@@ -5,7 +5,12 @@ and grocery, the backtest's own rule for Online Retail), every candidate model i
 and scored on the holdout beside recency alone and the naive "same rate as before":
 
     .venv/bin/python bench/bench_backtest.py            # markdown table on stdout
-    .venv/bin/python bench/bench_backtest.py --winback  # and the winback-date rules per group
+    .venv/bin/python bench/bench_backtest.py --winback  # and the winback-date rules per lifecycle stage
+
+Each ranking's churn-risk bands are measured (isotonic regression of the no-order share on the ranking, edges
+where it reaches knowledge/lifecycle.yaml's levels); "band gap, held out" is the largest |predicted - observed|
+no-order share over the bands, predicted from the other half of the customers; "raw P gap" is the model's own
+probability banded at the same levels, before measuring.
 
 tests/test_backtest.py pins the same numbers.
 """
@@ -48,18 +53,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--winback", action="store_true", help="also print the winback-date rules")
     args = parser.parse_args()
-    print("| data (calibration end -> holdout end) | ranking | status | churn AUC | vs recency | band calibration "
-          "gap | repeat orders error | MAE | sum abs err / sum actual |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
-    winback = []
+    print("| data (calibration end -> holdout end) | ranking | status | churn AUC | vs recency | band gap, held "
+          "out | raw P gap | repeat orders error | MAE | sum abs err / sum actual |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    winback, bands, verdicts = [], [], []
     for name, path, calibration_end, holdout_end in DATASETS:
         if not path.exists():
-            print(f"| {name} | missing: {path} | | | | | | | |")
+            print(f"| {name} | missing: {path} | | | | | | | | |")
             continue
         r = backtest(path, calibration_end, holdout_end)
         label = f"{name} ({r.calibration_end} -> {r.history_end})"
         if r.status != "done":
-            print(f"| {label} | {r.reason} | | | | | | | |")
+            print(f"| {label} | {r.reason} | | | | | | | | |")
             continue
         recency = r.check("recency alone")
         for c in r.checks:
@@ -67,10 +72,19 @@ def main() -> None:
             chosen = " (chosen)" if c.name == r.chosen else ""
             print(
                 f"| {label} | {c.name}{chosen} | {c.status} | {_num(c.auc, '.4f')} | {_num(gain, '+.4f')} | "
-                f"{_num(c.calibration_gap, '.3f')} | {_pct(c.orders_error_pct)} | {_num(c.mae, '.4f')} | "
+                f"{_num(c.calibration_gap, '.3f')} | {_num(c.raw_calibration_gap, '.3f')} | "
+                f"{_pct(c.orders_error_pct)} | {_num(c.mae, '.4f')} | "
                 f"{_num(c.relative_error, '.4f')} |"
             )
         winback += [(name, w) for w in r.winback]
+        chosen = r.check(r.chosen)
+        bands += [(name, r.chosen, b) for b in (chosen.bands if chosen else [])]
+        verdicts += [(name, v) for v in r.winback_verdict]
+    print("\n| data | chosen ranking | band | rule | customers | predicted no order (held out) | observed |")
+    print("|---|---|---|---|---|---|---|")
+    for name, ranking, b in bands:
+        print(f"| {name} | {ranking} | {b.band} | {b.rule} | {b.customers:,} | {_num(b.predicted_no_order, '.3f')} | "
+              f"{_num(b.observed_no_order, '.3f')} |")  # fmt: skip
     if args.winback:
         print("\n| data | rule | group | flagged in the holdout | stayed silent (precision) | median days silent "
               "when flagged |")  # fmt: skip
@@ -78,6 +92,9 @@ def main() -> None:
         for name, w in winback:
             print(f"| {name} | {w.rule} | {w.group} | {w.flagged:,} | {_num(w.precision, '.3f')} | "
                   f"{_num(w.median_days_silent_at_flag, '.0f')} |")  # fmt: skip
+        print()
+        for name, v in verdicts:
+            print(f"- {name}: {v}")
 
 
 if __name__ == "__main__":

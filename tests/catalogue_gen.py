@@ -196,3 +196,35 @@ def backtest_equal_amounts(target: Path, customers: int = 600) -> None:
                 break
             day += 1 + rng.expovariate(rate)  # one order per day: every purchase day is worth 1.00
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def calib_event_log(target: Path) -> None:
+    """The seeded shop of ``backtest_equal_amounts`` as an event log: customer and date, no amounts.
+
+    The backtest's lifecycle stages at the calibration end then rank VIPs by orders, as the scorer does.
+    """
+    backtest_equal_amounts(target)
+    rows = target.read_text(encoding="utf-8").splitlines()
+    target.write_text("\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n", encoding="utf-8")
+
+
+def calib_memoryless_shop(target: Path, customers: int = 600) -> None:
+    """Customers who never leave and order at random (one order every 60 days on average) through 2023.
+
+    Days since the last order say nothing about who returns, and about 13% of them make no order in the
+    122-day holdout: no group of customers reaches half without an order, so every band above low is empty.
+    """
+    import datetime as dt
+    import random
+
+    rng = random.Random(1460)
+    start = dt.date(2023, 1, 1)
+    lines = ["customer,date,amount"]
+    for i in range(customers):
+        day = rng.expovariate(1 / 60)
+        while day < 365:
+            lines.append(
+                f"M{i:04d},{(start + dt.timedelta(days=int(day))).isoformat()},{rng.randrange(10, 90)}.00"
+            )
+            day += rng.expovariate(1 / 60)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")

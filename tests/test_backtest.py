@@ -59,6 +59,23 @@ def test_cdnow_master_backtest_keeps_recency_when_no_model_beats_it_clearly() ->
     bgnbd = report.check("BG/NBD")
     assert bgnbd is not None and (bgnbd.orders_error_pct, bgnbd.mae) == (-14.28, 0.8187)
     _assert_never_below_recency(report)
+    # the bands: 3, 6 and 8 in 10 did not return; the raw BG/NBD probability was 13 points off
+    recency = report.check(RECENCY)
+    assert recency is not None and recency.band_edges == [123.0, 189.0]
+    assert [(b.customers, b.observed_no_order) for b in recency.bands] == [
+        (5398, 0.3305),
+        (2179, 0.5911),
+        (15993, 0.8404),
+    ]
+    assert (recency.calibration_gap, bgnbd.raw_calibration_gap, bgnbd.calibration_gap) == (
+        0.0005,
+        0.1343,
+        0.0018,
+    )
+    assert report.winback_verdict[0].endswith(
+        "a fixed 180-day wait 65%; a fixed wait is as precise from 150 days - neither earlier at equal precision "
+        "nor more precise at equal timing than a fixed wait"
+    )
 
 
 def test_grocery_backtest_recency_beats_every_model() -> None:
@@ -72,7 +89,124 @@ def test_grocery_backtest_recency_beats_every_model() -> None:
     assert bgnbd is not None and bgnbd.relative_error == 0.7098
     assert cnbd is not None and cnbd.relative_error is not None and cnbd.relative_error < 0.71
     _assert_never_below_recency(report)
-    assert report.band_meaning()[2].startswith("high (last order over 299 days ago): 9 in 10 of these")
+
+
+def test_grocery_bands_are_measured_where_the_no_order_share_reaches_half_and_eight_in_ten() -> None:
+    report = _run(shared_file("grocery", "groceryElog.csv"), dt.date(2006, 12, 31), dt.date(2007, 12, 30))
+    recency = report.check(RECENCY)
+    assert recency is not None and recency.band_edges == [113.0, 248.0]
+    # measured by bench/bench_backtest.py: customers, held-out predicted and observed no-order share per band
+    assert [(b.band, b.customers, b.predicted_no_order, b.observed_no_order) for b in recency.bands] == [
+        ("low", 482, 0.1812, 0.1846),
+        ("medium", 212, 0.7159, 0.7217),
+        ("high", 831, 0.9239, 0.9218),
+    ]
+    assert recency.calibration_gap == 0.0058
+    assert report.band_meaning()[2] == (
+        "high (last order 248 days ago or more): 9 in 10 of these did not order again in the 364 days after "
+        "2006-12-31 (831 customers)"
+    )
+    # a model's own probability was 5-16 points off; the same ranking banded where it was measured, within 5
+    for name, raw, measured in (
+        ("BG/NBD", 0.1558, 0.0132),
+        ("Pareto/NBD", 0.056, 0.0201),
+        ("MBG/NBD", 0.0523, 0.0261),
+        ("MBG/CNBD-k", 0.0602, 0.0095),
+    ):
+        check = report.check(name)
+        assert check is not None and (check.raw_calibration_gap, check.calibration_gap) == (raw, measured)
+    for c in report.checks:
+        assert c.calibration_gap is not None and c.calibration_gap < 0.05, c.name
+
+
+def test_grocery_winback_dates_per_lifecycle_stage_and_against_a_fixed_wait() -> None:
+    report = _run(shared_file("grocery", "groceryElog.csv"), dt.date(2006, 12, 31), dt.date(2007, 12, 30))
+    rows = {(w.rule, w.group): w for w in report.winback}
+    rule = "BG/NBD: P(active) falls to 0.5"
+    assert [g for r, g in rows if r == rule] == [
+        "all customers",
+        "churned",
+        "lapsed",
+        "at-risk",
+        "VIP",
+        "active",
+    ]
+    churned, every = rows[(rule, "churned")], rows[(rule, "all customers")]
+    assert (churned.flagged, churned.precision, churned.median_days_silent_at_flag) == (94, 0.766, 249.0)
+    assert (every.flagged, every.precision, every.median_days_silent_at_flag) == (154, 0.7403, 226.0)
+    # the stages partition the flagged customers
+    assert sum(w.flagged for (r, g), w in rows.items() if r == rule and g != "all customers") == 154
+    # compact: per stage (those flagged) for the fixed rules and BG/NBD, whose dates the documents show; the other
+    # models for all customers only: 6 + 5 + 6 + 3 rows
+    assert len(report.winback) == 20
+    assert [g for r, g in rows if r == "Pareto/NBD: P(active) falls to 0.5"] == ["all customers"]
+    assert report.winback_verdict[0] == (
+        "BG/NBD dates: 74% of those flagged stayed silent, flagged after a median 226 days of silence; a fixed "
+        "226-day wait 80%; a fixed wait is as precise from 184 days - neither earlier at equal precision nor more "
+        "precise at equal timing than a fixed wait"
+    )
+    assert report.summary_lines()[-2:] == [
+        "- the bands' edges were set on one half of the customers and checked on the other: the shares agree "
+        "within 0.6 points",
+        f"- winback {report.winback_verdict[0]}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path, end, holdout_end, expected",
+    [
+        (
+            ("grocery", "groceryElog.csv"),
+            dt.date(2006, 12, 31),
+            dt.date(2007, 12, 30),
+            {"VIP": 85, "active": 90, "at-risk": 115, "churned": 1120, "lapsed": 115},
+        ),
+        pytest.param(
+            ("cdnow", "CDNOW_master.txt"),
+            dt.date(1997, 9, 30),
+            dt.date(1998, 6, 30),
+            {"VIP": 722, "active": 930, "at-risk": 1047, "churned": 18526, "lapsed": 2345},
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_stages_at_the_calibration_end_are_the_scorers_stages(
+    path: tuple[str, str], end: dt.date, holdout_end: dt.date, expected: dict[str, int]
+) -> None:
+    from crm_winback.scoring import score
+
+    later = load_orders(shared_file(*path), IngestOptions(as_of=holdout_end))
+    then = load_orders(shared_file(*path), IngestOptions(as_of=end))
+    try:
+        stages = bt.stages_at(later.con, summarize(later.con, end, "weeks", table="stages_check"))
+        score(then)
+        scored = dict(then.con.execute("SELECT lifecycle_stage, count(*) FROM scores GROUP BY 1").fetchall())
+    finally:
+        later.close()
+        then.close()
+    found = dict(zip(*np.unique(stages, return_counts=True), strict=True))
+    assert {str(k): int(v) for k, v in found.items()} == scored
+    assert scored == expected
+
+
+def test_steps_are_the_isotonic_no_order_share_and_edges_need_enough_customers() -> None:
+    score = np.array([1.0, 2, 3, 4, 5, 6])
+    silent = np.array([False, True, False, True, True, True])
+    steps = bt.fit_steps(score, silent)
+    # pool-adjacent-violators: 2 and 3 (silent, returned) pool to 0.5
+    assert steps.share.tolist() == [0.0, 0.5, 0.5, 1.0, 1.0, 1.0]
+    assert steps.edges((0.5, 0.8), 1) == [2.0, 4.0]
+    assert steps.edges((0.5, 0.8), 4) == [2.0, None]  # only 3 customers from 4 on: no high band
+    assert bt.bands_at(np.array([1.0, 2, 3.5, 4, 9]), [2.0, 4.0]).tolist() == [0, 1, 1, 2, 2]
+    assert bt.bands_at(np.array([1.0, 9]), [None, None]).tolist() == [0, 0]
+    assert (bt.min_band(100), bt.min_band(23570)) == (30, 236)
+
+
+def test_held_out_share_predicts_each_half_from_the_other() -> None:
+    # even rows (scores 1, 3) from the odd (2: returned, 4: silent) and back: 1 -> below 2 -> 0; 3 -> at 2 -> 0;
+    # odd rows from the even (1: returned, 3: silent): 2 -> at 1 -> 0; 4 -> at 3 -> 1
+    share = bt.held_out_share(np.array([1.0, 2, 3, 4]), np.array([False, False, True, True]))
+    assert share.tolist() == [0.0, 0.0, 0.0, 1.0]
 
 
 @pytest.mark.slow
@@ -88,6 +222,15 @@ def test_online_retail_backtest_catches_runaway_fits_and_picks_what_ranks_best()
             assert c.auc is None and c.reason and not re.search(r"\d\.\d+e[+-]?\d", c.reason)
     assert report.chosen == "MBG/CNBD-k" and _auc(report, "MBG/CNBD-k") == 0.7435
     _assert_never_below_recency(report)
+    # no group of at least 32 customers (1%) reached 8 in 10 without an order in 125 days: no high band
+    chosen = report.check("MBG/CNBD-k")
+    assert chosen is not None and chosen.band_edges[1] is None and chosen.calibration_gap == 0.0009
+    assert [(b.customers, b.observed_no_order) for b in chosen.bands] == [
+        (2235, 0.2738),
+        (956, 0.6098),
+        (0, None),
+    ]
+    assert chosen.raw_calibration_gap == 0.3547
 
 
 def test_the_split_rule_holds_out_the_last_third_at_least_90_days_and_two_cycles() -> None:

@@ -45,21 +45,24 @@ def _risk(rows: list) -> dict[str, tuple[int, int, int]]:
 def test_cdnow_churn_risk_follows_the_backtest_choice(cdnow: tuple[ScoreResult, Path]) -> None:
     s = cdnow[0].scoring
     assert s.churn_risk_source.startswith("ranked by recency alone (AUC 0.795 on the backtest)")
-    assert "high (last order over 315 days ago): 9 in 10 of these did not order again" in s.churn_risk_source
+    # the bands' edges are where the no-order share on the backtest reached 0.5 and 0.8 (tests/test_backtest.py)
+    assert (
+        "high (last order 269 days ago or more): 9 in 10 of these did not order again" in s.churn_risk_source
+    )
     assert s.predictions is not None and s.predictions.churn_risk_method == "backtest"
     assert s.predictions.parameters == {
         "r": 0.267128, "alpha": 5.98649, "a": 0.483517, "b": 2.11161, "p": 5.08604, "q": 3.99512, "v": 21.2522,
     }  # fmt: skip
     # the heuristic gives 3,021 / 1,859 / 18,690 on the same customers (test below)
-    assert _risk([s.scorecard.total]) == {"All customers": (6637, 974, 15959)}
+    assert _risk([s.scorecard.total]) == {"All customers": (3090, 3913, 16567)}
     assert _risk(s.scorecard.by_lifecycle) == {
-        "churned": (1992, 974, 15959),
-        "lapsed": (1866, 0, 0),
+        "churned": (0, 2358, 16567),
+        "lapsed": (311, 1555, 0),
         "at-risk": (1072, 0, 0),
         "VIP": (773, 0, 0),
         "active": (934, 0, 0),
     }
-    assert _risk(s.scorecard.by_segment)["Can't Lose Them"] == (132, 12, 10)
+    assert _risk(s.scorecard.by_segment)["Can't Lose Them"] == (0, 137, 17)
 
 
 def test_cdnow_model_outlook_per_segment(cdnow: tuple[ScoreResult, Path]) -> None:
@@ -93,9 +96,9 @@ def test_scores_file_gains_the_model_columns_and_risk_follows_the_bands(
         assert tuple(reader.fieldnames or ())[-len(MODEL_COLUMNS) :] == MODEL_COLUMNS
         rows = list(reader)
     assert len(rows) == 23570
-    for row in rows:  # recency alone won the backtest: bands at its terciles of days since the last order
+    for row in rows:  # recency alone won: bands where its measured no-order share reached 0.5 and 0.8
         days = int(row["recency_days"])
-        assert row["churn_risk"] == ("low" if days < 245 else "medium" if days < 315 else "high"), row
+        assert row["churn_risk"] == ("low" if days < 81 else "medium" if days < 269 else "high"), row
         assert row["p_no_order"] == ""
     first = rows[0]
     assert {k: first[k] for k in MODEL_COLUMNS} == {

@@ -22,7 +22,8 @@ class BandCheck(StrictModel):
     rule: str = Field(description="which customers fall in the band, in words")
     customers: int
     predicted_no_order: float | None = Field(
-        description="mean predicted P(no order in the holdout); None for a rule"
+        description="the share with no order predicted for them from the other half of the customers (edges "
+        "and shares measured on one half, applied to the other, both ways); None if empty"
     )
     observed_no_order: float | None = Field(
         description="share that made no order in the holdout; None if empty"
@@ -38,7 +39,17 @@ class ModelCheck(StrictModel):
     reason: str | None = Field(default=None, description="why a model was not scored, in words")
     auc: float | None = Field(default=None, description="churn ranking: AUC for 'no order in the holdout'")
     calibration_gap: float | None = Field(
-        default=None, description="largest |predicted - observed| share with no order over the bands (0..1)"
+        default=None,
+        description="largest |predicted - observed| share with no order over the measured bands, predicted "
+        "from the other half of the customers (0..1)",
+    )
+    raw_calibration_gap: float | None = Field(
+        default=None,
+        description="the same for the model's own P(no order) banded at the same levels, before measuring",
+    )
+    band_edges: list[float | None] = Field(
+        default_factory=list,
+        description="the ranking's values where medium and high churn risk begin; None: no such customers",
     )
     bands: list[BandCheck] = Field(default_factory=list)
     predicted_orders: float | None = Field(default=None, description="total repeat purchase days predicted")
@@ -51,7 +62,7 @@ class WinbackRuleCheck(StrictModel):
     """How a winback date rule did on the holdout: flagged customers who then stayed silent."""
 
     rule: str
-    group: str = Field(description="a segment at the calibration date, or 'all customers'")
+    group: str = Field(description="a lifecycle stage at the calibration end, or 'all customers'")
     flagged: int = Field(description="customers whose date fell inside the holdout with no order before it")
     precision: float | None = Field(
         description="share of the flagged who then ordered nothing in the holdout"
@@ -82,10 +93,11 @@ class BacktestReport(StrictModel):
         default=RECENCY, description="the model whose churn ranking is used, or 'recency alone'"
     )
     reason: str = ""
-    recency_cut_days: list[float] | None = Field(
-        default=None, description="days since the last order where medium and high churn risk begin (recency)"
-    )
     winback: list[WinbackRuleCheck] = Field(default_factory=list)
+    winback_verdict: list[str] = Field(
+        default_factory=list,
+        description="per model: earlier than a fixed rule at equal precision, or more precise at equal timing?",
+    )
     notes: list[str] = Field(default_factory=list)
 
     def check(self, name: str) -> ModelCheck | None:
@@ -125,7 +137,18 @@ class BacktestReport(StrictModel):
                 extra = f"; total repeat orders {c.orders_error_pct:+.1f}%"
             lines.append(f"- {c.name}: {auc}{extra}")
         lines.append(f"Chosen: {self.chosen} - {self.reason}")
-        return lines + [f"- churn risk {m}" for m in self.band_meaning()]
+        lines += [f"- churn risk {m}" for m in self.band_meaning()]
+        chosen = self.check(self.chosen)
+        if chosen is not None and chosen.calibration_gap is not None:
+            points = 100 * chosen.calibration_gap
+            within = "to under 0.1 points" if points < 0.05 else f"within {points:.1f} points"
+            lines.append(
+                "- the bands' edges were set on one half of the customers and checked on the other: the shares "
+                f"agree {within}"
+            )
+        # the dates the documents show are BG/NBD's
+        shown = next((v for v in self.winback_verdict if v.startswith("BG/NBD ")), None)
+        return lines + ([f"- winback {shown}"] if shown else [])
 
 
 def _share(value: float | None) -> str:

@@ -8,18 +8,27 @@ length) - never by 1 - P(alive), which calls every one-time buyer of BG/NBD cert
 
 A model is chosen only when it ranks better than recency alone by more than ``MIN_AUC_GAIN`` and its fit did not
 run off; otherwise churn is ranked by recency, and the report says so.
+
+Churn-risk bands are measured, not assumed: the share of customers with no order in the holdout, as a
+non-decreasing step function of each ranking (isotonic regression), reaches knowledge/lifecycle.yaml's levels
+(half, 8 in 10) where medium and high begin. The same edges band the whole history. Their calibration is checked
+on customers the steps did not see (each half of the customers predicted from the other).
+
+Winback-date rules are scored for all customers and per lifecycle stage at the calibration end (the scorer's
+rules), and each model's dates are compared with a fixed wait at the same timing and at the same precision.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import isotonic_regression
 from scipy.stats import rankdata
 
 from crm_winback.errors import DataError, InputError
@@ -34,6 +43,8 @@ from crm_winback.models.backtest import (
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, summarize
+from crm_winback.scoring.lifecycle import lifecycle_rules, repurchase_cycle, stage_sql, vip_share
+from crm_winback.scoring.lifecycle import stage_names as lifecycle_stage_names
 from crm_winback.workdb import first_row
 
 FloatArray = NDArray[np.float64]
@@ -43,9 +54,13 @@ HOLDOUT_SHARE = 1 / 3  # of the history
 CYCLES = 2  # the holdout spans at least this many repurchase cycles
 MIN_AUC_GAIN = 0.005  # a model must beat recency alone by more than this to be used
 TIE_AUC = 0.001  # AUCs this close are a tie, broken by calibration, then MAE
-# Churn-risk bands of a probability of no order: low below 0.5, medium below 0.8, high from 0.8.
+# A model's own P(no order) banded at these levels gives its raw calibration gap; the bands used are measured
+# (band_levels(): knowledge/lifecycle.yaml churn_risk.measured_bands, 0.5 and 0.8 as shipped).
 P_BANDS = (0.5, 0.8)
 FIXED_WINBACK_DAYS = 90
+# A churn-risk band is measured on at least this many customers (and this share of them), or it is left empty.
+MIN_BAND_CUSTOMERS = 30
+MIN_BAND_SHARE = 0.01
 # Fewer customers than this before the split, or fewer than MIN_OUTCOME who did / did not order in the holdout,
 # and an AUC says nothing: the backtest reports too little history instead.
 MIN_CUSTOMERS = 100
@@ -124,55 +139,159 @@ def auc(score: FloatArray, positive: NDArray[np.bool_]) -> float | None:
 
 
 def probability_bands(p: FloatArray) -> NDArray[np.int8]:
-    """0 low, 1 medium, 2 high, by :data:`P_BANDS`."""
+    """0 low, 1 medium, 2 high, by :data:`P_BANDS` (a model's raw probability)."""
     return np.asarray(np.searchsorted(np.asarray(P_BANDS), p, side="right"), dtype=np.int8)
-
-
-def recency_bands(days: FloatArray, cuts: Sequence[float]) -> NDArray[np.int8]:
-    """0 low, 1 medium, 2 high by days since the last order (``cuts``: the first days of medium and high)."""
-    return np.asarray(np.searchsorted(np.asarray(cuts), days, side="right"), dtype=np.int8)
-
-
-def recency_cuts(days: FloatArray) -> list[float]:
-    """Terciles of days since the last order: a third of the customers in each band."""
-    return [float(np.quantile(days, 1 / 3)), float(np.quantile(days, 2 / 3))]
 
 
 LEVELS = ("low", "medium", "high")
 
 
-def _band_checks(
-    band: NDArray[np.int8], silent: NDArray[np.bool_], p: FloatArray | None, rules: Sequence[str]
-) -> list[BandCheck]:
+def band_levels() -> tuple[float, float]:
+    """The measured no-order shares where medium and high churn risk begin (knowledge/lifecycle.yaml)."""
+    bands = lifecycle_rules().churn_risk.measured_bands
+    return bands.medium_from, bands.high_from
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The no-order share as a non-decreasing step function of a ranking (isotonic regression)."""
+
+    values: FloatArray  # the distinct values of the ranking, ascending
+    share: FloatArray  # the fitted share at each
+    counts: NDArray[np.int64]  # customers at each
+
+    def __call__(self, score: FloatArray) -> FloatArray:
+        at = np.searchsorted(self.values, score, side="right") - 1
+        return np.asarray(self.share[np.clip(at, 0, len(self.values) - 1)], dtype=np.float64)
+
+    def edges(self, levels: Sequence[float], min_customers: int) -> list[float | None]:
+        """The first value of the ranking whose share reaches each level, with at least ``min_customers`` at or
+        above it; None when there is none (a step of two customers at the top says nothing)."""
+        from_here = np.cumsum(self.counts[::-1])[::-1]
+        out: list[float | None] = []
+        for level in levels:
+            at = int(np.searchsorted(self.share, level - 1e-12, side="left"))
+            ok = at < len(self.values) and from_here[at] >= min_customers
+            out.append(float(self.values[at]) if ok else None)
+        return out
+
+
+def fit_steps(score: FloatArray, silent: NDArray[np.bool_]) -> Steps:
+    """Isotonic regression of 'no order in the holdout' on ``score``, over the score's distinct values."""
+    values, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    means = np.bincount(inverse, weights=silent.astype(np.float64)) / counts
+    fitted = isotonic_regression(means, weights=counts.astype(np.float64), increasing=True).x
+    return Steps(np.asarray(values, dtype=np.float64), np.asarray(fitted, dtype=np.float64), counts)
+
+
+def min_band(customers: int) -> int:
+    """The fewest customers a band's measured share may rest on."""
+    return max(MIN_BAND_CUSTOMERS, math.ceil(MIN_BAND_SHARE * customers))
+
+
+def bands_at(score: FloatArray, edges: Sequence[float | None]) -> NDArray[np.int8]:
+    """0 low, 1 medium, 2 high: a customer is in a band from its edge on (an edge of None: nobody)."""
+    band = np.zeros(len(score), dtype=np.int8)
+    for edge in edges:
+        if edge is not None:
+            band += (score >= edge).astype(np.int8)
+    return band
+
+
+def held_out_share(score: FloatArray, silent: NDArray[np.bool_]) -> FloatArray:
+    """Each customer's no-order share as predicted by the other half of the customers (alternate rows of
+    the customer-id order), so the bands' calibration is checked on customers the steps did not see."""
+    half = np.arange(len(score)) % 2 == 0
+    out = np.empty(len(score))
+    for part in (half, ~half):
+        out[part] = fit_steps(score[~part], silent[~part])(score[part])
+    return out
+
+
+def measured_bands(
+    score: FloatArray, silent: NDArray[np.bool_], words: Callable[[list[float | None]], list[str]]
+) -> tuple[list[float | None], list[BandCheck], float | None]:
+    """Edges where the ranking's measured no-order share reaches the band levels, the bands, and their
+    largest held-out gap between predicted and observed share."""
+    edges = fit_steps(score, silent).edges(band_levels(), min_band(len(score)))
+    band = bands_at(score, edges)
+    predicted = held_out_share(score, silent)
     out = []
-    for i, level in enumerate(LEVELS):
+    for i, (level, rule) in enumerate(zip(LEVELS, words(edges), strict=True)):
         members = band == i
         n = int(members.sum())
         out.append(
             BandCheck(
                 band=level,  # type: ignore[arg-type]
-                rule=rules[i],
+                rule=rule,
                 customers=n,
-                predicted_no_order=None if p is None or n == 0 else round(float(p[members].mean()), 4),
-                observed_no_order=None if n == 0 else round(float(silent[members].mean()), 4),
+                predicted_no_order=round(float(predicted[members].mean()), 4) if n else None,
+                observed_no_order=round(float(silent[members].mean()), 4) if n else None,
             )
         )
-    return out
+    return edges, out, _gap(out)
 
 
-def probability_rules(horizon_days: int) -> list[str]:
-    lo, hi = P_BANDS
-    what = f"P(no order within {horizon_days} days)"
-    return [f"{what} below {lo:g}", f"{what} {lo:g} to {hi:g}", f"{what} {hi:g} or more"]
-
-
-def recency_rules(cuts: Sequence[float]) -> list[str]:
-    a, b = (round(c) for c in cuts)
-    return [
-        f"last order under {a} days ago",
-        f"last order {a} to {b} days ago",
-        f"last order over {b} days ago",
+def _gap(bands: Sequence[BandCheck]) -> float | None:
+    gaps = [
+        abs(b.predicted_no_order - b.observed_no_order)
+        for b in bands
+        if b.predicted_no_order is not None and b.observed_no_order is not None
     ]
+    return round(max(gaps), 4) if gaps else None
+
+
+def _raw_gap(p: FloatArray, silent: NDArray[np.bool_]) -> float | None:
+    band = probability_bands(p)
+    gaps = [
+        abs(float(p[band == i].mean()) - float(silent[band == i].mean()))
+        for i in range(3)
+        if (band == i).any()
+    ]
+    return round(max(gaps), 4) if gaps else None
+
+
+def _none_words(level: float) -> str:
+    return f"nobody: no large enough group reached {round(10 * level)} in 10 without an order"
+
+
+def recency_words(edges: list[float | None]) -> list[str]:
+    """The bands of days since the last order, in words."""
+    a, b = (None if e is None else round(e) for e in edges)
+    medium, high = band_levels()
+    lo = (
+        "every customer"
+        if a is None and b is None
+        else f"last order under {a if a is not None else b} days ago"
+    )
+    mid = (
+        _none_words(medium)
+        if a is None
+        else f"last order {a} to {b - 1} days ago"
+        if b is not None
+        else (f"last order {a} days ago or more")
+    )
+    return [lo, mid, _none_words(high) if b is None else f"last order {b} days ago or more"]
+
+
+def probability_words(what: str) -> Callable[[list[float | None]], list[str]]:
+    """The bands of a probability of no order, in words."""
+
+    def words(edges: list[float | None]) -> list[str]:
+        a, b = edges
+        medium, high = band_levels()
+        top = a if a is not None else b
+        lo = "every customer" if top is None else f"{what} under {top:.3f}"
+        mid = (
+            _none_words(medium)
+            if a is None
+            else f"{what} {a:.3f} to under {b:.3f}"
+            if b is not None
+            else (f"{what} {a:.3f} or more")
+        )
+        return [lo, mid, _none_words(high) if b is None else f"{what} {b:.3f} or more"]
+
+    return words
 
 
 def _scored(
@@ -184,15 +303,16 @@ def _scored(
     holdout_days: int,
 ) -> ModelCheck:
     silent = actual == 0
-    bands = _band_checks(probability_bands(p), silent, p, probability_rules(holdout_days))
-    gaps = [abs(b.predicted_no_order - b.observed_no_order) for b in bands if b.customers and
-            b.predicted_no_order is not None and b.observed_no_order is not None]  # fmt: skip
+    words = probability_words(f"P(no order within {holdout_days} days)")
+    edges, bands, gap = measured_bands(p, silent, words)
     check = ModelCheck(
         name=name,
         kind=kind,  # type: ignore[arg-type]
         status="scored",
         auc=_round(auc(p, silent)),
-        calibration_gap=round(max(gaps), 4) if gaps else None,
+        calibration_gap=gap,
+        raw_calibration_gap=_raw_gap(p, silent),
+        band_edges=edges,
         bands=bands,
     )
     if expected is not None:
@@ -221,7 +341,7 @@ class Backtest:
 
     report: BacktestReport
     candidate: Candidate | None  # the chosen model, None when recency alone ranks
-    recency_cuts: list[float] | None
+    edges: list[float | None] | None  # where medium and high begin on the chosen ranking
 
 
 def history_of(summary: RfmSummary) -> History:
@@ -265,14 +385,16 @@ def run_backtest(
     h = history_of(summary)
     length = split.holdout_days / scale
     recency_days = np.round((summary.T - summary.t_x) * scale)
-    cuts = recency_cuts(recency_days)
+    edges, bands, gap = measured_bands(recency_days, silent, recency_words)
     checks = [
         ModelCheck(
             name=RECENCY,
             kind="baseline",
             status="scored",
             auc=_round(auc(recency_days, silent)),
-            bands=_band_checks(recency_bands(recency_days, cuts), silent, None, recency_rules(cuts)),
+            calibration_gap=gap,
+            band_edges=edges,
+            bands=bands,
         )
     ]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -308,7 +430,7 @@ def run_backtest(
         fits[candidate.name] = fitted
         checks.append(_scored(candidate.name, "model", p, expected, actual, split.holdout_days))
     chosen, reason = _choose(checks)
-    winback = _winback_checks(summary, con, split, as_of, list(fits.values()), threshold, cycle)
+    winback, verdict = _winback_checks(summary, con, split, as_of, list(fits.values()), threshold, cycle)
     report = BacktestReport(
         status="done",
         calibration_end=split.calibration_end.isoformat(),
@@ -320,11 +442,12 @@ def run_backtest(
         chosen=chosen,
         reason=reason,
         winback=winback,
-        recency_cut_days=cuts,
+        winback_verdict=verdict,
         **base,  # type: ignore[arg-type]
     )
     pick = next((c for c in candidates if c.name == chosen), None)
-    return Backtest(report, pick, cuts)
+    picked = report.check(chosen)
+    return Backtest(report, pick, None if picked is None else picked.band_edges)
 
 
 def _choose(checks: list[ModelCheck]) -> tuple[str, str]:
@@ -386,44 +509,130 @@ def _winback_checks(
     fits: list[Fitted],
     threshold: float,
     cycle: float | None,
-) -> list[WinbackRuleCheck]:
+) -> tuple[list[WinbackRuleCheck], list[str]]:
     """Each date rule on the holdout: of the customers flagged inside it with no order before the flag, how many
-    then stayed silent to its end, and how long they had been silent when flagged."""
+    then stayed silent, and how long they had been silent when flagged - for all customers and per lifecycle
+    stage at the calibration end; and per model, how it compares with a fixed wait at its timing and precision."""
     scale = DAYS_PER_UNIT[summary.time_unit]
     first_back = _first_holdout_order(con, summary, as_of)  # days after the calibration end, inf if none
     last = (summary.T - summary.t_x) * scale  # days since the last order at the calibration end
-    rules: list[tuple[str, FloatArray]] = [(f"a fixed {FIXED_WINBACK_DAYS} days", np.full(len(last), 90.0))]
-    if cycle:
-        rules.append((f"twice the repurchase cycle ({2 * cycle:.0f} days)", np.full(len(last), 2 * cycle)))
-    h = history_of(summary)
-    for fitted in fits:
-        gap = quiet_gap(fitted, h, threshold, float(summary.T.max())) * scale
-        rules.append((f"{fitted.name}: P(active) falls to {threshold:g}", np.ceil(gap)))
-    repeat = summary.x > 0
-    groups = [
-        ("all customers", np.ones(len(last), bool)),
-        ("one-time buyers", ~repeat),
-        ("repeat buyers", repeat),
-    ]
-    out = []
-    for rule, silence in rules:
+
+    def flagged(silence: FloatArray) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
         flag = silence - last  # days after the calibration end
         inside = (flag > 0) & (flag <= split.holdout_days) & (first_back > flag)
-        stayed = inside & ~np.isfinite(first_back)
-        for group, members in groups:
+        return inside, inside & ~np.isfinite(first_back)
+
+    n = len(last)
+    rules: list[tuple[str, FloatArray]] = [
+        (f"a fixed {FIXED_WINBACK_DAYS} days", np.full(n, float(FIXED_WINBACK_DAYS)))
+    ]
+    if cycle:
+        rules.append((f"twice the repurchase cycle ({2 * cycle:.0f} days)", np.full(n, 2 * cycle)))
+    h = history_of(summary)
+    models: list[tuple[str, str]] = []
+    for fitted in fits:
+        gap = quiet_gap(fitted, h, threshold, float(summary.T.max())) * scale
+        rule = f"{fitted.name}: P(active) falls to {threshold:g}"
+        rules.append((rule, np.ceil(gap)))
+        models.append((fitted.name, rule))
+    stage = stages_at(con, summary)
+    groups = [("all customers", np.ones(n, bool))]
+    groups += [(name, stage == name) for name in lifecycle_stage_names() if (stage == name).any()]
+    # per stage only for the fixed rules and BG/NBD, whose dates the documents show: MCP results stay small
+    per_stage = {rule for rule, _ in rules} - {rule for name, rule in models if name != "BG/NBD"}
+    out = []
+    for rule, silence in rules:
+        inside, stayed = flagged(silence)
+        for group, members in groups if rule in per_stage else groups[:1]:
             f = inside & members
-            n = int(f.sum())
+            k = int(f.sum())
+            if not k and group != "all customers":
+                continue  # compact: a stage the rule never flagged is left out
             s = stayed & members
             out.append(
                 WinbackRuleCheck(
                     rule=rule,
                     group=group,
-                    flagged=n,
-                    precision=round(float(s.sum()) / n, 4) if n else None,
+                    flagged=k,
+                    precision=round(float(s.sum()) / k, 4) if k else None,
                     median_days_silent_at_flag=float(np.median(silence[s])) if s.any() else None,
                 )
             )
-    return out
+
+    def fixed(days: float) -> float | None:
+        inside, stayed = flagged(np.full(n, days))
+        k = int(inside.sum())
+        return float(stayed.sum()) / k if k else None
+
+    verdicts = []
+    for name, rule in models:
+        row = next(w for w in out if w.rule == rule and w.group == "all customers")
+        if row.precision is not None and row.median_days_silent_at_flag is not None:
+            verdicts.append(_verdict(name, row.precision, row.median_days_silent_at_flag, fixed))
+    return out, verdicts
+
+
+def _verdict(name: str, precision: float, days: float, fixed: Callable[[float], float | None]) -> str:
+    """Is the model earlier than a fixed wait at equal precision, or more precise at equal timing? In words.
+
+    Equal timing: a fixed wait of the model's median days of silence at the flag. Equal precision: the shortest
+    fixed wait, on a grid of at most 64 steps up to twice that median, whose precision reaches the model's.
+    """
+    same_time = fixed(days)
+    step = max(1, math.ceil(2 * days / 64))
+    equal = next(
+        (d for d in range(step, math.ceil(2 * days) + 1, step) if (fixed(float(d)) or 0.0) >= precision), None
+    )
+    earlier = equal is None or equal > days
+    sharper = same_time is not None and precision > same_time
+    found = [
+        w
+        for w, yes in (("earlier at equal precision", earlier), ("more precise at equal timing", sharper))
+        if yes
+    ]
+    verdict = (
+        " and ".join(found)
+        if found
+        else "neither earlier at equal precision nor more precise at equal timing"
+    )
+    at_time = "" if same_time is None else f"a fixed {days:.0f}-day wait {100 * same_time:.0f}%; "
+    as_precise = (
+        f"no fixed wait up to {2 * days:.0f} days is as precise"
+        if equal is None
+        else f"a fixed wait is as precise from {equal} days"
+    )
+    return (
+        f"{name} dates: {100 * precision:.0f}% of those flagged stayed silent, flagged after a median {days:.0f} "
+        f"days of silence; {at_time}{as_precise} - {verdict} than a fixed wait"
+    )
+
+
+def stages_at(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> NDArray[np.str_]:
+    """Each summary customer's lifecycle stage at ``summary.end``, by the scorer's rules (scoring.lifecycle):
+    the cycle measured on the orders up to then, VIP by net spend (orders without amounts)."""
+    per = first_row(
+        con.execute(
+            """SELECT count(*) FILTER (WHERE n > 1), count(net) FROM (
+                   SELECT count(*) AS n, sum(net) AS net FROM orders
+                   WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id)""",
+            {"end": summary.end},
+        )
+    )
+    repeat, priced = (int(per[0]), int(per[1])) if per else (0, 0)
+    cycle, _ = repurchase_cycle(repurchase_cycle_days(con, summary.end), repeat)
+    spend = "net_total" if priced else "CAST(orders AS DOUBLE)"
+    col = con.execute(
+        f"""WITH c AS (
+                SELECT customer_id, count(*) AS orders, sum(CAST(net AS DOUBLE)) AS net_total,
+                       date_diff('day', max(order_date), $end::DATE) AS recency_days
+                FROM orders WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id),
+            v AS (SELECT *, {spend} AS spend_value FROM c),
+            cut AS (SELECT quantile_disc(spend_value, {1 - vip_share()!r}) AS vip FROM v)
+            SELECT {stage_sql(cycle, "(SELECT vip FROM cut)")} AS stage
+            FROM {summary.table} s JOIN v USING (customer_id) ORDER BY s.row""",
+        {"end": summary.end},
+    ).fetchnumpy()["stage"]
+    return np.asarray(col, dtype=str)
 
 
 def _first_holdout_order(con: duckdb.DuckDBPyConnection, summary: RfmSummary, as_of: dt.date) -> FloatArray:
@@ -452,24 +661,25 @@ class ChurnNow:
 def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
     """Refit the chosen model on the whole history and band every customer as on the backtest.
 
-    The probability is of no order within the holdout length, so each band's measured meaning carries over.
+    The probability is of no order within the holdout length, and the bands' edges are the values of the ranking
+    measured on the backtest, so each band's measured meaning carries over.
     """
     report, n = bt.report, summary.customers
     nan = np.full(n, np.nan)
-    if report.status != "done" or report.holdout_days is None or bt.recency_cuts is None:
+    if report.status != "done" or report.holdout_days is None or bt.edges is None:
         return ChurnNow(nan, np.full(n, -1, dtype=np.int8), None, [report.reason])
     scale = DAYS_PER_UNIT[summary.time_unit]
     length = report.holdout_days / scale
-    recency = ChurnNow(
-        nan, recency_bands(np.round((summary.T - summary.t_x) * scale), bt.recency_cuts), None, []
-    )
+    by_recency = report.check(RECENCY)
+    recency_edges = by_recency.band_edges if by_recency is not None else [None, None]
+    recency = ChurnNow(nan, bands_at(np.round((summary.T - summary.t_x) * scale), recency_edges), None, [])
     if report.chosen == RECENCY:
         return recency
     if report.chosen == NAIVE:
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(summary.T > 0, summary.x / summary.T, 0.0)
         p = np.exp(-rate * length)
-        return ChurnNow(p, probability_bands(p), None, [])
+        return ChurnNow(p, bands_at(p, bt.edges), None, [])
     assert bt.candidate is not None
     h = history_of(summary)
     fitted: Fitted | None = None
@@ -483,4 +693,4 @@ def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
         return ChurnNow(recency.p_no_order, recency.band, None, [note])
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         p = fitted.p_no_order(length, h)
-    return ChurnNow(p, probability_bands(p), fitted, [])
+    return ChurnNow(p, bands_at(p, bt.edges), fitted, [])

@@ -39,12 +39,26 @@ class PAliveBands(KnowledgeModel):
         return self
 
 
+class MeasuredBands(KnowledgeModel):
+    """Churn-risk bands of the backtest's ranking: where its measured no-order share reaches these levels."""
+
+    medium_from: float = Field(gt=0, lt=1)
+    high_from: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MeasuredBands:
+        if self.high_from <= self.medium_from:
+            raise ValueError("high_from must be above medium_from")
+        return self
+
+
 class ChurnRiskRules(KnowledgeModel):
     min_purchase_days_for_own_gap: int = Field(ge=2)
     prior_gaps: float = Field(ge=0, description="weight of the shop's cycle, in gaps, in the expected gap")
     medium_above: float = Field(gt=0)
     high_above: float = Field(gt=0)
     p_alive: PAliveBands
+    measured_bands: MeasuredBands
 
 
 class LifecycleRules(KnowledgeModel):
