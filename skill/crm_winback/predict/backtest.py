@@ -32,7 +32,7 @@ from crm_winback.models.backtest import (
     WinbackRuleCheck,
 )
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
-from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
+from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, group_rows
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, summarize
 from crm_winback.workdb import first_row
 
@@ -51,6 +51,12 @@ FIXED_WINBACK_DAYS = 90
 MIN_CUSTOMERS = 100
 MIN_OUTCOME = 10
 BACKTEST_TABLE = "backtest_summary"
+# A shop with more customers than this before the split fits the candidate models on a seeded random sample of
+# that many of them (every customer is still scored): a fit's cost grows with the distinct (x, t_x, T) rows, and
+# this many customers pin the parameters far more tightly than the AUC differences the choice rests on. The
+# report's notes say so. Measured on the 10M-line bench file: see README, Speed.
+FIT_SAMPLE = 200_000
+FIT_SAMPLE_SEED = 20261130
 
 RULE = (
     "calibration ends where the last third of the history begins, holding out at least 90 days and two "
@@ -281,9 +287,11 @@ def run_backtest(
         _scored(NAIVE, "baseline", np.exp(-rate * length), rate * length, actual, split.holdout_days)
     )
     fits: dict[str, Fitted] = {}
+    fit_on, notes = _fit_sample(h)
+    rows, row_of = distinct_rows(h)
     for candidate in candidates:
         try:
-            fitted = candidate.fit(h)
+            fitted = candidate.fit(fit_on)
         except DataError as exc:
             checks.append(ModelCheck(name=candidate.name, kind="model", status="failed", reason=str(exc)))
             continue
@@ -293,8 +301,8 @@ def run_backtest(
             )
             continue
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            p = fitted.p_no_order(length, h)
-            expected = fitted.expected_orders(length, h)
+            p = fitted.p_no_order(length, rows)[row_of]
+            expected = fitted.expected_orders(length, rows)[row_of]
         if not (np.isfinite(p).all() and np.isfinite(expected).all()):
             checks.append(
                 ModelCheck(
@@ -321,10 +329,46 @@ def run_backtest(
         reason=reason,
         winback=winback,
         recency_cut_days=cuts,
+        notes=notes,
         **base,  # type: ignore[arg-type]
     )
     pick = next((c for c in candidates if c.name == chosen), None)
     return Backtest(report, pick, cuts)
+
+
+def distinct_rows(h: History) -> tuple[History, NDArray[np.intp]]:
+    """The distinct (x, t_x, T) rows of ``h`` and each customer's row among them.
+
+    Every model's predictions depend on x, t_x and T alone, and a shop has far fewer distinct rows than
+    customers: each prediction is computed once per row and gathered, with the same numbers.
+    """
+    grouped = group_rows([h.x, h.t_x, h.T], None)
+    x, t_x, T = grouped.columns
+    return History(x=x, t_x=t_x, T=T, time_unit=h.time_unit), grouped.inverse
+
+
+def _fit_sample(h: History) -> tuple[History, list[str]]:
+    """The customers the candidates are fitted on: all of them, or a seeded sample of FIT_SAMPLE of a huge shop.
+
+    The sample depends only on the customer count and the seed (the summary's rows are in customer-id order),
+    so the same file always gives the same sample and the same report.
+    """
+    n = len(h.x)
+    if n <= FIT_SAMPLE:
+        return h, []
+    pick = np.sort(np.random.default_rng(FIT_SAMPLE_SEED).choice(n, size=FIT_SAMPLE, replace=False))
+    sample = History(
+        x=h.x[pick],
+        t_x=h.t_x[pick],
+        T=h.T[pick],
+        time_unit=h.time_unit,
+        litt=None if h.litt is None else h.litt[pick],
+    )
+    note = (
+        f"the backtest fitted each model on a random sample of {FIT_SAMPLE:,} of the {n:,} customers (seed "
+        f"{FIT_SAMPLE_SEED}, the same every run) and scored it on all of them"
+    )
+    return sample, [note]
 
 
 def _choose(checks: list[ModelCheck]) -> tuple[str, str]:
@@ -362,12 +406,16 @@ def quiet_gap(fitted: Fitted, h: History, threshold: float, cap: float) -> Float
         gap = winback(fitted.fitted, h.x, h.t_x, h.T, threshold).gap
         return np.where(gap <= cap, gap, np.inf)
 
+    # the search depends on (x, t_x) alone: run it once per distinct pair
+    pairs = group_rows([h.x, h.t_x], None)
+    x, t_x = pairs.columns
+
     def quiet(u: FloatArray) -> NDArray[np.bool_]:
-        probe = History(x=h.x, t_x=h.t_x, T=h.t_x + u, time_unit=h.time_unit, litt=h.litt)
+        probe = History(x=x, t_x=t_x, T=t_x + u, time_unit=h.time_unit)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             return np.asarray(fitted.p_active(probe) <= threshold)
 
-    n = len(h.x)
+    n = len(x)
     lo, hi = np.zeros(n), np.full(n, cap)
     never, at_once = ~quiet(hi), quiet(lo)
     for _ in range(14):
@@ -375,7 +423,7 @@ def quiet_gap(fitted: Fitted, h: History, threshold: float, cap: float) -> Float
         done = quiet(mid)
         hi = np.where(done, mid, hi)
         lo = np.where(done, lo, mid)
-    return np.where(never, np.inf, np.where(at_once, 0.0, hi))
+    return np.where(never, np.inf, np.where(at_once, 0.0, hi))[pairs.inverse]
 
 
 def _winback_checks(
@@ -481,6 +529,7 @@ def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
     if fitted is None or words:
         note = f"{words}; churn risk is ranked by days since the last order instead"
         return ChurnNow(recency.p_no_order, recency.band, None, [note])
+    rows, row_of = distinct_rows(h)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        p = fitted.p_no_order(length, h)
+        p = fitted.p_no_order(length, rows)[row_of]
     return ChurnNow(p, probability_bands(p), fitted, [])

@@ -79,7 +79,7 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
     )
     summary = summarize(con, ingested.as_of, unit)
     churn = churn_now(backtest, summary)
-    notes: list[str] = list(churn.notes)
+    notes: list[str] = list(backtest.report.notes) + list(churn.notes)
     bgnbd = fit_bgnbd(
         summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
     )
