@@ -33,7 +33,7 @@ from crm_winback.models.backtest import (
 )
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, group_rows
-from crm_winback.predict.summary import RfmSummary, holdout_purchases, summarize
+from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
 from crm_winback.workdb import first_row
 
 FloatArray = NDArray[np.float64]
@@ -74,11 +74,8 @@ def repurchase_cycle_days(con: duckdb.DuckDBPyConnection, end: dt.date) -> float
     """The median gap in days between a customer's consecutive purchase days, up to ``end``."""
     row = first_row(
         con.execute(
-            """WITH d AS (SELECT DISTINCT customer_id, order_date FROM orders
-                          WHERE order_date <= $end AND customer_id IS NOT NULL),
-                g AS (SELECT date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
-                                       order_date) AS gap FROM d)
-               SELECT median(gap) FROM g WHERE gap IS NOT NULL""",
+            f"""SELECT median(gap_days) FROM {purchase_days(con)}
+                WHERE order_date <= $end AND customer_id IS NOT NULL AND gap_days IS NOT NULL""",
             {"end": end},
         )
     )
@@ -113,7 +110,9 @@ def find_split(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, calibration_end: dt.date | None = None
 ) -> tuple[dt.date, float | None, Split | str]:
     """The first order date, the repurchase cycle and the split of the ``orders`` up to ``as_of``."""
-    first = first_row(con.execute("SELECT min(order_date) FROM orders WHERE customer_id IS NOT NULL"))
+    first = first_row(
+        con.execute(f"SELECT min(order_date) FROM {purchase_days(con)} WHERE customer_id IS NOT NULL")
+    )
     start = first[0] if first and first[0] is not None else as_of
     cycle = repurchase_cycle_days(con, as_of)
     return start, cycle, choose_split(start, as_of, cycle, calibration_end)
@@ -478,7 +477,7 @@ def _first_holdout_order(con: duckdb.DuckDBPyConnection, summary: RfmSummary, as
     col = con.execute(
         f"""SELECT coalesce(date_diff('day', $c::DATE, f.first_back), -1) AS d
             FROM {summary.table} s LEFT JOIN (
-                SELECT customer_id, min(order_date) AS first_back FROM orders
+                SELECT customer_id, min(order_date) AS first_back FROM {purchase_days(con)}
                 WHERE order_date > $c AND order_date <= $e GROUP BY customer_id) f USING (customer_id)
             ORDER BY s.row""",
         {"c": summary.end, "e": as_of},

@@ -35,7 +35,7 @@ from crm_winback.predict.gamma_gamma import (
     customer_lifetime_value,
     fit_gamma_gamma,
 )
-from crm_winback.predict.summary import RfmSummary, summarize
+from crm_winback.predict.summary import RfmSummary, purchase_days, summarize
 from crm_winback.scoring import score
 from crm_winback.workdb import first_row
 
@@ -218,8 +218,7 @@ def _spend(
 def _mean_purchase_value(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> float:
     row = first_row(
         con.execute(
-            """SELECT avg(value) FROM (SELECT sum(CAST(net AS DOUBLE)) AS value FROM orders
-           WHERE order_date <= $end GROUP BY customer_id, order_date)""",
+            f"SELECT avg(value) FROM {purchase_days(con)} WHERE order_date <= $end",
             {"end": summary.end},
         )
     )
