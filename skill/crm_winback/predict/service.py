@@ -330,6 +330,8 @@ def predict_file(
     """Ingest ``path``, score it (for the segments), predict, and write per-customer rows to ``output``."""
     ingested = load_orders(path, ingest_options)
     try:
+        purchase_days(ingested.con)  # all the predictions read; the lines can go
+        ingested.release_lines()
         score(ingested)
         summary = predict(ingested, options)
         if output is not None:

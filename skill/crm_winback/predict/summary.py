@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from crm_winback.errors import DataError
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit
+from crm_winback.workdb import first_row
 
 SUMMARY_TABLE = "predict_summary"
 DAYS_TABLE = "purchase_days"
@@ -33,8 +34,14 @@ def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
     does not depend on later orders). Rows without a customer id are kept (customer_id NULL) for the shop-level
     mean purchase value; the per-customer queries leave them out.
     """
+    # not CREATE ... IF NOT EXISTS: DuckDB binds its query first, and ``orders`` may be gone by then
+    built = first_row(
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": DAYS_TABLE})
+    )
+    if built and built[0]:
+        return DAYS_TABLE
     con.execute(
-        f"""CREATE TEMP TABLE IF NOT EXISTS {DAYS_TABLE} AS
+        f"""CREATE TEMP TABLE {DAYS_TABLE} AS
             WITH days AS (
                 SELECT customer_id, order_date, sum(CAST(net AS DOUBLE)) AS value
                 FROM orders WHERE order_date IS NOT NULL GROUP BY customer_id, order_date)
