@@ -331,6 +331,7 @@ def run_backtest(
         notes=notes,
         **base,  # type: ignore[arg-type]
     )
+    con.execute(f"DROP TABLE IF EXISTS {BACKTEST_TABLE}")  # read by nothing after this: free its memory
     pick = next((c for c in candidates if c.name == chosen), None)
     return Backtest(report, pick, cuts)
 

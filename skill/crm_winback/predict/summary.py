@@ -22,7 +22,7 @@ from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit
 from crm_winback.workdb import first_row
 
 SUMMARY_TABLE = "predict_summary"
-DAYS_TABLE = "purchase_days"
+DAYS_TABLE = "predict_purchase_days"
 
 
 def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
