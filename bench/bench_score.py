@@ -4,8 +4,10 @@
 
 The peers run in their own virtual environment (``pip install pymc-marketing lifetimes``), never in the
 project's. Each command runs as its own process, in rounds that run every command once; the table reports the
-median wall time of --repeat (--repeat-large) rounds, the ratio peer / ours, and each process's peak resident
-memory (the JSON file also keeps every run's time). Files come from bench/generate.py (seeded).
+median wall time and CPU-seconds (user + system, the process and its children) of --repeat (--repeat-large)
+rounds, the ratio peer / ours, and each process's peak resident memory (the JSON file also keeps every run's
+times). ``--predict`` adds ``crm-winback score --predict`` (the backtest and the model columns). The peers'
+versions are printed with the table. Files come from bench/generate.py (seeded).
 """
 
 from __future__ import annotations
@@ -24,21 +26,31 @@ ROOT = HERE.parent
 OUT = HERE / "out"
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run of ``cmd``, measured from a fresh wrapper process."""
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU-seconds and peak RSS (MiB) of one run of ``cmd``, from a fresh wrapper process."""
     wrapper = (
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
         "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
         "wall = time.perf_counter() - t\n"
         "if r.returncode: sys.exit(r.stderr.decode()[-2000:])\n"
-        "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(wall, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024)\n"
     )
     proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, check=False)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
-    wall, rss = proc.stdout.split()
-    return float(wall), float(rss)
+    wall, cpu, rss = proc.stdout.split()
+    return float(wall), float(cpu), float(rss)
+
+
+def peer_versions(python: str) -> str:
+    """The peers' installed versions, as printed beside the table."""
+    code = (
+        "from importlib.metadata import version\n"
+        "print(', '.join(f'{p} {version(p)}' for p in ('pymc-marketing', 'lifetimes', 'pandas')))"
+    )
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def label(lines: int) -> str:
@@ -56,6 +68,7 @@ def main() -> None:
         "--repeat-large", type=int, default=1, help="runs per command from 5M lines (the peers take minutes)"
     )
     parser.add_argument("--json", type=Path, default=OUT / "bench_score.json")
+    parser.add_argument("--predict", action="store_true", help="also time crm-winback score --predict")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     ours = ROOT / ".venv" / "bin" / "crm-winback"
@@ -77,6 +90,11 @@ def main() -> None:
             ],
             "duckdb count(*)": [sys.executable, str(HERE / "peers" / "duckdb_count.py"), str(path)],
         }
+        if args.predict:
+            predict_out = str(OUT / "scores_predict.csv")
+            commands["crm-winback score --predict"] = [
+                str(ours), "score", str(path), "--predict", "-o", predict_out, "--format", "json"
+            ]  # fmt: skip
         if args.peers_python:
             commands["pymc-marketing rfm_segments"] = [
                 args.peers_python,
@@ -91,13 +109,14 @@ def main() -> None:
         repeat = args.repeat if lines < 5_000_000 else args.repeat_large
         # Rounds, each running every command once: a slow spell of the machine then falls on all of them
         # alike, not on whichever command's runs happened to be in progress.
-        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
         for round_no in range(1, repeat + 1):
             for name, cmd in commands.items():
                 runs[name].append(measure(cmd))
-                wall, rss = runs[name][-1]
+                wall, cpu, rss = runs[name][-1]
                 print(
-                    f"{label(lines):>4} round {round_no} {name:<28} {wall:7.2f} s  {rss:7.0f} MiB",
+                    f"{label(lines):>4} round {round_no} {name:<28} {wall:7.2f} s {cpu:7.2f} CPU-s "
+                    f"{rss:7.0f} MiB",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -105,19 +124,24 @@ def main() -> None:
         for name, measured in runs.items():
             row[name] = {
                 "seconds": statistics.median(r[0] for r in measured),
-                "peak_mib": max(r[1] for r in measured),
+                "cpu_seconds": statistics.median(r[1] for r in measured),
+                "peak_mib": max(r[2] for r in measured),
                 "runs": [round(r[0], 2) for r in measured],
+                "cpu_runs": [round(r[1], 2) for r in measured],
             }
         results.append(row)
     ours_name = "crm-winback score"
     print(
         f"\nMachine: {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
-        f"{time.strftime('%Y-%m-%d')}\n"
+        f"{time.strftime('%Y-%m-%d')}"
     )
+    if args.peers_python:
+        print(f"Peers: {peer_versions(args.peers_python)}")
+    print()
     names = [n for n in results[0] if n != "lines"]
     print(
         "| lines | "
-        + " | ".join(f"{n} (s / MiB)" for n in names)
+        + " | ".join(f"{n} (s, CPU-s / MiB)" for n in names)
         + " | "
         + " | ".join(f"{n} / ours" for n in names if n != ours_name)
         + " |"
@@ -125,9 +149,17 @@ def main() -> None:
     print("|---" * (1 + 2 * len(names) - 1) + "|")
     for row in results:
         cells = [f"{row['lines']:,}"]
-        cells += [f"{row[n]['seconds']:.2f} / {row[n]['peak_mib']:.0f}" for n in names]  # type: ignore[index]
+        cells += [
+            f"{row[n]['seconds']:.2f}, {row[n]['cpu_seconds']:.2f} / {row[n]['peak_mib']:.0f}"  # type: ignore[index]
+            for n in names
+        ]
         base = row[ours_name]["seconds"]  # type: ignore[index]
-        cells += [f"{row[n]['seconds'] / base:.1f}x" for n in names if n != ours_name]  # type: ignore[index]
+        cpu_base = row[ours_name]["cpu_seconds"]  # type: ignore[index]
+        cells += [
+            f"{row[n]['seconds'] / base:.1f}x (CPU {row[n]['cpu_seconds'] / cpu_base:.1f}x)"  # type: ignore[index]
+            for n in names
+            if n != ours_name
+        ]
         print("| " + " | ".join(cells) + " |")
     args.json.write_text(json.dumps(results, indent=2))
 

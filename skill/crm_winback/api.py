@@ -98,7 +98,12 @@ def score_file(
     """
     ingested = load_orders(path, options)
     try:
-        if not keep and not (score_options is not None and score_options.predict):
+        if not keep:
+            if score_options is not None and score_options.predict:
+                # predictions read the purchase days only: build them, then free the lines as without
+                from .predict.summary import purchase_days
+
+                purchase_days(ingested.con)
             ingested.release_lines()  # nothing after scoring reads orders: free their memory for it
         scored = score(ingested, score_options)
         summary, saved = scored.summary, None

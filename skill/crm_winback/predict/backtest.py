@@ -41,8 +41,8 @@ from crm_winback.models.backtest import (
     WinbackRuleCheck,
 )
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
-from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit
-from crm_winback.predict.summary import RfmSummary, holdout_purchases, summarize
+from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, group_rows
+from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
 from crm_winback.scoring.lifecycle import lifecycle_rules, repurchase_cycle, stage_sql, vip_share
 from crm_winback.scoring.lifecycle import stage_names as lifecycle_stage_names
 from crm_winback.workdb import first_row
@@ -66,6 +66,12 @@ MIN_BAND_SHARE = 0.01
 MIN_CUSTOMERS = 100
 MIN_OUTCOME = 10
 BACKTEST_TABLE = "backtest_summary"
+# A shop with more customers than this before the split fits the candidate models on a seeded random sample of
+# that many of them (every customer is still scored): a fit's cost grows with the distinct (x, t_x, T) rows, and
+# this many customers pin the parameters far more tightly than the AUC differences the choice rests on. The
+# report's notes say so. Measured on the 10M-line bench file: see README, Speed.
+FIT_SAMPLE = 200_000
+FIT_SAMPLE_SEED = 20261130
 
 RULE = (
     "calibration ends where the last third of the history begins, holding out at least 90 days and two "
@@ -83,11 +89,8 @@ def repurchase_cycle_days(con: duckdb.DuckDBPyConnection, end: dt.date) -> float
     """The median gap in days between a customer's consecutive purchase days, up to ``end``."""
     row = first_row(
         con.execute(
-            """WITH d AS (SELECT DISTINCT customer_id, order_date FROM orders
-                          WHERE order_date <= $end AND customer_id IS NOT NULL),
-                g AS (SELECT date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
-                                       order_date) AS gap FROM d)
-               SELECT median(gap) FROM g WHERE gap IS NOT NULL""",
+            f"""SELECT median(gap_days) FROM {purchase_days(con)}
+                WHERE order_date <= $end AND customer_id IS NOT NULL AND gap_days IS NOT NULL""",
             {"end": end},
         )
     )
@@ -122,7 +125,9 @@ def find_split(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, calibration_end: dt.date | None = None
 ) -> tuple[dt.date, float | None, Split | str]:
     """The first order date, the repurchase cycle and the split of the ``orders`` up to ``as_of``."""
-    first = first_row(con.execute("SELECT min(order_date) FROM orders WHERE customer_id IS NOT NULL"))
+    first = first_row(
+        con.execute(f"SELECT min(order_date) FROM {purchase_days(con)} WHERE customer_id IS NOT NULL")
+    )
     start = first[0] if first and first[0] is not None else as_of
     cycle = repurchase_cycle_days(con, as_of)
     return start, cycle, choose_split(start, as_of, cycle, calibration_end)
@@ -403,9 +408,11 @@ def run_backtest(
         _scored(NAIVE, "baseline", np.exp(-rate * length), rate * length, actual, split.holdout_days)
     )
     fits: dict[str, Fitted] = {}
+    fit_on, notes = _fit_sample(h)
+    rows, row_of = distinct_rows(h)
     for candidate in candidates:
         try:
-            fitted = candidate.fit(h)
+            fitted = candidate.fit(fit_on)
         except DataError as exc:
             checks.append(ModelCheck(name=candidate.name, kind="model", status="failed", reason=str(exc)))
             continue
@@ -415,8 +422,8 @@ def run_backtest(
             )
             continue
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            p = fitted.p_no_order(length, h)
-            expected = fitted.expected_orders(length, h)
+            p = fitted.p_no_order(length, rows)[row_of]
+            expected = fitted.expected_orders(length, rows)[row_of]
         if not (np.isfinite(p).all() and np.isfinite(expected).all()):
             checks.append(
                 ModelCheck(
@@ -443,11 +450,48 @@ def run_backtest(
         reason=reason,
         winback=winback,
         winback_verdict=verdict,
+        notes=notes,
         **base,  # type: ignore[arg-type]
     )
+    con.execute(f"DROP TABLE IF EXISTS {BACKTEST_TABLE}")  # read by nothing after this: free its memory
     pick = next((c for c in candidates if c.name == chosen), None)
     picked = report.check(chosen)
     return Backtest(report, pick, None if picked is None else picked.band_edges)
+
+
+def distinct_rows(h: History) -> tuple[History, NDArray[np.intp]]:
+    """The distinct (x, t_x, T) rows of ``h`` and each customer's row among them.
+
+    Every model's predictions depend on x, t_x and T alone, and a shop has far fewer distinct rows than
+    customers: each prediction is computed once per row and gathered, with the same numbers.
+    """
+    grouped = group_rows([h.x, h.t_x, h.T], None)
+    x, t_x, T = grouped.columns
+    return History(x=x, t_x=t_x, T=T, time_unit=h.time_unit), grouped.inverse
+
+
+def _fit_sample(h: History) -> tuple[History, list[str]]:
+    """The customers the candidates are fitted on: all of them, or a seeded sample of FIT_SAMPLE of a huge shop.
+
+    The sample depends only on the customer count and the seed (the summary's rows are in customer-id order),
+    so the same file always gives the same sample and the same report.
+    """
+    n = len(h.x)
+    if n <= FIT_SAMPLE:
+        return h, []
+    pick = np.sort(np.random.default_rng(FIT_SAMPLE_SEED).choice(n, size=FIT_SAMPLE, replace=False))
+    sample = History(
+        x=h.x[pick],
+        t_x=h.t_x[pick],
+        T=h.T[pick],
+        time_unit=h.time_unit,
+        litt=None if h.litt is None else h.litt[pick],
+    )
+    note = (
+        f"the backtest fitted each model on a random sample of {FIT_SAMPLE:,} of the {n:,} customers (seed "
+        f"{FIT_SAMPLE_SEED}, the same every run) and scored it on all of them"
+    )
+    return sample, [note]
 
 
 def _choose(checks: list[ModelCheck]) -> tuple[str, str]:
@@ -485,12 +529,16 @@ def quiet_gap(fitted: Fitted, h: History, threshold: float, cap: float) -> Float
         gap = winback(fitted.fitted, h.x, h.t_x, h.T, threshold).gap
         return np.where(gap <= cap, gap, np.inf)
 
+    # the search depends on (x, t_x) alone: run it once per distinct pair
+    pairs = group_rows([h.x, h.t_x], None)
+    x, t_x = pairs.columns
+
     def quiet(u: FloatArray) -> NDArray[np.bool_]:
-        probe = History(x=h.x, t_x=h.t_x, T=h.t_x + u, time_unit=h.time_unit, litt=h.litt)
+        probe = History(x=x, t_x=t_x, T=t_x + u, time_unit=h.time_unit)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             return np.asarray(fitted.p_active(probe) <= threshold)
 
-    n = len(h.x)
+    n = len(x)
     lo, hi = np.zeros(n), np.full(n, cap)
     never, at_once = ~quiet(hi), quiet(lo)
     for _ in range(14):
@@ -498,7 +546,7 @@ def quiet_gap(fitted: Fitted, h: History, threshold: float, cap: float) -> Float
         done = quiet(mid)
         hi = np.where(done, mid, hi)
         lo = np.where(done, lo, mid)
-    return np.where(never, np.inf, np.where(at_once, 0.0, hi))
+    return np.where(never, np.inf, np.where(at_once, 0.0, hi))[pairs.inverse]
 
 
 def _winback_checks(
@@ -609,11 +657,12 @@ def _verdict(name: str, precision: float, days: float, fixed: Callable[[float], 
 
 def stages_at(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> NDArray[np.str_]:
     """Each summary customer's lifecycle stage at ``summary.end``, by the scorer's rules (scoring.lifecycle):
-    the cycle measured on the orders up to then, VIP by net spend (orders without amounts)."""
+    the cycle measured on the orders up to then, VIP by net spend (orders without amounts). Reads the purchase
+    days (with their order counts), not ``orders``, which a large run has freed by then."""
     per = first_row(
         con.execute(
-            """SELECT count(*) FILTER (WHERE n > 1), count(net) FROM (
-                   SELECT count(*) AS n, sum(net) AS net FROM orders
+            f"""SELECT count(*) FILTER (WHERE n > 1), count(net) FROM (
+                   SELECT sum(n_orders) AS n, sum(value) AS net FROM {purchase_days(con)}
                    WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id)""",
             {"end": summary.end},
         )
@@ -623,9 +672,10 @@ def stages_at(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> NDArray[np
     spend = "net_total" if priced else "CAST(orders AS DOUBLE)"
     col = con.execute(
         f"""WITH c AS (
-                SELECT customer_id, count(*) AS orders, sum(CAST(net AS DOUBLE)) AS net_total,
+                SELECT customer_id, sum(n_orders) AS orders, sum(value) AS net_total,
                        date_diff('day', max(order_date), $end::DATE) AS recency_days
-                FROM orders WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id),
+                FROM {purchase_days(con)} WHERE order_date <= $end AND customer_id IS NOT NULL
+                GROUP BY customer_id),
             v AS (SELECT *, {spend} AS spend_value FROM c),
             cut AS (SELECT quantile_disc(spend_value, {1 - vip_share()!r}) AS vip FROM v)
             SELECT {stage_sql(cycle, "(SELECT vip FROM cut)")} AS stage
@@ -639,7 +689,7 @@ def _first_holdout_order(con: duckdb.DuckDBPyConnection, summary: RfmSummary, as
     col = con.execute(
         f"""SELECT coalesce(date_diff('day', $c::DATE, f.first_back), -1) AS d
             FROM {summary.table} s LEFT JOIN (
-                SELECT customer_id, min(order_date) AS first_back FROM orders
+                SELECT customer_id, min(order_date) AS first_back FROM {purchase_days(con)}
                 WHERE order_date > $c AND order_date <= $e GROUP BY customer_id) f USING (customer_id)
             ORDER BY s.row""",
         {"c": summary.end, "e": as_of},
@@ -691,6 +741,7 @@ def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
     if fitted is None or words:
         note = f"{words}; churn risk is ranked by days since the last order instead"
         return ChurnNow(recency.p_no_order, recency.band, None, [note])
+    rows, row_of = distinct_rows(h)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        p = fitted.p_no_order(length, h)
+        p = fitted.p_no_order(length, rows)[row_of]
     return ChurnNow(p, bands_at(p, bt.edges), fitted, [])

@@ -35,7 +35,7 @@ from crm_winback.predict.gamma_gamma import (
     customer_lifetime_value,
     fit_gamma_gamma,
 )
-from crm_winback.predict.summary import RfmSummary, summarize
+from crm_winback.predict.summary import RfmSummary, purchase_days, summarize
 from crm_winback.scoring import score
 from crm_winback.workdb import first_row
 
@@ -79,7 +79,7 @@ def predict(ingested: Ingested, options: PredictOptions | None = None) -> Predic
     )
     summary = summarize(con, ingested.as_of, unit)
     churn = churn_now(backtest, summary)
-    notes: list[str] = list(churn.notes)
+    notes: list[str] = list(backtest.report.notes) + list(churn.notes)
     bgnbd = fit_bgnbd(
         summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
     )
@@ -218,8 +218,7 @@ def _spend(
 def _mean_purchase_value(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> float:
     row = first_row(
         con.execute(
-            """SELECT avg(value) FROM (SELECT sum(CAST(net AS DOUBLE)) AS value FROM orders
-           WHERE order_date <= $end GROUP BY customer_id, order_date)""",
+            f"SELECT avg(value) FROM {purchase_days(con)} WHERE order_date <= $end",
             {"end": summary.end},
         )
     )
@@ -331,6 +330,8 @@ def predict_file(
     """Ingest ``path``, score it (for the segments), predict, and write per-customer rows to ``output``."""
     ingested = load_orders(path, ingest_options)
     try:
+        purchase_days(ingested.con)  # all the predictions read; the lines can go
+        ingested.release_lines()
         score(ingested)
         summary = predict(ingested, options)
         if output is not None:

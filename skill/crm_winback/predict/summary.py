@@ -19,8 +19,39 @@ from numpy.typing import NDArray
 
 from crm_winback.errors import DataError
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit
+from crm_winback.workdb import first_row
 
 SUMMARY_TABLE = "predict_summary"
+DAYS_TABLE = "predict_purchase_days"
+
+
+def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
+    """Build (once per connection) and name the table of purchase days: one row per customer and order date with
+    the day's value, its number of orders and the days since the customer's previous purchase day (NULL for the
+    first).
+
+    Every summary, split and holdout count reads it instead of ``orders``: the ``orders`` view over a large file
+    is then read once, and the one window over all of it serves every end date (a purchase day's previous day
+    does not depend on later orders). Rows without a customer id are kept (customer_id NULL) for the shop-level
+    mean purchase value; the per-customer queries leave them out.
+    """
+    # not CREATE ... IF NOT EXISTS: DuckDB binds its query first, and ``orders`` may be gone by then
+    built = first_row(
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": DAYS_TABLE})
+    )
+    if built and built[0]:
+        return DAYS_TABLE
+    con.execute(
+        f"""CREATE TEMP TABLE {DAYS_TABLE} AS
+            WITH days AS (
+                SELECT customer_id, order_date, sum(CAST(net AS DOUBLE)) AS value, count(*) AS n_orders
+                FROM orders WHERE order_date IS NOT NULL GROUP BY customer_id, order_date)
+            SELECT customer_id, order_date, value, n_orders,
+                   date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
+                             order_date) AS gap_days
+            FROM days"""
+    )
+    return DAYS_TABLE
 
 
 @dataclass(frozen=True)
@@ -51,25 +82,17 @@ def summarize(
 ) -> RfmSummary:
     """Build ``table`` from the orders on or before ``end`` and return its columns as arrays."""
     unit = check_time_unit(time_unit)
+    days = purchase_days(con)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            WITH days AS (
-                SELECT customer_id, order_date, sum(CAST(net AS DOUBLE)) AS value
-                FROM orders WHERE order_date <= $end AND customer_id IS NOT NULL
-                GROUP BY customer_id, order_date),
-            ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY order_date) AS k,
-                       date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
-                                 order_date) AS gap_days
-                FROM days)
             SELECT row_number() OVER (ORDER BY customer_id) - 1 AS row, customer_id,
                    min(order_date) AS first_order_date, max(order_date) AS last_order_date,
                    count(*) - 1 AS x,
                    date_diff('day', min(order_date), max(order_date)) AS t_x_days,
                    date_diff('day', min(order_date), $end::DATE) AS T_days,
-                   coalesce(avg(value) FILTER (WHERE k > 1), 'NaN'::DOUBLE) AS zbar,
-                   coalesce(sum(ln(gap_days)) FILTER (WHERE k > 1), 0.0) AS litt_days
-            FROM ranked GROUP BY customer_id""",
+                   coalesce(avg(value) FILTER (WHERE gap_days IS NOT NULL), 'NaN'::DOUBLE) AS zbar,
+                   coalesce(sum(ln(gap_days)) FILTER (WHERE gap_days IS NOT NULL), 0.0) AS litt_days
+            FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id""",
         {"end": end},
     )
     columns = con.execute(
@@ -99,13 +122,11 @@ def holdout_purchases(
 
     Aligned with the summary's rows; the mean value is NaN for customers with no holdout purchase.
     """
+    days = purchase_days(con)
     columns = con.execute(
-        f"""WITH days AS (
-                SELECT customer_id, order_date, sum(CAST(net AS DOUBLE)) AS value FROM orders
-                WHERE order_date > $start AND order_date <= $end GROUP BY customer_id, order_date),
-            per_customer AS (
+        f"""WITH per_customer AS (
                 SELECT customer_id, count(*) AS purchases, avg(value) AS mean_value
-                FROM days GROUP BY customer_id)
+                FROM {days} WHERE order_date > $start AND order_date <= $end GROUP BY customer_id)
             SELECT coalesce(p.purchases, 0) AS purchases, coalesce(p.mean_value, 'NaN'::DOUBLE) AS mean_value
             FROM {summary.table} s LEFT JOIN per_customer p USING (customer_id) ORDER BY s.row""",
         {"start": summary.end, "end": holdout_end},
