@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from ..models.scores import ScorecardRow, SegmentOutlook
 from ..scoring.lifecycle import stage_names
+from ..scoring.predicted import outlook_rows
 from ..scoring.score import Scored
 from ..scoring.scorecard import build_scorecard
 from ..workdb import first_row
@@ -175,41 +176,7 @@ def crowded(scored: Scored) -> list[str]:
 
 def outlook_by_stage(scored: Scored) -> list[SegmentOutlook]:
     """The model's estimates per lifecycle stage, as the scoring computes them, over the stages as they are now."""
-    con, as_of = scored.ingested.con, scored.summary.as_of
-    order = stage_names()
-    rows = con.execute(
-        """WITH s AS (SELECT lifecycle_stage AS g, *, date_diff('day', last_order_date, winback_date) AS gap
-                      FROM scores)
-           SELECT g, count(*), avg(p_alive), sum(expected_orders), sum(clv), avg(clv),
-                  quantile_disc(gap, 0.25), quantile_disc(gap, 0.5), quantile_disc(gap, 0.75),
-                  avg(CASE WHEN winback_basis = 'shop level' THEN 1.0 ELSE 0.0 END),
-                  avg(CASE WHEN winback_date <= $as_of THEN 1.0 ELSE 0.0 END)
-           FROM s GROUP BY g""",
-        {"as_of": as_of},
-    ).fetchall()
-    rows.sort(key=lambda r: order.index(r[0]) if r[0] in order else len(order))
-
-    def num(value: object, digits: int | None = None) -> float | None:
-        if value is None:
-            return None
-        return float(value) if digits is None else round(float(value), digits)  # type: ignore[arg-type]
-
-    return [
-        SegmentOutlook(
-            group=str(r[0]),
-            customers=int(r[1]),
-            mean_p_alive=round(float(r[2]), 4),
-            expected_orders=round(float(r[3]), 2),
-            clv_total=num(r[4], 2),
-            clv_mean=num(r[5], 2),
-            winback_days_p25=num(r[6]),
-            winback_days_median=num(r[7]),
-            winback_days_p75=num(r[8]),
-            shop_level_share=round(float(r[9]), 4),
-            winback_passed_share=round(float(r[10]), 4),
-        )
-        for r in rows
-    ]
+    return outlook_rows(scored.ingested.con, scored.summary.as_of, "lifecycle_stage", stage_names())
 
 
 def crosstab(scored: Scored) -> dict[str, dict[str, int]]:

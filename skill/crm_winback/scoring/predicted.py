@@ -114,9 +114,9 @@ def apply_predictions(
         fallback_reason=None,
         parameters={k: float(f"{v:.6g}") for k, v in parameters.items()},
         notes=list(summary.notes),
-        overall=_outlook(con, ingested.as_of, None, [])[0],
-        by_segment=_outlook(con, ingested.as_of, "rfm_segment", segments),
-        by_lifecycle=_outlook(con, ingested.as_of, "lifecycle_stage", stages),
+        overall=outlook_rows(con, ingested.as_of, None, [])[0],
+        by_segment=outlook_rows(con, ingested.as_of, "rfm_segment", segments),
+        by_lifecycle=outlook_rows(con, ingested.as_of, "lifecycle_stage", stages),
         horizon_days=options.horizon_days,
         threshold=options.threshold,
         time_unit=options.time_unit,
@@ -124,9 +124,11 @@ def apply_predictions(
     )
 
 
-def _outlook(
+def outlook_rows(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, column: str | None, order: list[str]
 ) -> list[SegmentOutlook]:
+    """The model's estimates per group of ``column`` of the scores table (all customers when None), ordered by
+    ``order`` (groups not in it last, by name)."""
     group = column or "'All customers'"
     rows = con.execute(
         f"""WITH s AS (SELECT {group} AS g, *, date_diff('day', last_order_date, winback_date) AS gap
