@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from types import ModuleType
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -161,32 +162,41 @@ def _limits(
 
 
 @dataclass(frozen=True)
-class ParetoNbdFitted:
-    """Pareto/NBD (Schmittlein, Morrison & Colombo 1987) behind the common interface."""
+class ModuleFitted:
+    """A fit of one of the model modules (pareto_nbd, mbgnbd, mbgcnbd) behind the common interface.
 
-    fitted: pareto_nbd.ParetoNbdParams
-    name: str = "Pareto/NBD"
+    Each module gives ``conditional_expected_purchases``, ``probability_alive`` and ``probability_no_purchase``
+    with the same arguments; for MBG/CNBD-k with k > 1 the expected orders are BTYDplus's approximation (see
+    ``mbgcnbd.conditional_expected_purchases``), P(active) and P(no order) are exact.
+    """
+
+    fitted: Any  # the module's params model: ParetoNbdParams, MbgNbdParams or MbgCnbdParams
+    module: ModuleType
+    name: str
     runaway: str | None = None
     params: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def log_likelihood(self) -> float:
-        return self.fitted.log_likelihood
+        return float(self.fitted.log_likelihood)
 
     def expected_orders(self, horizon: float, h: History) -> FloatArray:
-        return pareto_nbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.asarray(
+                self.module.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
+            )
 
     def p_active(self, h: History) -> FloatArray:
-        return pareto_nbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
+        return np.asarray(self.module.probability_alive(self.fitted, h.x, h.t_x, h.T))
 
     def p_no_order(self, horizon: float, h: History) -> FloatArray:
-        return pareto_nbd.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T)
+        return np.asarray(self.module.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T))
 
 
 class ParetoNbdCandidate:
     name = "Pareto/NBD"
 
-    def fit(self, h: History) -> ParetoNbdFitted:
+    def fit(self, h: History) -> ModuleFitted:
         params = pareto_nbd.fit_pareto_nbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
         values = params.as_dict()
         limits = _limits(
@@ -195,31 +205,7 @@ class ParetoNbdCandidate:
             {"beta": NO_DROPOUT, "s": NO_DROPOUT, "r": RATES_UNKNOWN, "alpha": RATES_UNKNOWN},
         )
         words = runaway_words(self.name, values, limits)
-        return ParetoNbdFitted(fitted=params, runaway=words, params=values)
-
-
-@dataclass(frozen=True)
-class MbgNbdFitted:
-    """MBG/NBD (Batislam, Denizel & Filiztekin 2007) behind the common interface."""
-
-    fitted: mbgnbd.MbgNbdParams
-    name: str = "MBG/NBD"
-    runaway: str | None = None
-    params: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def log_likelihood(self) -> float:
-        return self.fitted.log_likelihood
-
-    def expected_orders(self, horizon: float, h: History) -> FloatArray:
-        with np.errstate(invalid="ignore", over="ignore"):
-            return mbgnbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
-
-    def p_active(self, h: History) -> FloatArray:
-        return mbgnbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
-
-    def p_no_order(self, horizon: float, h: History) -> FloatArray:
-        return mbgnbd.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T)
+        return ModuleFitted(params, pareto_nbd, self.name, words, values)
 
 
 def _beta_geometric_limits(values: Mapping[str, float]) -> dict[str, str]:
@@ -233,39 +219,11 @@ def _beta_geometric_limits(values: Mapping[str, float]) -> dict[str, str]:
 class MbgNbdCandidate:
     name = "MBG/NBD"
 
-    def fit(self, h: History) -> MbgNbdFitted:
+    def fit(self, h: History) -> ModuleFitted:
         params = mbgnbd.fit_mbgnbd(h.x, h.t_x, h.T, time_unit=h.time_unit, weights=h.weights)
         values = params.as_dict()
         words = runaway_words(self.name, values, _beta_geometric_limits(values))
-        return MbgNbdFitted(fitted=params, runaway=words, params=values)
-
-
-@dataclass(frozen=True)
-class MbgCnbdFitted:
-    """MBG/CNBD-k (Reutterer, Platzer & Schroeder 2020; BTYDplus) behind the common interface.
-
-    ``expected_orders`` is BTYDplus's approximation for k > 1 (see ``mbgcnbd.conditional_expected_purchases``);
-    ``p_active`` and ``p_no_order`` are exact.
-    """
-
-    fitted: mbgcnbd.MbgCnbdParams
-    name: str = "MBG/CNBD-k"
-    runaway: str | None = None
-    params: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def log_likelihood(self) -> float:
-        return self.fitted.log_likelihood
-
-    def expected_orders(self, horizon: float, h: History) -> FloatArray:
-        with np.errstate(invalid="ignore", over="ignore"):
-            return mbgcnbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
-
-    def p_active(self, h: History) -> FloatArray:
-        return mbgcnbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
-
-    def p_no_order(self, horizon: float, h: History) -> FloatArray:
-        return mbgcnbd.probability_no_purchase(self.fitted, horizon, h.x, h.t_x, h.T)
+        return ModuleFitted(params, mbgnbd, self.name, words, values)
 
 
 class MbgCnbdCandidate:
@@ -277,7 +235,7 @@ class MbgCnbdCandidate:
         self.k = k
         self.k_max = k_max
 
-    def fit(self, h: History) -> MbgCnbdFitted:
+    def fit(self, h: History) -> ModuleFitted:
         if h.litt is None:
             raise DataError(
                 "the MBG/CNBD-k model needs each customer's sum of log gaps between purchases (History.litt); "
@@ -288,7 +246,7 @@ class MbgCnbdCandidate:
         )
         values = params.as_dict()
         words = runaway_words(self.name, values, _beta_geometric_limits(values))
-        return MbgCnbdFitted(fitted=params, runaway=words, params=values)
+        return ModuleFitted(params, mbgcnbd, self.name, words, values)
 
 
 CANDIDATES: tuple[Candidate, ...] = (
