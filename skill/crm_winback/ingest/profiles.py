@@ -73,10 +73,10 @@ class ProfileLayout(KnowledgeModel):
     consent_values: ConsentValues = Field(default_factory=ConsentValues)
     fixed_email_consent: Answer | None = None
 
-    def matches(self, normalized: set[str]) -> bool:
+    def matches(self, normalized: set[str], strict: bool = True) -> bool:
         needs = {normalize_header(h) for h in self.requires}
         any_of = {normalize_header(h) for h in self.any_of}
-        excludes = {normalize_header(h) for h in self.excludes}
+        excludes = {normalize_header(h) for h in self.excludes} if strict else set()
         return needs <= normalized and (not any_of or bool(any_of & normalized)) and not excludes & normalized
 
 
@@ -196,8 +196,17 @@ def _read_text(path: Path) -> str:
 
 
 def _layout_for(cells: list[str], layouts: list[ProfileLayout]) -> list[ProfileLayout]:
+    """The layout of a header line: one, none, or several (a mixed export).
+
+    Several platforms' columns in one header (ignoring ``excludes``), or a header two layouts of one platform
+    both claim (Mailchimp's UNSUB_TIME and CLEAN_TIME together), is mixed.
+    """
     normalized = {normalize_header(c) for c in cells if c.strip()}
-    return [layout for layout in layouts if layout.matches(normalized)]
+    strict = [layout for layout in layouts if layout.matches(normalized)]
+    loose = [layout for layout in layouts if layout.matches(normalized, strict=False)]
+    if len(strict) == 1 and len({layout.source for layout in loose}) == 1:
+        return strict
+    return loose
 
 
 def _date(text: str) -> dt.date | None:
