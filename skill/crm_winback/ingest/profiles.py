@@ -597,3 +597,27 @@ def apply_profiles(
 
 def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
+
+
+def platform_answers(
+    paths: list[str | Path], channel: Literal["email", "sms"], as_of: dt.date
+) -> tuple[dict[str, bool], set[str]]:
+    """Per address (email in lower case, phone in E.164), the platform's latest consent for ``channel``; and
+    the email addresses in the sunset tier on ``as_of`` (empty for SMS, and for exports without engagement).
+    """
+    read = read_profiles(paths)
+    rules = engagement_rules()
+    answers: dict[str, bool] = {}
+    sunset: set[str] = set()
+    for a in read.addresses.values():
+        statement = a.email_consent if channel == "email" else a.sms_consent
+        address = a.email if channel == "email" else a.phone
+        if address is None:
+            continue
+        if statement is not None and statement.answer != "none":
+            answers[address] = statement.answer == "yes"
+        if channel == "email" and a.engagement_known:
+            ages = {s: (as_of - d).days for s, d in a.signals.items()}
+            if rules.tier(ages) == rules.sunset.tier:
+                sunset.add(address)
+    return answers, sunset
