@@ -193,3 +193,42 @@ def test_cli_score_reports_profiles_in_json_and_table(
     table = capsys.readouterr().out
     assert "matched customers" in table and "3 of 4 (75.0%; 2 by email, 1 by E.164 phone)" in table
     assert "ENGAGEMENT BY SEGMENT AND STAGE" in table
+
+
+def test_brief_with_profiles_counts_tiers_by_stage_and_the_sunset(tmp_path: Path) -> None:
+    from crm_winback.brief.api import Context, build_brief
+
+    files = _write(tmp_path, orders=ORDERS, klaviyo=KLAVIYO)
+    doc = build_brief(Context(), orders=files["orders"], profiles=(files["klaviyo"],))
+    section = doc.markdown.split("### Engagement and sunset", 1)[1].split("## KPI framework", 1)[0]
+    assert "engaged 1, warm 0, cold 1, unengaged 1, unknown 1; 3 of 4 customers matched a profile" in section
+    assert "Sunset rule: 1 customers (33.3% of those with a known tier) are unengaged" in section
+    assert "Engagement is unknown" not in doc.markdown
+    without = build_brief(Context(), orders=files["orders"])
+    assert "Engagement is unknown: no email platform export was given" in without.markdown
+
+
+def test_export_takes_the_platforms_consent_and_leaves_out_the_unengaged(tmp_path: Path) -> None:
+    from crm_winback.segments import api
+
+    files = _write(tmp_path, orders=ORDERS)
+    db = str(tmp_path / "store.duckdb")
+    api.save_snapshot_file(files["orders"], db_path=db)
+    rules = {"rules": [{"field": "orders", "operator": "gte", "value": 1}]}
+    api.define_segment("everyone", rules, db_path=db)
+    before = api.export_segment("everyone", str(tmp_path / "a.csv"), db_path=db)
+    # the orders: C1 and C3 yes, C2 no, C4 unknown
+    assert (before.exported, {e.reason: e.customers for e in before.excluded}) == (
+        2,
+        {"opted out of email": 1, "no email consent on record": 1},
+    )
+    klaviyo = KLAVIYO.replace("ANA@x.com,+447700900001,Ana,SUBSCRIBED,SUBSCRIBED,2024-05-20 10:00:00,2024-05-25 "
+                              "11:00:00,2024-05-25", "ANA@x.com,+447700900001,Ana,SUBSCRIBED,,,,")  # fmt: skip
+    files = _write(tmp_path, klaviyo=klaviyo)
+    after = api.export_segment("everyone", str(tmp_path / "b.csv"), db_path=db, profiles=[files["klaviyo"]])
+    # ben subscribed on the platform: in; ana subscribed but never clicked or opened: out by the sunset rule
+    assert after.exported == 2
+    assert {e.reason: e.customers for e in after.excluded} == {
+        "unengaged on the email platform (the sunset rule of knowledge/engagement.yaml)": 1,
+        "no email consent on record": 1,
+    }
