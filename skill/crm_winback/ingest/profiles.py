@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..knowledge import KnowledgeModel, load_knowledge
 from ..models.profiles import ConsentConflict, ProfileExclusion, ProfileReport, ProfileSection
 from ..segments.audience import to_e164
+from ..workdb import first_row
 from .mapping import normalize_header
 
 Answer = Literal["yes", "no", "none"]
@@ -517,12 +518,14 @@ def apply_profiles(
                          GROUP BY k.customer_id)
             SELECT * FROM by_email UNION ALL SELECT * FROM by_phone"""
     )
-    counts = con.execute(
-        """SELECT (SELECT count(*) FROM scores), count(*), count(*) FILTER (WHERE matched_by = 'email'),
+    counts = first_row(
+        con.execute(
+            """SELECT (SELECT count(*) FROM scores), count(*), count(*) FILTER (WHERE matched_by = 'email'),
                   count(*) FILTER (WHERE matched_by = 'phone'),
                   (SELECT count(*) FROM profiles WHERE pkey NOT IN (SELECT pkey FROM profile_match))
            FROM profile_match"""
-    ).fetchone()
+        )
+    )
     assert counts is not None
     customers, matched, by_email, by_phone, prospects = (int(v) for v in counts)
     files = ", ".join(str(p) for p in paths)
@@ -536,12 +539,14 @@ def apply_profiles(
     platform_counts: dict[str, int] = {}
     for channel in ("email", "sms"):
         col = f"{channel}_consent"
-        row = con.execute(
-            f"""SELECT count(p.{col}),
+        row = first_row(
+            con.execute(
+                f"""SELECT count(p.{col}),
                        count(*) FILTER (WHERE p.{col} AND NOT s.{col}),
                        count(*) FILTER (WHERE NOT p.{col} AND s.{col})
                 FROM scores s JOIN profile_match m USING (customer_id) JOIN profiles p USING (pkey)"""
-        ).fetchone()
+            )
+        )
         assert row is not None
         platform_counts[channel] = int(row[0])
         if channel in read.consent_channels and order_consent.get(channel):
