@@ -232,3 +232,39 @@ def test_export_takes_the_platforms_consent_and_leaves_out_the_unengaged(tmp_pat
         "unengaged on the email platform (the sunset rule of knowledge/engagement.yaml)": 1,
         "no email consent on record": 1,
     }
+
+
+def test_segment_rules_filter_on_the_engagement_tier_saved_with_the_snapshot(tmp_path: Path) -> None:
+    from crm_winback.api import StoreOptions
+    from crm_winback.segments import api
+
+    files = _write(tmp_path, orders=ORDERS, klaviyo=KLAVIYO)
+    db = str(tmp_path / "store.duckdb")
+    score_file(
+        files["orders"],
+        score_options=ScoreOptions(profiles=(files["klaviyo"],)),
+        store=StoreOptions(db=db, save=True),
+    )
+    rules = {"rules": [{"field": "engagement_tier", "operator": "in", "value": ["engaged", "cold"]}]}
+    assert api.define_segment("engaged-or-cold", rules, db_path=db).members == 2  # C1 engaged, C2 cold
+    clicked = {"rules": [{"field": "last_click_date", "operator": "gte", "value": "30_days_ago"}]}
+    assert api.define_segment("clicked", clicked, db_path=db).members == 1  # C1 clicked 2024-05-25
+
+
+def test_a_store_saved_before_profiles_reads_the_engagement_fields_as_missing(tmp_path: Path) -> None:
+    import duckdb
+
+    from crm_winback.segments import api
+
+    files = _write(tmp_path, orders=ORDERS)
+    db = str(tmp_path / "store.duckdb")
+    api.save_snapshot_file(files["orders"], db_path=db)
+    con = duckdb.connect(db)
+    for column in ("engagement_tier", "last_click_date", "last_open_date"):
+        con.execute(f"ALTER TABLE customer_rfm_scores DROP COLUMN {column}")
+    con.close()
+    # read-only: members and exports see the columns as empty
+    page = api.segment_members("stage-new", db_path=db)
+    assert page.total == 1
+    rules = {"rules": [{"field": "engagement_tier", "operator": "exists", "value": False}]}
+    assert api.define_segment("no-tier", rules, db_path=db).members == 4  # writing adds the columns
