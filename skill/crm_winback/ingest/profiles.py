@@ -265,6 +265,16 @@ class _Read:
     consent_channels: set[str] = field(default_factory=set)
 
 
+def check_profiles(paths: list[str | Path]) -> None:
+    """Refuse a missing or unreadable profiles file at once, before minutes of scoring the orders."""
+    for raw_path in paths:
+        path = Path(raw_path)
+        if path.is_dir():
+            raise InputError(f"--profiles {path}: a folder, not a file; give the exported CSV")
+        if not path.is_file():
+            raise InputError(f"--profiles {path}: file not found; check the path")
+
+
 def read_profiles(paths: list[str | Path]) -> _Read:
     """Read every export into one statement per address."""
     layouts = profile_layouts().layouts
