@@ -296,8 +296,10 @@ def _read_file(path: Path, text: str, layouts: list[ProfileLayout], out: _Read) 
         rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         layout: ProfileLayout | None = None
         index: dict[str, list[int]] = {}
+        header: tuple[str, ...] = ()
         section: ProfileSection | None = None
-        for line_no, cells in enumerate(rows, start=1):
+        for cells in rows:
+            line_no = rows.line_num  # the physical line a record ends on (a quoted cell may span lines)
             if not any(c.strip() for c in cells):
                 continue
             if not any("@" in c for c in cells):
@@ -305,10 +307,11 @@ def _read_file(path: Path, text: str, layouts: list[ProfileLayout], out: _Read) 
                 if len(found) > 1:
                     raise InputError(_mixed(path, line_no, found))
                 if found:
-                    if section is not None and found[0] is layout and _same_header(cells, index):
+                    this = tuple(normalize_header(c) for c in cells)
+                    if section is not None and this == header:
                         out.excluded["repeated header line"] += 1
                         continue
-                    layout, index = found[0], _columns(found[0], cells)
+                    layout, index, header = found[0], _columns(found[0], cells), this
                     section = ProfileSection(
                         file=str(path), layout=layout.name, layout_label=layout.label, header_line=line_no,
                         rows=0, columns={role: cells[i[0]].strip() for role, i in index.items()},
@@ -324,10 +327,6 @@ def _read_file(path: Path, text: str, layouts: list[ProfileLayout], out: _Read) 
         raise InputError(
             f"--profiles {path}: not a CSV the reader can follow ({exc}); re-export it as CSV"
         ) from None
-
-
-def _same_header(cells: list[str], index: dict[str, list[int]]) -> bool:
-    return all(i < len(cells) for found in index.values() for i in found)
 
 
 def _columns(layout: ProfileLayout, header: list[str]) -> dict[str, list[int]]:
