@@ -271,7 +271,11 @@ def test_a_store_saved_before_profiles_reads_the_engagement_fields_as_missing(tm
 
 
 def test_errors_name_the_physical_line_after_a_cell_spanning_lines(tmp_path: Path) -> None:
-    text = 'Email,First Name,Email Marketing Consent\nana@x.com,"Ana\nMaria",SUBSCRIBED\nben@x.com,Ben,perhaps\n'
+    text = (
+        'Email,First Name,Email Marketing Consent\nana@x.com,"Ana\nMaria",SUBSCRIBED\nben@x.com,Ben,perhaps\n'
+    )
     files = _write(tmp_path, klaviyo=text)
-    with pytest.raises(InputError, match="'Email Marketing Consent', line 4: unknown consent value 'perhaps'"):
+    with pytest.raises(
+        InputError, match="'Email Marketing Consent', line 4: unknown consent value 'perhaps'"
+    ):
         _score(tmp_path, files["klaviyo"])
