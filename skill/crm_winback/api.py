@@ -96,6 +96,10 @@ def score_file(
     ``store.save``, this run is saved as a snapshot. With ``keep`` the open :class:`Scored` (and its DuckDB
     tables) is returned for further work; the caller must close it with ``scored.ingested.close()``.
     """
+    if score_options is not None and score_options.profiles:
+        from .ingest.profiles import check_profiles
+
+        check_profiles(list(score_options.profiles))
     ingested = load_orders(path, options)
     try:
         if not keep:

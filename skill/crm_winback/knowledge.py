@@ -47,6 +47,8 @@ KNOWLEDGE_FILES: dict[str, str] = {
     "crm_programme.yaml": "crm_winback.brief.library:CrmProgramme",
     "red_flags.yaml": "crm_winback.brief.library:RedFlags",
     "consent_rules.yaml": "crm_winback.brief.library:ConsentRules",
+    "profile_layouts.yaml": "crm_winback.ingest.profiles:ProfileLayouts",
+    "engagement.yaml": "crm_winback.ingest.profiles:EngagementRules",
 }
 
 

@@ -160,7 +160,53 @@ def render_scores(q: QualityReport, s: ScoreSummary, scores_file: str | None, fm
             "(quartiles; one-time buyers share the shop-level date).",
             table(OUTLOOK_HEADERS, outlook_rows([*model.by_segment, model.overall])),
         ]
+    parts += profile_parts(s, md)
     return "\n".join(parts) + "\n"
+
+
+def profile_parts(s: ScoreSummary, md: bool) -> list[str]:
+    """The --profiles section: what was read and matched, consent conflicts, engagement per segment and stage."""
+    p = s.profiles
+    if p is None:
+        return []
+    table = markdown_table if md else text_table
+    read = "; ".join(f"{x.file} line {x.header_line}: {x.layout_label}, {x.rows:,} rows" for x in p.sections)
+    head: list[list[object]] = [
+        ["read", read],
+        ["profiles", f"{p.profiles:,} addresses from {p.rows:,} rows ({p.duplicates:,} duplicate rows: the "
+                     "latest consent statement per address wins)"],
+        ["matched customers", f"{p.matched_customers:,} of {p.customers:,} ({pct(p.match_rate)}; "
+                              f"{p.matched_by_email:,} by email, {p.matched_by_phone:,} by E.164 phone)"],
+        ["customers without a profile", f"{p.customers_without_profile:,}"],
+        ["prospects (profiles without orders)", f"{p.prospects:,}"],
+    ]  # fmt: skip
+    head += [["excluded rows", f"{e.reason}: {e.rows:,}"] for e in p.excluded]
+    for ch in p.consent_channels:
+        head.append([f"{ch} consent", f"from the platform for {p.consent_from_platform.get(ch, 0):,} matched "
+                                      "customers (the order export's flag for the rest)"])  # fmt: skip
+    for c in p.conflicts:
+        head.append([f"{c.channel} consent conflicts", f"platform yes / orders no: {c.platform_yes_orders_no:,}; "
+                     f"platform no / orders yes: {c.platform_no_orders_yes:,} (the platform's answer is used)"])  # fmt: skip
+    head += [["note", n] for n in [p.engagement_note, *p.notes]]
+    parts = [
+        "",
+        "## Profiles and engagement" if md else "PROFILES AND ENGAGEMENT",
+        table(["item", "value"], head),
+    ]
+    card = s.scorecard
+    if p.engagement_known and card.total.engagement:
+        tiers = list(card.total.engagement)
+        rows = [
+            [
+                r.group,
+                *(r.engagement or {}).values(),
+                pct(r.engagement_quality) if r.engagement_quality is not None else "-",
+            ]
+            for r in [*card.by_segment, *card.by_lifecycle, card.total]
+        ]
+        parts += ["", "## Engagement by segment and stage" if md else "ENGAGEMENT BY SEGMENT AND STAGE",
+                  table(["group", *tiers, "engaged or warm"], rows)]  # fmt: skip
+    return parts
 
 
 OUTLOOK_HEADERS = [

@@ -74,7 +74,11 @@ def scored_data(orders: str | Path | None, scores: str | Path | None) -> ScoreRe
 
 
 def measured_data(
-    orders: str | Path | None, scores: str | Path | None, context: Context, with_cohorts: bool = False
+    orders: str | Path | None,
+    scores: str | Path | None,
+    context: Context,
+    with_cohorts: bool = False,
+    profiles: tuple[str, ...] = (),
 ) -> tuple[ScoreResult | None, Measures | None, CohortTable | None]:
     """The scored data and, with orders, the operator's definitions counted on the customers (and cohorts).
 
@@ -83,12 +87,15 @@ def measured_data(
     """
     if orders is not None and scores is not None:
         raise InputError("give either --orders or --scores, not both")
+    if profiles and orders is None:
+        raise InputError("--profiles needs --orders: the profiles are joined to the customers of the orders")
     if scores is not None:
         return load_scores(scores), None, None
     if orders is None:
         return None, None, None
     # with the model: churn risk from P(alive), and the model's winback dates to compare with the cycle
-    result, scored = score_file(orders, score_options=ScoreOptions(predict=True), keep=True)
+    options = ScoreOptions(predict=True, profiles=profiles)
+    result, scored = score_file(orders, score_options=options, keep=True)
     assert scored is not None
     try:
         cohorts = build_cohorts(scored.ingested.con, result.scoring.as_of) if with_cohorts else None
@@ -112,10 +119,14 @@ def build_brief(
     orders: str | Path | None = None,
     scores: str | Path | None = None,
     template_dir: str | Path | None = None,
+    profiles: tuple[str, ...] = (),
 ) -> BuiltDocument:
-    """The CRM segment & winback brief (markdown skeleton with narrative slots)."""
+    """The CRM segment & winback brief (markdown skeleton with narrative slots).
+
+    With ``profiles`` (the email platform's exports) consent and engagement tiers come from the platform.
+    """
     lib = load_library()
-    data, measures, _ = measured_data(orders, scores, context)
+    data, measures, _ = measured_data(orders, scores, context, profiles=profiles)
     resolved = resolve(context, lib, data)
     plan = build_brief_plan(lib, resolved, data, measures)
     return _document("brief", "brief.md.j2", plan, template_dir)

@@ -17,6 +17,7 @@ from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map
 from .assumptions import Assumption, Resolved
+from .engagement import engagement_lines
 from .fit import LeftOut
 from .library import CHANNELS, STAGES, Library, StageMessages
 from .measures import Measures
@@ -189,6 +190,7 @@ class BriefPlan(BaseModel):
     key_questions: list[str]
     slots: list[Slot]
     left_out: list[str] = []  # the playbook rows that do not fit this business, and why (fit.LeftOut)
+    engagement: list[str] = []  # engagement tiers and the sunset rule, or why engagement is unknown
 
 
 def certainty(data: ScoreResult | None) -> Certainty:
@@ -815,6 +817,7 @@ def build_brief_plan(
         key_questions=lib.red_flags.key_questions,
         slots=slots,
         left_out=left.lines(),
+        engagement=engagement_lines(data),
     )
 
 

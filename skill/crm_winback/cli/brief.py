@@ -10,7 +10,7 @@ from typing import Any
 
 from ..brief import api
 from ..brief.context import context_schema, load_context
-from .common import emit, to_json
+from .common import add_profiles_option, emit, to_json
 
 Builder = Callable[..., api.BuiltDocument]
 
@@ -33,6 +33,8 @@ def _document_parser(sub: Any, name: str, help_text: str, example: str, handler:
     data = p.add_mutually_exclusive_group()
     data.add_argument("--orders", metavar="FILE", help="an orders export to score and measure")
     data.add_argument("--scores", metavar="FILE", help="the JSON of crm-winback score --format json")
+    if name == "brief":
+        add_profiles_option(p)
     p.add_argument("--templates", metavar="DIR", help="your own template folder (files named as in prompts/)")
     p.add_argument(
         "--format",
@@ -93,11 +95,13 @@ def _run_schema(args: argparse.Namespace) -> int:
 
 def _run_document(args: argparse.Namespace, build: Builder) -> int:
     context = load_context(args.context) if args.context else api.Context()
+    extra = {"profiles": tuple(args.profiles)} if getattr(args, "profiles", None) else {}
     doc = build(
         context,
         orders=Path(args.orders) if args.orders else None,
         scores=Path(args.scores) if args.scores else None,
         template_dir=args.templates,
+        **extra,
     )
     emit(to_json(doc) if args.format == "json" else doc.markdown, args.output)
     return 0

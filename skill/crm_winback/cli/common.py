@@ -43,6 +43,17 @@ def add_input_options(p: argparse.ArgumentParser, example: bool = True) -> None:
     )
 
 
+def add_profiles_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profiles",
+        metavar="FILE",
+        action="append",
+        help="the email/SMS platform's profile export (Klaviyo profiles, Mailchimp audience: subscribed, "
+        "unsubscribed, cleaned; Shopify customers), repeatable: its consent per channel replaces the orders' "
+        "flags, and engagement tiers come from its last click/open dates",
+    )
+
+
 def resolve_input(args: argparse.Namespace) -> tuple[Path, IngestOptions]:
     if getattr(args, "example", None):
         if args.file:

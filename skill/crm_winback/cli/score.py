@@ -20,7 +20,7 @@ from ..files import TABLE_SUFFIXES, check_output, may_create
 from ..report import render_profile, render_scores
 from ..scoring import ScoreOptions
 from ..segments.store import check_store
-from .common import FORMATS, add_input_options, emit, progress, resolve_input, to_json
+from .common import FORMATS, add_input_options, add_profiles_option, emit, progress, resolve_input, to_json
 
 
 def register(sub: Any) -> None:
@@ -70,6 +70,7 @@ def register(sub: Any) -> None:
         help="with --predict: where the backtest splits the history (default: the last third, at least 90 days "
         "and two repurchase cycles held out)",
     )
+    add_profiles_option(s)
     s.add_argument("-o", "--output", metavar="FILE", help="per-customer scores file (.csv or .parquet)")
     s.add_argument(
         "--save",
@@ -113,6 +114,7 @@ def run_score(args: argparse.Namespace) -> int:
                 args.segment_map,
                 args.predict,
                 parse_date_option(args.calibration_end, "--calibration-end"),
+                tuple(args.profiles or ()),
             ),
             output,
             store=store,

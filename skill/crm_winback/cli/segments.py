@@ -11,7 +11,7 @@ from ..segments.migration import GONE, NEW
 from ..segments.rules import load_rules_file
 from ..segments.store import DEFAULT_SHOP, check_store, default_db_path
 from ..tables import markdown_table, pct, text_table
-from .common import FORMATS, LARGE_FILE, emit, progress, to_json
+from .common import FORMATS, LARGE_FILE, add_profiles_option, emit, progress, to_json
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -136,6 +136,7 @@ def register(sub: Any) -> None:
     )
     _store_options(exp)
     exp.add_argument("--report", choices=FORMATS, default="table", help="how to print the counts")
+    add_profiles_option(exp)
     exp.set_defaults(handler=run_export)
 
     coh = sub.add_parser("cohorts", help="acquisition-month cohorts with retention at months 1, 2, 3, 6, 12",
@@ -286,7 +287,8 @@ def run_snapshot_list(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     result = api.export_segment(args.segment, args.output, args.layout, args.channel, args.db, args.snapshot,
-                                args.soft_opt_in, args.suppress, args.default_country, args.shop)  # fmt: skip
+                                args.soft_opt_in, args.suppress, args.default_country, args.shop,
+                                args.profiles)  # fmt: skip
     if args.report == "json":
         emit(to_json(result))
         return 0

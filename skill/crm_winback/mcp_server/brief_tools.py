@@ -18,7 +18,16 @@ from ..brief.context import Context, context_schema
 from ..brief.library import LIBRARY_FILES
 from ..errors import InputError
 from ..models.documents import CheckReport, KnowledgeAnswer
-from .common import ADDS_OUTPUT, READ_ONLY, ExampleArg, FileArg, ToolEnv, tool_errors, tool_text
+from .common import (
+    ADDS_OUTPUT,
+    READ_ONLY,
+    ExampleArg,
+    FileArg,
+    ProfilesArg,
+    ToolEnv,
+    tool_errors,
+    tool_text,
+)
 from .results import ContextSchemaResult, DocumentResult
 
 if TYPE_CHECKING:
@@ -61,14 +70,15 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
     def document(
         build: Callable[..., BuiltDocument], context: Context, scores_summary: str | None, file: str | None,
-        example: str | None, output_name: str, include_markdown: bool,
+        example: str | None, output_name: str, include_markdown: bool, profiles: list[str] | None = None,
     ) -> DocumentResult:  # fmt: skip
         if scores_summary and (file or example):
             raise InputError("give scores_summary or file/example, not both")
         scores = env.policy.input_file(scores_summary, "scores_summary") if scores_summary else None
         orders = env.source(file, example) if (file or example) else None
         target = env.policy.new_output_file(output_name, (".md",))
-        built = build(context, orders=orders, scores=scores)
+        platform = tuple(str(env.policy.input_file(p, "profiles")) for p in profiles or [])
+        built = build(context, orders=orders, scores=scores, **({"profiles": platform} if platform else {}))
         from ..files import write_text
 
         write_text(target, built.markdown)
@@ -90,6 +100,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         example: ExampleArg = None,
         output_name: Annotated[str, Field(description=NAME_HELP)] = "brief.md",
         include_markdown: IncludeMarkdownArg = False,
+        profiles: ProfilesArg = None,
     ) -> DocumentResult:
         """Build the CRM segment & winback brief from the context, and from the scores when there is data.
 
@@ -99,7 +110,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         with tool_errors():
             from ..brief.api import build_brief as build
 
-            return document(build, context, scores_summary, file, example, output_name, include_markdown)
+            return document(
+                build, context, scores_summary, file, example, output_name, include_markdown, profiles
+            )
 
     @server.tool(annotations=ADDS_OUTPUT)
     def plan_ltv(

@@ -207,6 +207,14 @@ DateFormatArg = Annotated[
     Literal["iso", "ymd_compact", "mdy", "dmy"] | None,
     Field(description="how dates are written, when the file cannot tell (e.g. 03/04/2024)"),
 ]
+ProfilesArg = Annotated[
+    list[str] | None,
+    Field(
+        description="the email/SMS platform's profile exports (Klaviyo profiles; Mailchimp audience subscribed, "
+        "unsubscribed, cleaned; Shopify customers), relative to the working folder: their consent per channel "
+        "replaces the orders' flags and their last click/open dates give engagement tiers"
+    ),
+]
 
 
 @dataclass

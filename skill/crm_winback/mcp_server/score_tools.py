@@ -24,6 +24,7 @@ from .common import (
     DateFormatArg,
     ExampleArg,
     FileArg,
+    ProfilesArg,
     ToolEnv,
     tool_errors,
 )
@@ -101,6 +102,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 "last third, at least 90 days and two repurchase cycles held out)"
             ),
         ] = None,
+        profiles: ProfilesArg = None,
     ) -> ScoreCustomersResult:
         """Score every customer (R, F, M, segment, lifecycle stage, churn risk); return the segment scorecard.
 
@@ -122,7 +124,8 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             segment_map = (
                 env.policy.input_file(segment_map_file, "segment_map_file") if segment_map_file else None
             )
-            inputs = [p for p in (path, thresholds, segment_map) if p is not None]
+            platform = [env.policy.input_file(p, "profiles") for p in profiles or []]
+            inputs = [p for p in (path, thresholds, segment_map, *platform) if p is not None]
             target = env.policy.output_file(
                 output_name or default_scores_path(path, Path(".")).name, (".csv", ".parquet"), inputs=inputs
             )
@@ -137,6 +140,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                     str(segment_map) if segment_map else None,
                     predict,
                     calibration_end,
+                    tuple(str(p) for p in platform),
                 ),
                 target,
             )

@@ -28,6 +28,7 @@ from .common import (
     ColumnMapArg,
     ExampleArg,
     FileArg,
+    ProfilesArg,
     ToolEnv,
     tool_errors,
     tool_text,
@@ -282,6 +283,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         snapshot: SnapshotArg = None,
         db_path: DbPathArg = None,
         shop: ShopArg = "default",
+        profiles: ProfilesArg = None,
     ) -> AudienceResult:
         """Write the consent-filtered audience file of a segment for Klaviyo, Mailchimp or a plain CSV.
 
@@ -294,14 +296,15 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
             store = policy.store_file(db_path, write=False)
             suppress = policy.input_file(suppression_file, "suppression_file") if suppression_file else None
+            platform = [policy.input_file(p, "profiles") for p in profiles or []]
             target = policy.output_file(
                 output_name or _audience_name(segment, channel, format),
                 (".csv",),
-                inputs=[store, *([suppress] if suppress else [])],
+                inputs=[store, *([suppress] if suppress else []), *platform],
             )
             result = api.export_segment(
                 segment, str(target), format, channel, str(store), snapshot, soft_opt_in,
-                str(suppress) if suppress else None, default_country, shop,
+                str(suppress) if suppress else None, default_country, shop, [str(p) for p in platform] or None,
             )  # fmt: skip
             data = result.model_dump()
             data["notes"] = [tool_text(n) for n in data["notes"]]

@@ -8,6 +8,7 @@ from typing import Literal
 from . import StrictModel
 from .backtest import BacktestReport
 from .predictions import GroupEstimates
+from .profiles import ProfileReport
 
 Method = Literal["fixed", "quantile"]
 ChurnRiskMethod = Literal["BG/NBD P(alive)", "heuristic", "backtest"]
@@ -36,6 +37,9 @@ class ScorecardRow(StrictModel):
     email_reachable: int | None
     sms_reachable: int | None
     previous_customers: int | None = None  # in the previous snapshot, when the store has one
+    # with --profiles: customers per engagement tier, and the engaged-or-warm share of those with a known tier
+    engagement: dict[str, int] | None = None
+    engagement_quality: float | None = None
 
 
 class Scorecard(StrictModel):
@@ -108,3 +112,4 @@ class ScoreSummary(StrictModel):
     notes: list[str]
     scorecard: Scorecard
     predictions: ModelOutlook | None = None  # when scoring was asked to predict
+    profiles: ProfileReport | None = None  # with --profiles: the platform's consent and engagement joined

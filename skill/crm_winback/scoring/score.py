@@ -65,6 +65,7 @@ class ScoreOptions:
     segment_map_file: str | None = None
     predict: bool = False  # backtest, fit the models; churn risk ranked by what won the backtest
     calibration_end: dt.date | None = None  # where the backtest splits (default: chosen from the data)
+    profiles: tuple[str, ...] = ()  # email/SMS platform exports: consent and engagement (ingest.profiles)
 
 
 @dataclass
@@ -206,9 +207,20 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         if options.predict
         else None
     )
+    profiles = None
+    if options.profiles:
+        from ..ingest.profiles import apply_profiles
+
+        order_consent = {ch: f"{ch}_consent" in quality.consent_columns for ch in ("email", "sms")}
+        profiles = apply_profiles(con, list(options.profiles), quality.file, as_of, order_consent)
+        platform = {
+            f"{ch}_consent": "the platform's profiles (--profiles)" for ch in profiles.consent_channels
+        }
+        quality = quality.model_copy(update={"consent_columns": {**quality.consent_columns, **platform}})
     email = "email_consent" in quality.consent_columns
     sms = "sms_consent" in quality.consent_columns
-    scorecard = build_scorecard(con, segment_map.names(), stage_names(), monetary, email, sms)
+    tiers = _tier_names() if profiles is not None else None
+    scorecard = build_scorecard(con, segment_map.names(), stage_names(), monetary, email, sms, tiers)
     notes = [spend_note] if spend_note else []
     if not monetary:
         notes.append("monetary value unavailable: segments use R and F (M taken equal to F)")
@@ -233,6 +245,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         notes=notes,
         scorecard=scorecard,
         predictions=outlook,
+        profiles=profiles,
     )
     text_values = {
         "rfm_code": tuple(code_to_segment),
@@ -240,7 +253,15 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         "lifecycle_stage": tuple(stage_names()),
         "churn_risk": RISK_LEVELS,
     }
+    if tiers is not None:
+        text_values["engagement_tier"] = tuple(tiers)
     return Scored(ingested, summary, quality, text_values)
+
+
+def _tier_names() -> list[str]:
+    from ..ingest.profiles import UNKNOWN_TIER, engagement_rules
+
+    return [*engagement_rules().names(), UNKNOWN_TIER]
 
 
 def _round(expr: str, digits: int) -> str:
@@ -259,6 +280,10 @@ def write_scores(scored: Scored, path: str | Path) -> Path:
     only on the option, not on the data.
     """
     columns = SCORE_COLUMNS + (MODEL_COLUMNS if scored.summary.predictions is not None else ())
+    if scored.summary.profiles is not None:
+        from ..ingest.profiles import PROFILE_COLUMNS
+
+        columns += PROFILE_COLUMNS
     if Path(path).suffix.lower() == ".csv":
         # the same digits as the rounded doubles; fixed-point text is much cheaper to write for 2M+ rows
         select = [

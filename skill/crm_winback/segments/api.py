@@ -347,13 +347,18 @@ def export_segment(
     suppression_file: str | None = None,
     default_country: str | None = None,
     shop: str = DEFAULT_SHOP,
+    profiles: list[str] | None = None,
 ) -> AudienceResult:
-    """Write the consent-filtered audience file for ``name`` and return who was included and left out (counts)."""
+    """Write the consent-filtered audience file for ``name`` and return who was included and left out (counts).
+
+    With ``profiles`` (the email platform's exports) the platform's latest consent per address wins, and
+    email addresses in the sunset tier are left out.
+    """
     country = check_country(default_country)
     if soft_opt_in and channel == "sms":
         raise InputError("--soft-opt-in applies to email only: SMS needs prior express consent")
     suppressed = read_suppression(suppression_file, country) if suppression_file else set()
-    inputs = (store_path(db_path), suppression_file)
+    inputs = (store_path(db_path), suppression_file, *(profiles or []))
     with reading(*inputs):
         check_output(output, (".csv",))  # before the work: a wrong -o is refused at once
     with open_store(db_path, read_only=True) as con:
@@ -365,8 +370,14 @@ def export_segment(
         )
         customers = [dict(zip(CUSTOMER_COLUMNS, row, strict=True)) for row in cur.fetchall()]
         answers = latest_answers(_consent_answers(con, channel, snap, where, params), channel, country)
+    sunset: set[str] = set()
+    if profiles:
+        from ..ingest.profiles import platform_answers
+
+        platform, sunset = platform_answers(list(profiles), channel, snap.as_of)
+        answers = {**answers, **platform}
     header, rows, result = build_audience(
-        seg.name, customers, fmt, channel, soft_opt_in, suppressed, country, answers
+        seg.name, customers, fmt, channel, soft_opt_in, suppressed, country, answers, sunset
     )
     with reading(*inputs):
         written = _write_csv(Path(output), header, rows)

@@ -218,12 +218,14 @@ def build_audience(
     suppressed: set[str] | None = None,
     default_country: str | None = None,
     address_consent: Mapping[str, bool] | None = None,
+    sunset: set[str] | None = None,
 ) -> tuple[list[str], list[list[str]], AudienceResult]:
     """Apply consent and suppression; return the header, the rows (as text) and the counts.
 
     ``address_consent`` holds the latest answer per address across all customer ids (see
     :func:`latest_answers`): it overrides a customer's own answer, so an address that opted out under another
-    id is left out.
+    id is left out. ``sunset`` holds the email addresses the platform shows as unengaged (--profiles): they
+    leave campaigns to protect deliverability.
     """
     if soft_opt_in and channel == "sms":
         raise InputError("--soft-opt-in applies to email only: SMS needs prior express consent")
@@ -261,6 +263,8 @@ def build_audience(
             )
         elif consent is None and not soft_opt_in:
             reason = f"no {'email' if channel == 'email' else 'SMS'} consent on record"
+        elif sunset and address in sunset:
+            reason = "unengaged on the email platform (the sunset rule of knowledge/engagement.yaml)"
         elif address in seen:
             reason = f"duplicate {'email address' if channel == 'email' else 'phone number'}"
         if reason is not None:

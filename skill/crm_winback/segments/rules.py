@@ -96,6 +96,11 @@ _FIELD_LIST = [
     FieldSpec("last_order_date", "last_order_date", "date", "date of the last order"),
     FieldSpec("email_consent", "email_consent", "bool", "email marketing consent (missing when unknown)"),
     FieldSpec("sms_consent", "sms_consent", "bool", "SMS marketing consent (missing when unknown)"),
+    FieldSpec("engagement_tier", "engagement_tier", "text", "email engagement from the platform's profiles "
+              "(score --profiles): engaged, warm, cold, unengaged or unknown; missing in snapshots saved without"),
+    FieldSpec("last_click_date", "last_click_date", "date", "the last email click the platform recorded"),
+    FieldSpec("last_open_date", "last_open_date", "date",
+              "the last email open (unreliable since Apple Mail Privacy Protection: prefer clicks)"),
     FieldSpec("email", "email", "text", "email address"),
     FieldSpec("phone", "phone", "text", "phone number as exported"),
     FieldSpec("max_product_purchases", "max_product_purchases", "integer",

@@ -33,7 +33,9 @@ ITEM_COLUMNS = (
     "max_product_purchases", "distinct_products", "distinct_categories", "max_category_orders", "top_product",
     "top_category",
 )  # fmt: skip
-CUSTOMER_COLUMNS = (*SCORE_COLUMNS, *ITEM_COLUMNS)
+# from the email platform's profiles (score --profiles); empty in snapshots saved without them
+PROFILE_TYPES = {"engagement_tier": "VARCHAR", "last_click_date": "DATE", "last_open_date": "DATE"}
+CUSTOMER_COLUMNS = (*SCORE_COLUMNS, *ITEM_COLUMNS, *PROFILE_TYPES)
 DEFAULT_SHOP = "default"
 SCHEMA_VERSION = 1
 
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS customer_rfm_scores (
     lifecycle_stage VARCHAR, churn_risk VARCHAR, email VARCHAR, phone VARCHAR, first_name VARCHAR,
     last_name VARCHAR, email_consent BOOLEAN, sms_consent BOOLEAN, max_product_purchases BIGINT,
     distinct_products BIGINT, distinct_categories BIGINT, max_category_orders BIGINT, top_product VARCHAR,
-    top_category VARCHAR, PRIMARY KEY (snapshot_id, customer_id));
+    top_category VARCHAR, engagement_tier VARCHAR, last_click_date DATE, last_open_date DATE,
+    PRIMARY KEY (snapshot_id, customer_id));
 CREATE TABLE IF NOT EXISTS customer_segments (
     name VARCHAR PRIMARY KEY, description VARCHAR, rules_json VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL);
@@ -186,6 +189,7 @@ def open_store(
     try:
         if exists:
             _check_marker(con, path)
+            _profile_columns(con, read_only)
         else:
             con.execute(_SCHEMA)
             con.execute(
@@ -201,6 +205,29 @@ def open_store(
         con.close()
 
 
+def _profile_columns(con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+    """A store saved before --profiles existed lacks the engagement columns: add them (empty) or, opened
+    read-only, show them through a view of the same name, so every query reads one shape."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'customer_rfm_scores'"
+        ).fetchall()
+    }
+    missing = {c: t for c, t in PROFILE_TYPES.items() if c not in have}
+    if not missing:
+        return
+    if not read_only:
+        for column, typ in missing.items():
+            con.execute(f"ALTER TABLE customer_rfm_scores ADD COLUMN {column} {typ}")
+        return
+    found = first_row(con.execute("SELECT current_database()"))
+    assert found is not None
+    nulls = ", ".join(f"NULL::{typ} AS {column}" for column, typ in missing.items())
+    source = '"' + str(found[0]).replace('"', '""') + '".main.customer_rfm_scores'
+    con.execute(f"CREATE TEMP VIEW customer_rfm_scores AS SELECT *, {nulls} FROM {source}")
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -213,6 +240,10 @@ def build_customer_table(scored: Scored, name: str = "customer_table") -> str:
     """Create ``name`` in the scoring connection: the scores plus product/category features (or NULLs)."""
     con = scored.ingested.con
     score_cols = ", ".join(f"s.{c}" for c in SCORE_COLUMNS)
+    with_profiles = scored.summary.profiles is not None
+    score_cols += "".join(
+        f", s.{c}" if with_profiles else f", NULL::{t} AS {c}" for c, t in PROFILE_TYPES.items()
+    )
     if scored.ingested.has_items:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {name} AS
