@@ -142,8 +142,8 @@ def _store_charts(
                 "crm-winback snapshot save FILE"
             )
         matrix = build_migration(con, snaps[-2], snaps[-1], "rfm_segment", segment_names)
-        counts = [(f"{s.snapshot_id}: {s.as_of}", count_by(con, s.snapshot_id)) for s in snaps[-12:]]
-    return [charts.migration_chart(matrix, colours), charts.trend_chart(counts, segment_names, colours)], None
+        counts = [(f"{s.snapshot_id} ({s.as_of})", count_by(con, s.snapshot_id)) for s in snaps]
+    return [charts.migration_chart(matrix, colours), charts.trend_chart(counts, segment_names)], None
 
 
 def render_page(context: dict[str, object]) -> str:

@@ -326,11 +326,10 @@ def migration_chart(m: MigrationMatrix, colours: dict[str, str]) -> Chart:
         f"columns); darker is a larger share of the row. {m.stayed:,} stayed, {m.moved:,} moved, {m.new:,} are "
         f"new and {m.gone:,} are gone."
     )
-    short = [_short(g) for g in tos]
     svg, width, height = grid(
-        "migration", "Segment migration", desc, froms, short, fills, texts,
+        "migration", "Segment migration", desc, froms, tos, fills, texts,
         f"from (as of {m.from_snapshot.as_of})", f"to (as of {m.to_snapshot.as_of})",
-        cell_w=68, cell_h=26, label_width=140,
+        cell_w=60, cell_h=26, label_width=130, slanted=True,
     )  # fmt: skip
     table = [[f, *(f"{counts.get((f, t), 0):,}" for t in tos)] for f in froms]
     return Chart(
@@ -338,33 +337,35 @@ def migration_chart(m: MigrationMatrix, colours: dict[str, str]) -> Chart:
     )  # fmt: skip
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= 9 else name[:8] + "…"
+# the snapshots of the trend, oldest lightest (at most this many, the latest)
+TREND_SNAPSHOTS = 5
+TREND_COLOURS = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 
 
-def trend_chart(
-    snapshots: list[tuple[str, dict[str, int]]], segments: list[str], colours: dict[str, str]
-) -> Chart:
-    xs = list(range(len(snapshots)))
+def trend_chart(snapshots: list[tuple[str, dict[str, int]]], segments: list[str]) -> Chart:
+    shown = snapshots[-TREND_SNAPSHOTS:]
+    names = [s for s in segments if any(counts.get(s) for _, counts in shown)]
+    names += sorted({g for _, counts in shown for g in counts} - set(names))
+    shades = TREND_COLOURS[-len(shown) :]
     series = [
-        (s, [float(counts.get(s, 0)) for _, counts in snapshots], colours.get(s, "#7f7f7f"), False)
-        for s in segments
-        if any(counts.get(s) for _, counts in snapshots)
+        (label, [float(counts.get(s, 0)) for s in names], shade)
+        for (label, counts), shade in zip(shown, shades, strict=True)
     ]
+    first, last = shown[0], shown[-1]
     desc = (
-        "Customers per segment in each saved snapshot: "
-        + "; ".join(
-            f"{name} {' -> '.join(f'{v:,.0f}' for v in vals if v is not None)}" for name, vals, _, _ in series
-        )
+        f"Customers per segment in the last {len(shown)} saved snapshots, oldest lightest. From {first[0]} to "
+        f"{last[0]}: "
+        + "; ".join(f"{s} {first[1].get(s, 0):,} -> {last[1].get(s, 0):,}" for s in names)
         + "."
     )
-    svg = lines(
-        "trend", "Segment sizes over snapshots", desc, xs, series, "snapshot (as of)", _int,
-        x_labels=[label for label, _ in snapshots], width=640, height=340,
-    )  # fmt: skip
-    table = [[name, *(f"{v:,.0f}" for v in vals if v is not None)] for name, vals, _, _ in series]
+    svg = bars("trend", "Segment sizes over snapshots", desc, names, series, _int, width=640)
+    table = [
+        [s, *(f"{counts.get(s, 0):,}" for _, counts in shown), f"{last[1].get(s, 0) - first[1].get(s, 0):+,}"]
+        for s in names
+    ]
     return Chart(
-        "trend", "Trend per segment", desc, svg, 640, 340, ["segment", *(label for label, _ in snapshots)], table,
+        "trend", "Trend per segment", desc, svg, 640, _height(svg),
+        ["segment", *(f"snapshot {label}" for label, _ in shown), "change"], table,
     )  # fmt: skip
 
 

@@ -128,19 +128,25 @@ def bars(
     n_series = len(series)
     bar_h = 16 if n_series > 1 else 20
     group_h = bar_h * n_series + 10
-    legend_h = 22 if n_series > 1 else 0
+    # the legend's entries, wrapped onto as many rows as the width needs
+    places: list[tuple[float, int]] = []
+    lx, row = float(label_width), 0
+    for name, _, _ in series if n_series > 1 else []:
+        size = 24 + 7 * len(name)
+        if lx + size > width and lx > label_width:
+            lx, row = float(label_width), row + 1
+        places.append((lx, row))
+        lx += size
+    legend_h = 22 * (row + 1) if n_series > 1 else 0
     top = 8 + legend_h
     height = top + group_h * len(labels) + 26
     values = [v for _, vals, _ in series for v in vals if v is not None]
     top_value = axis_max if axis_max is not None else nice_max(max(values, default=0.0))
     plot_w = width - label_width - 70
     body: list[str] = []
-    if n_series > 1:
-        x = float(label_width)
-        for name, _, fill in series:
-            body.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{fill}"/>')
-            body.append(_text(x + 16, 18, name, 11, fill=MUTED))
-            x += 24 + 7 * len(name)
+    for (name, _, fill), (lx, row) in zip(series, places, strict=False):
+        body.append(f'<rect x="{lx:.1f}" y="{8 + 22 * row}" width="12" height="12" fill="{fill}"/>')
+        body.append(_text(lx + 16, 18 + 22 * row, name, 11, fill=MUTED))
     for tick in range(5):
         value = top_value * tick / 4
         x = label_width + plot_w * tick / 4
@@ -180,16 +186,27 @@ def grid(
     cell_h: int = 44,
     label_width: int = 90,
     legend: Sequence[tuple[str, str]] = (),
+    slanted: bool = False,
 ) -> tuple[str, int, int]:
-    """A matrix of coloured cells with one or two lines of text each; a None fill is an empty (grey) cell."""
-    top = 40
+    """A matrix of coloured cells with one or two lines of text each; a None fill is an empty (grey) cell.
+
+    ``slanted`` column labels are drawn at 40 degrees, for long names over narrow cells.
+    """
+    longest = max((len(c) for c in col_labels), default=0)
+    top = 40 + (round(longest * 6.2 * 0.64) if slanted else 0)
     legend_rows = math.ceil(len(legend) / 4) if legend else 0
     width = label_width + cell_w * len(col_labels) + 10
     height = top + cell_h * len(row_labels) + 12 + 20 * legend_rows
     body = [_text(label_width + cell_w * len(col_labels) / 2, 14, col_title, 12, "middle", MUTED, True)]
     body.append(_text(8, 14, row_title, 12, "start", MUTED, True))
     for j, col in enumerate(col_labels):
-        body.append(_text(label_width + cell_w * (j + 0.5), top - 8, col, 11, "middle", MUTED))
+        cx = label_width + cell_w * (j + 0.5)
+        if slanted:
+            body.append(
+                f'<g transform="translate({cx - 6:.1f},{top - 8}) rotate(-40)">{_text(0, 0, col, 11, "start", MUTED)}</g>'
+            )
+        else:
+            body.append(_text(cx, top - 8, col, 11, "middle", MUTED))
     for i, row in enumerate(row_labels):
         y = top + i * cell_h
         body.append(_text(label_width - 8, y + cell_h / 2 + 4, row, 11, "end", MUTED))
