@@ -289,6 +289,7 @@ def test_report_is_one_self_contained_file_with_no_script_or_outside_resource(
 ) -> None:
     html = cdnow_report[0].read_text(encoding="utf-8")
     assert "<script" not in html.lower()
+    assert str(CDNOW.parent) not in html  # the file's name only: the page is e-mailed
     assert not re.search(r"""(src|href)\s*=|url\(|@import|https?://(?!www\.w3\.org/2000/svg)""", html), (
         re.search(r"""(src|href)\s*=|url\(|@import|https?://(?!www\.w3\.org/2000/svg)""", html)
     )
@@ -461,4 +462,23 @@ def test_mcp_tool_returns_the_report_path_in_the_output_folder(tmp_path: Path) -
     result = ok(call(server_in(work), "build_report", {"file": "orders.csv", "output_name": "shop.html"}))
     path = Path(result["report_file"])
     assert path.name == "shop.html" and path.parent.name == "crm-winback-out" and path.exists()
+    assert result["brief_link"].startswith("Visual report: [shop.html](shop.html)")
     assert "<svg" in path.read_text(encoding="utf-8")
+
+
+def test_brief_links_the_report_relative_to_its_folder_and_still_passes_its_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "out").mkdir()
+    report = tmp_path / "out" / "shop report.html"
+    assert main(["report", str(ORDERS), "-o", str(report)]) == 0
+    brief = tmp_path / "brief.md"
+    assert main(["brief", "--orders", str(ORDERS), "--report", str(report), "-o", str(brief)]) == 0
+    lines = brief.read_text(encoding="utf-8").split("\n")
+    title = next(i for i, line in enumerate(lines) if line.startswith("# "))
+    assert lines[title + 2].startswith("Visual report: [shop report.html](<out/shop report.html>)")
+    assert main(["check", str(brief)]) == 0
+    capsys.readouterr()
+    assert main(["brief", "--orders", str(ORDERS), "--report", str(tmp_path / "none.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "none.html" in err and "crm-winback report" in err and len(err.splitlines()) == 1

@@ -18,3 +18,7 @@ class ReportResult(StrictModel):
     confidence: str
     charts: list[str] = Field(description="the ids of the charts drawn, in page order")
     skipped: list[str] = Field(description="charts not drawn, each with the reason")
+    brief_link: str = Field(
+        description="the markdown line that links the report; put it under the brief's title (a brief in the "
+        "same folder)"
+    )

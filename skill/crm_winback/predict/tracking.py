@@ -22,7 +22,7 @@ import numpy as np
 
 from crm_winback.errors import DataError
 from crm_winback.models.backtest import BacktestReport
-from crm_winback.predict.backtest import history_of
+from crm_winback.predict.backtest import _fit_sample, distinct_rows, history_of
 from crm_winback.predict.candidates import CANDIDATES, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
@@ -66,7 +66,8 @@ def tracking(con: duckdb.DuckDBPyConnection, as_of: dt.date, report: BacktestRep
     end = dt.date.fromisoformat(report.calibration_end)
     summary = summarize(con, end, "weeks", table=TRACKING_TABLE)
     try:
-        fitted = candidate.fit(history_of(summary))
+        # the backtest's own fit: the same customers (its seeded sample of a huge shop), the same parameters
+        fitted = candidate.fit(_fit_sample(history_of(summary))[0])
         if fitted.runaway:
             raise DataError(fitted.runaway)
         days = purchase_days(con)
@@ -141,8 +142,9 @@ def _deciles(
     summary: RfmSummary,
     as_of: dt.date,
 ) -> list[tuple[int, int, float, float]]:
+    rows, row_of = distinct_rows(h)  # one prediction per distinct (x, t_x, T), as the backtest does
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        expected = np.asarray(fitted.expected_orders(length, h))
+        expected = np.asarray(fitted.expected_orders(length, rows))[row_of]
     actual, _ = holdout_purchases(con, summary, as_of)
     # highest predicted first; ties broken by row so the groups are the same on every run
     order = np.lexsort((np.arange(len(expected)), -expected))

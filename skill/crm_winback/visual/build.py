@@ -25,6 +25,7 @@ from ..scoring import ScoreOptions
 from ..scoring.segment_map import load_segment_map
 from . import charts
 from .gather import order_funnel, rf_grid, winback_quantiles
+from .link import report_link
 from .svg import Chart
 
 TEMPLATE = "report.html.j2"
@@ -104,6 +105,8 @@ def build_report(
     html = render_page(
         {
             "quality": quality,
+            # the file's name, not its folder: the page is meant to be e-mailed
+            "source_name": Path(quality.file).name,
             "summary": summary,
             "sections": sections,
             "skipped": skipped,
@@ -123,6 +126,7 @@ def build_report(
         confidence=quality.confidence,
         charts=[c.id for group in sections.values() for c in group],
         skipped=skipped,
+        brief_link=report_link(Path(written.name)),
     )
 
 
