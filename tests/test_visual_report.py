@@ -364,6 +364,20 @@ def test_axis_ticks_are_round_numbers() -> None:
     assert ticks(-379, 454, 6) == [-200.0, 0.0, 200.0, 400.0]
     assert ticks(1, 78, 6) == [20.0, 40.0, 60.0]
     assert blend(0.0) == "#f7fbff" and blend(1.0) == "#08306b" and blend(0.5) == "#6baed6"
+    # counts of 2 and 1 customers: the axis reads 0, 1, 2, 3, 4, not 0, 0, 1, 2, 2
+    from crm_winback.visual.svg import bars
+
+    svg = bars(
+        "c",
+        "t",
+        "d",
+        ["new", "VIP"],
+        [("customers", [2.0, 1.0], "#000000")],
+        lambda v: f"{v:,.0f}",
+        whole=True,
+    )
+    marks = re.findall(r'fill="#616e7c">([0-9.]+)</text>', svg)
+    assert marks == ["0", "1", "2", "3", "4"], marks
 
 
 def test_monthly_retention_agrees_with_the_cohort_table() -> None:

@@ -75,9 +75,15 @@ def rf_chart(cells: list[RfCell], colours: dict[str, str], monetary: bool) -> Ch
         "frequency score (1 = one order)",
         legend=[(name, colours[name]) for name in present],
     )
+    ordered = sorted(cells, key=lambda c: (-c.r, c.f))
+    if not monetary:  # segments use F in place of M: no cell is split, and there is no revenue to show
+        rows = [[f"R{c.r} F{c.f}", f"{c.customers:,}", c.segment] for c in ordered]
+        return Chart(
+            "rf-grid", "Recency x frequency", desc, svg, width, height, ["cell", "customers", "segment"], rows
+        )
     rows = [
         [f"R{c.r} F{c.f}", f"{c.customers:,}", _money(c.revenue), c.segment, _pct(c.segment_share, 0)]
-        for c in sorted(cells, key=lambda c: (-c.r, c.f))
+        for c in ordered
     ]
     return Chart(
         "rf-grid", "Recency x frequency", desc, svg, width, height,
@@ -152,7 +158,7 @@ def stage_chart(rows: list[ScorecardRow]) -> Chart:
     )
     svg = bars(
         "stages", "Lifecycle stages", desc, labels, [("customers", [float(r.customers) for r in rows], "#009e73")],
-        _int, label_width=110,
+        _int, label_width=110, whole=True,
     )  # fmt: skip
     table = [
         [r.group, f"{r.customers:,}", _pct(r.share), f"{r.median_days_since_last_order or 0:,.0f}"]
@@ -358,7 +364,7 @@ def trend_chart(snapshots: list[tuple[str, dict[str, int]]], segments: list[str]
         + "; ".join(f"{s} {first[1].get(s, 0):,} -> {last[1].get(s, 0):,}" for s in names)
         + "."
     )
-    svg = bars("trend", "Segment sizes over snapshots", desc, names, series, _int, width=640)
+    svg = bars("trend", "Segment sizes over snapshots", desc, names, series, _int, width=640, whole=True)
     table = [
         [s, *(f"{counts.get(s, 0):,}" for _, counts in shown), f"{last[1].get(s, 0) - first[1].get(s, 0):+,}"]
         for s in names

@@ -123,8 +123,12 @@ def bars(
     label_width: int = 150,
     axis_max: float | None = None,
     row_colours: Sequence[str] | None = None,
+    whole: bool = False,
 ) -> str:
-    """Horizontal bars, one group per label, one bar per series (name, values, colour); a legend when several."""
+    """Horizontal bars, one group per label, one bar per series (name, values, colour); a legend when several.
+
+    ``whole``: the values are counts, and the axis is marked in whole numbers.
+    """
     n_series = len(series)
     bar_h = 16 if n_series > 1 else 20
     group_h = bar_h * n_series + 10
@@ -142,13 +146,17 @@ def bars(
     height = top + group_h * len(labels) + 26
     values = [v for _, vals, _ in series for v in vals if v is not None]
     top_value = axis_max if axis_max is not None else nice_max(max(values, default=0.0))
+    step = top_value / 4
+    if whole and step != int(step):  # counts: whole-number ticks only (not 0, 0, 1, 2, 2)
+        step = float(math.ceil(step))
+        top_value = step * 4
     plot_w = width - label_width - 70
     body: list[str] = []
     for (name, _, fill), (lx, row) in zip(series, places, strict=False):
         body.append(f'<rect x="{lx:.1f}" y="{8 + 22 * row}" width="12" height="12" fill="{fill}"/>')
         body.append(_text(lx + 16, 18 + 22 * row, name, 11, fill=MUTED))
     for tick in range(5):
-        value = top_value * tick / 4
+        value = step * tick
         x = label_width + plot_w * tick / 4
         body.append(
             f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 22}" stroke="{GRID}" stroke-width="1"/>'
