@@ -146,7 +146,7 @@ def funnel_chart(steps: list[FunnelStep]) -> Chart:
     ]  # fmt: skip
     return Chart(
         "funnel", "Lifecycle funnel", desc, svg, 560, _height(svg),
-        ["step", "customers reaching it", "of first-time buyers", "stopped there", "of those, lapsed or churned"],
+        ["step", "customers reaching it", "of all customers", "stopped there", "of those, lapsed or churned"],
         table,
     )  # fmt: skip
 
