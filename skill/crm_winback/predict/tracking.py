@@ -26,6 +26,7 @@ from crm_winback.predict.backtest import _fit_sample, distinct_rows, history_of
 from crm_winback.predict.candidates import CANDIDATES, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
+from crm_winback.workdb import first_row
 
 TRACKING_TABLE = "tracking_summary"
 DECILES = 10
@@ -71,7 +72,7 @@ def tracking(con: duckdb.DuckDBPyConnection, as_of: dt.date, report: BacktestRep
         if fitted.runaway:
             raise DataError(fitted.runaway)
         days = purchase_days(con)
-        start_row = con.execute(f"SELECT min(first_order_date) FROM {TRACKING_TABLE}").fetchone()
+        start_row = first_row(con.execute(f"SELECT min(first_order_date) FROM {TRACKING_TABLE}"))
         assert start_row is not None
         start: dt.date = start_row[0]
         total_days = (as_of - start).days
