@@ -228,3 +228,16 @@ def calib_memoryless_shop(target: Path, customers: int = 600) -> None:
             )
             day += rng.expovariate(1 / 60)
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def report_store_two_snapshots(target: Path, orders: str, earlier: str) -> None:
+    """A customer store with two snapshots of ``orders`` (CSV text): as of ``earlier`` and as of the last order."""
+    import tempfile
+
+    from crm_winback.segments import api
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "orders.csv"
+        source.write_text(orders, encoding="utf-8")
+        api.save_snapshot_file(str(source), db_path=str(target), as_of=earlier)
+        api.save_snapshot_file(str(source), db_path=str(target))

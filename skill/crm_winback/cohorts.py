@@ -76,3 +76,34 @@ def build_cohorts(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) 
             )
         )
     return CohortTable(as_of=as_of, months=list(RETENTION_MONTHS), rows=result)
+
+
+def retention_by_month(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int = 12
+) -> list[tuple[str, int, list[float | None]]]:
+    """Every month offset 1..``months`` of every cohort: (cohort, customers, shares), by the definitions above.
+
+    The heat map's rows; offsets 1, 2, 3, 6 and 12 equal :func:`build_cohorts`' m1..m12.
+    """
+    counts = ", ".join(f"count(DISTINCT customer_id) FILTER (WHERE k = {k})" for k in range(1, months + 1))
+    rows = con.execute(
+        f"""WITH firsts AS (SELECT customer_id, min(order_date) AS first_date FROM orders
+                            WHERE order_date <= ? GROUP BY customer_id),
+                 o AS (SELECT o.customer_id, strftime(f.first_date, '%Y-%m') AS cohort,
+                              (year(o.order_date) - year(f.first_date)) * 12
+                                + month(o.order_date) - month(f.first_date) AS k
+                       FROM orders o JOIN firsts f USING (customer_id) WHERE o.order_date <= ?)
+            SELECT cohort, count(DISTINCT customer_id), {counts} FROM o GROUP BY cohort ORDER BY cohort""",
+        [as_of, as_of],
+    ).fetchall()
+    return [
+        (
+            cohort,
+            customers,
+            [
+                round(n / customers, 4) if observed(cohort, k, as_of) else None
+                for k, n in enumerate(retained, start=1)
+            ],
+        )
+        for cohort, customers, *retained in rows
+    ]

@@ -43,6 +43,9 @@ def _document_parser(sub: Any, name: str, help_text: str, example: str, handler:
         help="markdown (the skeleton) or json (skeleton, slots, assumptions, certainty)",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument(
+        "--report", metavar="FILE", help="link the visual report of crm-winback report under the title"
+    )
     p.set_defaults(handler=lambda args: _run_document(args, handler))
 
 
@@ -103,6 +106,10 @@ def _run_document(args: argparse.Namespace, build: Builder) -> int:
         template_dir=args.templates,
         **extra,
     )
+    if args.report:
+        from ..visual.link import link_report
+
+        doc = doc.model_copy(update={"markdown": link_report(doc.markdown, args.report, args.output)})
     emit(to_json(doc) if args.format == "json" else doc.markdown, args.output)
     return 0
 

@@ -1,0 +1,157 @@
+"""The backtest drawn: cumulative repeat purchases, predicted against actual, over calibration and holdout.
+
+This is the classic tracking plot of the purchase models (Fader, Hardie and Lee 2005, "Counting your customers
+the easy way", figure 3 on CDNOW): a model fitted on the calibration period predicts, for the customers first
+seen by its end, how many repeat purchase days they make week by week, in the calibration period and on into
+the holdout it never saw. Each customer contributes the model's unconditional E[X(t)] from their first
+purchase day (a customer with no history: x = t_x = T = 0, where every candidate's conditional expectation is
+the unconditional one). The actual line counts the same customers' repeat purchase days.
+
+Beside it, the holdout by decile: customers ranked by the model's conditional expectation for the holdout, ten
+groups of (nearly) equal size, mean predicted and mean actual repeat purchase days in each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import cast
+
+import duckdb
+import numpy as np
+
+from crm_winback.errors import DataError
+from crm_winback.models.backtest import BacktestReport
+from crm_winback.predict.backtest import _fit_sample, distinct_rows, history_of
+from crm_winback.predict.candidates import CANDIDATES, Candidate, Fitted, History
+from crm_winback.predict.fitting import DAYS_PER_UNIT
+from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
+from crm_winback.workdb import first_row
+
+TRACKING_TABLE = "tracking_summary"
+DECILES = 10
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Weekly cumulative repeat purchase days of the calibration customers, and the holdout by decile."""
+
+    model: str
+    why: str  # why this model is drawn
+    start: dt.date  # the first purchase day of the history: week 0
+    calibration_end: dt.date
+    calibration_weeks: float  # where the split falls, in weeks from ``start``
+    weeks: list[int]  # week numbers 1..n; week w ends ``start + 7w`` days (the last one at the as-of date)
+    actual: list[float]  # cumulative repeat purchase days at the end of each week
+    predicted: list[float]
+    deciles: list[
+        tuple[int, int, float, float]
+    ]  # (decile 1 = highest predicted, customers, mean pred, actual)
+
+
+def _candidate(report: BacktestReport) -> tuple[Candidate, str]:
+    by_name = {c.name: c for c in CANDIDATES}
+    if report.chosen in by_name:
+        return by_name[report.chosen], "the model the backtest chose for churn risk"
+    return by_name["BG/NBD"], f"BG/NBD, whose dates the documents show ({report.chosen} ranks churn risk)"
+
+
+def tracking(con: duckdb.DuckDBPyConnection, as_of: dt.date, report: BacktestReport) -> Tracking:
+    """Refit the drawn model on the backtest's calibration period and build both views of the holdout.
+
+    Raises DataError when the backtest was not run or the model cannot be fitted on the calibration part.
+    """
+    if report.status != "done" or report.calibration_end is None:
+        raise DataError(f"no tracking plot: the backtest was not run ({report.reason})")
+    candidate, why = _candidate(report)
+    end = dt.date.fromisoformat(report.calibration_end)
+    summary = summarize(con, end, "weeks", table=TRACKING_TABLE)
+    try:
+        # the backtest's own fit: the same customers (its seeded sample of a huge shop), the same parameters
+        fitted = candidate.fit(_fit_sample(history_of(summary))[0])
+        if fitted.runaway:
+            raise DataError(fitted.runaway)
+        days = purchase_days(con)
+        start_row = first_row(con.execute(f"SELECT min(first_order_date) FROM {TRACKING_TABLE}"))
+        assert start_row is not None
+        start: dt.date = start_row[0]
+        total_days = (as_of - start).days
+        weeks = list(range(1, total_days // 7 + 1))
+        if total_days % 7:
+            weeks.append(weeks[-1] + 1 if weeks else 1)
+        ends = np.minimum(np.array(weeks) * 7, total_days)  # days from start at each week's end
+        births = con.execute(
+            f"""SELECT date_diff('day', $s::DATE, first_order_date) AS d, count(*) AS n
+                FROM {TRACKING_TABLE} GROUP BY d ORDER BY d""",
+            {"s": start},
+        ).fetchnumpy()
+        repeats = con.execute(
+            f"""SELECT date_diff('day', $s::DATE, p.order_date) AS d, count(*) AS n
+                FROM {days} p JOIN {TRACKING_TABLE} t USING (customer_id)
+                WHERE p.order_date > t.first_order_date AND p.order_date <= $e GROUP BY d ORDER BY d""",
+            {"s": start, "e": as_of},
+        ).fetchnumpy()
+        actual_daily = np.zeros(total_days + 1)
+        np.add.at(actual_daily, np.asarray(repeats["d"], dtype=np.intp), np.asarray(repeats["n"], float))
+        actual_cum = np.cumsum(actual_daily)[ends]
+        predicted_cum = _predicted(fitted, births, ends)
+        holdout_days = (as_of - end).days
+        deciles = _deciles(
+            fitted, history_of(summary), holdout_days / DAYS_PER_UNIT["weeks"], con, summary, as_of
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {TRACKING_TABLE}")
+    return Tracking(
+        model=candidate.name,
+        why=why,
+        start=start,
+        calibration_end=end,
+        calibration_weeks=round((end - start).days / 7, 2),
+        weeks=weeks,
+        actual=[float(v) for v in actual_cum],
+        predicted=[round(float(v), 1) for v in predicted_cum],
+        deciles=deciles,
+    )
+
+
+def _predicted(fitted: Fitted, births: dict[str, np.ndarray], ends: np.ndarray) -> np.ndarray:
+    """Sum over birth days of customers x E[X(age)], at each week's end."""
+    born = np.asarray(births["d"], dtype=np.float64)
+    count = np.asarray(births["n"], dtype=np.float64)
+    ages_days = np.arange(int(ends.max()) + 1, dtype=np.float64)
+    zeros = np.zeros(len(ages_days))
+    fresh = History(x=zeros, t_x=zeros, T=zeros, time_unit="weeks", litt=zeros)
+    # every candidate's expectation is numpy arithmetic that broadcasts the horizon: one call for all ages
+    # (tests/test_visual_report.py checks it against one call per age for each candidate)
+    ages = cast(float, ages_days / DAYS_PER_UNIT["weeks"])
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        curve = np.asarray(fitted.expected_orders(ages, fresh))
+    if not np.isfinite(curve).all():
+        raise DataError(f"{fitted.name} gives no finite expected purchases for new customers on this data")
+    out = np.empty(len(ends))
+    for i, end in enumerate(ends):
+        alive = born <= end
+        out[i] = float(np.dot(count[alive], curve[(end - born[alive]).astype(np.intp)]))
+    return out
+
+
+def _deciles(
+    fitted: Fitted,
+    h: History,
+    length: float,
+    con: duckdb.DuckDBPyConnection,
+    summary: RfmSummary,
+    as_of: dt.date,
+) -> list[tuple[int, int, float, float]]:
+    rows, row_of = distinct_rows(h)  # one prediction per distinct (x, t_x, T), as the backtest does
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        expected = np.asarray(fitted.expected_orders(length, rows))[row_of]
+    actual, _ = holdout_purchases(con, summary, as_of)
+    # highest predicted first; ties broken by row so the groups are the same on every run
+    order = np.lexsort((np.arange(len(expected)), -expected))
+    groups = np.array_split(order, DECILES)
+    return [
+        (i + 1, len(g), round(float(expected[g].mean()), 3), round(float(actual[g].mean()), 3))
+        for i, g in enumerate(groups)
+        if len(g)
+    ]
