@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "brief": ("brief", "ltv-plan", "programme", "check", "schema"),
     "segments": ("segments", "snapshot", "export", "cohorts"),
     "predict": ("predict", "validate"),
+    "products": ("products",),
     "mcp": ("mcp",),
 }
 
