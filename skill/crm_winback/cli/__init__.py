@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "segments": ("segments", "snapshot", "export", "cohorts"),
     "predict": ("predict", "validate"),
     "products": ("products",),
+    "monthly": ("monthly",),
     "mcp": ("mcp",),
 }
 
