@@ -96,7 +96,7 @@ def test_ideas_name_the_shops_products(insights) -> None:  # type: ignore[no-unt
     assert product_ideas(insights) == [
         "Bought Cleanser? Suggest Serum: 3 orders held both (lift 1.5, 100% of Cleanser orders)",
         "Time to restock Serum: its 2 repeat buyers bought it again after a median 30 days - remind at that point",
-        "Subscribe-and-save for Serum: 1 customers bought it in 3+ orders",
+        "Subscribe-and-save for Serum: 1 customer bought it in 3+ orders",
     ]
 
 
@@ -135,3 +135,13 @@ def test_online_retail_products() -> None:
     assert (r.reorder[0].product, r.reorder[0].customers, r.reorder[0].median_days) == (
         "WHITE HANGING HEART T-LIGHT HOLDER", 403, 48.0,
     )  # fmt: skip
+
+
+def test_the_brief_names_the_shops_products_only_with_line_items() -> None:
+    from crm_winback.brief.api import Context, build_brief
+
+    with_items = build_brief(Context(), orders=FIXTURE).markdown
+    section = with_items.split("### From the shop's own products\n\n", 1)[1].split("\n\n", 1)[0]
+    assert section == "- Subscribe-and-save for Serum: 1 customer bought it in 3+ orders"
+    without = build_brief(Context(), orders=DATA / "small_orders.csv").markdown
+    assert "From the shop's own products" not in without

@@ -218,7 +218,8 @@ def product_ideas(insights: ProductInsights, limit: int = 3) -> list[str]:
         )
     for p in insights.repeat_products[:1]:
         ideas.append(
-            f"Subscribe-and-save for {p.product}: {p.repeat_customers:,} customers bought it in "
+            f"Subscribe-and-save for {p.product}: {p.repeat_customers:,} "
+            f"customer{'s' if p.repeat_customers != 1 else ''} bought it in "
             f"{insights.repeat_product_orders}+ orders"
         )
     return ideas[:limit]
