@@ -60,6 +60,8 @@ def _stages(path: str | Path, options: IngestOptions, as_of: dt.date, folder: Pa
     except InputError:
         return None  # no purchase on or before that day: nobody to count
     try:
+        if ingested.quality.customers == 0:
+            return None
         score(ingested)
         out = folder / f"scores-{as_of}.parquet"
         ingested.con.execute(
