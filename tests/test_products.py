@@ -145,3 +145,18 @@ def test_the_brief_names_the_shops_products_only_with_line_items() -> None:
     assert section == "- Subscribe-and-save for Serum: 1 customer bought it in 3+ orders"
     without = build_brief(Context(), orders=DATA / "small_orders.csv").markdown
     assert "From the shop's own products" not in without
+
+
+def test_mcp_profile_products_returns_the_same_counts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from .mcp_support import call, ok, server_in, workspace
+
+    work = workspace(tmp_path)
+    (work / "items.csv").write_bytes(FIXTURE.read_bytes())
+    result = ok(call(server_in(work), "profile_products", {"file": "items.csv"}))
+    assert (result["orders"], result["products"], result["repeat_product_customers"]) == (9, 4, 1)
+    assert result["top_products"][0] == {
+        "product": "Serum",
+        "orders": 6,
+        "customers": 3,
+        "repeat_customers": 1,
+    }
