@@ -33,6 +33,7 @@ from .ingest.reader import sql_string as sql_quote
 from .models.monthly import MonthFigures, MonthlyReport, SegmentTrend, SummaryRow
 from .scoring import score
 from .scoring.segment_map import load_segment_map
+from .workdb import first_row
 
 __all__ = ["MonthlyReport", "monthly_report", "parse_month"]
 
@@ -137,7 +138,7 @@ def _figures(
         if start
         else "(SELECT NULL AS customer_id, NULL AS lifecycle_stage WHERE FALSE)"
     )
-    row = con.execute(
+    cur = con.execute(
         f"""WITH s AS (SELECT customer_id, lifecycle_stage AS stage FROM {src}),
                  e AS (SELECT customer_id, lifecycle_stage AS stage FROM {at_end}),
                  firsts AS (SELECT customer_id, min(order_date) AS first_day FROM orders GROUP BY 1),
@@ -154,7 +155,8 @@ def _figures(
               (SELECT CAST(sum(net) AS DOUBLE) FROM m),
               (SELECT CAST(sum(net) AS DOUBLE) / count(DISTINCT customer_id) FROM orders WHERE order_date <= ?)""",
         [first, end, first, end, end],
-    ).fetchone()
+    )
+    row = first_row(cur)
     assert row is not None
     live, lost, base_ordered, reactivated, new, ordering, orders, revenue, to_date = row
     churn = round(lost / live, 4) if live else None
