@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_winback.errors import InputError
+from crm_winback.errors import InputError, OutputExists
 from crm_winback.segments import api
 from crm_winback.segments.audience import neutralise, read_suppression, to_e164
 
@@ -130,9 +130,14 @@ def test_soft_opt_in_is_refused_for_sms(store_db: str, tmp_path: Path) -> None:
 def test_export_replaces_the_file_atomically_and_leaves_no_temp_files(store_db: str, tmp_path: Path) -> None:
     out = tmp_path / "a.csv"
     out.write_text("old content\n")
-    api.export_segment("everyone", str(out), "csv", "email", store_db)
+    with pytest.raises(
+        OutputExists, match=r"a\.csv: already exists; replace it with --force, or write to a new"
+    ):
+        api.export_segment("everyone", str(out), "csv", "email", store_db)
+    assert out.read_text() == "old content\n"
+    api.export_segment("everyone", str(out), "csv", "email", store_db, force=True)
     assert out.read_text().startswith("customer_id,email,")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "crm-winback-exports.json"]
     with pytest.raises(InputError, match="does not exist"):
         api.export_segment("everyone", str(tmp_path / "no" / "a.csv"), "csv", "email", store_db)
 
@@ -251,3 +256,64 @@ def test_a_suppression_file_without_any_address_is_refused(tmp_path: Path) -> No
     f.write_text("customer,date\nAna,2024-01-02\n", encoding="utf-8")
     with pytest.raises(InputError, match="no email address or phone number found in it"):
         read_suppression(f, "GB")
+
+
+def test_a_suppressed_audience_is_never_exported_again_without_its_suppression(
+    store_db: str, tmp_path: Path
+) -> None:
+    first = tmp_path / "everyone.csv"
+    api.export_segment("everyone", str(first), "csv", "email", store_db, suppression_file=_suppress(store_db))
+    before = first.read_text()
+    # the same file with --force, or a new name in the same folder: both would mail c05 (unsubscribed) again
+    for target, force in ((first, True), (tmp_path / "everyone-2.csv", False)):
+        with pytest.raises(InputError) as exc:
+            api.export_segment("Everyone", str(target), "csv", "email", store_db, force=force)
+        assert str(exc.value) == (
+            f"everyone (email) was exported to {first} with the suppression list suppress.csv; export it "
+            "again with --suppress FILE (that list or a newer one): without it the unsubscribed would be back "
+            "in the audience"
+        )
+    assert first.read_text() == before and not (tmp_path / "everyone-2.csv").exists()
+    again = api.export_segment("everyone", str(first), "csv", "email", store_db, suppression_file=_suppress(store_db),
+                               force=True)  # fmt: skip
+    assert again.exported == 3 and first.read_text() == before  # c01, c08, c09 (c05 suppressed)
+    # another channel has its own suppression history
+    sms = api.export_segment(
+        "everyone", str(tmp_path / "sms.csv"), "csv", "sms", store_db, default_country="GB"
+    )
+    assert sms.output is not None
+
+
+def test_lapsed_vip_definition_is_shown_and_a_dry_run_writes_nothing(store_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "lapsed-vip.csv"
+    result = api.export_segment("lapsed-vip", str(out), "csv", "email", store_db, dry_run=True)
+    assert (
+        result.output is None and not out.exists() and result.candidates == 0
+    )  # every customer has one order
+    assert result.definition == (
+        "lapsed-vip (prebuilt): lapsed VIPs - by the VIP stage's measure (2+ orders, top 10% of net spend among "
+        "all customers) and now lapsed (2 to 4 repurchase cycles without an order); rules: lifecycle_stage = "
+        "lapsed AND orders >= 2 AND total_spent in the top 10% of the snapshot's customers; snapshot 1 as of "
+        "2024-03-10"
+    )
+    vip = api.export_segment("VIP", str(out), "csv", "email", store_db, dry_run=True)
+    assert vip.definition.startswith(
+        "VIP (lifecycle stage): lifecycle stage VIP; rules: lifecycle_stage = VIP;"
+    )
+
+
+def test_cli_export_prints_the_definition_and_refuses_to_overwrite(
+    store_db: str, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from crm_winback.cli import main
+
+    out = tmp_path / "e.csv"
+    assert main(["export", "everyone", "-o", str(out), "--db", store_db]) == 0
+    assert capsys.readouterr().out.startswith(
+        "definition: everyone (user): rules: orders >= 1; snapshot 1 as of"
+    )
+    assert main(["export", "everyone", "-o", str(out), "--db", store_db]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"crm-winback: error: {out}: already exists (an earlier export of everyone, 4 rows); replace it "
+                   "with --force, or write to a new name\n")  # fmt: skip
+    assert main(["export", "everyone", "-o", str(out), "--db", store_db, "--force"]) == 0

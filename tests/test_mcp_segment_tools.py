@@ -161,7 +161,7 @@ def test_list_segments_counts_every_segment_in_the_latest_and_an_earlier_snapsho
         ("anniversary-candidates", "prebuilt", 1, None),  # C003, first order 365 days before
         ("winback-eligible", "prebuilt", 1, None),  # C003: 289 days, $550 (C002 is 141 days but $40)
         ("winback-eligible-cycle", "prebuilt", 1, None),
-        ("vip", "prebuilt", 0, None),
+        ("vip-by-spend", "prebuilt", 0, None), ("lapsed-vip", "prebuilt", 1, None),  # C003: lapsed, 2 orders, $550 the top 1 of 6
         ("subscription-candidates", "prebuilt", None, NO_ITEMS),
         ("category-enthusiasts", "prebuilt", None, NO_ITEMS),
         ("multi-category", "prebuilt", None, NO_ITEMS),
@@ -176,7 +176,7 @@ def test_list_segments_counts_every_segment_in_the_latest_and_an_earlier_snapsho
         ("Lost", "rfm_segment", 0, None),
         ("churned", "lifecycle_stage", 0, None), ("lapsed", "lifecycle_stage", 1, None),
         ("at-risk", "lifecycle_stage", 1, None), ("new", "lifecycle_stage", 2, None),
-        ("active", "lifecycle_stage", 2, None),
+        ("VIP", "lifecycle_stage", 0, None), ("active", "lifecycle_stage", 2, None),
     ]  # fmt: skip
     early = ok(call(server_in(work), "list_segments", {"snapshot": EARLY}))
     assert early["snapshot"] == snapshot(1, EARLY, 4)
@@ -361,6 +361,7 @@ def test_export_audience_writes_the_file_and_returns_counts_only(work: Path) -> 
         "segment": "Everyone", "format": "klaviyo", "channel": "email", "output": str(out), "candidates": 6,
         "exported": 4, "excluded": [{"reason": "opted out of email", "customers": 2}],  # C003, C006
         "soft_opt_in_included": 0, "notes": [],
+        "definition": f"Everyone (user): rules: orders >= 1; snapshot 2 as of {AS_OF}",
     }  # fmt: skip
     lines = out.read_text().splitlines()
     assert len(lines) == 5 and "ana.lopez@example.com" in lines[1] and "cara.diaz" not in out.read_text()
@@ -374,6 +375,7 @@ def test_export_audience_writes_the_file_and_returns_counts_only(work: Path) -> 
                      {"reason": "on the suppression list", "customers": 1},  # C001
                      {"reason": "no phone number", "customers": 1}],  # C003
         "soft_opt_in_included": 0, "notes": [],
+        "definition": f"Everyone (user): rules: orders >= 1; snapshot 2 as of {AS_OF}",
     }  # fmt: skip
     assert "@" not in json.dumps({**email, "output": ""}) + json.dumps({**sms, "output": ""})
 
@@ -392,7 +394,11 @@ def test_export_audience_soft_opt_in_and_phone_country_say_the_tool_argument(tmp
         {"reason": "no email consent on record", "customers": 1},  # bo
         {"reason": "opted out of email", "customers": 1},  # cy
     ]
-    soft = ok(call(server, "export_audience", {"segment": "all", "soft_opt_in": True}))
+    again = message(call(server, "export_audience", {"segment": "all", "soft_opt_in": True}))
+    assert again == "output_name all-email-csv.csv: an earlier export has that name; give a new output_name"
+    soft = ok(
+        call(server, "export_audience", {"segment": "all", "soft_opt_in": True, "output_name": "soft.csv"})
+    )
     assert (soft["exported"], soft["soft_opt_in_included"]) == (2, 1)
     assert soft["notes"][0].startswith(
         "1 customers without an email consent record are included under soft_opt_in:"
@@ -403,7 +409,11 @@ def test_export_audience_soft_opt_in_and_phone_country_say_the_tool_argument(tmp
         {"reason": "phone number not valid E.164 (try default_country)", "customers": 1},  # cy
     ]
     with_country = ok(
-        call(server, "export_audience", {"segment": "all", "channel": "sms", "default_country": "US"})
+        call(
+            server,
+            "export_audience",
+            {"segment": "all", "channel": "sms", "default_country": "US", "output_name": "sms-us.csv"},
+        )
     )
     assert with_country["excluded"] == [{"reason": "no SMS consent on record", "customers": 2}]  # ana, cy
     text = message(call(server, "export_audience", {"segment": "all", "channel": "sms", "soft_opt_in": True}))

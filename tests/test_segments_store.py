@@ -101,8 +101,12 @@ def test_previous_segment_counts_for_the_scorecard_trend(cdnow_db: Path, tmp_pat
 def test_distribution_members_and_snapshot_references(cdnow_db: Path) -> None:
     dist = api.segment_distribution(db_path=str(cdnow_db), snapshot="previous")
     assert dist.snapshot.as_of == dt.date(1997, 9, 30) and dist.counts["Champions"] == 338
-    page = api.segment_members("vip", db_path=str(cdnow_db), limit=2, offset=1)
+    page = api.segment_members("vip-by-spend", db_path=str(cdnow_db), limit=2, offset=1)
     assert page.total == 376 and [m.customer_id for m in page.members] == ["14048", "07983"]
+    # "VIP" is the lifecycle stage, the same count as the stage distribution's, not seed 002's spend rule
+    vip = api.segment_members("VIP", db_path=str(cdnow_db), limit=1)
+    stages = api.segment_distribution(db_path=str(cdnow_db), by="lifecycle_stage").counts
+    assert (vip.kind, vip.total) == ("lifecycle_stage", stages["VIP"]) and stages["VIP"] == 773
     assert api.segment_members("champions", db_path=str(cdnow_db)).total == 523
     with pytest.raises(InputError, match="snapshot '1999-01-01' not found"):
         api.segment_distribution(db_path=str(cdnow_db), snapshot="1999-01-01")

@@ -19,6 +19,10 @@ class InputError(CrmError):
     exit_code = 2
 
 
+class OutputExists(InputError):
+    """An output file is already there and the user did not ask to replace it."""
+
+
 class KnowledgeError(CrmError):
     """A knowledge or configuration YAML file is malformed or fails validation."""
 

@@ -35,6 +35,7 @@ KNOWLEDGE_FILES: dict[str, str] = {
     "lifecycle.yaml": "crm_winback.scoring.lifecycle:LifecycleRules",
     "confidence.yaml": "crm_winback.ingest.quality:ConfidenceRules",
     "prebuilt_segments.yaml": "crm_winback.segments.prebuilt:PrebuiltSegments",
+    "products.yaml": "crm_winback.products:ProductRules",
     "audience.yaml": "crm_winback.segments.audience:AudienceRules",
     "business_profiles.yaml": "crm_winback.brief.library:BusinessProfiles",
     "winback_triggers.yaml": "crm_winback.brief.library:TriggerLibrary",

@@ -45,6 +45,7 @@ class Measures(BaseModel):
     operator: list[OperatorCount]
     crowded_scores: list[str]  # "M 5 holds 58% of customers ..." with what to do
     crosstab: dict[str, dict[str, int]]  # RFM segment -> lifecycle stage -> customers
+    product_ideas: list[str] = []  # message ideas naming the shop's products (line-item exports only)
 
 
 def read_definition(definition: str) -> tuple[str, str] | None:
@@ -146,7 +147,17 @@ def measure(scored: Scored, ctx: Context) -> Measures:
         operator=operator,
         crowded_scores=crowded(scored),
         crosstab=crosstab(scored),
+        product_ideas=shop_product_ideas(scored),
     )
+
+
+def shop_product_ideas(scored: Scored) -> list[str]:
+    """Ideas that name the shop's own products, from the export's line items (none without them)."""
+    if not scored.ingested.has_items:
+        return []
+    from ..products import product_ideas, product_insights
+
+    return product_ideas(product_insights(scored.ingested.con, scored.ingested.as_of))
 
 
 def crowded(scored: Scored) -> list[str]:

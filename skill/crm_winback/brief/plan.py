@@ -178,6 +178,7 @@ class BriefPlan(BaseModel):
     matrix: list[MatrixRow]
     consent_basis: str
     ideas: list[Idea]
+    product_ideas: list[str] = []  # from the shop's line items (products.product_ideas)
     sequences: list[SequenceOut]
     kpis: list[KpiRow]
     holdout: str
@@ -801,6 +802,7 @@ def build_brief_plan(
         matrix=matrix_rows(lib, r),
         consent_basis=consent_basis(r, data),
         ideas=stage_ideas,
+        product_ideas=measures.product_ideas if measures else [],
         sequences=sequences(lib, r, r.sequence_ids, timings, left),
         kpis=kpis(lib),
         holdout=lib.kpis.holdout,

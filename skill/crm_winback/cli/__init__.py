@@ -25,6 +25,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "segments": ("segments", "snapshot", "export", "cohorts"),
     "predict": ("predict", "validate"),
     "report": ("report",),
+    "products": ("products",),
+    "monthly": ("monthly",),
     "mcp": ("mcp",),
 }
 

@@ -115,8 +115,12 @@ def register(sub: Any) -> None:
         "export", help="write a consent-filtered audience file for Klaviyo, Mailchimp or a CSV",
         description="Write the audience of SEGMENT for upload. Only customers with consent for the channel are "
                     "included (SMS also needs a valid phone); the suppression file removes people; counts of "
-                    "who was left out and why go to stderr (or stdout with --format json).",
-        epilog="Examples: crm-winback export winback-eligible --format klaviyo --channel email -o winback.csv\n"
+                    "who was left out and why go to stderr (or stdout with --format json). The segment's definition is "
+                    "printed first (--dry-run prints it with the counts and writes nothing). An earlier FILE is "
+                    "replaced only with --force, and a segment exported before with --suppress is refused "
+                    "without it.",
+        epilog="Examples: crm-winback export lapsed-vip --dry-run -o lapsed-vip.csv\n"
+               "          crm-winback export winback-eligible --format klaviyo --channel email -o winback.csv\n"
                "          crm-winback export vip --format klaviyo --channel sms --default-country US "
                "--suppress unsubscribed.csv -o vip-sms.csv",
         formatter_class=_RAW,
@@ -134,6 +138,9 @@ def register(sub: Any) -> None:
     exp.add_argument(
         "--default-country", metavar="CC", help="country for phone numbers without +code (e.g. US, GB)"
     )
+    exp.add_argument("--force", action="store_true", help="replace FILE when an earlier export is there")
+    exp.add_argument("--dry-run", action="store_true",
+                     help="show the segment's definition and the counts; write nothing")  # fmt: skip
     _store_options(exp)
     exp.add_argument("--report", choices=FORMATS, default="table", help="how to print the counts")
     add_profiles_option(exp)
@@ -288,14 +295,15 @@ def run_snapshot_list(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     result = api.export_segment(args.segment, args.output, args.layout, args.channel, args.db, args.snapshot,
                                 args.soft_opt_in, args.suppress, args.default_country, args.shop,
-                                args.profiles)  # fmt: skip
+                                args.profiles, force=args.force, dry_run=args.dry_run)  # fmt: skip
     if args.report == "json":
         emit(to_json(result))
         return 0
     rows: list[list[Any]] = [["exported", result.exported]]
     rows += [[f"left out: {e.reason}", e.customers] for e in result.excluded]
     rows.append(["segment members", result.candidates])
-    text = f"{result.segment} -> {result.output} ({result.format}, {result.channel})\n"
+    text = f"definition: {result.definition}\n"
+    text += f"{result.segment} -> {result.output or 'nothing written (--dry-run)'} ({result.format}, {result.channel})\n"
     text += _table(args.report, ["", "customers"], rows)
     text += "".join(f"note: {n}\n" for n in result.notes)
     emit(text)

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from ..errors import InputError
+from ..errors import InputError, OutputExists
 from ..models.store import AudienceResult, Distribution, MigrationMatrix, SegmentList, SegmentSummary
 from ..privacy import mask_customer_id
 from ..segments.rules import FIELDS, MAX_DEPTH, OPERATORS
@@ -289,7 +289,8 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
         The file goes to the output folder for the user to import themselves; this result holds the path and
         counts only: candidates, exported, and who was left out by reason (no address, suppressed, opted out, no
-        consent, duplicate). Replaces an earlier file of the same name. Never claim it was uploaded or sent.
+        consent, duplicate) and the segment's definition. Never replaces an earlier file: give a new output_name. Never
+        claim it was uploaded or sent.
         """
         with tool_errors(), _store_errors():
             from ..segments import api
@@ -302,10 +303,14 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 (".csv",),
                 inputs=[store, *([suppress] if suppress else []), *platform],
             )
-            result = api.export_segment(
-                segment, str(target), format, channel, str(store), snapshot, soft_opt_in,
-                str(suppress) if suppress else None, default_country, shop, [str(p) for p in platform] or None,
-            )  # fmt: skip
+            try:
+                result = api.export_segment(
+                    segment, str(target), format, channel, str(store), snapshot, soft_opt_in,
+                    str(suppress) if suppress else None, default_country, shop, [str(p) for p in platform] or None,
+                )  # fmt: skip
+            except OutputExists:
+                raise ToolError(f"output_name {target.name}: an earlier export has that name; give a new "
+                                "output_name") from None  # fmt: skip
             data = result.model_dump()
             data["notes"] = [tool_text(n) for n in data["notes"]]
             for row in data["excluded"]:

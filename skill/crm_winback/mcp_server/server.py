@@ -19,13 +19,13 @@ from pydantic import ValidationError
 
 from .. import __version__
 from ..files import clean_stale_temps
-from . import brief_tools, predict_tools, report_tools, score_tools, segment_tools
+from . import brief_tools, predict_tools, product_tools, report_tools, score_tools, segment_tools
 from .common import ToolEnv, arguments_message, one_line
 from .paths import DEFAULT_MAX_INPUT_MB, PathPolicy
 
 SERVER_NAME = "crm-segment-winback"
 DEFAULT_OUT_DIR = Path("crm-winback-out")
-TOOL_MODULES = (score_tools, predict_tools, segment_tools, brief_tools, report_tools)
+TOOL_MODULES = (score_tools, predict_tools, segment_tools, brief_tools, report_tools, product_tools)
 
 INSTRUCTIONS = """\
 Turns a shop's order export (or notes, when there is no data) into CRM segments, churn risk and a winback brief.

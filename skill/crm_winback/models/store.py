@@ -118,3 +118,4 @@ class AudienceResult(StrictModel):
     excluded: list[AudienceExclusion] = Field(description="who was left out, each person under one reason")
     soft_opt_in_included: int
     notes: list[str]
+    definition: str = Field(default="", description="the segment's definition the export went by")

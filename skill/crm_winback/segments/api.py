@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
@@ -33,13 +32,24 @@ from .audience import (
     ExportFormat,
     build_audience,
     check_country,
+    guard_export,
     latest_answers,
     read_suppression,
+    record_export,
 )
 from .audience import write_csv_atomic as _write_csv
 from .migration import BY_CHOICES, MigrationMatrix, build_migration
 from .prebuilt import NAME_PATTERN, prebuilt_segments
-from .rules import FIELDS, Context, RuleGroup, compile_rules, fields_used, parse_rules, rules_to_json
+from .rules import (
+    FIELDS,
+    Context,
+    RuleGroup,
+    compile_rules,
+    describe_rules,
+    fields_used,
+    parse_rules,
+    rules_to_json,
+)
 from .store import (
     CUSTOMER_COLUMNS,
     DEFAULT_SHOP,
@@ -348,11 +358,15 @@ def export_segment(
     default_country: str | None = None,
     shop: str = DEFAULT_SHOP,
     profiles: list[str] | None = None,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> AudienceResult:
     """Write the consent-filtered audience file for ``name`` and return who was included and left out (counts).
 
     With ``profiles`` (the email platform's exports) the platform's latest consent per address wins, and
-    email addresses in the sunset tier are left out.
+    email addresses in the sunset tier are left out. The result states the definition used. An earlier file
+    is replaced only with ``force``; a segment once exported with a suppression list is refused without one
+    (:func:`audience.guard_export`). ``dry_run`` counts and describes without writing.
     """
     country = check_country(default_country)
     if soft_opt_in and channel == "sms":
@@ -360,9 +374,11 @@ def export_segment(
     suppressed = read_suppression(suppression_file, country) if suppression_file else set()
     inputs = (store_path(db_path), suppression_file, *(profiles or []))
     with reading(*inputs):
-        check_output(output, (".csv",))  # before the work: a wrong -o is refused at once
+        out = check_output(output, (".csv",))  # before the work: a wrong -o is refused at once
     with open_store(db_path, read_only=True) as con:
         seg = resolve_segment(con, name)
+        if not dry_run:
+            guard_export(out, seg.name, channel, suppression_file, force)
         snap = resolve_snapshot(con, snapshot, shop)
         where, params = _where(seg.group(), snap)
         cur = con.execute(
@@ -379,9 +395,17 @@ def export_segment(
     header, rows, result = build_audience(
         seg.name, customers, fmt, channel, soft_opt_in, suppressed, country, answers, sunset
     )
+    about = f"{seg.description}; " if seg.description else ""
+    definition = (f"{seg.name} ({seg.kind.replace('_', ' ')}): {about}rules: {describe_rules(seg.group())}; "
+                  f"snapshot {snap.snapshot_id} as of {snap.as_of}")  # fmt: skip
+    result = result.model_copy(update={"definition": definition})
+    if dry_run:
+        return result
     with reading(*inputs):
-        written = _write_csv(Path(output), header, rows)
-    return result.model_copy(update={"output": str(written)})
+        written = _write_csv(out, header, rows)
+        result = result.model_copy(update={"output": str(written)})
+        record_export(written, result, suppression_file)
+    return result
 
 
 def _consent_answers(

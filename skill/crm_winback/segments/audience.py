@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..errors import InputError
-from ..files import atomic_path, check_output, neutralise
+from ..errors import InputError, OutputExists
+from ..files import atomic_path, check_output, neutralise, write_text
 from ..knowledge import KnowledgeModel, load_knowledge
 from ..models.store import AudienceExclusion as Exclusion
 from ..models.store import AudienceResult, Channel, ExportFormat
@@ -305,3 +306,54 @@ def write_csv_atomic(path: str | Path, header: Sequence[str], rows: Sequence[Seq
         writer.writerow([neutralise(h) for h in header])
         writer.writerows([neutralise(cell) for cell in row] for row in rows)
     return out
+
+
+# Each folder audiences are written to keeps a log of them, so a later export can see what an earlier one did:
+# an audience exported with a suppression list must never come back without one (the unsubscribed would be
+# mailed again), and a file is never replaced unless the user asks.
+EXPORT_LOG = "crm-winback-exports.json"
+
+
+def _read_log(folder: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((folder / EXPORT_LOG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def guard_export(output: Path, segment: str, channel: Channel, suppression: str | None, force: bool) -> None:
+    """Refuse an export that would drop an earlier suppression, or replace a file without ``force``."""
+    log = _read_log(output.parent)
+    if suppression is None:
+        for name, entry in sorted(log.items()):
+            if (str(entry.get("segment", "")).lower(), entry.get("channel")) == (
+                segment.lower(),
+                channel,
+            ) and (entry.get("suppression")):
+                raise InputError(
+                    f"{segment} ({channel}) was exported to {output.parent / name} with the suppression list "
+                    f"{entry['suppression']}; export it again with --suppress FILE (that list or a newer one): "
+                    "without it the unsubscribed would be back in the audience"
+                )
+    if output.exists() and not force:
+        earlier = log.get(output.name)
+        what = (
+            f" (an earlier export of {earlier.get('segment')}, {earlier.get('exported')} rows)"
+            if earlier
+            else ""
+        )
+        raise OutputExists(f"{output}: already exists{what}; replace it with --force, or write to a new name")
+
+
+def record_export(output: Path, result: AudienceResult, suppression: str | None) -> None:
+    """Add this export to its folder's log (see :func:`guard_export`)."""
+    log = _read_log(output.parent)
+    log[output.name] = {
+        "segment": result.segment,
+        "channel": result.channel,
+        "suppression": Path(suppression).name if suppression else None,
+        "exported": result.exported,
+        "definition": result.definition,
+    }
+    write_text(output.parent / EXPORT_LOG, json.dumps(log, indent=1, sort_keys=True) + "\n")

@@ -374,3 +374,28 @@ def _compile_condition(cond: Condition, ctx: Context, params: list[Any]) -> str:
 def rules_to_json(group: RuleGroup) -> str:
     """Canonical JSON of a rule tree (stored with a segment definition)."""
     return json.dumps(group.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+_WORDS = {"eq": "=", "ne": "is not", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "in": "in", "not_in": "not in",
+          "contains": "contains"}  # fmt: skip
+
+
+def describe_rules(group: RuleGroup) -> str:
+    """A rule tree in words, e.g. ``lifecycle_stage = lapsed AND total_spent in the top 10%``."""
+    parts = []
+    for rule in group.rules:
+        if isinstance(rule, RuleGroup):
+            parts.append(f"({describe_rules(rule)})")
+            continue
+        op, value = rule.operator, rule.value
+        if op == "exists":
+            parts.append(f"{rule.field} {'is known' if value else 'is unknown'}")
+        elif op in _PERCENT:
+            parts.append(f"{rule.field} in the {op.split('_')[0]} {value:g}% of the snapshot's customers")
+        elif op == "between":
+            parts.append(f"{rule.field} between {value[0]} and {value[1]}")
+        elif isinstance(value, list):
+            parts.append(f"{rule.field} {_WORDS[op]} {', '.join(map(str, value))}")
+        else:
+            parts.append(f"{rule.field} {_WORDS[op]} {value}")
+    return f" {group.logic} ".join(parts)

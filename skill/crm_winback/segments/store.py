@@ -245,12 +245,14 @@ def build_customer_table(scored: Scored, name: str = "customer_table") -> str:
         f", s.{c}" if with_profiles else f", NULL::{t} AS {c}" for c, t in PROFILE_TYPES.items()
     )
     if scored.ingested.has_items:
+        from ..products import is_product_sql  # fees and postage are not products (knowledge/products.yaml)
+
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {name} AS
                 WITH po AS (SELECT customer_id, product, count(DISTINCT order_id) AS n FROM items
-                            GROUP BY customer_id, product),
+                            WHERE {is_product_sql()} GROUP BY customer_id, product),
                      co AS (SELECT customer_id, category, count(DISTINCT order_id) AS n FROM items
-                            WHERE category IS NOT NULL GROUP BY customer_id, category),
+                            WHERE category IS NOT NULL AND {is_product_sql()} GROUP BY customer_id, category),
                      p AS (SELECT customer_id, max(n) AS max_product_purchases, count(*) AS distinct_products,
                                   first(product ORDER BY n DESC, product) AS top_product
                            FROM po GROUP BY customer_id),
