@@ -41,13 +41,19 @@ class DiscountGuardrails(BaseModel):
     basis: str  # margin, maximum and floor used, with their origin
 
 
+def segment_aovs(data: ScoreResult | None) -> dict[str, float]:
+    """AOV per RFM segment of the scored data (segments without amounts left out)."""
+    if data is None:
+        return {}
+    return {row.group: row.aov for row in data.scoring.scorecard.by_segment if row.aov is not None}
+
+
 def discount_guardrails(
-    lib: Library, r: Resolved, data: ScoreResult | None, risk: ValueAtRisk | None
+    lib: Library, r: Resolved, aovs: dict[str, float], risk: ValueAtRisk | None
 ) -> DiscountGuardrails | None:
     """Per segment of the value-at-risk ranking, the deepest ladder step its expected value covers."""
-    if data is None or risk is None:
+    if risk is None:
         return None
-    aovs = {row.group: row.aov for row in data.scoring.scorecard.by_segment}
     g = lib.offers.guardrails
     floor = g.min_margin_after_discount
     m = r.gross_margin

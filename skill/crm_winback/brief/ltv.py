@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ..api import ScoreResult
 from .assumptions import Assumption, Resolved
 from .fit import LeftOut
-from .guardrails import DiscountGuardrails, discount_guardrails
+from .guardrails import DiscountGuardrails, discount_guardrails, segment_aovs
 from .library import Library
 from .measures import Measures
 from .plan import (
@@ -376,7 +376,7 @@ def build_ltv_plan(
         diagnosis=diagnosis,
         levers=levers,
         risk=risk,
-        guardrails=discount_guardrails(lib, r, data, risk),
+        guardrails=discount_guardrails(lib, r, segment_aovs(data), risk),
         packages=packages,
         moves=moves,
         holdout=lib.kpis.holdout,

@@ -19,7 +19,7 @@ from ..scoring.segment_map import load_segment_map
 from .answers import KeyAnswer, key_answers
 from .assumptions import Assumption, Resolved
 from .fit import LeftOut
-from .guardrails import DiscountGuardrails, discount_guardrails
+from .guardrails import DiscountGuardrails, discount_guardrails, segment_aovs
 from .library import CHANNELS, STAGES, Library, StageMessages
 from .measures import Measures
 from .priority import ValueAtRisk, value_at_risk
@@ -338,8 +338,8 @@ def threshold_timing(r: Resolved, data: ScoreResult | None) -> str:
         read = "it falls after customers have missed their usual reorder, in time to reach them"
     else:
         read = (
-            f"it waits more than three cycles: most who will not return have gone by then; start the "
-            f"re-engagement flow after {round(cycle)} days (the at-risk stage)"
+            "it waits more than three usual gaps, so the winback starts late; reach them earlier with the "
+            f"re-engagement flow from day {round(cycle)} (the at-risk stage)"
         )
     line = (
         f"Timing: your {r.lapse_days}-day threshold is {ratio:.1f}x the repurchase cycle of {cycle:g} days "
@@ -348,9 +348,16 @@ def threshold_timing(r: Resolved, data: ScoreResult | None) -> str:
     model, _why = fitted_model(data)
     overall = model.overall if model is not None else None
     if overall is not None and overall.winback_days_median is not None:
+        days = round(overall.winback_days_median)
+        gap = days - r.lapse_days
+        where = (
+            f"{abs(gap):,} days {'after' if gap > 0 else 'before'} your threshold"
+            if gap
+            else "your threshold"
+        )
         line += (
-            f" The BG/NBD model's median winback date is {overall.winback_days_median:,.0f} days after the last "
-            "order (a model estimate)."
+            f" The BG/NBD model's median winback date is {days:,} days after the last order, {where} (a model "
+            "estimate)."
         )
     return line
 
@@ -846,7 +853,7 @@ def build_brief_plan(
         rfm_rows=data.scoring.scorecard.by_segment if data else [],
         operator=operator_lines(r, data, measures),
         risk=risk,
-        guardrails=discount_guardrails(lib, r, data, risk),
+        guardrails=discount_guardrails(lib, r, segment_aovs(data), risk),
         cross_stages=cross_stages,
         cross=cross,
         cross_notes=cross_notes,
