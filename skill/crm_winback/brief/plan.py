@@ -328,7 +328,7 @@ def threshold_timing(r: Resolved, data: ScoreResult | None) -> str:
     """How the operator's lapse threshold compares with the repurchase cycle (and the model's winback date)."""
     cycle = r.cycle_days
     ratio = r.lapse_days / cycle
-    where = "measured" if r.origin.get("cycle_days") == "measured" else r.origin.get("cycle_days", "default")
+    origin = r.origin.get("cycle_days", "default")
     if ratio < 1:
         read = (
             "it comes before the usual gap between orders, so many of these customers are simply not due yet; "
@@ -343,7 +343,7 @@ def threshold_timing(r: Resolved, data: ScoreResult | None) -> str:
         )
     line = (
         f"Timing: your {r.lapse_days}-day threshold is {ratio:.1f}x the repurchase cycle of {cycle:g} days "
-        f"({where}): {read}."
+        f"({origin}): {read}."
     )
     model, _why = fitted_model(data)
     overall = model.overall if model is not None else None
