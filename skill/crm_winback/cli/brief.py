@@ -129,8 +129,8 @@ def _run_priority(args: argparse.Namespace) -> int:
     )
     if risk is None:
         raise InputError(
-            "priority: the orders have no amounts, so value at risk cannot be measured; map an amount "
-            "column with --map amount=COLUMN when scoring"
+            "priority: the orders have no amounts, so value at risk cannot be measured; export the order totals "
+            "(an amount column) and run again"
         )
     if args.format == "json":
         emit(to_json(risk), args.output)
