@@ -89,11 +89,9 @@ def dropout(d: DropOut | None) -> tuple[str | None, str]:
             f"({d.second - d.third:,} of {d.second:,})"
         )
         if second < first:
-            text += (
-                ": most are lost before the second order, so the welcome and second-order flows come first"
-            )
+            text += ": the first repeat order loses the larger share, so the welcome and second-order flows come first"
         else:
-            text += ": as many or more stop before the third order, so the post-purchase flow matters as much"
+            text += ": the second repeat order loses as large a share or larger, so the post-purchase flow matters as much"
     text += ". Why they stop is not in the orders: ask it with the re-engagement flow's one-question survey"
     return text, f"customers whose first order is {d.window_days}+ days old (two repurchase cycles)"
 

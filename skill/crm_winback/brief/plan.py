@@ -351,7 +351,7 @@ def threshold_timing(r: Resolved, data: ScoreResult | None) -> str:
         days = round(overall.winback_days_median)
         gap = days - r.lapse_days
         where = (
-            f"{abs(gap):,} days {'after' if gap > 0 else 'before'} your threshold"
+            f"{abs(gap):,} day{'s' if abs(gap) != 1 else ''} {'after' if gap > 0 else 'before'} your threshold"
             if gap
             else "your threshold"
         )
