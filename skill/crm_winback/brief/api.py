@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,14 @@ from ..knowledge import format_validation_error
 from ..models.documents import KnowledgeAnswer
 from ..scoring import ScoreOptions
 from .assumptions import Assumption, resolve
+from .calendar import DEFAULT_WEEKS, CampaignCalendar, build_calendar
 from .check import CheckReport, check_text
 from .context import Context
 from .library import load_library
 from .ltv import build_ltv_plan
 from .measures import Measures, measure
 from .plan import Slot, build_brief_plan
+from .priority import ValueAtRisk, value_at_risk
 from .programme import build_programme_plan
 from .render import render
 
@@ -29,11 +32,13 @@ __all__ = [
     "CheckReport",
     "Context",
     "build_brief",
+    "build_calendar_document",
     "build_ltv_plan_document",
     "build_programme_document",
     "check_document",
     "check_file",
     "knowledge_lookup",
+    "rank_segments",
 ]
 
 
@@ -143,6 +148,46 @@ def _document(kind: str, template: str, plan: Any, template_dir: str | Path | No
     )
 
 
+class CalendarPlan(BaseModel):
+    brand: str
+    calendar: CampaignCalendar
+    slots: list[Slot] = []
+
+
+class CalendarDocument(BaseModel):
+    """The lifecycle campaign calendar and its markdown table."""
+
+    calendar: CampaignCalendar
+    markdown: str
+
+
+def build_calendar_document(
+    context: Context,
+    orders: str | Path | None = None,
+    scores: str | Path | None = None,
+    start: dt.date | None = None,
+    weeks: int = DEFAULT_WEEKS,
+    stages: list[str] | None = None,
+    template_dir: str | Path | None = None,
+) -> CalendarDocument:
+    """The dated lifecycle campaign calendar; ``start`` wins over the context's campaign_start."""
+    lib = load_library()
+    data, _measures, _ = measured_data(orders, scores, context)
+    r = resolve(context, lib, data)
+    cal = build_calendar(lib, r, data, start or context.campaign_start, weeks, stages)
+    plan = CalendarPlan(brand=r.brand_name, calendar=cal)
+    return CalendarDocument(calendar=cal, markdown=render("calendar.md.j2", plan, template_dir))
+
+
+def rank_segments(
+    context: Context, orders: str | Path | None = None, scores: str | Path | None = None
+) -> ValueAtRisk | None:
+    """The RFM segments ranked by value at risk (formula in the result); None without order amounts."""
+    lib = load_library()
+    data, _measures, _ = measured_data(orders, scores, context)
+    return value_at_risk(resolve(context, lib, data), data)
+
+
 def check_document(text: str) -> CheckReport:
     """Acceptance criteria and red flags of a brief or plan, each pass/fail with a line reference."""
     return check_text(text)
@@ -180,7 +225,9 @@ def build_programme_document(
     """The CRM programme; with ``orders`` its segment health and cohort tables are filled."""
     lib = load_library()
     data, measures, cohorts = measured_data(orders, scores, context, with_cohorts=True)
-    plan = build_programme_plan(lib, resolve(context, lib, data), data, cohorts, measures)
+    plan = build_programme_plan(
+        lib, resolve(context, lib, data), data, cohorts, measures, context.campaign_start
+    )
     return _document("programme", "programme.md.j2", plan, template_dir)
 
 

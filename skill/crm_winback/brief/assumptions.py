@@ -164,8 +164,9 @@ def resolve(ctx: Context, lib: Library, data: ScoreResult | None = None) -> Reso
         assume(
             "goal",
             goal,
-            "no campaign goal given",
-            "choose reduce_churn, increase_ltv, reactivate_lapsed or vip_loyalty",
+            f"no campaign goal given, so the documents lead with {prof.goal(goal).label} (the default); "
+            "segments and stages are the same whatever the goal",
+            "choose reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty or winback_subscribers",
         )
     else:
         origin["goal"] = "given"

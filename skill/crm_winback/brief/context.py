@@ -6,6 +6,7 @@ fields are filled from knowledge by :mod:`crm_winback.brief.assumptions`, each a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -73,13 +74,19 @@ class Context(BaseModel):
         default=None, description="channels in use, with tool and opt-in rate"
     )
     goal: Goal | None = Field(
-        default=None, description="reduce_churn, increase_ltv, reactivate_lapsed or vip_loyalty"
+        default=None,
+        description="reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty or winback_subscribers "
+        "(cancelled subscribers)",
     )
     lapse_days: int | None = Field(
         default=None, gt=0, description="the operator's own winback threshold in days"
     )
     lifecycle_focus: LifecycleFocus | None = None
     existing_segments: list[ExistingSegment] | None = None
+    campaign_start: dt.date | None = Field(
+        default=None,
+        description="first day of the campaign calendar (YYYY-MM-DD); default the Monday after the data",
+    )
     max_discount: float | None = Field(
         default=None, ge=0, lt=1, description="the deepest discount allowed, 0-1"
     )

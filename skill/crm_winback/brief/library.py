@@ -15,7 +15,7 @@ from ..knowledge import KnowledgeModel, load_knowledge
 
 Channel = Literal["email", "sms", "push", "wechat", "direct_mail"]
 BusinessType = Literal["dtc", "marketplace", "subscription", "hybrid", "wholesale"]
-Goal = Literal["reduce_churn", "increase_ltv", "reactivate_lapsed", "vip_loyalty"]
+Goal = Literal["reduce_churn", "increase_ltv", "reactivate_lapsed", "vip_loyalty", "winback_subscribers"]
 Region = Literal["US", "EU", "UK", "CN", "other"]
 # What a playbook row needs of the business to fit it (its `needs` field): subscription billing; customers who
 # reorder the same goods on a rhythm (consumables, subscriptions, a wholesaler's stock); consumers rather than
@@ -153,15 +153,8 @@ class BusinessProfiles(KnowledgeModel):
             unknown = [s for s in g.priority_stages if s not in STAGES]
             if unknown:
                 raise ValueError(f"goals[{i}].priority_stages: unknown stage(s) {', '.join(unknown)}")
-        if {g.goal for g in self.goals} != {
-            "reduce_churn",
-            "increase_ltv",
-            "reactivate_lapsed",
-            "vip_loyalty",
-        }:
-            raise ValueError(
-                "goals: give each of reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty once"
-            )
+        if sorted(g.goal for g in self.goals) != sorted(get_args(Goal)):
+            raise ValueError(f"goals: give each of {', '.join(get_args(Goal))} once")
         if {b.business_type for b in self.business_types} != set(get_args(BusinessType)):
             raise ValueError(f"business_types: give each of {', '.join(get_args(BusinessType))} once")
         return self
@@ -285,6 +278,11 @@ class MarginGuardrails(KnowledgeModel):
     min_margin_after_discount: float = Field(gt=0, lt=1)
     max_discounted_sends_per_customer_90d: int = Field(ge=0)
     never_discount_stages: list[str]
+    min_p_not_returning: float = Field(
+        ge=0,
+        le=1,
+        description="a segment is discounted only when at least this share is not expected to return",
+    )
     rule: str
 
 
@@ -381,6 +379,9 @@ class Sequence(KnowledgeModel):
     exit_when: str
     stages: list[str] = Field(min_length=1)
     steps: list[SequenceStep] = Field(min_length=1)
+    send_rules: list[str] = Field(
+        default_factory=list, description="consent, quiet hours and other rules every send of the flow keeps"
+    )
 
 
 class SequenceLibrary(KnowledgeModel):
@@ -549,9 +550,18 @@ class ConsentRule(KnowledgeModel):
     source: str
 
 
+class FrequencyCap(KnowledgeModel):
+    """A sending cap per person on one channel (or across channels); the numbers are what the calendar keeps."""
+
+    name: str
+    detail: str
+    min_hours_between: int | None = Field(default=None, gt=0, description="hours between two sends")
+    max_per_30_days: int | None = Field(default=None, gt=0, description="sends in any 30 days")
+
+
 class ConsentRules(KnowledgeModel):
     rules: list[ConsentRule] = Field(min_length=1)
-    frequency_caps: list[Row]
+    frequency_caps: list[FrequencyCap]
     sources: list[Source]
 
     def for_region(self, region: Region) -> list[ConsentRule]:

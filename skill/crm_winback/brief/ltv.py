@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from ..api import ScoreResult
 from .assumptions import Assumption, Resolved
 from .fit import LeftOut
+from .guardrails import DiscountGuardrails, discount_guardrails, segment_aovs
 from .library import Library
 from .measures import Measures
 from .plan import (
@@ -27,6 +28,7 @@ from .plan import (
     discount_for,
     facts,
     fitted_model,
+    goal_shown,
     stage_rows,
 )
 from .priority import ValueAtRisk, revenue_scale, value_at_risk
@@ -105,6 +107,7 @@ class LtvPlan(BaseModel):
     diagnosis: list[DiagnosisRow]
     levers: list[LeverRow]
     risk: ValueAtRisk | None
+    guardrails: DiscountGuardrails | None  # the deepest discount each RFM segment's expected value covers
     packages: list[Package]
     moves: list[Move]
     holdout: str
@@ -359,10 +362,11 @@ def build_ltv_plan(
                     )
                 )
     outcome = [(k.name, k.definition) for k in lib.kpis.kpis if k.level in ("outcome", "guardrail")]
+    risk = value_at_risk(r, data)
     return LtvPlan(
         backtest_lines=backtest_lines(data),
         title=f"LTV action plan: {r.brand_name}",
-        goal=r.goal_label,
+        goal=goal_shown(r),
         currency=r.currency,
         certainty=certainty(data),
         facts=facts(r),
@@ -371,7 +375,8 @@ def build_ltv_plan(
         clv=clv,
         diagnosis=diagnosis,
         levers=levers,
-        risk=value_at_risk(r, data),
+        risk=risk,
+        guardrails=discount_guardrails(lib, r, segment_aovs(data), risk),
         packages=packages,
         moves=moves,
         holdout=lib.kpis.holdout,

@@ -36,10 +36,21 @@ class OperatorCount(BaseModel):
     maps_to: str  # our stage or segment of the same name, or "kept as yours"
 
 
+class DropOut(BaseModel):
+    """Where customers stop: of those whose first order is at least ``window_days`` old, how many ordered again."""
+
+    window_days: int  # two repurchase cycles: time enough for a second order
+    customers: int  # first order at least window_days before the as-of date
+    second: int  # of them, customers with 2+ orders
+    third: int  # of them, customers with 3+ orders
+
+
 class Measures(BaseModel):
     lapse_days: int | None  # the operator's threshold, when given
     lapsed_customers: int | None  # customers with no order for lapse_days or more
     lapsed_revenue_share: float | None
+    lapsed_revenue: float | None = None  # their net revenue over the export's history
+    drop_out: DropOut | None = None
     stages: list[ScorecardRow] | None  # recounted on the operator's lapse threshold
     stage_outlook: list[SegmentOutlook] | None  # the model's estimates over the recounted stages
     operator: list[OperatorCount]
@@ -83,10 +94,15 @@ def measure(scored: Scored, ctx: Context) -> Measures:
     total_rev = summary.scorecard.total.revenue
 
     def count(condition: str) -> tuple[int, float | None]:
+        n, share, _revenue = count_value(condition)
+        return n, share
+
+    def count_value(condition: str) -> tuple[int, float | None, float | None]:
         row = first_row(con.execute(f"SELECT count(*), sum(net_total) FROM scores WHERE {condition}"))
         assert row is not None
         share = round(float(row[1] or 0) / total_rev, 4) if total_rev else None
-        return int(row[0]), share
+        revenue = round(float(row[1]), 2) if row[1] is not None and summary.monetary_available else None
+        return int(row[0]), share, revenue
 
     operator = []
     for seg in ctx.existing_segments or []:
@@ -116,10 +132,10 @@ def measure(scored: Scored, ctx: Context) -> Measures:
                 maps_to=maps_to,
             )
         )
-    lapsed_n = lapsed_share = None
+    lapsed_n = lapsed_share = lapsed_revenue = None
     stages = None
     if ctx.lapse_days is not None:
-        lapsed_n, lapsed_share = count(f"recency_days >= {ctx.lapse_days}")
+        lapsed_n, lapsed_share, lapsed_revenue = count_value(f"recency_days >= {ctx.lapse_days}")
         con.execute(
             f"UPDATE scores SET lifecycle_stage = {stage_sql(summary.repurchase_cycle_days, ctx.lapse_days)}"
         )
@@ -142,6 +158,8 @@ def measure(scored: Scored, ctx: Context) -> Measures:
         lapse_days=ctx.lapse_days,
         lapsed_customers=lapsed_n,
         lapsed_revenue_share=lapsed_share,
+        lapsed_revenue=lapsed_revenue,
+        drop_out=drop_out(scored),
         stages=stages,
         stage_outlook=stage_outlook,
         operator=operator,
@@ -158,6 +176,19 @@ def shop_product_ideas(scored: Scored) -> list[str]:
     from ..products import product_ideas, product_insights
 
     return product_ideas(product_insights(scored.ingested.con, scored.ingested.as_of))
+
+
+def drop_out(scored: Scored) -> DropOut:
+    """First to second and second to third order, among customers who had two repurchase cycles to reorder."""
+    window = max(1, round(2 * scored.summary.repurchase_cycle_days))
+    row = first_row(
+        scored.ingested.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE orders >= 2), count(*) FILTER (WHERE orders >= 3) "
+            f"FROM scores WHERE tenure_days >= {window}"
+        )
+    )
+    assert row is not None
+    return DropOut(window_days=window, customers=int(row[0]), second=int(row[1]), third=int(row[2]))
 
 
 def crowded(scored: Scored) -> list[str]:

@@ -16,9 +16,11 @@ from ..scoring.lifecycle import lifecycle_rules
 from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map
+from .answers import KeyAnswer, key_answers
 from .assumptions import Assumption, Resolved
 from .engagement import engagement_lines
 from .fit import LeftOut
+from .guardrails import DiscountGuardrails, discount_guardrails, segment_aovs
 from .library import CHANNELS, STAGES, Library, StageMessages
 from .measures import Measures
 from .priority import ValueAtRisk, value_at_risk
@@ -169,6 +171,7 @@ class BriefPlan(BaseModel):
     rfm_rows: list[ScorecardRow]
     operator: list[str]  # the operator's own definitions, counted
     risk: ValueAtRisk | None
+    guardrails: DiscountGuardrails | None  # the deepest discount each RFM segment's expected value covers
     cross_stages: list[str]
     cross: list[CrossRow]  # RFM segment x lifecycle stage
     cross_notes: list[str]  # where a segment and a stage share a name but not their customers
@@ -189,6 +192,7 @@ class BriefPlan(BaseModel):
     data_notes: list[str]
     next_steps: list[NextStep]
     key_questions: list[str]
+    answers: list[KeyAnswer]  # the key questions, answered from the orders where they can be
     slots: list[Slot]
     left_out: list[str] = []  # the playbook rows that do not fit this business, and why (fit.LeftOut)
     engagement: list[str] = []  # engagement tiers and the sunset rule, or why engagement is unknown
@@ -247,6 +251,13 @@ def facts(r: Resolved) -> Facts:
     return Facts(rows=rows)
 
 
+def goal_shown(r: Resolved) -> str:
+    """The goal as the document's first lines state it: an assumed goal says so there, not only in the table."""
+    if r.origin.get("goal") == "given":
+        return r.goal_label
+    return f"{r.goal_label} (assumed: no goal was given - confirm it or name yours; see Assumptions)"
+
+
 def stage_order(r: Resolved) -> list[str]:
     return r.priority_stages + [s for s in STAGES if s not in r.priority_stages]
 
@@ -290,6 +301,12 @@ def operator_lines(r: Resolved, data: ScoreResult | None, measures: Measures | N
                 + f": {stages.get('lapsed', 0):,} lapsed ({r.lapse_days} to {2 * r.lapse_days - 1} days) and "
                 f"{stages.get('churned', 0):,} churned ({2 * r.lapse_days}+ days)."
             )
+            if measures.lapsed_revenue is not None and measures.lapsed_customers:
+                out.append(
+                    f"Their value: {measures.lapsed_revenue:,.0f} {r.currency} of net revenue over the export, "
+                    f"{measures.lapsed_revenue / measures.lapsed_customers:,.2f} {r.currency} per customer."
+                )
+            out.append(threshold_timing(r, data))
     for seg in measures.operator if measures else []:
         if seg.customers is None:
             out.append(f"{seg.name} ({seg.definition or 'no definition'}): {seg.rule}; {seg.maps_to}.")
@@ -300,9 +317,52 @@ def operator_lines(r: Resolved, data: ScoreResult | None, measures: Measures | N
             f"'{seg.rule}'; "
             f"{seg.maps_to}."
         )
+    if r.origin.get("lapse_days") == "given" and data is None:
+        out.append(
+            f"Your lapse threshold ({r.lapse_days} days) is not counted: no order data was given. "
+            + threshold_timing(r, None)
+        )
     if measures is None and r.existing_segments and data is None:
         out += [f"{name}: not counted - no order data was given." for name in r.existing_segments]
     return out
+
+
+def threshold_timing(r: Resolved, data: ScoreResult | None) -> str:
+    """How the operator's lapse threshold compares with the repurchase cycle (and the model's winback date)."""
+    cycle = r.cycle_days
+    ratio = r.lapse_days / cycle
+    origin = r.origin.get("cycle_days", "default")
+    if ratio < 1:
+        read = (
+            "it comes before the usual gap between orders, so many of these customers are simply not due yet; "
+            f"a threshold of {round(2 * cycle)} days (two cycles) waits until they have missed a reorder"
+        )
+    elif ratio <= 3:
+        read = "it falls after customers have missed their usual reorder, in time to reach them"
+    else:
+        read = (
+            "it waits more than three usual gaps, so the winback starts late; reach them earlier with the "
+            f"re-engagement flow from day {round(cycle)} (the at-risk stage)"
+        )
+    line = (
+        f"Timing: your {r.lapse_days}-day threshold is {ratio:.1f}x the repurchase cycle of {cycle:g} days "
+        f"({origin}): {read}."
+    )
+    model, _why = fitted_model(data)
+    overall = model.overall if model is not None else None
+    if overall is not None and overall.winback_days_median is not None:
+        days = round(overall.winback_days_median)
+        gap = days - r.lapse_days
+        where = (
+            f"{abs(gap):,} day{'s' if abs(gap) != 1 else ''} {'after' if gap > 0 else 'before'} your threshold"
+            if gap
+            else "your threshold"
+        )
+        line += (
+            f" The BG/NBD model's median winback date is {days:,} days after the last order, {where} (a model "
+            "estimate)."
+        )
+    return line
 
 
 class CrossRow(BaseModel):
@@ -607,6 +667,8 @@ def sequences(
                 why.append(f"{st.channel}: {avail[st.channel][1]}")
             steps.append(StepOut(day=day, channel=channel, content=st.content, goal=st.goal))
         note = f"Planned {' and '.join(moved)} steps go by email here ({'; '.join(why)})." if moved else ""
+        if seq.send_rules:
+            note = (note + " " if note else "") + "Send rules: " + "; ".join(seq.send_rules) + "."
         first = kept[0].trigger if kept else None
         starts = f"; starts with the '{names[first]}' trigger" if first is not None else ""
         out.append(
@@ -768,6 +830,7 @@ def build_brief_plan(
     triggers = trigger_rows(lib, r, timings, left)  # before the ideas: the left-out line follows the page
     stage_ideas = ideas(lib, r, left)
     slots = BRIEF_SLOTS
+    risk = value_at_risk(r, data)
     if all(idea.sms is None for idea in stage_ideas):
         # no SMS copy is shown (no consent, or trade buyers): the writer is not asked to adapt one
         no_sms = "For each priority stage, adapt one subject line to the brand voice."
@@ -780,7 +843,7 @@ def build_brief_plan(
         brand=r.brand_name,
         business=f"{r.business_label} ({r.vertical})",
         business_note=r.business_note,
-        goal=r.goal_label,
+        goal=goal_shown(r),
         region=r.region,
         cycle_days=round(r.cycle_days),
         cycle_origin=r.origin["cycle_days"],
@@ -792,7 +855,8 @@ def build_brief_plan(
         churn_risk_basis=churn_risk_basis(data),
         rfm_rows=data.scoring.scorecard.by_segment if data else [],
         operator=operator_lines(r, data, measures),
-        risk=value_at_risk(r, data),
+        risk=risk,
+        guardrails=discount_guardrails(lib, r, segment_aovs(data), risk),
         cross_stages=cross_stages,
         cross=cross,
         cross_notes=cross_notes,
@@ -817,6 +881,7 @@ def build_brief_plan(
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         next_steps=next_steps(r),
         key_questions=lib.red_flags.key_questions,
+        answers=key_answers(lib.red_flags.key_questions, r.currency, data, measures, risk),
         slots=slots,
         left_out=left.lines(),
         engagement=engagement_lines(data),

@@ -24,9 +24,20 @@ class RiskRow(BaseModel):
     reachable_share: float
     value_at_risk: float
 
+    @property
+    def revenue_per_customer(self) -> float:
+        return self.revenue / self.customers if self.customers else 0.0
+
+
+FORMULA = (
+    "value at risk = customers x 12-month revenue per customer x P(not returning) x reachable share "
+    "(= the segment's 12-month revenue x P(not returning) x reachable share)"
+)
+
 
 class ValueAtRisk(BaseModel):
     rows: list[RiskRow]
+    formula: str = FORMULA
     revenue_source: str
     risk_source: str
     reach_source: str
@@ -39,6 +50,7 @@ def revenue_scale(data: ScoreResult) -> float:
 
 
 def value_at_risk(r: Resolved, data: ScoreResult | None) -> ValueAtRisk | None:
+    """The RFM segments ranked by value at risk (:data:`FORMULA`); None without order amounts."""
     if data is None or not data.scoring.monetary_available:
         return None
     card = data.scoring.scorecard

@@ -5,13 +5,16 @@ when orders are given (cohorts need the orders themselves, not only a scores fil
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel
 
 from ..api import ScoreResult
 from ..cohorts import CohortTable
+from .answers import KeyAnswer, key_answers
 from .assumptions import Assumption, Resolved
+from .calendar import CampaignCalendar, build_calendar
 from .fit import LeftOut
 from .library import CrmProgramme, Fitted, JourneyStage, Library
 from .measures import Measures
@@ -31,6 +34,7 @@ from .plan import (
     timings_for,
 )
 from .plan import stage_rows as _stage_rows
+from .priority import value_at_risk
 
 
 class JourneyRow(BaseModel):
@@ -53,6 +57,7 @@ class ProgrammePlan(BaseModel):
     operator: list[str]  # the operator's own definitions, counted
     journey: list[JourneyRow]
     blueprints: list[SequenceOut]
+    calendar: CampaignCalendar
     knowledge: CrmProgramme
     stages: list[StageRow]
     cohorts: CohortTable | None
@@ -60,6 +65,7 @@ class ProgrammePlan(BaseModel):
     assumptions: list[Assumption]
     data_notes: list[str]
     key_questions: list[str]
+    answers: list[KeyAnswer]  # the key questions, answered from the orders where they can be
     slots: list[Slot]
     left_out: list[str] = []  # the programme rows that do not fit this business, and why (fit.LeftOut)
 
@@ -89,6 +95,7 @@ def build_programme_plan(
     data: ScoreResult | None,
     cohorts: CohortTable | None,
     measures: Measures | None = None,
+    start: dt.date | None = None,
 ) -> ProgrammePlan:
     rows = _stage_rows(lib, r, data)
     size = {row.stage: row.customers for row in rows}
@@ -131,6 +138,7 @@ def build_programme_plan(
         operator=operator_lines(r, data, measures),
         journey=journey,
         blueprints=blueprints,
+        calendar=build_calendar(lib, r, data, start),
         knowledge=fitting_programme(lib.programme, left),
         stages=rows,
         cohorts=cohorts,
@@ -138,6 +146,7 @@ def build_programme_plan(
         assumptions=r.assumptions,
         data_notes=r.data_notes + (data_quality_notes(data) if data else []),
         key_questions=lib.red_flags.key_questions,
+        answers=key_answers(lib.red_flags.key_questions, r.currency, data, measures, value_at_risk(r, data)),
         slots=PROGRAMME_SLOTS,
         left_out=left.lines(),
     )

@@ -21,7 +21,8 @@ from ..files import reading
 # without importing DuckDB, Jinja2 or NumPy; ``--help`` loads them all. A test keeps this table true.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "score": ("profile", "score"),
-    "brief": ("brief", "ltv-plan", "programme", "check", "schema"),
+    "brief": ("brief", "ltv-plan", "programme", "priority", "check", "schema"),
+    "calendar": ("calendar",),
     "segments": ("segments", "snapshot", "export", "cohorts"),
     "predict": ("predict", "validate"),
     "report": ("report",),

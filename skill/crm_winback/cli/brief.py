@@ -10,6 +10,7 @@ from typing import Any
 
 from ..brief import api
 from ..brief.context import context_schema, load_context
+from ..errors import InputError
 from .common import add_profiles_option, emit, to_json
 
 Builder = Callable[..., api.BuiltDocument]
@@ -71,6 +72,22 @@ def register(sub: Any) -> None:
         "crm-winback programme --context context.yaml --orders orders.csv -o programme.md",
         api.build_programme_document,
     )
+    pr = sub.add_parser(
+        "priority",
+        help="rank the RFM segments by value at risk (the formula is printed)",
+        description="Rank the RFM segments to work on first: value at risk = customers x 12-month revenue per "
+        "customer x P(not returning) x reachable share, each factor with its source.",
+        epilog="Example: crm-winback priority --context context.yaml --orders orders.csv --format json",
+    )
+    pr.add_argument(
+        "--context", metavar="FILE", help="the operator's context (see crm-winback schema context)"
+    )
+    source = pr.add_mutually_exclusive_group(required=True)
+    source.add_argument("--orders", metavar="FILE", help="an orders export to score and measure")
+    source.add_argument("--scores", metavar="FILE", help="the JSON of crm-winback score --format json")
+    pr.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    pr.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    pr.set_defaults(handler=_run_priority)
     c = sub.add_parser(
         "check",
         help="check a brief or plan: acceptance criteria and red flags (exit 1 on a fail)",
@@ -111,6 +128,37 @@ def _run_document(args: argparse.Namespace, build: Builder) -> int:
 
         doc = doc.model_copy(update={"markdown": link_report(doc.markdown, args.report, args.output)})
     emit(to_json(doc) if args.format == "json" else doc.markdown, args.output)
+    return 0
+
+
+def _run_priority(args: argparse.Namespace) -> int:
+    context = load_context(args.context) if args.context else api.Context()
+    risk = api.rank_segments(
+        context,
+        orders=Path(args.orders) if args.orders else None,
+        scores=Path(args.scores) if args.scores else None,
+    )
+    if risk is None:
+        raise InputError(
+            "priority: the orders have no amounts, so value at risk cannot be measured; export the order totals "
+            "(an amount column) and run again"
+        )
+    if args.format == "json":
+        emit(to_json(risk), args.output)
+        return 0
+    lines = [
+        f"Ranked by {risk.formula}.",
+        f"Revenue: {risk.revenue_source}. Not returning: {risk.risk_source}. Reachable: {risk.reach_source}.",
+        "",
+        "| Rank | Segment | Customers | 12-month revenue | Per customer | Not returning | Reachable | Value at risk |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row.rank} | {row.segment} | {row.customers:,} | {row.revenue:,.0f} | {row.revenue_per_customer:,.2f} | "
+        f"{row.p_not_returning * 100:.1f}% | {row.reachable_share * 100:.1f}% | {row.value_at_risk:,.0f} |"
+        for row in risk.rows
+    ]
+    emit("\n".join([*lines, "", risk.start_with]) + "\n", args.output)
     return 0
 
 
