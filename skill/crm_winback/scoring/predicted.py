@@ -51,17 +51,17 @@ def apply_predictions(
 ) -> ModelOutlook:
     """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest."""
     # predict.service imports the scorer, so it is imported here and not at module level
-    from ..predict.backtest import LEVELS, churn_now, run_backtest
-    from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict
-    from ..predict.summary import summarize
+    from ..predict.backtest import LEVELS
+    from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict, prepare
 
     con = ingested.con
     options = PredictOptions(calibration_end=calibration_end)
+    prepared = prepare(ingested, options)
     try:
-        summary = predict(ingested, options)
+        summary = predict(ingested, options, prepared)
     except DataError as exc:
-        backtest = run_backtest(con, ingested.as_of, calibration_end, time_unit=options.time_unit)
-        churn = churn_now(backtest, summarize(con, ingested.as_of, options.time_unit))
+        # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
+        backtest, churn = prepared.backtest, prepared.churn
         nulls = "NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv, "
         nulls += "NULL::DATE AS winback_date, NULL::VARCHAR AS winback_basis"
         bands = {"row": np.arange(len(churn.band)), "band": churn.band, "p": churn.p_no_order}
@@ -105,13 +105,14 @@ def apply_predictions(
                 ORDER BY s.customer_id"""
         )
     b, g = summary.bgnbd, summary.gamma_gamma
-    parameters = {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b}
+    parameters = summary.forecast_parameters or {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b}
     if g is not None:
         parameters |= {"p": g.p, "q": g.q, "v": g.v}
     done = summary.backtest is not None and summary.backtest.status == "done"
     return ModelOutlook(
         churn_risk_method="backtest" if done else "heuristic",
         fallback_reason=None,
+        forecast_model=summary.forecast_model,
         parameters={k: float(f"{v:.6g}") for k, v in parameters.items()},
         notes=list(summary.notes),
         overall=outlook_rows(con, ingested.as_of, None, [])[0],
