@@ -218,3 +218,25 @@ def test_winback_triggers_keep_the_cycle_when_the_model_dates_fall_outside_their
 def test_p_alive_bands_must_be_ordered() -> None:
     with pytest.raises(ValidationError, match="medium_from must be below low_from"):
         PAliveBands(low_from=0.3, medium_from=0.7)
+
+
+def test_the_fallback_reuses_the_backtest_instead_of_running_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small_orders.csv: the whole-history BG/NBD fit fails (3 of 5 customers), which used to rerun the backtest
+    from crm_winback.predict import backtest, service
+
+    calls: list[object] = []
+    original = backtest.run_backtest
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "run_backtest", counted)
+    monkeypatch.setattr(backtest, "run_backtest", counted)
+    result, _ = score_file(DATA / "small_orders.csv", score_options=ScoreOptions(predict=True))
+    model = result.scoring.predictions
+    assert model is not None and model.fallback_reason is not None and "only 3 of 5" in model.fallback_reason
+    assert model.backtest is not None and model.backtest.status == "too little history"
+    assert len(calls) == 1
