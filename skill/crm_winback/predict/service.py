@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 from numpy.typing import NDArray
 
+from crm_winback import workdb
 from crm_winback.errors import DataError
 from crm_winback.files import copy_query
 from crm_winback.ingest import Ingested, IngestOptions, load_orders
@@ -399,29 +400,32 @@ def _build_table(
     }
     con.register("predict_values", values)
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS
-                WITH v AS (
-                    SELECT row, p_alive, expected_orders, shop_level, band,
-                           CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END AS p_no_order,
-                           CASE WHEN isnan(spend) THEN NULL ELSE spend END AS spend,
-                           CASE WHEN isnan(clv) THEN NULL ELSE clv END AS clv,
-                           CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days
-                    FROM predict_values),
-                w AS (
-                    SELECT s.*, v.*, CAST(s.last_order_date + v.gap_days AS DATE) AS winback_date
-                    FROM {summary.table} s JOIN v USING (row))
-                SELECT customer_id, first_order_date, last_order_date, x AS repeat_purchases,
-                       round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
-                       round(spend, 2) AS expected_spend_per_order, round(clv, 2) AS clv, winback_date,
-                       greatest(0, date_diff('day', $as_of::DATE, winback_date)) AS days_until_winback,
-                       CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis,
-                       round(p_no_order, 4) AS p_no_order,
-                       CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
-                       END AS churn_risk
-                FROM w""",
-            {"as_of": ingested.as_of},
-        )
+        # in customer-id order (the summary's row order), so that scoring.predicted can join it to the scores
+        # side by side
+        with workdb.in_order(con):
+            con.execute(
+                f"""CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS
+                    WITH v AS (
+                        SELECT row, p_alive, expected_orders, shop_level, band,
+                               CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END AS p_no_order,
+                               CASE WHEN isnan(spend) THEN NULL ELSE spend END AS spend,
+                               CASE WHEN isnan(clv) THEN NULL ELSE clv END AS clv,
+                               CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days
+                        FROM predict_values),
+                    w AS (
+                        SELECT s.*, v.*, CAST(s.last_order_date + v.gap_days AS DATE) AS winback_date
+                        FROM {summary.table} s JOIN v USING (row))
+                    SELECT customer_id, first_order_date, last_order_date, x AS repeat_purchases,
+                           round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
+                           round(spend, 2) AS expected_spend_per_order, round(clv, 2) AS clv, winback_date,
+                           greatest(0, date_diff('day', $as_of::DATE, winback_date)) AS days_until_winback,
+                           CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis,
+                           round(p_no_order, 4) AS p_no_order,
+                           CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
+                           END AS churn_risk
+                    FROM w ORDER BY row""",
+                {"as_of": ingested.as_of},
+            )
     finally:
         con.unregister("predict_values")
 
