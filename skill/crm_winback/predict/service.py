@@ -125,15 +125,18 @@ def predict(
     forecaster = _forecaster(backtest, churn, summary, horizon, notes, options.model)
     gamma_gamma, spend = _spend(ingested, summary, options, notes)
     if forecaster is None:
-        p_alive = np.where(
-            repeat,
-            probability_alive(bgnbd, summary.x, summary.t_x, summary.T),
-            one_time_buyer_survival(bgnbd, summary.T),
+        # every BG/NBD number depends on (x, t_x, T) alone: computed once per distinct row, then gathered
+        rows, row_of = distinct_rows(history_of(summary))
+        p_rows = np.where(
+            rows.x > 0,
+            probability_alive(bgnbd, rows.x, rows.t_x, rows.T),
+            one_time_buyer_survival(bgnbd, rows.T),
         )
         with np.errstate(invalid="ignore", over="ignore"):  # a degenerate fit overflows here; checked next
-            expected = conditional_expected_purchases(bgnbd, horizon, summary.x, summary.t_x, summary.T)
-        _check_finite(bgnbd, p_alive, expected)
-        gap_days, shop_level = _winback_gaps(bgnbd, summary, options.threshold, ingested, notes)
+            expected_rows = conditional_expected_purchases(bgnbd, horizon, rows.x, rows.t_x, rows.T)
+        _check_finite(bgnbd, p_rows, expected_rows)
+        p_alive, expected = p_rows[row_of], expected_rows[row_of]
+        gap_days, shop_level = _winback_gaps(bgnbd, summary, options.threshold, ingested, notes, rows, row_of)
         clv = customer_lifetime_value(
             bgnbd,
             np.nan_to_num(spend, nan=0.0),
@@ -289,24 +292,31 @@ def _check_runaway(params: BgNbdParams) -> None:
 
 
 def _winback_gaps(
-    bgnbd: BgNbdParams, summary: RfmSummary, threshold: float, ingested: Ingested, notes: list[str]
+    bgnbd: BgNbdParams,
+    summary: RfmSummary,
+    threshold: float,
+    ingested: Ingested,
+    notes: list[str],
+    rows: History,
+    row_of: NDArray[np.intp],
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Days from the last order to the winback date, NaN beyond the history the data can speak for.
 
     From BG/NBD, like the p_alive column beside it (one-time buyers: shop level); the backtest reports how
-    every model's dates did (BacktestReport.winback).
+    every model's dates did (BacktestReport.winback). Computed per distinct row of ``rows``, gathered by
+    ``row_of``.
     """
     scale = DAYS_PER_UNIT[summary.time_unit]
     history_days = _history_days(ingested, summary)
-    timing = winback(bgnbd, summary.x, summary.t_x, summary.T, threshold)
-    gap_days = np.ceil(timing.gap * scale)
+    timing = winback(bgnbd, rows.x, rows.t_x, rows.T, threshold)
+    gap_days = np.ceil(timing.gap * scale)[row_of]
     beyond = ~(gap_days <= history_days)
     if beyond.any():
         notes.append(
             f"{int(beyond.sum()):,} customers get no winback date: the model puts it beyond the "
             f"{history_days:,} days of history the data can speak for"
         )
-    return np.where(beyond, np.nan, gap_days), np.asarray(timing.shop_level, dtype=bool)
+    return np.where(beyond, np.nan, gap_days), np.asarray(timing.shop_level, dtype=bool)[row_of]
 
 
 def _check_finite(params: BgNbdParams, *arrays: NDArray[np.float64]) -> None:
