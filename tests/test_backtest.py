@@ -24,6 +24,7 @@ from crm_winback.predict.service import _mean_purchase_value
 from crm_winback.predict.summary import summarize
 from crm_winback.workdb import first_row
 
+from .catalogue_gen import models_no_signal_shop
 from .paths import CDNOW, DATA, ROOT, shared_file
 
 
@@ -434,23 +435,9 @@ def test_score_predict_takes_the_calibration_end(tmp_path: Path, capsys: pytest.
     assert data["scoring"]["churn_risk_source"].startswith(f"ranked by {report['chosen']}")
 
 
-def _no_signal_shop(path: Path) -> Path:
-    """600 customers, each with 1-4 orders on random days of 2023; whether a customer orders in the first half
-    of 2024 is a fair coin flip of its own, unrelated to the history (seeded, so the file is always the same)."""
-    rng = np.random.default_rng(14)
-    start = dt.date(2023, 1, 1)
-    lines = ["customer,date,amount"]
-    for c in range(600):
-        for day in rng.choice(365, size=int(rng.integers(1, 5)), replace=False):
-            lines.append(f"C{c:04d},{start + dt.timedelta(days=int(day))},20")
-        if rng.random() < 0.5:
-            lines.append(f"C{c:04d},{dt.date(2024, 1, 1) + dt.timedelta(days=int(rng.integers(0, 180)))},20")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def test_no_ranking_is_used_on_a_shop_whose_history_says_nothing_about_who_returns(tmp_path: Path) -> None:
-    orders = _no_signal_shop(tmp_path / "orders.csv")
+    orders = tmp_path / "orders.csv"
+    models_no_signal_shop(orders)  # whether a customer returns is a coin flip of its own
     report = _run(orders, dt.date(2023, 12, 31), dt.date(2024, 6, 29))
     assert report.status == "done" and report.customers == 600
     scored = [c.auc for c in report.checks if c.status == "scored" and c.auc is not None]

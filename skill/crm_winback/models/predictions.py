@@ -101,7 +101,10 @@ class PredictionSummary(StrictModel):
 
     as_of: str
     options: PredictOptions
-    bgnbd: BgNbdParams
+    bgnbd: BgNbdParams | None = Field(
+        description="the whole-history BG/NBD fit; None when it failed or ran off and another model (forecast_model) "
+        "gave the per-customer numbers (the notes say why)"
+    )
     gamma_gamma: GammaGammaParams | None
     forecast_model: str = Field(
         default="BG/NBD",

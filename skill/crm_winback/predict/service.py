@@ -116,15 +116,33 @@ def predict(
     prepared = prepared or prepare(ingested, options)
     backtest, summary, churn = prepared.backtest, prepared.summary, prepared.churn
     notes: list[str] = list(backtest.report.notes) + list(churn.notes)
-    bgnbd = fit_bgnbd(
-        summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
-    )
-    _check_runaway(bgnbd)
     repeat = summary.x > 0
     horizon = options.horizon_days / scale
     forecaster = _forecaster(backtest, churn, summary, horizon, notes, options.model)
+    bgnbd: BgNbdParams | None = None
+    try:
+        bgnbd = fit_bgnbd(
+            summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
+        )
+        _check_runaway(bgnbd)
+    except DataError as exc:
+        if forecaster is None:  # BG/NBD was to give the numbers: the caller's stated fallback
+            asked = [n for n in notes if n.startswith("per-customer forecasts: ")]
+            if asked:  # the model chosen or named failed first: say so too
+                why = (
+                    asked[-1]
+                    .removeprefix("per-customer forecasts: ")
+                    .removesuffix("; BG/NBD gives them instead")
+                )
+                raise DataError(f"{exc}; {why}") from exc
+            raise
+        # another model gives them: BG/NBD's failure is stated, its parameters never shown
+        bgnbd = None
+        notes.append(f"{str(exc).removesuffix(': no P(alive), expected orders, CLV or winback dates are given')}"
+                     f"; {forecaster.name} gives the per-customer numbers")  # fmt: skip
     gamma_gamma, spend = _spend(ingested, summary, options, notes)
     if forecaster is None:
+        assert bgnbd is not None
         # every BG/NBD number depends on (x, t_x, T) alone: computed once per distinct row, then gathered
         rows, row_of = distinct_rows(history_of(summary))
         p_rows = np.where(

@@ -104,7 +104,9 @@ def apply_predictions(
     con.execute(f"DROP TABLE IF EXISTS {SUMMARY_TABLE}")
     _join_predictions(con, PREDICTIONS_TABLE)
     b, g = summary.bgnbd, summary.gamma_gamma
-    parameters = summary.forecast_parameters or {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b}
+    parameters = summary.forecast_parameters or (
+        {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
+    )
     if g is not None:
         parameters |= {"p": g.p, "q": g.q, "v": g.v}
     done = summary.backtest is not None and summary.backtest.status == "done"
