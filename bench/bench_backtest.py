@@ -69,7 +69,8 @@ def main() -> None:
         recency = r.check("recency alone")
         for c in r.checks:
             gain = None if c.auc is None or recency is None or recency.auc is None else c.auc - recency.auc
-            chosen = " (chosen)" if c.name == r.chosen else ""
+            chosen = " (chosen)" if c.name == r.chosen and r.can_rank else ""
+            chosen += " (forecasts)" if c.name == r.forecaster else ""
             print(
                 f"| {label} | {c.name}{chosen} | {c.status} | {_num(c.auc, '.4f')} | {_num(gain, '+.4f')} | "
                 f"{_num(c.calibration_gap, '.3f')} | {_num(c.raw_calibration_gap, '.3f')} | "

@@ -241,3 +241,19 @@ def report_store_two_snapshots(target: Path, orders: str, earlier: str) -> None:
         source.write_text(orders, encoding="utf-8")
         api.save_snapshot_file(str(source), db_path=str(target), as_of=earlier)
         api.save_snapshot_file(str(source), db_path=str(target))
+
+
+def models_no_signal_shop(target: Path) -> None:
+    """600 customers, each with 1-4 orders on random days of 2023; whether a customer orders in the first half
+    of 2024 is a fair coin flip of its own, unrelated to the history (seeded: always the same bytes)."""
+    import numpy as np
+
+    rng = np.random.default_rng(14)
+    start = dt.date(2023, 1, 1)
+    lines = ["customer,date,amount"]
+    for c in range(600):
+        for day in rng.choice(365, size=int(rng.integers(1, 5)), replace=False):
+            lines.append(f"C{c:04d},{start + dt.timedelta(days=int(day))},20")
+        if rng.random() < 0.5:
+            lines.append(f"C{c:04d},{dt.date(2024, 1, 1) + dt.timedelta(days=int(rng.integers(0, 180)))},20")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -19,7 +19,15 @@ import pytest
 
 import crm_winback.cli as cli
 from crm_winback.ingest import IngestOptions, load_orders
-from crm_winback.predict import BgNbdParams, fit_bgnbd, fit_gamma_gamma, probability_alive
+from crm_winback.predict import (
+    BgNbdParams,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    mbgcnbd,
+    mbgnbd,
+    pareto_nbd,
+    probability_alive,
+)
 from crm_winback.predict.summary import holdout_purchases, summarize
 from crm_winback.predict.validation import validate
 
@@ -210,7 +218,7 @@ def test_predict_writes_one_row_per_customer_and_a_segment_summary(
     out_file = tmp_path / "predictions.parquet"
     code, out, err = run(
         ["predict", str(cdnow_sample), "--as-of", "1997-09-30", "--horizon", "273", "-o", str(out_file),
-         "--format", "json"],
+         "--model", "BG/NBD", "--format", "json"],
         capsys,
     )  # fmt: skip
     assert code == 0, err
@@ -233,7 +241,7 @@ def test_predicted_winback_date_is_the_day_p_alive_reaches_the_threshold(
     out_file = tmp_path / "p.csv"
     code, out, err = run(
         ["predict", str(cdnow_sample), "--as-of", "1997-09-30", "--time-unit", "days", "--threshold", "0.6",
-         "-o", str(out_file), "--format", "json"],
+         "-o", str(out_file), "--model", "BG/NBD", "--format", "json"],
         capsys,
     )  # fmt: skip
     assert code == 0, err
@@ -260,7 +268,7 @@ def test_one_time_buyers_share_the_shop_level_winback_gap(
 ) -> None:
     out_file = tmp_path / "p.csv"
     code, out, _ = run(["predict", str(cdnow_sample), "--threshold", "0.6", "-o", str(out_file),
-                        "--format", "json"], capsys)  # fmt: skip
+                        "--model", "BG/NBD", "--format", "json"], capsys)  # fmt: skip
     assert code == 0
     summary = json.loads(out)
     b = summary["bgnbd"]
@@ -384,3 +392,45 @@ def test_predict_and_validate_have_help_with_an_example(capsys: pytest.CaptureFi
         assert exit_info.value.code == 0
         out = capsys.readouterr().out
         assert f"crm-winback {command}" in out and "Example" in out
+
+
+def test_per_customer_forecasts_come_from_the_model_the_backtest_chose_for_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cdnow_sample: Path
+) -> None:
+    out_file = tmp_path / "p.csv"
+    code, out, err = run(
+        ["predict", str(cdnow_sample), "--as-of", "1997-09-30", "--time-unit", "days", "--threshold", "0.6",
+         "-o", str(out_file), "--format", "json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    models = [c for c in summary["backtest"]["checks"] if c["kind"] == "model" and c["mae"] is not None]
+    least = min(models, key=lambda c: c["mae"])  # the smallest per-customer error on the holdout
+    assert summary["forecast_model"] == summary["backtest"]["forecaster"] == least["name"] != "BG/NBD"
+    module, kind = {
+        "Pareto/NBD": (pareto_nbd, pareto_nbd.ParetoNbdParams),
+        "MBG/NBD": (mbgnbd, mbgnbd.MbgNbdParams),
+        "MBG/CNBD-k": (mbgcnbd, mbgcnbd.MbgCnbdParams),
+    }[least["name"]]
+    assert summary["definitions"]["p_alive"].startswith(least["name"])
+    given = kind(**summary["forecast_parameters"], time_unit="days")  # type: ignore[operator]
+    con = duckdb.connect()
+    rows = con.execute(
+        f"""SELECT repeat_purchases, date_diff('day', first_order_date, last_order_date),
+                   date_diff('day', first_order_date, DATE '1997-09-30'), p_alive,
+                   date_diff('day', first_order_date, winback_date), winback_basis
+            FROM read_csv('{out_file}') WHERE winback_date > DATE '1997-09-30'"""
+    ).fetchall()
+    assert len(rows) > 100 and {r[5] for r in rows} == {"customer"}  # one-time buyers too: the model's own
+    x, t_x, T, p_alive, at = (np.array([r[i] for r in rows], dtype=float) for i in range(5))
+    assert np.allclose(module.probability_alive(given, x, t_x, T), p_alive, atol=1e-4)
+    # on the winback date the model's P(alive) is at or below 0.6, the day before it is above
+    assert np.all(module.probability_alive(given, x, t_x, at) <= 0.6)
+    before = module.probability_alive(given, x, t_x, at - 1)
+    assert np.all(before > 0.6), (
+        before[before <= 0.6],
+        at[before <= 0.6],
+        x[before <= 0.6],
+        t_x[before <= 0.6],
+    )

@@ -10,6 +10,7 @@ since the last order at the backtest's terciles, 245 and 315 days (crm_winback.p
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from crm_winback.brief.plan import trigger_rows
 from crm_winback.brief.timings import build_timings
 from crm_winback.cli import main
 from crm_winback.ingest import IngestOptions
+from crm_winback.predict import mbgnbd
+from crm_winback.predict.mbgnbd import MbgNbdParams
 from crm_winback.scoring import ScoreOptions
 from crm_winback.scoring.lifecycle import PAliveBands
 from crm_winback.scoring.predicted import MODEL_COLUMNS
@@ -50,8 +53,16 @@ def test_cdnow_churn_risk_follows_the_backtest_choice(cdnow: tuple[ScoreResult, 
         "high (last order 269 days ago or more): 9 in 10 of these did not order again" in s.churn_risk_source
     )
     assert s.predictions is not None and s.predictions.churn_risk_method == "backtest"
+    # the per-customer numbers come from the backtest's forecaster: MBG/NBD erred least per customer on the
+    # holdout (MAE 0.5319 purchase days; BG/NBD 0.5448, Pareto/NBD 0.5367; MBG/CNBD-k ties it at k = 1 and the
+    # earlier candidate wins the tie); its whole-history parameters and Gamma-Gamma's are reported
+    bt = s.predictions.backtest
+    assert bt is not None and bt.forecaster == "MBG/NBD" == s.predictions.forecast_model
+    assert [(c.name, c.mae) for c in bt.checks if c.kind == "model"] == [
+        ("BG/NBD", 0.5448), ("Pareto/NBD", 0.5367), ("MBG/NBD", 0.5319), ("MBG/CNBD-k", 0.5319),
+    ]  # fmt: skip
     assert s.predictions.parameters == {
-        "r": 0.267128, "alpha": 5.98649, "a": 0.483517, "b": 2.11161, "p": 5.08604, "q": 3.99512, "v": 21.2522,
+        "r": 0.689419, "alpha": 9.88938, "a": 0.4916, "b": 0.858515, "p": 5.08604, "q": 3.99512, "v": 21.2522,
     }  # fmt: skip
     # the heuristic gives 3,021 / 1,859 / 18,690 on the same customers (test below)
     assert _risk([s.scorecard.total]) == {"All customers": (3090, 3913, 16567)}
@@ -69,23 +80,21 @@ def test_cdnow_model_outlook_per_segment(cdnow: tuple[ScoreResult, Path]) -> Non
     model = cdnow[0].scoring.predictions
     assert model is not None and model.overall is not None
     o = model.overall
-    assert (o.customers, o.mean_p_alive, o.clv_total, o.shop_level_share) == (
-        23570,
-        0.5435,
-        779036.72,
-        0.5114,
-    )
+    # MBG/NBD (the forecaster) lets one-time buyers lapse too: every date is the customer's own, none shop level
+    # (BG/NBD gave 0.5435 mean P(alive), CLV 779,036.72, 51% shop level and quartiles 262 / 520 / 520 days)
+    assert (o.customers, o.mean_p_alive, o.clv_total, o.shop_level_share) == (23570, 0.4137, 756506.55, 0.0)
     # winback dates past the 545 days of history are not given (issue 14), so the quartiles are of the rest
-    assert (o.winback_days_p25, o.winback_days_median, o.winback_days_p75) == (262, 520, 520)
+    assert (o.winback_days_p25, o.winback_days_median, o.winback_days_p75) == (87, 87, 221)
+    assert "450 customers get no winback date: MBG/NBD puts it beyond the 545 days" in model.notes[-1]
     champions = next(g for g in model.by_segment if g.group == "Champions")
     assert (champions.winback_days_p25, champions.winback_days_median, champions.winback_days_p75) == (
-        107,
-        135,
+        109,
+        136,
         162,
     )
-    assert champions.clv_mean == 454.3
+    assert champions.clv_mean == 442.02
     lapsed = next(g for g in model.by_lifecycle if g.group == "lapsed")
-    assert (lapsed.winback_days_p25, lapsed.winback_days_median, lapsed.winback_days_p75) == (219, 299, 396)
+    assert (lapsed.winback_days_p25, lapsed.winback_days_median, lapsed.winback_days_p75) == (229, 309, 405)
 
 
 def test_scores_file_gains_the_model_columns_and_risk_follows_the_bands(
@@ -102,9 +111,18 @@ def test_scores_file_gains_the_model_columns_and_risk_follows_the_bands(
         assert row["p_no_order"] == ""
     first = rows[0]
     assert {k: first[k] for k in MODEL_COLUMNS} == {
-        "p_alive": "0.4941", "expected_orders": "0.1558", "clv": "5.28", "winback_date": "1998-06-05",
-        "winback_basis": "shop level", "p_no_order": "",
+        "p_alive": "0.2794", "expected_orders": "0.1046", "clv": "3.54", "winback_date": "1997-03-29",
+        "winback_basis": "customer", "p_no_order": "",
     }  # fmt: skip
+    # they are MBG/NBD's own numbers for the customer (one order on 1997-01-01, 78 weeks before the as-of date)
+    model = cdnow[0].scoring.predictions
+    assert model is not None
+    params = MbgNbdParams(**{k: model.parameters[k] for k in ("r", "alpha", "a", "b")}, time_unit="weeks")
+    assert first["first_order_date"] == first["last_order_date"] == "1997-01-01"
+    T = (dt.date(1998, 6, 30) - dt.date(1997, 1, 1)).days / 7
+    assert float(first["p_alive"]) == pytest.approx(mbgnbd.probability_alive(params, 0, 0, T)[0], abs=1e-4)
+    expected = mbgnbd.conditional_expected_purchases(params, 365 / 7, 0, 0, T)[0]
+    assert float(first["expected_orders"]) == pytest.approx(expected, abs=1e-4)
 
 
 def test_without_predict_the_heuristic_and_the_plain_columns_stay(
@@ -179,9 +197,9 @@ def test_winback_triggers_keep_the_cycle_when_the_model_dates_fall_outside_their
     resolved = resolve(context, lib, data)
     timings = build_timings(lib, resolved, data.scoring.predictions)
     days = {t.name: t.day for t in trigger_rows(lib, resolved, timings)}
-    # the model's lapsed median (299) and churned upper quartile (520) lie past the lapsed window (68-136)
-    # the churned window, but one date outside is enough: the 34-day cycle times all of them
-    assert [(m.stage, m.day) for m in timings.model_days] == [("lapsed", 299), ("churned", 520)]
+    # the forecaster's (MBG/NBD) lapsed median (309) lies past the lapsed window (68-136) and its churned date
+    # (134) before the churned window (from 136): one date outside is enough, the 34-day cycle times all of them
+    assert [(m.stage, m.day) for m in timings.model_days] == [("lapsed", 309), ("churned", 134)]
     assert timings.source == "cycle"
     assert (days["winback series"], days["last chance, then sunset"], days["past the usual gap"]) == (
         68,
@@ -200,3 +218,25 @@ def test_winback_triggers_keep_the_cycle_when_the_model_dates_fall_outside_their
 def test_p_alive_bands_must_be_ordered() -> None:
     with pytest.raises(ValidationError, match="medium_from must be below low_from"):
         PAliveBands(low_from=0.3, medium_from=0.7)
+
+
+def test_the_fallback_reuses_the_backtest_instead_of_running_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small_orders.csv: the whole-history BG/NBD fit fails (3 of 5 customers), which used to rerun the backtest
+    from crm_winback.predict import backtest, service
+
+    calls: list[object] = []
+    original = backtest.run_backtest
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "run_backtest", counted)
+    monkeypatch.setattr(backtest, "run_backtest", counted)
+    result, _ = score_file(DATA / "small_orders.csv", score_options=ScoreOptions(predict=True))
+    model = result.scoring.predictions
+    assert model is not None and model.fallback_reason is not None and "only 3 of 5" in model.fallback_reason
+    assert model.backtest is not None and model.backtest.status == "too little history"
+    assert len(calls) == 1

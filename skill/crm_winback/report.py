@@ -155,9 +155,13 @@ def render_scores(q: QualityReport, s: ScoreSummary, scores_file: str | None, fm
         parts += [
             "",
             "## Model estimates by segment" if md else "MODEL ESTIMATES BY SEGMENT",
-            f"BG/NBD + Gamma-Gamma; CLV = expected revenue over {model.horizon_days} days (before margin); "
-            f"winback days = days from the last order to the day P(alive) falls to {model.threshold:g} "
-            "(quartiles; one-time buyers share the shop-level date).",
+            f"{model.forecast_model} + Gamma-Gamma; CLV = expected revenue over {model.horizon_days} days (before "
+            f"margin); winback days = days from the last order to the day P(alive) falls to {model.threshold:g} "
+            + (
+                "(quartiles; one-time buyers share the shop-level date)."
+                if model.forecast_model == "BG/NBD"
+                else "(quartiles; one-time buyers get their own date too)."
+            ),
             table(OUTLOOK_HEADERS, outlook_rows([*model.by_segment, model.overall])),
         ]
     parts += profile_parts(s, md)
@@ -251,6 +255,6 @@ def _model_lines(s: ScoreSummary) -> list[tuple[str, str]]:
         return [("model", f"not fitted - {model.fallback_reason}")]
     params = ", ".join(f"{k} {v:g}" for k, v in model.parameters.items())
     return [
-        ("model", f"BG/NBD + Gamma-Gamma fitted in {model.time_unit}: {params}"),
+        ("model", f"{model.forecast_model} + Gamma-Gamma fitted in {model.time_unit}: {params}"),
         *(("model note", n) for n in model.notes),
     ]

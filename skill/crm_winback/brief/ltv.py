@@ -289,7 +289,8 @@ def clv_estimate(r: Resolved, data: ScoreResult | None) -> tuple[ClvEstimate, li
             assumption
         ]
     note = (
-        "BG/NBD + Gamma-Gamma fitted on the orders: expected revenue before margin, discounted 1% per 30 days; "
+        f"{model.forecast_model} + Gamma-Gamma fitted on the orders: expected revenue before margin, discounted 1% "
+        "per 30 days; "
         f"checked: below the last 12 months' revenue ({base.revenue:,.0f}), with {churned * 100:.0f}% of customers "
         "churned; certainty medium at best until the model is backtested - compare it with what the holdout "
         "group actually buys"

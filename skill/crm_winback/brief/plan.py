@@ -89,6 +89,8 @@ class WinbackModel(BaseModel):
     rows: list[WinbackTimingRow]
     note: str
     statement: str  # which source times the triggers, and why (from timings.choose)
+    model: str = "BG/NBD"  # the model that gave the dates (the backtest's forecaster)
+    one_time: str = "one-time buyers all share the shop-level date"  # how one-time buyers are dated
 
 
 class MatrixCellOut(BaseModel):
@@ -767,12 +769,23 @@ def winback_model(
             for o in [*model.by_segment, *([model.overall] if model.overall else [])]
         ]
         note = (
-            f"BG/NBD fitted on the orders ({model.time_unit}); estimates, not promises - check them against "
-            "the holdout group's reorders"
+            f"{model.forecast_model} fitted on the orders ({model.time_unit}); estimates, not promises - check "
+            "them against the holdout group's reorders"
+        )
+        one_time = (
+            "one-time buyers all share the shop-level date"
+            if model.forecast_model == "BG/NBD"
+            else "one-time buyers get their own date too"
         )
         return (
             WinbackModel(
-                available=True, threshold=model.threshold, rows=rows, note=note, statement=timings.statement
+                available=True,
+                threshold=model.threshold,
+                rows=rows,
+                note=note,
+                statement=timings.statement,
+                model=model.forecast_model,
+                one_time=one_time,
             ),
             [],
         )

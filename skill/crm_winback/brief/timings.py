@@ -97,14 +97,16 @@ def winback_evidence(backtest: BacktestReport | None) -> str:
     """What the backtest measured for the winback-date rules: flagged, precision and timing, in one sentence."""
     if backtest is None or backtest.status != "done":
         return ""
-    # the fixed rules operators use, and BG/NBD's rule: the per-segment dates the documents show are BG/NBD's
+    # the fixed rules operators use, and the forecasting model's rule: the per-segment dates the documents show
+    # are its dates (BG/NBD's when the backtest chose no forecaster)
+    model = f"{backtest.forecaster or 'BG/NBD'}:"
     rows = [
         w
         for w in backtest.winback
         if w.group == "all customers"
         and w.flagged
         and w.precision is not None
-        and ("P(active)" not in w.rule or w.rule.startswith("BG/NBD"))
+        and ("P(active)" not in w.rule or w.rule.startswith(model))
     ]
     if not rows:
         return ""

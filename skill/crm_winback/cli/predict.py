@@ -22,10 +22,11 @@ def register(sub: Any) -> None:
         "predict",
         help="per customer: P(alive), expected orders, spend, CLV and winback date (BG/NBD + Gamma-Gamma)",
         description="Backtest first: split the history, score every model and recency alone on the holdout and "
-        "rank churn risk by the winner (p_no_order, churn_risk). Then fit BG/NBD and Gamma-Gamma on the whole "
-        "history and predict every customer: P(alive), "
+        "rank churn risk by the winner (p_no_order, churn_risk). Then refit the model whose per-customer "
+        "forecasts erred least on the holdout (or --model) and Gamma-Gamma on the whole history and predict "
+        "every customer: P(alive), "
         "expected orders and spend in the horizon, CLV, and the winback date (the day P(alive) falls to the "
-        "threshold without a new order; one-time buyers get the shop-level date). Per-customer rows go to a "
+        "threshold without a new order; with BG/NBD one-time buyers get the shop-level date). Per-customer rows go to a "
         f"file (default: {DEFAULT_OUT_DIR}/<name>-predictions.csv); stdout gets the per-segment summary.",
         epilog="Examples: crm-winback predict --example cdnow\n"
         "          crm-winback predict orders.csv --horizon 180 --margin 0.3 -o predictions.parquet",
@@ -43,6 +44,13 @@ def register(sub: Any) -> None:
         help="winback when P(alive) falls to this probability (0.5)",
     )
     _add_model_options(p)
+    p.add_argument(
+        "--model",
+        choices=["backtest", "BG/NBD", "Pareto/NBD", "MBG/NBD", "MBG/CNBD-k"],
+        default="backtest",
+        help="the model of the per-customer forecasts: the backtest's forecaster, the one that erred least per "
+        "customer on the shop's past (default), or one named",
+    )
     p.add_argument(
         "--calibration-end",
         metavar="YYYY-MM-DD",
@@ -129,6 +137,7 @@ def _predict_options(args: argparse.Namespace) -> PredictOptions:
         period_days=args.period_days,
         penalizer_coef=args.penalizer,
         calibration_end=parse_date_option(args.calibration_end, "--calibration-end"),
+        model=args.model,
     )
 
 

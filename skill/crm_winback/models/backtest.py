@@ -93,6 +93,17 @@ class BacktestReport(StrictModel):
         default=RECENCY, description="the model whose churn ranking is used, or 'recency alone'"
     )
     reason: str = ""
+    can_rank: bool = Field(
+        default=True,
+        description="False when no model or rule ranked who did not return clearly better than a coin toss "
+        "(AUC 0.55): churn risk is then the shop's measured no-order share for every customer",
+    )
+    forecaster: str | None = Field(
+        default=None,
+        description="the model whose per-customer forecasts (expected orders, P(active), CLV, winback dates) "
+        "are shown: the smallest per-customer error on the holdout; None when no model was scored",
+    )
+    forecaster_reason: str = ""
     winback: list[WinbackRuleCheck] = Field(default_factory=list)
     winback_verdict: list[str] = Field(
         default_factory=list,
@@ -105,6 +116,12 @@ class BacktestReport(StrictModel):
 
     def band_meaning(self) -> list[str]:
         """What each churn-risk band of the chosen ranking meant on the holdout, e.g. 'high: 8 in 10 ...'."""
+        if not self.can_rank and self.no_order_share is not None:
+            return [
+                f"every customer: {round(10 * self.no_order_share)} in 10 did not order again in the "
+                f"{self.holdout_days} days after {self.calibration_end}, and no ranking told them apart "
+                f"({self.customers:,} customers)"
+            ]
         chosen = self.check(self.chosen)
         if chosen is None:
             return []
@@ -136,18 +153,27 @@ class BacktestReport(StrictModel):
             if c.orders_error_pct is not None:
                 extra = f"; total repeat orders {c.orders_error_pct:+.1f}%"
             lines.append(f"- {c.name}: {auc}{extra}")
-        lines.append(f"Chosen: {self.chosen} - {self.reason}")
+        chosen_name = self.chosen if self.can_rank else "no ranking"
+        lines.append(f"Chosen: {chosen_name} - {self.reason}")
         lines += [f"- churn risk {m}" for m in self.band_meaning()]
         chosen = self.check(self.chosen)
-        if chosen is not None and chosen.calibration_gap is not None:
+        if self.can_rank and chosen is not None and chosen.calibration_gap is not None:
             points = 100 * chosen.calibration_gap
             within = "to under 0.1 points" if points < 0.05 else f"within {points:.1f} points"
             lines.append(
                 "- the bands' edges were set on one half of the customers and checked on the other: the shares "
                 f"agree {within}"
             )
-        # the dates the documents show are BG/NBD's
-        shown = next((v for v in self.winback_verdict if v.startswith("BG/NBD ")), None)
+        forecasts = self.check(self.forecaster) if self.forecaster else None
+        if forecasts is not None and forecasts.mae is not None:
+            lines.append(
+                f"- per-customer forecasts (expected orders, CLV, winback dates) from {self.forecaster}: the "
+                f"smallest error per customer on the holdout ({forecasts.mae:.2f} purchase days)"
+            )
+        # the dates the documents show are the forecasting model's
+        shown = next(
+            (v for v in self.winback_verdict if v.startswith(f"{self.forecaster or 'BG/NBD'} ")), None
+        )
         return lines + ([f"- winback {shown}"] if shown else [])
 
 

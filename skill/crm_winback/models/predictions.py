@@ -11,6 +11,7 @@ from . import StrictModel
 from .backtest import BacktestReport
 
 TimeUnit = Literal["days", "weeks"]
+ForecastModel = Literal["backtest", "BG/NBD", "Pareto/NBD", "MBG/NBD", "MBG/CNBD-k"]
 
 
 class PredictOptions(StrictModel):
@@ -27,6 +28,11 @@ class PredictOptions(StrictModel):
     penalizer_coef: float = Field(default=0.0, ge=0)
     calibration_end: dt.date | None = Field(
         default=None, description="where the backtest splits the history; default: chosen from the data"
+    )
+    model: ForecastModel = Field(
+        default="backtest",
+        description="the model that gives the per-customer forecasts: the backtest's forecaster (the smallest "
+        "per-customer error on the holdout), or one named",
     )
 
 
@@ -95,8 +101,19 @@ class PredictionSummary(StrictModel):
 
     as_of: str
     options: PredictOptions
-    bgnbd: BgNbdParams
+    bgnbd: BgNbdParams | None = Field(
+        description="the whole-history BG/NBD fit; None when it failed or ran off and another model (forecast_model) "
+        "gave the per-customer numbers (the notes say why)"
+    )
     gamma_gamma: GammaGammaParams | None
+    forecast_model: str = Field(
+        default="BG/NBD",
+        description="the model that gave the per-customer P(alive), expected orders, CLV and winback dates: the "
+        "backtest's forecaster (smallest per-customer error on the holdout), or BG/NBD when it could not",
+    )
+    forecast_parameters: dict[str, float] | None = Field(
+        default=None, description="the forecast model's parameters when it is not BG/NBD (for the record)"
+    )
     customers: int
     one_time_buyers: int
     shop_level_winback_days: float | None = Field(description="days after a one-time buyer's order")

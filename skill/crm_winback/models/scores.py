@@ -87,6 +87,7 @@ class ModelOutlook(StrictModel):
 
     churn_risk_method: ChurnRiskMethod
     fallback_reason: str | None
+    forecast_model: str = "BG/NBD"  # the model that gave the per-customer numbers (the backtest's forecaster)
     horizon_days: int
     threshold: float
     time_unit: str

@@ -53,6 +53,9 @@ MIN_HOLDOUT_DAYS = 90
 HOLDOUT_SHARE = 1 / 3  # of the history
 CYCLES = 2  # the holdout spans at least this many repurchase cycles
 MIN_AUC_GAIN = 0.005  # a model must beat recency alone by more than this to be used
+# No ranking is used unless it beats a coin toss (AUC 0.5) clearly: below this the data cannot rank churn, and
+# every customer gets the shop's measured no-order share instead of a band drawn from noise.
+AUC_FLOOR = 0.55
 TIE_AUC = 0.001  # AUCs this close are a tie, broken by calibration, then MAE
 # A model's own P(no order) banded at these levels gives its raw calibration gap; the bands used are measured
 # (band_levels(): knowledge/lifecycle.yaml churn_risk.measured_bands, 0.5 and 0.8 as shipped).
@@ -347,6 +350,7 @@ class Backtest:
     report: BacktestReport
     candidate: Candidate | None  # the chosen model, None when recency alone ranks
     edges: list[float | None] | None  # where medium and high begin on the chosen ranking
+    forecaster: Candidate | None = None  # the model whose per-customer forecasts are shown
 
 
 def history_of(summary: RfmSummary) -> History:
@@ -408,7 +412,7 @@ def run_backtest(
         _scored(NAIVE, "baseline", np.exp(-rate * length), rate * length, actual, split.holdout_days)
     )
     fits: dict[str, Fitted] = {}
-    fit_on, notes = _fit_sample(h)
+    fit_on, notes = fit_sample(h)
     rows, row_of = distinct_rows(h)
     for candidate in candidates:
         try:
@@ -437,7 +441,11 @@ def run_backtest(
         fits[candidate.name] = fitted
         checks.append(_scored(candidate.name, "model", p, expected, actual, split.holdout_days))
     chosen, reason = _choose(checks)
-    winback, verdict = _winback_checks(summary, con, split, as_of, list(fits.values()), threshold, cycle)
+    forecaster, forecaster_reason = _choose_forecaster(checks)
+    shown = forecaster or "BG/NBD"
+    winback, verdict = _winback_checks(
+        summary, con, split, as_of, list(fits.values()), threshold, cycle, shown
+    )
     report = BacktestReport(
         status="done",
         calibration_end=split.calibration_end.isoformat(),
@@ -448,6 +456,9 @@ def run_backtest(
         checks=checks,
         chosen=chosen,
         reason=reason,
+        can_rank=not reason.startswith(CANNOT_RANK),
+        forecaster=forecaster,
+        forecaster_reason=forecaster_reason,
         winback=winback,
         winback_verdict=verdict,
         notes=notes,
@@ -456,7 +467,8 @@ def run_backtest(
     con.execute(f"DROP TABLE IF EXISTS {BACKTEST_TABLE}")  # read by nothing after this: free its memory
     pick = next((c for c in candidates if c.name == chosen), None)
     picked = report.check(chosen)
-    return Backtest(report, pick, None if picked is None else picked.band_edges)
+    forecasts = next((c for c in candidates if c.name == forecaster), None)
+    return Backtest(report, pick, None if picked is None else picked.band_edges, forecasts)
 
 
 def distinct_rows(h: History) -> tuple[History, NDArray[np.intp]]:
@@ -470,7 +482,7 @@ def distinct_rows(h: History) -> tuple[History, NDArray[np.intp]]:
     return History(x=x, t_x=t_x, T=T, time_unit=h.time_unit), grouped.inverse
 
 
-def _fit_sample(h: History) -> tuple[History, list[str]]:
+def fit_sample(h: History) -> tuple[History, list[str]]:
     """The customers the candidates are fitted on: all of them, or a seeded sample of FIT_SAMPLE of a huge shop.
 
     The sample depends only on the customer count and the seed (the summary's rows are in customer-id order),
@@ -494,9 +506,13 @@ def _fit_sample(h: History) -> tuple[History, list[str]]:
     return sample, [note]
 
 
+CANNOT_RANK = "the data cannot rank churn"
+
+
 def _choose(checks: list[ModelCheck]) -> tuple[str, str]:
     """The best scored model (or the naive rule) by AUC, ties broken by calibration then MAE, if it beats
-    recency alone by more than MIN_AUC_GAIN; else recency alone."""
+    recency alone by more than MIN_AUC_GAIN; else recency alone. When nothing reaches AUC_FLOOR the reason
+    begins with CANNOT_RANK (recency stays the nominal choice; churn_now bands nobody by it)."""
     recency = checks[0]
     assert recency.name == RECENCY
     rivals = [c for c in checks[1:] if c.status == "scored" and c.auc is not None]
@@ -506,6 +522,14 @@ def _choose(checks: list[ModelCheck]) -> tuple[str, str]:
     tied = [c for c in rivals if c.auc is not None and c.auc >= best_auc - TIE_AUC]
     best = min(tied, key=lambda c: (c.calibration_gap or 1.0, c.mae or math.inf))
     assert best.auc is not None
+    top = best if best.auc > recency.auc else recency
+    assert top.auc is not None
+    if top.auc < AUC_FLOOR:
+        return RECENCY, (
+            f"{CANNOT_RANK}: nothing told who would not return clearly better than a coin toss (best: "
+            f"{top.name}, AUC {top.auc:.3f}; a ranking needs {AUC_FLOOR:.2f}), so every customer gets the "
+            "shop's measured share with no order"
+        )
     if best.auc > recency.auc + MIN_AUC_GAIN:
         return best.name, (
             f"it ranked who did not return better than recency alone (AUC {best.auc:.3f} vs {recency.auc:.3f})"
@@ -514,6 +538,24 @@ def _choose(checks: list[ModelCheck]) -> tuple[str, str]:
         f"nothing ranked who did not return better than recency alone by more than {MIN_AUC_GAIN} "
         f"(best: {best.name}, AUC {best.auc:.3f} vs {recency.auc:.3f}), so customers are ranked by days since "
         "their last order"
+    )
+
+
+def _choose_forecaster(checks: list[ModelCheck]) -> tuple[str | None, str]:
+    """The scored model with the smallest per-customer error (MAE of purchase days) on the holdout: its
+    expected orders, P(active), CLV and winback dates are the per-customer numbers shown. Ties (within 0.0001)
+    go to the earlier candidate; None when no model was scored."""
+    models = [c for c in checks if c.kind == "model" and c.status == "scored" and c.mae is not None]
+    if not models:
+        return None, "no model could be scored on this history, so BG/NBD gives the per-customer forecasts"
+    least = min(c.mae for c in models if c.mae is not None)
+    best = next(c for c in models if c.mae is not None and c.mae <= least + 1e-4)
+    others = ", ".join(f"{c.name} {c.mae:.4f}" for c in models if c is not best)
+    naive = next((c for c in checks if c.name == NAIVE and c.mae is not None), None)
+    against = f"; {NAIVE}: {naive.mae:.4f}" if naive is not None else ""
+    return best.name, (
+        f"it forecast each customer's orders in the holdout most closely (mean absolute error {best.mae:.4f} "
+        f"purchase days{'; ' + others if others else ''}{against})"
     )
 
 
@@ -557,6 +599,7 @@ def _winback_checks(
     fits: list[Fitted],
     threshold: float,
     cycle: float | None,
+    shown: str = "BG/NBD",
 ) -> tuple[list[WinbackRuleCheck], list[str]]:
     """Each date rule on the holdout: of the customers flagged inside it with no order before the flag, how many
     then stayed silent, and how long they had been silent when flagged - for all customers and per lifecycle
@@ -586,8 +629,9 @@ def _winback_checks(
     stage = stages_at(con, summary)
     groups = [("all customers", np.ones(n, bool))]
     groups += [(name, stage == name) for name in lifecycle_stage_names() if (stage == name).any()]
-    # per stage only for the fixed rules and BG/NBD, whose dates the documents show: MCP results stay small
-    per_stage = {rule for rule, _ in rules} - {rule for name, rule in models if name != "BG/NBD"}
+    # per stage only for the fixed rules and the model whose dates the documents show (``shown``, the
+    # forecasting model): MCP results stay small
+    per_stage = {rule for rule, _ in rules} - {rule for name, rule in models if name != shown}
     out = []
     for rule, silence in rules:
         inside, stayed = flagged(silence)
@@ -722,6 +766,10 @@ def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
     length = report.holdout_days / scale
     by_recency = report.check(RECENCY)
     recency_edges = by_recency.band_edges if by_recency is not None else [None, None]
+    if not report.can_rank and report.no_order_share is not None:
+        # no ranking beat a coin toss: every customer in the band of the shop's measured no-order share
+        level = sum(report.no_order_share >= edge for edge in band_levels())
+        return ChurnNow(nan, np.full(n, level, dtype=np.int8), None, [])
     recency = ChurnNow(nan, bands_at(np.round((summary.T - summary.t_x) * scale), recency_edges), None, [])
     if report.chosen == RECENCY:
         return recency

@@ -27,11 +27,22 @@ def render_prediction(s: PredictionSummary, fmt: str) -> str:
         f"{s.shop_level_winback_days:,.0f} days after the order" if s.shop_level_winback_days else "none"
     )
     spend = f"p={g.p:.4g} q={g.q:.4g} v={g.v:.4g} on {g.n_customers:,} repeat buyers" if g else "not fitted"
+    bgnbd = (
+        f"r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g} (time unit: {b.time_unit}; "
+        f"log-likelihood {b.log_likelihood:,.1f})"
+        if b is not None
+        else "not used (see the notes)"
+    )
+    forecasts = s.forecast_model + (
+        f" ({', '.join(f'{k}={v:.4g}' for k, v in s.forecast_parameters.items())})"
+        if s.forecast_parameters
+        else ""
+    )
     settings = [
         ("as-of date", s.as_of),
         ("customers", f"{s.customers:,} ({s.one_time_buyers:,} one-time buyers)"),
-        ("BG/NBD", f"r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g} (time unit: {b.time_unit}; "
-                   f"log-likelihood {b.log_likelihood:,.1f})"),
+        ("per-customer forecasts", forecasts),
+        ("BG/NBD", bgnbd),
         ("Gamma-Gamma", spend),
         ("horizon", f"{o.horizon_days} days; CLV per {o.period_days}-day period, discount "
                     f"{o.discount_rate:g} per period, margin {o.margin:g}"),

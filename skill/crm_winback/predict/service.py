@@ -8,17 +8,30 @@ when the export has amounts, Gamma-Gamma, and leaves a ``predictions`` table in 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 from numpy.typing import NDArray
 
+from crm_winback import workdb
 from crm_winback.errors import DataError
 from crm_winback.files import copy_query
 from crm_winback.ingest import Ingested, IngestOptions, load_orders
 from crm_winback.models.predictions import GroupSummary, PredictionSummary, PredictOptions
-from crm_winback.predict.backtest import LEVELS, ChurnNow, churn_now, run_backtest
+from crm_winback.predict.backtest import (
+    LEVELS,
+    Backtest,
+    ChurnNow,
+    churn_now,
+    distinct_rows,
+    fit_sample,
+    history_of,
+    quiet_gap,
+    run_backtest,
+)
 from crm_winback.predict.bgnbd import (
     BgNbdParams,
     conditional_expected_purchases,
@@ -27,7 +40,7 @@ from crm_winback.predict.bgnbd import (
     probability_alive,
     winback,
 )
-from crm_winback.predict.candidates import BGNBD_LIMITS, runaway_words
+from crm_winback.predict.candidates import BGNBD_LIMITS, CANDIDATES, Fitted, History, runaway_words
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.gamma_gamma import (
     GammaGammaParams,
@@ -68,65 +81,224 @@ DEFINITIONS = {
 }
 
 
-def predict(ingested: Ingested, options: PredictOptions | None = None) -> PredictionSummary:
-    """Fit the models on everything up to the as-of date and build the ``predictions`` table."""
+@dataclass(frozen=True)
+class Prepared:
+    """The backtest, the whole-history summary and the churn ranking: what ``predict`` builds on, kept by a
+    caller whose model fit then fails (scoring.predicted) so the backtest is never run twice."""
+
+    backtest: Backtest
+    summary: RfmSummary
+    churn: ChurnNow
+
+
+def prepare(ingested: Ingested, options: PredictOptions) -> Prepared:
+    """Run the backtest, summarize the whole history and band churn risk the way the backtest chose."""
+    unit = options.time_unit
+    backtest = run_backtest(
+        ingested.con, ingested.as_of, options.calibration_end, time_unit=unit, threshold=options.threshold
+    )
+    summary = summarize(ingested.con, ingested.as_of, unit)
+    return Prepared(backtest, summary, churn_now(backtest, summary))
+
+
+def predict(
+    ingested: Ingested, options: PredictOptions | None = None, prepared: Prepared | None = None
+) -> PredictionSummary:
+    """Fit the models on everything up to the as-of date and build the ``predictions`` table.
+
+    The per-customer numbers come from the model the backtest chose for forecasts (``forecaster``); BG/NBD is
+    always fitted too (its parameters are reported, and it gives the numbers when the forecaster cannot).
+    """
     options = options or PredictOptions()
     con = ingested.con
     unit = options.time_unit
     scale = DAYS_PER_UNIT[unit]
-    backtest = run_backtest(
-        con, ingested.as_of, options.calibration_end, time_unit=unit, threshold=options.threshold
-    )
-    summary = summarize(con, ingested.as_of, unit)
-    churn = churn_now(backtest, summary)
+    prepared = prepared or prepare(ingested, options)
+    backtest, summary, churn = prepared.backtest, prepared.summary, prepared.churn
     notes: list[str] = list(backtest.report.notes) + list(churn.notes)
-    bgnbd = fit_bgnbd(
-        summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
-    )
-    _check_runaway(bgnbd)
     repeat = summary.x > 0
-    p_alive = np.where(
-        repeat,
-        probability_alive(bgnbd, summary.x, summary.t_x, summary.T),
-        one_time_buyer_survival(bgnbd, summary.T),
-    )
     horizon = options.horizon_days / scale
-    with np.errstate(invalid="ignore", over="ignore"):  # a degenerate fit overflows here; checked next
-        expected = conditional_expected_purchases(bgnbd, horizon, summary.x, summary.t_x, summary.T)
-    _check_finite(bgnbd, p_alive, expected)
-    gap_days, shop_level = _winback_gaps(bgnbd, summary, options.threshold, ingested, notes)
+    forecaster = _forecaster(backtest, churn, summary, horizon, notes, options.model)
+    bgnbd: BgNbdParams | None = None
+    try:
+        bgnbd = fit_bgnbd(
+            summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
+        )
+        _check_runaway(bgnbd)
+    except DataError as exc:
+        if forecaster is None:  # BG/NBD was to give the numbers: the caller's stated fallback
+            asked = [n for n in notes if n.startswith("per-customer forecasts: ")]
+            if asked:  # the model chosen or named failed first: say so too
+                why = (
+                    asked[-1]
+                    .removeprefix("per-customer forecasts: ")
+                    .removesuffix("; BG/NBD gives them instead")
+                )
+                raise DataError(f"{exc}; {why}") from exc
+            raise
+        # another model gives them: BG/NBD's failure is stated, its parameters never shown
+        bgnbd = None
+        notes.append(f"{str(exc).removesuffix(': no P(alive), expected orders, CLV or winback dates are given')}"
+                     f"; {forecaster.name} gives the per-customer numbers")  # fmt: skip
     gamma_gamma, spend = _spend(ingested, summary, options, notes)
-    clv = customer_lifetime_value(
-        bgnbd,
-        np.nan_to_num(spend, nan=0.0),
-        summary.x,
-        summary.t_x,
-        summary.T,
-        horizon=horizon,
-        period=options.period_days / scale,
-        discount_rate=options.discount_rate,
-        margin=options.margin,
-    )
+    if forecaster is None:
+        assert bgnbd is not None
+        # every BG/NBD number depends on (x, t_x, T) alone: computed once per distinct row, then gathered
+        rows, row_of = distinct_rows(history_of(summary))
+        p_rows = np.where(
+            rows.x > 0,
+            probability_alive(bgnbd, rows.x, rows.t_x, rows.T),
+            one_time_buyer_survival(bgnbd, rows.T),
+        )
+        with np.errstate(invalid="ignore", over="ignore"):  # a degenerate fit overflows here; checked next
+            expected_rows = conditional_expected_purchases(bgnbd, horizon, rows.x, rows.t_x, rows.T)
+        _check_finite(bgnbd, p_rows, expected_rows)
+        p_alive, expected = p_rows[row_of], expected_rows[row_of]
+        gap_days, shop_level = _winback_gaps(bgnbd, summary, options.threshold, ingested, notes, rows, row_of)
+        clv = customer_lifetime_value(
+            bgnbd,
+            np.nan_to_num(spend, nan=0.0),
+            summary.x,
+            summary.t_x,
+            summary.T,
+            horizon=horizon,
+            period=options.period_days / scale,
+            discount_rate=options.discount_rate,
+            margin=options.margin,
+        )
+    else:
+        p_alive, expected, clv, gap_days = _forecasts(forecaster, summary, spend, options, ingested, notes)
+        shop_level = np.zeros(summary.customers, dtype=bool)
     clv = np.where(np.isnan(spend), np.nan, clv)
     _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, shop_level, churn)
     one_time = ~repeat & shop_level
     shop_gap = float(gap_days[one_time][0]) if one_time.any() else None
     if shop_gap is None or math.isnan(shop_gap):
         shop_gap = None
+    model = "BG/NBD" if forecaster is None else forecaster.name
     return PredictionSummary(
         as_of=ingested.as_of.isoformat(),
         options=options,
         bgnbd=bgnbd,
         gamma_gamma=gamma_gamma,
+        forecast_model=model,
+        forecast_parameters=None if forecaster is None else _rounded(forecaster.params),
         customers=summary.customers,
         one_time_buyers=int((~repeat).sum()),
         shop_level_winback_days=shop_gap,
         overall=_group_summaries(con, None)[0],
         by_segment=_group_summaries(con, _segment_column(con)),
-        definitions=DEFINITIONS,
+        definitions=definitions(model),
         notes=notes,
         backtest=backtest.report,
     )
+
+
+def _rounded(params: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(f"{v:.6g}") for k, v in params.items()}
+
+
+def definitions(model: str) -> dict[str, str]:
+    """The column definitions, for the model that gave the per-customer numbers."""
+    if model == "BG/NBD":
+        return DEFINITIONS
+    return DEFINITIONS | {
+        "p_alive": f"{model} probability that the customer has not lapsed for good, chosen by the backtest as "
+        "the model whose per-customer forecasts erred least on the shop's own past",
+        "expected_orders": f"{model} expected orders (purchase days) in the horizon after the as-of date",
+        "clv": DEFINITIONS["clv"] + f"; expected orders from {model}",
+        "winback_date": f"the day on which the {model} P(alive) falls to the threshold if the customer orders "
+        "nothing more (every customer, one-time buyers too: winback_basis 'customer'). A date before the as-of "
+        "date means that point has passed",
+    }
+
+
+def _forecaster(
+    backtest: Backtest,
+    churn: ChurnNow,
+    summary: RfmSummary,
+    horizon: float,
+    notes: list[str],
+    model: str = "backtest",
+) -> Fitted | None:
+    """The forecasting model (the backtest's, or ``model`` when named) refitted on the whole history, or None
+    for BG/NBD (the forecaster, or the stated fallback when the forecaster cannot give the numbers)."""
+    named = next((c for c in CANDIDATES if c.name == model), None)
+    candidate = backtest.forecaster if named is None else named
+    chose = "the backtest chose" if named is None else "you asked for"
+    if candidate is None or candidate.name == "BG/NBD":
+        return None
+    fitted = churn.fitted if churn.fitted is not None and churn.fitted.name == candidate.name else None
+    why = None
+    if fitted is None:
+        fit_on, sampled = fit_sample(history_of(summary))
+        notes += [f"per-customer forecasts: {n.removeprefix('the backtest ')}" for n in sampled]
+        try:
+            fitted = candidate.fit(fit_on)
+        except DataError as exc:
+            why = f"it could not be refitted on the whole history: {exc}"
+    if fitted is not None and fitted.runaway:
+        why, fitted = fitted.runaway, None
+    if fitted is not None:
+        rows, _ = distinct_rows(history_of(summary))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            finite = np.isfinite(fitted.p_active(rows)).all()
+            finite = finite and np.isfinite(fitted.expected_orders(horizon, rows)).all()
+        if not finite:
+            why, fitted = "its predictions are not finite numbers on the whole history", None
+    if fitted is None:
+        notes.append(
+            f"per-customer forecasts: {chose} {candidate.name}, but {why}; BG/NBD gives them instead"
+        )
+    return fitted
+
+
+def _forecasts(
+    fitted: Fitted,
+    summary: RfmSummary,
+    spend: NDArray[np.float64],
+    options: PredictOptions,
+    ingested: Ingested,
+    notes: list[str],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """P(alive), expected orders, CLV and days from the last order to the winback date (NaN beyond the
+    history) from ``fitted``, computed once per distinct (x, t_x, T) row."""
+    scale = DAYS_PER_UNIT[summary.time_unit]
+    h = history_of(summary)
+    rows, row_of = distinct_rows(h)
+    horizon, period = options.horizon_days / scale, options.period_days / scale
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        p_alive = fitted.p_active(rows)
+        expected = fitted.expected_orders(horizon, rows)
+        # the lifetimes-style discounted sum over periods, as gamma_gamma.customer_lifetime_value
+        total, previous = np.zeros(len(rows.x)), np.zeros(len(rows.x))
+        for i in range(1, int(np.ceil(horizon / period - 1e-12)) + 1):
+            now = fitted.expected_orders(min(i * period, horizon), rows)
+            total = total + (now - previous) / (1.0 + options.discount_rate) ** i
+            previous = now
+    clv = options.margin * np.nan_to_num(spend, nan=0.0) * total[row_of]
+    history_days = _history_days(ingested, summary)
+    gap = np.ceil(quiet_gap(fitted, h, options.threshold, history_days / scale) * scale)
+    # the search brackets the crossing to within a fraction of a day, so its ceiling may be one day late
+    early = np.isfinite(gap) & (gap >= 1)
+    if early.any():
+        probe = History(x=h.x[early], t_x=h.t_x[early], T=h.t_x[early] + (gap[early] - 1) / scale,
+                        time_unit=h.time_unit)  # fmt: skip
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            quiet = fitted.p_active(probe) <= options.threshold
+        gap[np.flatnonzero(early)[quiet]] -= 1
+    beyond = ~(gap <= history_days)
+    if beyond.any():
+        notes.append(
+            f"{int(beyond.sum()):,} customers get no winback date: {fitted.name} puts it beyond the "
+            f"{history_days:,} days of history the data can speak for"
+        )
+    return p_alive[row_of], expected[row_of], clv, np.where(beyond, np.nan, gap)
+
+
+def _history_days(ingested: Ingested, summary: RfmSummary) -> int:
+    first = first_row(ingested.con.execute(f"SELECT min(first_order_date) FROM {summary.table}"))
+    return (ingested.as_of - first[0]).days if first and first[0] else 0
 
 
 def _check_runaway(params: BgNbdParams) -> None:
@@ -138,25 +310,31 @@ def _check_runaway(params: BgNbdParams) -> None:
 
 
 def _winback_gaps(
-    bgnbd: BgNbdParams, summary: RfmSummary, threshold: float, ingested: Ingested, notes: list[str]
+    bgnbd: BgNbdParams,
+    summary: RfmSummary,
+    threshold: float,
+    ingested: Ingested,
+    notes: list[str],
+    rows: History,
+    row_of: NDArray[np.intp],
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Days from the last order to the winback date, NaN beyond the history the data can speak for.
 
     From BG/NBD, like the p_alive column beside it (one-time buyers: shop level); the backtest reports how
-    every model's dates did (BacktestReport.winback).
+    every model's dates did (BacktestReport.winback). Computed per distinct row of ``rows``, gathered by
+    ``row_of``.
     """
     scale = DAYS_PER_UNIT[summary.time_unit]
-    first = first_row(ingested.con.execute(f"SELECT min(first_order_date) FROM {summary.table}"))
-    history_days = (ingested.as_of - first[0]).days if first and first[0] else 0
-    timing = winback(bgnbd, summary.x, summary.t_x, summary.T, threshold)
-    gap_days = np.ceil(timing.gap * scale)
+    history_days = _history_days(ingested, summary)
+    timing = winback(bgnbd, rows.x, rows.t_x, rows.T, threshold)
+    gap_days = np.ceil(timing.gap * scale)[row_of]
     beyond = ~(gap_days <= history_days)
     if beyond.any():
         notes.append(
             f"{int(beyond.sum()):,} customers get no winback date: the model puts it beyond the "
             f"{history_days:,} days of history the data can speak for"
         )
-    return np.where(beyond, np.nan, gap_days), np.asarray(timing.shop_level, dtype=bool)
+    return np.where(beyond, np.nan, gap_days), np.asarray(timing.shop_level, dtype=bool)[row_of]
 
 
 def _check_finite(params: BgNbdParams, *arrays: NDArray[np.float64]) -> None:
@@ -250,29 +428,32 @@ def _build_table(
     }
     con.register("predict_values", values)
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS
-                WITH v AS (
-                    SELECT row, p_alive, expected_orders, shop_level, band,
-                           CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END AS p_no_order,
-                           CASE WHEN isnan(spend) THEN NULL ELSE spend END AS spend,
-                           CASE WHEN isnan(clv) THEN NULL ELSE clv END AS clv,
-                           CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days
-                    FROM predict_values),
-                w AS (
-                    SELECT s.*, v.*, CAST(s.last_order_date + v.gap_days AS DATE) AS winback_date
-                    FROM {summary.table} s JOIN v USING (row))
-                SELECT customer_id, first_order_date, last_order_date, x AS repeat_purchases,
-                       round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
-                       round(spend, 2) AS expected_spend_per_order, round(clv, 2) AS clv, winback_date,
-                       greatest(0, date_diff('day', $as_of::DATE, winback_date)) AS days_until_winback,
-                       CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis,
-                       round(p_no_order, 4) AS p_no_order,
-                       CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
-                       END AS churn_risk
-                FROM w""",
-            {"as_of": ingested.as_of},
-        )
+        # in customer-id order (the summary's row order), so that scoring.predicted can join it to the scores
+        # side by side
+        with workdb.in_order(con):
+            con.execute(
+                f"""CREATE OR REPLACE TABLE {PREDICTIONS_TABLE} AS
+                    WITH v AS (
+                        SELECT row, p_alive, expected_orders, shop_level, band,
+                               CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END AS p_no_order,
+                               CASE WHEN isnan(spend) THEN NULL ELSE spend END AS spend,
+                               CASE WHEN isnan(clv) THEN NULL ELSE clv END AS clv,
+                               CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days
+                        FROM predict_values),
+                    w AS (
+                        SELECT s.*, v.*, CAST(s.last_order_date + v.gap_days AS DATE) AS winback_date
+                        FROM {summary.table} s JOIN v USING (row))
+                    SELECT customer_id, first_order_date, last_order_date, x AS repeat_purchases,
+                           round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
+                           round(spend, 2) AS expected_spend_per_order, round(clv, 2) AS clv, winback_date,
+                           greatest(0, date_diff('day', $as_of::DATE, winback_date)) AS days_until_winback,
+                           CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis,
+                           round(p_no_order, 4) AS p_no_order,
+                           CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
+                           END AS churn_risk
+                    FROM w ORDER BY row""",
+                {"as_of": ingested.as_of},
+            )
     finally:
         con.unregister("predict_values")
 

@@ -20,6 +20,7 @@ from .. import workdb
 from ..errors import DataError
 from ..ingest import Ingested
 from ..models.scores import ModelOutlook, SegmentOutlook
+from ..workdb import first_row
 from .lifecycle import lifecycle_rules
 
 MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis", "p_no_order")
@@ -51,17 +52,18 @@ def apply_predictions(
 ) -> ModelOutlook:
     """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest."""
     # predict.service imports the scorer, so it is imported here and not at module level
-    from ..predict.backtest import LEVELS, churn_now, run_backtest
-    from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict
-    from ..predict.summary import summarize
+    from ..predict.backtest import LEVELS
+    from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict, prepare
+    from ..predict.summary import DAYS_TABLE, SUMMARY_TABLE
 
     con = ingested.con
     options = PredictOptions(calibration_end=calibration_end)
+    prepared = prepare(ingested, options)
     try:
-        summary = predict(ingested, options)
+        summary = predict(ingested, options, prepared)
     except DataError as exc:
-        backtest = run_backtest(con, ingested.as_of, calibration_end, time_unit=options.time_unit)
-        churn = churn_now(backtest, summarize(con, ingested.as_of, options.time_unit))
+        # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
+        backtest, churn = prepared.backtest, prepared.churn
         nulls = "NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv, "
         nulls += "NULL::DATE AS winback_date, NULL::VARCHAR AS winback_basis"
         bands = {"row": np.arange(len(churn.band)), "band": churn.band, "p": churn.p_no_order}
@@ -96,22 +98,22 @@ def apply_predictions(
             time_unit=options.time_unit,
             backtest=backtest.report,
         )
-    with workdb.in_order(con):  # a join does not keep the order: sort again
-        con.execute(
-            f"""CREATE OR REPLACE TABLE scores AS
-                SELECT s.* REPLACE (coalesce(p.churn_risk, s.churn_risk) AS churn_risk),
-                       p.p_alive, p.expected_orders, p.clv, p.winback_date, p.winback_basis, p.p_no_order
-                FROM scores s LEFT JOIN {PREDICTIONS_TABLE} p USING (customer_id)
-                ORDER BY s.customer_id"""
-        )
+    # nothing reads the purchase days or the model summary after this (a later run rebuilds them from the
+    # orders): free their memory before the scores are rebuilt
+    con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
+    con.execute(f"DROP TABLE IF EXISTS {SUMMARY_TABLE}")
+    _join_predictions(con, PREDICTIONS_TABLE)
     b, g = summary.bgnbd, summary.gamma_gamma
-    parameters = {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b}
+    parameters = summary.forecast_parameters or (
+        {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
+    )
     if g is not None:
         parameters |= {"p": g.p, "q": g.q, "v": g.v}
     done = summary.backtest is not None and summary.backtest.status == "done"
     return ModelOutlook(
         churn_risk_method="backtest" if done else "heuristic",
         fallback_reason=None,
+        forecast_model=summary.forecast_model,
         parameters={k: float(f"{v:.6g}") for k, v in parameters.items()},
         notes=list(summary.notes),
         overall=outlook_rows(con, ingested.as_of, None, [])[0],
@@ -122,6 +124,42 @@ def apply_predictions(
         time_unit=options.time_unit,
         backtest=summary.backtest,
     )
+
+
+def _join_predictions(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Add the model columns of ``table`` (one row per customer, in customer-id order) to ``scores``, then drop it.
+
+    Both tables hold the same customers in the same order when every scored customer was predicted: a positional
+    join then reads them side by side, without the hash table and the sort of all the scores' columns a join
+    on customer_id needs (the scores' peak memory). Checked first; otherwise the join on customer_id.
+    """
+    model = "p.p_alive, p.expected_orders, p.clv, p.winback_date, p.winback_basis, p.p_no_order"
+    risk = "s.* REPLACE (coalesce(p.churn_risk, s.churn_risk) AS churn_risk)"
+    counts = first_row(con.execute(f"SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM {table})"))
+    aligned = counts is not None and counts[0] == counts[1]
+    if aligned:
+        with workdb.in_order(con):
+            apart = first_row(
+                con.execute(
+                    f"""SELECT count(*) FROM (SELECT customer_id FROM scores) s
+                        POSITIONAL JOIN (SELECT customer_id AS id FROM {table}) p
+                        WHERE s.customer_id IS DISTINCT FROM p.id"""
+                )
+            )
+        aligned = apart is not None and apart[0] == 0
+    with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
+        if aligned:
+            con.execute(
+                f"""CREATE OR REPLACE TABLE scores AS
+                    SELECT {risk}, {model} FROM scores s POSITIONAL JOIN {table} p"""
+            )
+        else:  # a join does not keep the order: sort again
+            con.execute(
+                f"""CREATE OR REPLACE TABLE scores AS
+                    SELECT {risk}, {model} FROM scores s LEFT JOIN {table} p USING (customer_id)
+                    ORDER BY s.customer_id"""
+            )
+    con.execute(f"DROP TABLE {table}")
 
 
 def outlook_rows(
