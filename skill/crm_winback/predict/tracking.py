@@ -22,7 +22,7 @@ import numpy as np
 
 from crm_winback.errors import DataError
 from crm_winback.models.backtest import BacktestReport
-from crm_winback.predict.backtest import _fit_sample, distinct_rows, history_of
+from crm_winback.predict.backtest import distinct_rows, fit_sample, history_of
 from crm_winback.predict.candidates import CANDIDATES, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
@@ -53,7 +53,8 @@ def _candidate(report: BacktestReport) -> tuple[Candidate, str]:
     by_name = {c.name: c for c in CANDIDATES}
     if report.chosen in by_name:
         return by_name[report.chosen], "the model the backtest chose for churn risk"
-    return by_name["BG/NBD"], f"BG/NBD, whose dates the documents show ({report.chosen} ranks churn risk)"
+    model = report.forecaster if report.forecaster in by_name else "BG/NBD"
+    return by_name[model], f"{model}, whose forecasts the documents show ({report.chosen} ranks churn risk)"
 
 
 def tracking(con: duckdb.DuckDBPyConnection, as_of: dt.date, report: BacktestReport) -> Tracking:
@@ -68,7 +69,7 @@ def tracking(con: duckdb.DuckDBPyConnection, as_of: dt.date, report: BacktestRep
     summary = summarize(con, end, "weeks", table=TRACKING_TABLE)
     try:
         # the backtest's own fit: the same customers (its seeded sample of a huge shop), the same parameters
-        fitted = candidate.fit(_fit_sample(history_of(summary))[0])
+        fitted = candidate.fit(fit_sample(history_of(summary))[0])
         if fitted.runaway:
             raise DataError(fitted.runaway)
         days = purchase_days(con)
