@@ -20,12 +20,12 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         example: ExampleArg = None,
         column_map: ColumnMapArg = None,
         as_of: AsOfArg = None,
-        horizon_days: Annotated[int, Field(gt=0, le=3650, description="prediction and CLV horizon")] = 365,
+        horizon_days: Annotated[int, Field(gt=0, le=3650, description="prediction and CLV horizon, days")] = 365,
         threshold: Annotated[
-            float, Field(gt=0, lt=1, description="the winback date is when P(alive) falls to this")
+            float, Field(gt=0, lt=1, description="winback date: when P(alive) falls to this")
         ] = 0.5,
         margin: Annotated[
-            float, Field(gt=0, le=1, description="gross margin as a fraction of order value (1 = revenue)")
+            float, Field(gt=0, le=1, description="gross margin, fraction of order value (1 = revenue)")
         ] = 1.0,
         time_unit: Annotated[
             Literal["weeks", "days"], Field(description="time unit of the model fit")
@@ -33,24 +33,20 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         calibration_end: Annotated[
             dt.date | None,
             Field(
-                description="where the backtest splits the history, YYYY-MM-DD (default: the last third, at "
-                "least 90 days and two repurchase cycles held out)"
+                description="the backtest's split date (default: the last third of the history)"
             ),
         ] = None,
         output_name: Annotated[
             str | None,
             Field(
-                description="file name (.csv or .parquet) for per-customer predictions in the output folder; "
-                "default <input name>-predictions.csv"
+                description="predictions file name (.csv, .parquet) in the output folder; default "
+                "<input>-predictions.csv"
             ),
         ] = None,
     ) -> PredictionSummary:
-        """Backtest every model against recency alone, then fit BG/NBD and Gamma-Gamma: per-segment P(alive),
-        expected orders, CLV, winback timing, and churn risk ranked by what won the backtest.
-
-        Per-customer predictions (with p_no_order and churn_risk) go to predictions_file in the output folder.
-        Show backtest.summary_lines-like text to the user: the split, each model's AUC against recency alone,
-        the choice and what each churn band meant on the shop's past. Model estimates, not promises.
+        """Backtest the models against recency alone, fit BG/NBD and Gamma-Gamma: per-segment P(alive), expected
+        orders, CLV, winback timing; churn risk by the backtest's winner. Rows go to predictions_file. Show the
+        user backtest.summary_lines before any model number.
         """
         with tool_errors():
             from ..predict.service import PredictOptions, predict_file
@@ -71,10 +67,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         column_map: ColumnMapArg = None,
         as_of: AsOfArg = None,
     ) -> CohortTable:
-        """Acquisition-month cohorts: customers per first-order month, retention at months 1, 2, 3, 6 and 12.
-
-        Retention is the share of the cohort ordering in exactly that month; None means not observed yet.
-        """
+        """Acquisition-month cohorts and the share ordering in months 1, 2, 3, 6, 12 (None: not observed yet)."""
         with tool_errors():
             from ..cohorts import build_cohorts as cohorts
             from ..ingest import load_orders
