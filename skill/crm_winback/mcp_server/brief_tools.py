@@ -146,9 +146,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
     def lookup_knowledge(
         topic: Annotated[
             Literal[KNOWLEDGE_TOPICS],  # type: ignore[valid-type]
-            Field(
-                description="the knowledge file"
-            ),
+            Field(description="the knowledge file"),
         ],
         segment: Annotated[
             str | None, Field(description="lifecycle stage: new, active, VIP, at-risk, lapsed, churned")

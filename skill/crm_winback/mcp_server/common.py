@@ -198,9 +198,7 @@ ColumnMapArg = Annotated[
         "profile_orders mapped wrongly"
     ),
 ]
-AsOfArg = Annotated[
-    dt.date | None, Field(description="observation date (default: the latest order date)")
-]
+AsOfArg = Annotated[dt.date | None, Field(description="observation date (default: the latest order date)")]
 CurrencyArg = Annotated[str | None, Field(description="only orders in this currency (mixed files)")]
 DateFormatArg = Annotated[
     Literal["iso", "ymd_compact", "mdy", "dmy"] | None,

@@ -20,7 +20,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         example: ExampleArg = None,
         column_map: ColumnMapArg = None,
         as_of: AsOfArg = None,
-        horizon_days: Annotated[int, Field(gt=0, le=3650, description="prediction and CLV horizon, days")] = 365,
+        horizon_days: Annotated[
+            int, Field(gt=0, le=3650, description="prediction and CLV horizon, days")
+        ] = 365,
         threshold: Annotated[
             float, Field(gt=0, lt=1, description="winback date: when P(alive) falls to this")
         ] = 0.5,
@@ -32,9 +34,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         ] = "weeks",
         calibration_end: Annotated[
             dt.date | None,
-            Field(
-                description="the backtest's split date (default: the last third of the history)"
-            ),
+            Field(description="the backtest's split date (default: the last third of the history)"),
         ] = None,
         output_name: Annotated[
             str | None,

@@ -137,9 +137,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
     @server.tool(annotations=READ_ONLY)
     def preview_customers(
-        scores_file: Annotated[
-            str, Field(description="scores_file from score_customers")
-        ],
+        scores_file: Annotated[str, Field(description="scores_file from score_customers")],
         segment: Annotated[str | None, Field(description="only this RFM segment")] = None,
         lifecycle_stage: Annotated[str | None, Field(description="only this lifecycle stage")] = None,
         churn_risk: Annotated[

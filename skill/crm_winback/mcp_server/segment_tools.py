@@ -44,9 +44,7 @@ REPLACES_DEFINITION = ToolAnnotations(
 
 DbPathArg = Annotated[
     str | None,
-    Field(
-        description="the customer store (.duckdb); default store.duckdb in the server's output folder"
-    ),
+    Field(description="the customer store (.duckdb); default store.duckdb in the server's output folder"),
 ]
 ShopArg = Annotated[str, Field(description="which shop, when one store holds several")]
 SnapshotArg = Annotated[
@@ -58,9 +56,7 @@ ByArg = Annotated[
 ]
 SegmentNameArg = Annotated[
     str,
-    Field(
-        description="a segment name from list_segments (user, pre-built, RFM or lifecycle stage)"
-    ),
+    Field(description="a segment name from list_segments (user, pre-built, RFM or lifecycle stage)"),
 ]
 RulesArg = Annotated[
     dict[str, Any],
@@ -85,9 +81,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         as_of: AsOfArg = None,
         method: Annotated[
             Literal["fixed", "quantile"],
-            Field(
-                description="fixed: knowledge/rfm_thresholds.yaml; quantile: this shop's quintiles"
-            ),
+            Field(description="fixed: knowledge/rfm_thresholds.yaml; quantile: this shop's quintiles"),
         ] = "fixed",
         db_path: DbPathArg = None,
         shop: ShopArg = "default",
@@ -139,9 +133,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
     def define_segment(
         name: Annotated[
             str,
-            Field(
-                description="letters, digits, spaces, '-', '_', '.' (max 64)"
-            ),
+            Field(description="letters, digits, spaces, '-', '_', '.' (max 64)"),
         ],
         rules: RulesArg,
         description: Annotated[
@@ -163,9 +155,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
     @server.tool(annotations=READ_ONLY)
     def preview_segment_members(
         name: SegmentNameArg,
-        limit: Annotated[
-            int, Field(ge=1, le=MAX_MEMBER_ROWS, description="rows to show")
-        ] = 10,
+        limit: Annotated[int, Field(ge=1, le=MAX_MEMBER_ROWS, description="rows to show")] = 10,
         offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="rows to skip")] = 0,
         snapshot: SnapshotArg = None,
         db_path: DbPathArg = None,
@@ -228,9 +218,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         ] = "csv",
         channel: Annotated[
             Literal["email", "sms"],
-            Field(
-                description="email: address and email consent; sms: valid phone and SMS consent"
-            ),
+            Field(description="email: address and email consent; sms: valid phone and SMS consent"),
         ] = "email",
         output_name: Annotated[
             str | None,
