@@ -2,7 +2,9 @@
 
 Tokens are approximated as characters / 4 of compact JSON (no tokenizer is a dependency); the same count is
 used by ``bench/bench_mcp.py`` and the budget test. A tool definition is what a host puts in the model's
-context: name, description and input schema (the output schema is used by the client to check results).
+context: name, description and input schema (the output schema is used by the client to check results). A
+result's text is its structured content as compact JSON with null fields left out (the structured content
+keeps them); a list that grows with the data is capped by its tool, with the whole in a file it names.
 """
 
 from __future__ import annotations
@@ -23,6 +25,20 @@ def tokens(text: str) -> int:
 def compact_json(value: Any) -> str:
     """JSON without indentation or spaces after separators; non-ASCII kept as it is."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with every null field left out: in a result's text an absent field reads as null."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+def result_text(structured: Any) -> str:
+    """The text a tool result carries for the model: its structured content as compact JSON without nulls."""
+    return compact_json(without_nulls(structured))
 
 
 def definition(name: str, description: str | None, input_schema: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from .common import (
     tool_errors,
 )
 from .paths import refuse_overwrite
-from .results import PreviewResult, PreviewRow, ScoreCustomersResult
+from .results import PredictionsDigest, PreviewResult, PreviewRow, ScoreCustomersResult
 
 MAX_PREVIEW_ROWS = 20
 _PREVIEW_COLUMNS = (
@@ -133,7 +133,11 @@ def register(server: MCPServer, env: ToolEnv) -> None:
                 target,
             )
             write_text(summary, result.model_dump_json(indent=2) + "\n")
-            return ScoreCustomersResult.model_validate({**result.model_dump(), "summary_file": str(summary)})
+            data = result.model_dump()
+            if result.scoring.predictions is not None:
+                digest = PredictionsDigest.of(result.scoring.predictions, str(summary))
+                data["scoring"]["predictions"] = digest.model_dump()
+            return ScoreCustomersResult.model_validate({**data, "summary_file": str(summary)})
 
     @server.tool(annotations=READ_ONLY)
     def preview_customers(

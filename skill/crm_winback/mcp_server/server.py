@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from .. import __version__
 from ..files import clean_stale_temps
 from . import brief_tools, predict_tools, score_tools, segment_tools
-from .budget import compact_description, compact_json, compact_schema
+from .budget import compact_description, compact_schema, result_text
 from .common import ToolEnv, arguments_message, one_line
 from .paths import DEFAULT_MAX_INPUT_MB, PathPolicy
 
@@ -55,7 +55,7 @@ class WinbackServer(MCPServer):
 
     Tool definitions are listed with their docstrings on one line and their input schemas without titles
     or ``anyOf [X, null]`` (see :mod:`.budget`); a result's text is the compact JSON of its structured
-    content, not the SDK's indented dump.
+    content without nulls, not the SDK's indented dump.
 
     The SDK prefixes every tool error with "Error executing tool NAME: " and reports bad arguments as a
     multi-line pydantic dump; here a tool's own error is passed on as it was raised, bad arguments become one
@@ -87,7 +87,7 @@ class WinbackServer(MCPServer):
             result = await super().call_tool(name, arguments, context)
             failed = bool(getattr(result, "is_error", False))
             if isinstance(result, CallToolResult) and result.structured_content is not None and not failed:
-                result.content = [TextContent(type="text", text=compact_json(result.structured_content))]
+                result.content = [TextContent(type="text", text=result_text(result.structured_content))]
             return result
         except UnexpectedToolError as exc:
             cause = exc.__cause__ or exc
