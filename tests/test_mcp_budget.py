@@ -16,8 +16,10 @@ from mcp import Client
 
 from crm_winback.mcp_server.budget import DEFINITIONS_BUDGET, RESULT_BUDGET
 from crm_winback.mcp_server.predict_tools import capped
+from crm_winback.mcp_server.segment_tools import folded
 from crm_winback.mcp_server.server import ServerConfig, build_server
 from crm_winback.models.cohorts import CohortRow, CohortTable
+from crm_winback.models.store import MigrationCell, MigrationMatrix, SnapshotInfo
 
 from .mcp_support import server_in, with_client
 from .paths import shared_file
@@ -93,3 +95,22 @@ def test_cohorts_beyond_the_cap_merge_into_one_row_weighted_by_customers() -> No
     # (0.5 x 10 + 0.1 x 30) / 40 customers = 0.2; months never observed stay None
     assert merged == row("2024-01..2024-02", 40, 0.2, 150.5)
     assert latest == table.rows[-1]
+
+
+def test_migration_cells_beyond_the_cap_fold_into_one_other_cell_per_row() -> None:
+    snap = SnapshotInfo(
+        snapshot_id=1, shop="default", source_name="o.csv", source_sha256="0", as_of=dt.date(2024, 6, 30),
+        method="fixed", customers=9, has_items=False, repurchase_cycle_days=None,
+        created_at=dt.datetime(2024, 7, 1),
+    )  # fmt: skip
+    cells = [("A", "A", 5), ("A", "B", 1), ("A", "C", 2), ("B", "B", 1), ("(new)", "A", 1)]
+    matrix = MigrationMatrix(
+        by="rfm_segment", from_snapshot=snap, to_snapshot=snap, groups=["A", "B", "C"],
+        cells=[MigrationCell(from_group=f, to_group=t, customers=n) for f, t, n in cells],
+        stayed=6, moved=2, new=1, gone=0,
+    )  # fmt: skip
+    assert folded(matrix, keep=5) == matrix
+    # the 3 largest (5, 2, then the first of the 1s) in their order; the rest summed per row
+    assert [(c.from_group, c.to_group, c.customers) for c in folded(matrix, keep=3).cells] == [
+        ("A", "A", 5), ("A", "B", 1), ("A", "C", 2), ("B", "(other)", 1), ("(new)", "(other)", 1),
+    ]  # fmt: skip

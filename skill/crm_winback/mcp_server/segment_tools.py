@@ -18,7 +18,14 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from ..errors import InputError
-from ..models.store import AudienceResult, Distribution, MigrationMatrix, SegmentList, SegmentSummary
+from ..models.store import (
+    AudienceResult,
+    Distribution,
+    MigrationCell,
+    MigrationMatrix,
+    SegmentList,
+    SegmentSummary,
+)
 from ..privacy import mask_customer_id
 from ..segments.rules import FIELDS, MAX_DEPTH, OPERATORS
 from .common import (
@@ -35,6 +42,8 @@ from .common import (
 from .results import MemberPage, SaveSnapshotResult, SnapshotList
 
 MAX_MEMBER_ROWS = 20
+MAX_MIGRATION_CELLS = 100
+OTHER_GROUP = "(other)"
 MAX_OFFSET = 1_000_000_000  # more customers than any store holds; DuckDB's OFFSET stops at 2**63
 # define_segment replaces a user segment of the same name: the same call twice leaves the same store, but a
 # definition the user saved earlier can be overwritten, so it is not a harmless addition.
@@ -203,12 +212,15 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         db_path: DbPathArg = None,
         shop: ShopArg = "default",
     ) -> MigrationMatrix:
-        """Customers moved between segments (or stages, risks) from one snapshot to another; non-zero cells."""
+        """Customers moved between segments (or stages, risks) from one snapshot to another; non-zero cells.
+
+        Beyond the 100 largest cells, each row's smaller moves are summed into one cell to '(other)'.
+        """
         with tool_errors(), _store_errors():
             from ..segments import api
 
             store = policy.store_file(db_path, write=False)
-            return api.segment_migration(from_snapshot, to_snapshot, str(store), by, shop)
+            return folded(api.segment_migration(from_snapshot, to_snapshot, str(store), by, shop))
 
     @server.tool(annotations=WRITES_OUTPUT)
     def export_audience(
@@ -269,6 +281,24 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             for row in data["excluded"]:
                 row["reason"] = tool_text(row["reason"])
             return AudienceResult.model_validate(data)
+
+
+def folded(matrix: MigrationMatrix, keep: int = MAX_MIGRATION_CELLS) -> MigrationMatrix:
+    """The ``keep`` largest cells, and per row one cell to '(other)' summing the rest (rows keep their sums).
+
+    Eleven segments with (new) and (gone) can make 168 cells, about 3,200 tokens; the totals are unchanged.
+    """
+    if len(matrix.cells) <= keep:
+        return matrix
+    ranked = sorted(range(len(matrix.cells)), key=lambda i: (-matrix.cells[i].customers, i))
+    kept = set(ranked[:keep])
+    rest: dict[str, int] = {}
+    for i, cell in enumerate(matrix.cells):
+        if i not in kept:
+            rest[cell.from_group] = rest.get(cell.from_group, 0) + cell.customers
+    cells = [c for i, c in enumerate(matrix.cells) if i in kept]
+    cells += [MigrationCell(from_group=g, to_group=OTHER_GROUP, customers=n) for g, n in rest.items()]
+    return matrix.model_copy(update={"cells": cells})
 
 
 @contextlib.contextmanager
