@@ -32,6 +32,7 @@ class BacktestDigest(StrictModel):
     """The backtest as the user reads it; every model's bands and the winback rules stay in ``detail``."""
 
     status: str
+    rule: str = Field(description="how the calibration end was chosen")
     calibration_end: str | None
     holdout_days: int | None
     chosen: str = Field(description="the ranking churn risk uses: a model, or 'recency alone'")
@@ -41,7 +42,8 @@ class BacktestDigest(StrictModel):
     @classmethod
     def of(cls, report: BacktestReport, file: str, key: str) -> BacktestDigest:
         return cls(
-            status=report.status, calibration_end=report.calibration_end, holdout_days=report.holdout_days,
+            status=report.status, rule=report.rule, calibration_end=report.calibration_end,
+            holdout_days=report.holdout_days,
             chosen=report.chosen, summary_lines=report.summary_lines(), detail=f"{file}: {key}",
         )  # fmt: skip
 
