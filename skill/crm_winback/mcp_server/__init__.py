@@ -10,7 +10,7 @@ A new tool follows these conventions (``tests/test_mcp_budget.py`` and ``bench/b
   calls one core function inside ``with tool_errors():`` and returns a pydantic model; paths go through
   ``env.source`` / ``env.policy`` only.
 - **Definition** (all tools together stay under ``budget.DEFINITIONS_BUDGET``, 5,000 tokens; the 19 of
-  2026-11-30 take 4,540): a verb-first name; a docstring of one or two sentences saying what it returns and
+  2026-11-30 take 4,563): a verb-first name; a docstring of one or two sentences saying what it returns and
   when to use it (workflow and caveats belong in SKILL.md, said once); each argument an ``Annotated[..., Field(
   description=...)]`` of a few words, reusing the shared ones (``FileArg``, ``ExampleArg``, ``ColumnMapArg``,
   ``AsOfArg`` in ``common``; ``DbPathArg``, ``ShopArg``, ``SnapshotArg`` in ``segment_tools``; ``ContextArg``
