@@ -46,7 +46,7 @@ def test_server_results_wrap_the_core_models_themselves() -> None:
     assert scoring.model_fields["predictions"].annotation == results.PredictionsDigest | None
     assert issubclass(results.PredictResult, PredictionSummary)
     assert set(results.PredictResult.model_fields) == set(PredictionSummary.model_fields) | {"summary_file"}
-    assert results.PredictResult.model_fields["backtest"].annotation == results.BacktestDigest | None
+    assert results.PredictResult.model_fields["backtest"].annotation == results.PredictBacktest | None
     assert results.DocumentResult.model_fields["slots"].annotation == list[Slot]
     assert results.DocumentResult.model_fields["assumptions"].annotation == list[Assumption]
 

@@ -11,7 +11,7 @@ from pydantic import Field
 from ..models.cohorts import CohortRow, CohortTable
 from .common import READ_ONLY, WRITES_OUTPUT, AsOfArg, ColumnMapArg, ExampleArg, FileArg, ToolEnv, tool_errors
 from .paths import refuse_overwrite
-from .results import BacktestDigest, PredictResult
+from .results import PredictBacktest, PredictResult
 
 # Monthly cohorts shown one by one; earlier ones are merged into one row (36 rows are ~1,000 tokens).
 MAX_COHORT_ROWS = 36
@@ -70,7 +70,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             write_text(summary, result.model_dump_json(indent=2) + "\n")
             data = result.model_dump()
             if result.backtest is not None:
-                data["backtest"] = BacktestDigest.of(result.backtest, str(summary), "backtest").model_dump()
+                data["backtest"] = PredictBacktest.of(result.backtest, str(summary), "backtest").model_dump()
             return PredictResult.model_validate({**data, "summary_file": str(summary)})
 
     @server.tool(annotations=READ_ONLY)

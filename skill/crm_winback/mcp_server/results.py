@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from ..models import StrictModel
-from ..models.backtest import BacktestReport
+from ..models.backtest import RECENCY, BacktestReport, ModelCheck
 from ..models.documents import Assumption, Slot
 from ..models.predictions import PredictionSummary
 from ..models.quality import QualityReport
@@ -35,6 +35,7 @@ class BacktestDigest(StrictModel):
     rule: str = Field(description="how the calibration end was chosen")
     calibration_end: str | None
     holdout_days: int | None
+    customers: int = Field(description="customers first seen on or before the calibration end")
     chosen: str = Field(description="the ranking churn risk uses: a model, or 'recency alone'")
     summary_lines: list[str] = Field(description="show these to the user before any model number")
     detail: str = Field(description="the file and key holding the full backtest")
@@ -43,9 +44,23 @@ class BacktestDigest(StrictModel):
     def of(cls, report: BacktestReport, file: str, key: str) -> BacktestDigest:
         return cls(
             status=report.status, rule=report.rule, calibration_end=report.calibration_end,
-            holdout_days=report.holdout_days,
+            holdout_days=report.holdout_days, customers=report.customers,
             chosen=report.chosen, summary_lines=report.summary_lines(), detail=f"{file}: {key}",
         )  # fmt: skip
+
+
+class PredictBacktest(BacktestDigest):
+    """predict_customers' backtest: the digest with the checks of recency alone and the chosen ranking."""
+
+    checks: list[ModelCheck] = Field(
+        description="recency alone and the chosen ranking, with their bands; every model's check is in detail"
+    )
+
+    @classmethod
+    def of(cls, report: BacktestReport, file: str, key: str) -> PredictBacktest:
+        digest = BacktestDigest.of(report, file, key)
+        shown = [c for c in report.checks if c.name in (RECENCY, report.chosen)]
+        return cls(**digest.model_dump(), checks=shown)
 
 
 class PredictionsDigest(StrictModel):
@@ -77,7 +92,7 @@ class ScoringResult(ScoreSummary):
 
 
 class PredictResult(PredictionSummary):
-    backtest: BacktestDigest | None = None  # type: ignore[assignment]
+    backtest: PredictBacktest | None = None  # type: ignore[assignment]
     summary_file: str = Field(description="the whole result as JSON, the full backtest included")
 
 
