@@ -22,10 +22,10 @@ from crm_winback.scoring.score import ScoreSummary
 
 from .mcp_support import server_in, with_client
 
-# tool -> the core model it returns as it is
+# tool -> the core model it returns as it is (predict_customers returns a digest of its backtest: see below)
 CORE_OUTPUTS: dict[str, type[BaseModel]] = {
     "profile_orders": QualityReport, "check_brief": CheckReport, "lookup_knowledge": KnowledgeAnswer,
-    "predict_customers": PredictionSummary, "build_cohorts": CohortTable,
+    "build_cohorts": CohortTable,
 }  # fmt: skip
 
 
@@ -39,7 +39,14 @@ def test_tool_output_schema_is_the_core_model_schema(
 
 def test_server_results_wrap_the_core_models_themselves() -> None:
     assert results.ScoreCustomersResult.model_fields["quality"].annotation is QualityReport
-    assert results.ScoreCustomersResult.model_fields["scoring"].annotation is ScoreSummary
+    # the core's scoring and prediction models, with only the backtest digested (the whole is in summary_file)
+    scoring = results.ScoreCustomersResult.model_fields["scoring"].annotation
+    assert scoring is results.ScoringResult and issubclass(scoring, ScoreSummary)
+    assert set(scoring.model_fields) == set(ScoreSummary.model_fields)
+    assert scoring.model_fields["predictions"].annotation == results.PredictionsDigest | None
+    assert issubclass(results.PredictResult, PredictionSummary)
+    assert set(results.PredictResult.model_fields) == set(PredictionSummary.model_fields) | {"summary_file"}
+    assert results.PredictResult.model_fields["backtest"].annotation == results.PredictBacktest | None
     assert results.DocumentResult.model_fields["slots"].annotation == list[Slot]
     assert results.DocumentResult.model_fields["assumptions"].annotation == list[Assumption]
 

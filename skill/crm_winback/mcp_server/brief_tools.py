@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from ..brief.context import Context, context_schema
 from ..brief.library import LIBRARY_FILES
@@ -37,31 +37,33 @@ KNOWLEDGE_TOPICS = tuple(LIBRARY_FILES)
 # A filled brief is markdown of some tens of kilobytes; anything far larger is not one.
 MAX_DOCUMENT_CHARS = 1_000_000
 
+# The context is validated against the whole Context model, but listed as its field names only: its full
+# schema (about 1,500 tokens) is get_context_schema's result, not part of three tool definitions.
 ContextArg = Annotated[
-    Context,
-    Field(description="what the operator told you; every field optional, shares as fractions (0.28). Leave out "
-                      "what you do not know: the brief states each default it uses as an assumption"),
+    Context | None,
+    WithJsonSchema({"type": "object"}),
+    Field(description="what the operator told you: an object with any of "
+                      f"{', '.join(Context.model_fields)} (types and allowed values: get_context_schema). Shares "
+                      "are fractions (0.28). Leave out what you do not know: the brief states each default it "
+                      "uses as an assumption"),
 ]  # fmt: skip
+SameContextArg = Annotated[
+    Context | None, WithJsonSchema({"type": "object"}), Field(description="as build_brief's context")
+]
 ScoresSummaryArg = Annotated[
     str | None,
-    Field(description="summary_file from score_customers: the brief uses those measured numbers (preferred over "
-                      "file, which scores the export again with default options)"),
+    Field(description="summary_file from score_customers (preferred over file, which scores with defaults)"),
 ]  # fmt: skip
-NAME_HELP = (
-    "file name (.md) in the output folder; an existing file is kept and -2, -3, ... added to the new name"
-)
+NAME_HELP = "file name (.md) in the output folder; never replaced: -2, -3, ... is added"
 IncludeMarkdownArg = Annotated[
-    bool, Field(description="also return the markdown (about 5,000 tokens); only when you cannot read files")
+    bool, Field(description="also return the markdown (~5,000 tokens); only when you cannot read files")
 ]
 
 
 def register(server: MCPServer, env: ToolEnv) -> None:
     @server.tool(annotations=READ_ONLY)
     def get_context_schema() -> ContextSchemaResult:
-        """The JSON schema of the operator's context (business type, vertical, region, channels, goal, limits).
-
-        Fill only the fields the user gave you and pass the object as build_brief's context.
-        """
+        """The JSON schema of build_brief's context (business, region, channels, goal, limits)."""
         return ContextSchemaResult(
             json_schema=_schema(),
             note="Every field is optional. Shares are fractions (0.28, not 28). Missing fields become stated "
@@ -69,7 +71,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         )
 
     def document(
-        build: Callable[..., BuiltDocument], context: Context, scores_summary: str | None, file: str | None,
+        build: Callable[..., BuiltDocument], context: Context | None, scores_summary: str | None, file: str | None,
         example: str | None, output_name: str, include_markdown: bool, profiles: list[str] | None = None,
     ) -> DocumentResult:  # fmt: skip
         if scores_summary and (file or example):
@@ -78,7 +80,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         orders = env.source(file, example) if (file or example) else None
         target = env.policy.new_output_file(output_name, (".md",))
         platform = tuple(str(env.policy.input_file(p, "profiles")) for p in profiles or [])
-        built = build(context, orders=orders, scores=scores, **({"profiles": platform} if platform else {}))
+        built = build(
+            context or Context(), orders=orders, scores=scores, **({"profiles": platform} if platform else {})
+        )
         from ..files import write_text
 
         write_text(target, built.markdown)
@@ -94,7 +98,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
     @server.tool(annotations=ADDS_OUTPUT)
     def build_brief(
-        context: ContextArg = Context(),  # noqa: B008 - an immutable default, as pydantic treats it
+        context: ContextArg = None,
         scores_summary: ScoresSummaryArg = None,
         file: FileArg = None,
         example: ExampleArg = None,
@@ -102,10 +106,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         include_markdown: IncludeMarkdownArg = False,
         profiles: ProfilesArg = None,
     ) -> DocumentResult:
-        """Build the CRM segment & winback brief from the context, and from the scores when there is data.
+        """Build the CRM segment & winback brief (from the context, and the scores when there is data).
 
-        Writes the markdown skeleton (segment framework, scorecard, winback triggers with days, channel matrix,
-        offers, sequences, KPIs, consent, assumptions) to the output folder and returns its narrative slots.
+        Writes the markdown skeleton to the output folder and returns its narrative slots to fill.
         """
         with tool_errors():
             from ..brief.api import build_brief as build
@@ -116,17 +119,14 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
     @server.tool(annotations=ADDS_OUTPUT)
     def plan_ltv(
-        context: ContextArg = Context(),  # noqa: B008 - an immutable default, as pydantic treats it
+        context: SameContextArg = None,
         scores_summary: ScoresSummaryArg = None,
         file: FileArg = None,
         example: ExampleArg = None,
         output_name: Annotated[str, Field(description=NAME_HELP)] = "ltv-plan.md",
         include_markdown: IncludeMarkdownArg = False,
     ) -> DocumentResult:
-        """Build the LTV action plan: diagnosis, levers ranked with revenue and margin effects apart, horizons.
-
-        Writes the markdown skeleton to the output folder and returns its narrative slots.
-        """
+        """Build the LTV plan (diagnosis, ranked levers, horizons); like build_brief, returns its slots."""
         with tool_errors():
             from ..brief.api import build_ltv_plan_document
 
@@ -136,18 +136,14 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
     @server.tool(annotations=ADDS_OUTPUT)
     def build_programme(
-        context: ContextArg = Context(),  # noqa: B008 - an immutable default, as pydantic treats it
+        context: SameContextArg = None,
         scores_summary: ScoresSummaryArg = None,
         file: FileArg = None,
         example: ExampleArg = None,
         output_name: Annotated[str, Field(description=NAME_HELP)] = "programme.md",
         include_markdown: IncludeMarkdownArg = False,
     ) -> DocumentResult:
-        """Build the CRM programme: journey, automations and triggers, engagement score, churn playbook, loyalty.
-
-        With file (the orders) its segment health and cohort tables are filled. Writes the markdown skeleton to
-        the output folder and returns its narrative slots.
-        """
+        """Build the CRM programme (journey, automations, churn playbook, loyalty); returns its slots."""
         with tool_errors():
             from ..brief.api import build_programme_document
 
@@ -165,23 +161,17 @@ def register(server: MCPServer, env: ToolEnv) -> None:
     def lookup_knowledge(
         topic: Annotated[
             Literal[KNOWLEDGE_TOPICS],  # type: ignore[valid-type]
-            Field(
-                description="triggers (winback trigger library), channels (channel matrix), offers, messages, "
-                "sequences, kpis, levers (LTV), programme, consent, red_flags, profiles (verticals)"
-            ),
+            Field(description="the knowledge file"),
         ],
         segment: Annotated[
-            str | None, Field(description="lifecycle stage: new, active, VIP, at-risk, lapsed or churned")
+            str | None, Field(description="lifecycle stage: new, active, VIP, at-risk, lapsed, churned")
         ] = None,
-        channel: Annotated[str | None, Field(description="email, sms, push, wechat or direct_mail")] = None,
+        channel: Annotated[str | None, Field(description="email, sms, push, wechat, direct_mail")] = None,
         goal: Annotated[
-            str | None, Field(description="reduce_churn, increase_ltv, reactivate_lapsed or vip_loyalty")
+            str | None, Field(description="reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty")
         ] = None,
     ) -> KnowledgeAnswer:
-        """Entries of one knowledge file, filtered by stage, channel and goal where the entries carry them.
-
-        For a focused question (which trigger for lapsed customers, which channel for VIPs) without a brief.
-        """
+        """Entries of one knowledge file, filtered by stage, channel and goal; for a focused question."""
         with tool_errors():
             from ..brief.api import knowledge_lookup
 
@@ -189,15 +179,14 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
     @server.tool(annotations=READ_ONLY)
     def check_brief(
-        file: Annotated[str | None, Field(description="the filled brief or plan (markdown) to check")] = None,
+        file: Annotated[str | None, Field(description="the filled markdown file")] = None,
         text: Annotated[
-            str | None, Field(description="the filled markdown itself, when it is not in a file")
+            str | None, Field(description="the filled markdown itself, when not in a file")
         ] = None,
     ) -> CheckReport:
-        """Check a filled brief or LTV plan: required sections, every slot written, and the red flags.
+        """Check a filled document: sections, slots written, red flags (promises, SMS without opt-out, ...).
 
-        Red flags include promised results, SMS without an opt-out, KPIs that measure no outcome. Each finding
-        has a line number. Fix them and check again until passed is true.
+        Each finding has a line number; fix and check again until passed is true.
         """
         with tool_errors():
             from ..brief.api import check_document

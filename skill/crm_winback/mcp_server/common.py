@@ -185,27 +185,24 @@ def tool_errors() -> Iterator[None]:
 FileArg = Annotated[
     str | None,
     Field(
-        description="the orders export (CSV, CSV.gz, Parquet, JSON or NDJSON), relative to the working folder; "
-        "omit it when using example"
+        description="the orders export (CSV, CSV.gz, Parquet, JSON, NDJSON), relative to the working folder"
     ),
 ]
 ExampleArg = Annotated[
-    Literal["cdnow"] | None, Field(description="use the bundled CDNOW example data instead of a file")
+    Literal["cdnow"] | None, Field(description="the bundled example data instead of a file")
 ]
 ColumnMapArg = Annotated[
     dict[str, str] | None,
     Field(
-        description='name columns yourself, role -> header, e.g. {"customer": "Email", "date": "Created at", '
-        '"amount": "Total"}; only when profile_orders mapped a column wrongly'
+        description='role -> header, e.g. {"customer": "Email", "amount": "Total"}; only to fix a column '
+        "profile_orders mapped wrongly"
     ),
 ]
-AsOfArg = Annotated[
-    dt.date | None, Field(description="the observation date, YYYY-MM-DD (default: the latest order date)")
-]
-CurrencyArg = Annotated[str | None, Field(description="score only orders in this currency (for mixed files)")]
+AsOfArg = Annotated[dt.date | None, Field(description="observation date (default: the latest order date)")]
+CurrencyArg = Annotated[str | None, Field(description="only orders in this currency (mixed files)")]
 DateFormatArg = Annotated[
     Literal["iso", "ymd_compact", "mdy", "dmy"] | None,
-    Field(description="how dates are written, when the file cannot tell (e.g. 03/04/2024)"),
+    Field(description="how dates are written, when the file cannot tell (03/04/2024)"),
 ]
 ProfilesArg = Annotated[
     list[str] | None,

@@ -8,9 +8,13 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from ..models.cohorts import CohortTable
-from ..models.predictions import PredictionSummary
+from ..models.cohorts import CohortRow, CohortTable
 from .common import READ_ONLY, WRITES_OUTPUT, AsOfArg, ColumnMapArg, ExampleArg, FileArg, ToolEnv, tool_errors
+from .paths import refuse_overwrite
+from .results import PredictBacktest, PredictResult
+
+# Monthly cohorts shown one by one; earlier ones are merged into one row (36 rows are ~1,000 tokens).
+MAX_COHORT_ROWS = 36
 
 
 def register(server: MCPServer, env: ToolEnv) -> None:
@@ -20,37 +24,33 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         example: ExampleArg = None,
         column_map: ColumnMapArg = None,
         as_of: AsOfArg = None,
-        horizon_days: Annotated[int, Field(gt=0, le=3650, description="prediction and CLV horizon")] = 365,
+        horizon_days: Annotated[
+            int, Field(gt=0, le=3650, description="prediction and CLV horizon, days")
+        ] = 365,
         threshold: Annotated[
-            float, Field(gt=0, lt=1, description="the winback date is when P(alive) falls to this")
+            float, Field(gt=0, lt=1, description="winback date: when P(alive) falls to this")
         ] = 0.5,
         margin: Annotated[
-            float, Field(gt=0, le=1, description="gross margin as a fraction of order value (1 = revenue)")
+            float, Field(gt=0, le=1, description="gross margin, fraction of order value (1 = revenue)")
         ] = 1.0,
         time_unit: Annotated[
             Literal["weeks", "days"], Field(description="time unit of the model fit")
         ] = "weeks",
         calibration_end: Annotated[
             dt.date | None,
-            Field(
-                description="where the backtest splits the history, YYYY-MM-DD (default: the last third, at "
-                "least 90 days and two repurchase cycles held out)"
-            ),
+            Field(description="the backtest's split date (default: the last third of the history)"),
         ] = None,
         output_name: Annotated[
             str | None,
             Field(
-                description="file name (.csv or .parquet) for per-customer predictions in the output folder; "
-                "default <input name>-predictions.csv"
+                description="predictions file name (.csv, .parquet) in the output folder; default "
+                "<input>-predictions.csv"
             ),
         ] = None,
-    ) -> PredictionSummary:
-        """Backtest every model against recency alone, then fit BG/NBD and Gamma-Gamma: per-segment P(alive),
-        expected orders, CLV, winback timing, and churn risk ranked by what won the backtest.
-
-        Per-customer predictions (with p_no_order and churn_risk) go to predictions_file in the output folder.
-        Show backtest.summary_lines-like text to the user: the split, each model's AUC against recency alone,
-        the choice and what each churn band meant on the shop's past. Model estimates, not promises.
+    ) -> PredictResult:
+        """Backtest the models against recency alone, fit BG/NBD and Gamma-Gamma: per-segment P(alive), expected
+        orders, CLV, winback timing; churn risk by the backtest's winner. Rows go to predictions_file, the whole
+        result to summary_file. Show the user backtest.summary_lines before any model number.
         """
         with tool_errors():
             from ..predict.service import PredictOptions, predict_file
@@ -60,9 +60,18 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             target = env.policy.output_file(
                 output_name or f"{stem}-predictions.csv", (".csv", ".parquet"), inputs=[path]
             )
+            summary = target.with_suffix(".json")
+            refuse_overwrite(summary, [path], "output_name", summary.name)
             options = PredictOptions(horizon_days=horizon_days, threshold=threshold, margin=margin,
                                      time_unit=time_unit, calibration_end=calibration_end)  # fmt: skip
-            return predict_file(path, env.options(column_map, as_of, None, None), options, target)
+            result = predict_file(path, env.options(column_map, as_of, None, None), options, target)
+            from ..files import write_text
+
+            write_text(summary, result.model_dump_json(indent=2) + "\n")
+            data = result.model_dump()
+            if result.backtest is not None:
+                data["backtest"] = PredictBacktest.of(result.backtest, str(summary), "backtest").model_dump()
+            return PredictResult.model_validate({**data, "summary_file": str(summary)})
 
     @server.tool(annotations=READ_ONLY)
     def build_cohorts(
@@ -71,9 +80,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         column_map: ColumnMapArg = None,
         as_of: AsOfArg = None,
     ) -> CohortTable:
-        """Acquisition-month cohorts: customers per first-order month, retention at months 1, 2, 3, 6 and 12.
+        """Acquisition-month cohorts and the share ordering in months 1, 2, 3, 6, 12 (None: not observed yet).
 
-        Retention is the share of the cohort ordering in exactly that month; None means not observed yet.
+        The latest 36 months one by one, earlier ones merged into one row.
         """
         with tool_errors():
             from ..cohorts import build_cohorts as cohorts
@@ -81,6 +90,32 @@ def register(server: MCPServer, env: ToolEnv) -> None:
 
             ingested = load_orders(env.source(file, example), env.options(column_map, as_of, None, None))
             try:
-                return cohorts(ingested.con, ingested.as_of)
+                return capped(cohorts(ingested.con, ingested.as_of))
             finally:
                 ingested.close()
+
+
+def capped(table: CohortTable, keep: int = MAX_COHORT_ROWS) -> CohortTable:
+    """The latest ``keep`` monthly cohorts, and the earlier ones as one row (a result stays under budget).
+
+    The earlier row's retention is the customer-weighted mean of its cohorts' shares, so it is what the
+    merged cohort's share is; they are all old enough for every month to be observed.
+    """
+    if len(table.rows) <= keep + 1:
+        return table
+    earlier, latest = table.rows[:-keep], table.rows[-keep:]
+    customers = sum(r.customers for r in earlier)
+    shares: dict[str, float | None] = {}
+    for k in table.months:
+        values = [(getattr(r, f"m{k}"), r.customers) for r in earlier]
+        known = [(v, n) for v, n in values if v is not None]
+        total = sum(n for _, n in known)
+        shares[f"m{k}"] = round(sum(v * n for v, n in known) / total, 4) if known and total else None
+    revenues = [r.revenue for r in earlier]
+    merged = CohortRow(
+        cohort=f"{earlier[0].cohort}..{earlier[-1].cohort}",
+        customers=customers,
+        revenue=None if any(v is None for v in revenues) else round(sum(v for v in revenues if v), 2),
+        **shares,
+    )
+    return table.model_copy(update={"rows": [merged, *latest]})

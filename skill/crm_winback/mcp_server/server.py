@@ -15,11 +15,13 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, TextContent, Tool
 from pydantic import ValidationError
 
 from .. import __version__
 from ..files import clean_stale_temps
 from . import brief_tools, predict_tools, product_tools, report_tools, score_tools, segment_tools
+from .budget import compact_description, compact_schema, result_text
 from .common import ToolEnv, arguments_message, one_line
 from .paths import DEFAULT_MAX_INPUT_MB, PathPolicy
 
@@ -49,7 +51,11 @@ class ServerConfig:
 
 
 class WinbackServer(MCPServer):
-    """An MCPServer whose tool errors read as one line the model can act on.
+    """An MCPServer whose tool list and results are compact, and whose tool errors read as one line.
+
+    Tool definitions are listed with their docstrings on one line and their input schemas without titles
+    or ``anyOf [X, null]`` (see :mod:`.budget`); a result's text is the compact JSON of its structured
+    content without nulls, not the SDK's indented dump.
 
     The SDK prefixes every tool error with "Error executing tool NAME: " and reports bad arguments as a
     multi-line pydantic dump; here a tool's own error is passed on as it was raised, bad arguments become one
@@ -64,6 +70,13 @@ class WinbackServer(MCPServer):
         self._running = 0
         self._out_dir_existed = True
 
+    async def list_tools(self) -> list[Tool]:
+        tools = await super().list_tools()
+        for tool in tools:
+            tool.description = compact_description(tool.description)
+            tool.input_schema = compact_schema(tool.input_schema)
+        return tools
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         with self._lock:
             if self._running == 0:
@@ -73,6 +86,8 @@ class WinbackServer(MCPServer):
         try:
             result = await super().call_tool(name, arguments, context)
             failed = bool(getattr(result, "is_error", False))
+            if isinstance(result, CallToolResult) and result.structured_content is not None and not failed:
+                result.content = [TextContent(type="text", text=result_text(result.structured_content))]
             return result
         except UnexpectedToolError as exc:
             cause = exc.__cause__ or exc
