@@ -73,8 +73,13 @@ def definition_tokens(tools: list[Any]) -> dict[str, int]:
     return {t.name: tokens(compact_json(definition(t.name, t.description, t.input_schema))) for t in tools}
 
 
-async def session(client: Client, source: dict[str, str]) -> list[Measured]:
-    """Call every tool on one orders source the way an agent would, measuring each result."""
+async def session(
+    client: Client, source: dict[str, str], products: dict[str, str] | None = None
+) -> list[Measured]:
+    """Call every tool on one orders source the way an agent would, measuring each result.
+
+    ``profile_products`` needs a line-item export: it reads ``products`` when the source has no product column.
+    """
     rows: list[Measured] = []
 
     async def run(tool: str, arguments: dict[str, Any], call: str = "") -> Any:
@@ -118,6 +123,8 @@ async def session(client: Client, source: dict[str, str]) -> list[Measured]:
         await run("get_segment_distribution", {"by": by}, by)
         await run("compare_snapshots", {"from_snapshot": "previous", "by": by}, by)
     await run("export_audience", {"segment": "lapsed", "format": "klaviyo"}, "lapsed")
+    await run("build_report", source)
+    await run("profile_products", products or source, "line items")
     return rows
 
 
@@ -139,7 +146,9 @@ async def startup(args: list[str], cwd: str) -> tuple[float, list[Any]]:
     return elapsed, tools
 
 
-async def measure(source: dict[str, str], cwd: str, allow: list[str]) -> list[Measured]:
+async def measure(
+    source: dict[str, str], cwd: str, allow: list[str], products: dict[str, str] | None
+) -> list[Measured]:
     args = [
         *LAUNCHERS["crm-winback mcp"],
         "--out-dir",
@@ -148,7 +157,7 @@ async def measure(source: dict[str, str], cwd: str, allow: list[str]) -> list[Me
     ]
     params = StdioServerParameters(command=sys.executable, args=args, cwd=cwd)
     async with Client(params, read_timeout_seconds=3600) as client:
-        return await session(client, source)
+        return await session(client, source, products)
 
 
 def run_sync(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
@@ -163,6 +172,11 @@ def main() -> int:
         "--file", action="append", default=[], help="an orders export to measure (repeatable)"
     )
     parser.add_argument("--example", choices=["cdnow"], help="measure on the bundled example")
+    parser.add_argument(
+        "--products",
+        help="a line-item export for profile_products when a measured file has no product column "
+        "(e.g. ../shared/data/online_retail/online_retail.csv.gz)",
+    )
     parser.add_argument("--runs", type=int, default=5, help="start-up runs per launcher (median reported)")
     args = parser.parse_args()
     over = 0
@@ -187,10 +201,14 @@ def main() -> int:
         for file in args.file:
             path = Path(file).resolve()
             sources.append((path.name, {"file": str(path)}, [str(path.parent)]))
+        products = None
+        if args.products:
+            products = {"file": str(Path(args.products).resolve())}
         measured: list[tuple[str, dict[str, Measured]]] = []
         for name, source, allow in sources:
             with tempfile.TemporaryDirectory(prefix="bench-mcp-") as work:
-                rows = run_sync(measure, source, work, allow)
+                extra = [str(Path(products["file"]).parent)] if products else []
+                rows = run_sync(measure, source, work, allow + extra, products)
             for row in rows:
                 if row.error:
                     print(f"  {name}: {row.tool} {row.call}: tool error: {row.error}")

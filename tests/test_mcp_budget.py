@@ -42,12 +42,18 @@ def test_definitions_carry_no_titles_nested_schemas_or_indented_docstrings(tmp_p
         assert tool.description and "\n" not in tool.description and "  " not in tool.description, tool.name
 
 
-def _session(work: Path, source: dict[str, str], allow: list[Path]) -> list[Measured]:
+# profile_products needs line items; CDNOW and grocery have none, so it reads this small Shopify-like file
+LINE_ITEMS = Path(__file__).parent / "data" / "products.csv"
+
+
+def _session(work: Path, source: dict[str, str], allow: list[Path], items: bool = True) -> list[Measured]:
+    allow = [*allow, LINE_ITEMS.parent] if items else allow
     server = build_server(ServerConfig(base_dir=work, allow_dirs=allow))
+    products = {"file": str(LINE_ITEMS)} if items else None
 
     async def main() -> list[Measured]:
         async with Client(server) as client:
-            return await session(client, source)
+            return await session(client, source, products)
 
     return anyio.run(main)
 
@@ -76,7 +82,7 @@ def test_every_result_fits_the_budget_on_the_grocery_event_log(tmp_path: Path) -
 @pytest.mark.slow
 def test_every_result_fits_the_budget_on_online_retail(tmp_path: Path) -> None:
     path = shared_file("online_retail", "online_retail.csv.gz")
-    rows = _session(tmp_path, {"file": str(path)}, [path.parent])
+    rows = _session(tmp_path, {"file": str(path)}, [path.parent], items=False)
     _assert_within_budget(rows, {t.name for t in _tools(tmp_path / "list")})
 
 

@@ -54,7 +54,7 @@ ScoresSummaryArg = Annotated[
     str | None,
     Field(description="summary_file from score_customers (preferred over file, which scores with defaults)"),
 ]  # fmt: skip
-NAME_HELP = "file name (.md) in the output folder; never replaced: -2, -3, ... is added"
+NAME_HELP = "file name (.md) in the output folder; never replaced (-2, -3, ... added)"
 IncludeMarkdownArg = Annotated[
     bool, Field(description="also return the markdown (~5,000 tokens); only when you cannot read files")
 ]
@@ -106,9 +106,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         include_markdown: IncludeMarkdownArg = False,
         profiles: ProfilesArg = None,
     ) -> DocumentResult:
-        """Build the CRM segment & winback brief (from the context, and the scores when there is data).
+        """Build the CRM segment & winback brief from the context (and the scores, with data).
 
-        Writes the markdown skeleton to the output folder and returns its narrative slots to fill.
+        Writes the markdown skeleton and returns its narrative slots to fill.
         """
         with tool_errors():
             from ..brief.api import build_brief as build

@@ -184,19 +184,14 @@ def tool_errors() -> Iterator[None]:
 # Inputs shared by the tools that read an orders export.
 FileArg = Annotated[
     str | None,
-    Field(
-        description="the orders export (CSV, CSV.gz, Parquet, JSON, NDJSON), relative to the working folder"
-    ),
+    Field(description="the orders export (CSV, Parquet, JSON), in the working folder"),
 ]
 ExampleArg = Annotated[
     Literal["cdnow"] | None, Field(description="the bundled example data instead of a file")
 ]
 ColumnMapArg = Annotated[
     dict[str, str] | None,
-    Field(
-        description='role -> header, e.g. {"customer": "Email", "amount": "Total"}; only to fix a column '
-        "profile_orders mapped wrongly"
-    ),
+    Field(description='role -> header, e.g. {"customer": "Email"}; only to fix profile_orders\' mapping'),
 ]
 AsOfArg = Annotated[dt.date | None, Field(description="observation date (default: the latest order date)")]
 CurrencyArg = Annotated[str | None, Field(description="only orders in this currency (mixed files)")]
@@ -207,9 +202,7 @@ DateFormatArg = Annotated[
 ProfilesArg = Annotated[
     list[str] | None,
     Field(
-        description="the email/SMS platform's profile exports (Klaviyo profiles; Mailchimp audience subscribed, "
-        "unsubscribed, cleaned; Shopify customers), relative to the working folder: their consent per channel "
-        "replaces the orders' flags and their last click/open dates give engagement tiers"
+        description="Klaviyo, Mailchimp or Shopify customer exports: their consent and engagement tiers win"
     ),
 ]
 

@@ -30,12 +30,8 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         threshold: Annotated[
             float, Field(gt=0, lt=1, description="winback date: when P(alive) falls to this")
         ] = 0.5,
-        margin: Annotated[
-            float, Field(gt=0, le=1, description="gross margin, fraction of order value (1 = revenue)")
-        ] = 1.0,
-        time_unit: Annotated[
-            Literal["weeks", "days"], Field(description="time unit of the model fit")
-        ] = "weeks",
+        margin: Annotated[float, Field(gt=0, le=1, description="gross margin (1 = revenue)")] = 1.0,
+        time_unit: Annotated[Literal["weeks", "days"], Field(description="the fit's time unit")] = "weeks",
         calibration_end: Annotated[
             dt.date | None,
             Field(description="the backtest's split date (default: the last third of the history)"),
@@ -48,9 +44,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             ),
         ] = None,
     ) -> PredictResult:
-        """Backtest the models against recency alone, fit BG/NBD and Gamma-Gamma: per-segment P(alive), expected
-        orders, CLV, winback timing; churn risk by the backtest's winner. Rows go to predictions_file, the whole
-        result to summary_file. Show the user backtest.summary_lines before any model number.
+        """Backtest the models against recency alone; per-segment P(alive), expected orders, CLV, winback timing
+        from the best forecaster; churn risk by the winner. Rows to predictions_file, all to summary_file. Show
+        backtest.summary_lines before any model number.
         """
         with tool_errors():
             from ..predict.service import PredictOptions, predict_file

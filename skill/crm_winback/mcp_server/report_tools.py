@@ -22,30 +22,22 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         as_of: AsOfArg = None,
         calibration_end: Annotated[
             dt.date | None,
-            Field(
-                description="where the backtest splits the history, YYYY-MM-DD (default: chosen from the data)"
-            ),
+            Field(description="the backtest's split date (default: the last third of the history)"),
         ] = None,
         db_path: Annotated[
             str | None,
             Field(
-                description="a customer store whose snapshots give the migration and trend charts; default "
-                "store.duckdb in the output folder when it exists"
+                description="a customer store for migration and trend (default: store.duckdb when it exists)"
             ),
         ] = None,
-        shop: Annotated[
-            str, Field(description="which shop's snapshots, when one store holds several")
-        ] = "default",
+        shop: Annotated[str, Field(description="which shop, when one store holds several")] = "default",
         output_name: Annotated[
-            str, Field(description="file name (.html) of the report in the output folder")
+            str, Field(description="file name (.html) in the output folder")
         ] = "report.html",
     ) -> ReportResult:
-        """Write a visual report (one HTML file, no external resources) and return its path.
+        """Write the visual report (one offline HTML file of charts with their numbers); return its path.
 
-        Charts, each with its numbers in a table: data quality at the top, the R x F grid and segment sizes, the
-        lifecycle funnel, cohort retention, the backtest's tracking plot, deciles and churn-band calibration,
-        winback dates per segment, and with two or more saved snapshots the migration and trend. Link the file
-        in the brief; ``skipped`` says which charts were left out and why.
+        Put brief_link under the brief's title; ``skipped`` names charts left out and why.
         """
         with tool_errors():
             from ..api import StoreOptions

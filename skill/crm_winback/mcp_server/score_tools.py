@@ -86,8 +86,8 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         predict: Annotated[
             bool,
             Field(
-                description="backtest the purchase models against recency alone and band churn risk by the "
-                "winner (scoring.predictions.backtest); the scores file gains p_alive, clv, winback_date"
+                description="backtest the models against recency alone and rank churn risk by the winner; "
+                "adds p_alive, clv, winback_date"
             ),
         ] = False,
         calibration_end: Annotated[
@@ -98,9 +98,9 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         ] = None,
         profiles: ProfilesArg = None,
     ) -> ScoreCustomersResult:
-        """Score every customer (R, F, M, segment, lifecycle stage, churn risk); return the segment scorecard.
+        """Score every customer (RFM segment, lifecycle stage, churn risk); return the segment scorecard.
 
-        Per-customer rows go to scores_file; summary_file (this result) is build_brief's scores_summary.
+        Rows go to scores_file; summary_file (this result) is build_brief's scores_summary.
         """
         with tool_errors():
             from ..api import default_scores_path, score_file

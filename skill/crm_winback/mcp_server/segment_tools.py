@@ -54,7 +54,7 @@ REPLACES_DEFINITION = ToolAnnotations(
 
 DbPathArg = Annotated[
     str | None,
-    Field(description="the customer store (.duckdb); default store.duckdb in the server's output folder"),
+    Field(description="the customer store (default: store.duckdb in the server's output folder)"),
 ]
 ShopArg = Annotated[str, Field(description="which shop, when one store holds several")]
 SnapshotArg = Annotated[
@@ -66,14 +66,14 @@ ByArg = Annotated[
 ]
 SegmentNameArg = Annotated[
     str,
-    Field(description="a segment name from list_segments (user, pre-built, RFM or lifecycle stage)"),
+    Field(description="a name from list_segments (user, pre-built, RFM segment or stage)"),
 ]
 RulesArg = Annotated[
     dict[str, Any],
     Field(
-        description='{"logic": "AND"|"OR", "rules": [condition or group, ...]}, groups nest '
-        f'{MAX_DEPTH} deep; a condition is {{"field": F, "operator": OP, "value": V}}. OP: '
-        f"{', '.join(OPERATORS)} (between [low, high]; in/not_in a list; exists true/false). F: "
+        description='{"logic": "AND"|"OR", "rules": [condition or group, ...]} (groups nest '
+        f'{MAX_DEPTH} deep); a condition: {{"field": F, "operator": OP, "value": V}}. OP: '
+        f"{', '.join(OPERATORS)} (between [low, high]; in a list). F: "
         f"{', '.join(FIELDS)}. Dates may be '90_days_ago' or 'as_of'; day counts '2_cycles' (repurchase "
         "cycles)"
     ),
@@ -215,7 +215,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
     ) -> MigrationMatrix:
         """Customers moved between segments (or stages, risks) from one snapshot to another; non-zero cells.
 
-        Beyond the 100 largest cells, each row's smaller moves are summed into one cell to '(other)'.
+        The 100 largest; each row's smaller moves are summed into '(other)'.
         """
         with tool_errors(), _store_errors():
             from ..segments import api
@@ -235,9 +235,7 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         ] = "email",
         output_name: Annotated[
             str | None,
-            Field(
-                description="file name (.csv) in the output folder; default <segment>-<channel>-<format>.csv"
-            ),
+            Field(description="file name (.csv) in the output folder"),
         ] = None,
         suppression_file: Annotated[
             str | None,
@@ -262,8 +260,8 @@ def register(server: MCPServer, env: ToolEnv) -> None:
     ) -> AudienceResult:
         """Write a segment's consent-filtered audience file (Klaviyo, Mailchimp, CSV) for the user to import.
 
-        Returns the path, the segment's definition and counts, with who was left out by reason. Never replaces
-        an earlier file: give a new output_name. Never say it was uploaded or sent.
+        Returns the path, the definition (show it) and who was left out by reason. Never replaces a file: give a
+        new output_name. Never say it was uploaded or sent.
         """
         with tool_errors(), _store_errors():
             from ..segments import api
