@@ -301,7 +301,9 @@ def test_cli_writes_the_brief_from_a_scores_file(tmp_path: Path) -> None:
     golden = (GOLDEN / "brief_marketplace_partial.md").read_text()
     start, end = golden.index("RFM segment by lifecycle stage"), golden.index("<!-- narrative:scorecard")
     assert "M 2 holds 63% of customers (38 of 60)" in golden[start:end]
-    assert out.read_text() == golden[:start] + golden[end:]
+    # the data digest at the end hashes the lines, so it differs with them
+    digest = "\n<!-- crm-winback:data "
+    assert out.read_text().split(digest)[0] == (golden[:start] + golden[end:]).split(digest)[0]
 
 
 def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:
