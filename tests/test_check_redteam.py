@@ -47,9 +47,10 @@ def test_the_corpus_is_large_and_varied() -> None:
 
 
 def test_the_base_document_passes_with_only_the_narrative_slots_open() -> None:
-    report = check_text(BASE.read_text(encoding="utf-8"))
+    text = BASE.read_text(encoding="utf-8")
+    report = check_text(text)
     assert failures(report) == []
-    assert len(report.unfilled_slots) == 4
+    assert len(report.unfilled_slots) == text.count("<!-- narrative:") > 1
 
 
 @pytest.mark.parametrize("case", BAD, ids=[f"{i:02d}-{c['flag']}" for i, c in enumerate(BAD)])
@@ -67,7 +68,7 @@ def test_no_good_paragraph_is_flagged(paragraph: str) -> None:
     text, _ = with_paragraph(paragraph)
     report = check_text(text)
     assert failures(report) == []
-    assert len(report.unfilled_slots) == 3
+    assert len(report.unfilled_slots) == BASE.read_text(encoding="utf-8").count("<!-- narrative:") - 1
 
 
 def test_the_issue_paragraph_fails_every_flag_it_breaks_on_its_line() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ..models.documents import CheckReport, Criterion, Kind
-from .check_data import DocumentData, matches, mentions, read_document
+from .check_data import DocumentData, Lookup, matches, mentions, read_document
 from .library import OPT_OUT_WORDS, SMS_LIMIT, STAGES, RedFlag, RedFlags, load_library
 from .render import SLOT_RE
 
@@ -96,15 +96,20 @@ SENTENCE_END = re.compile(r"[.;!?](?:\s|$)")
 SIZE_NUMBER = r"(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?k?)"
 
 
+# How far around a match a sentence is read: a longer sentence is cut there, so a huge line stays linear.
+REACH = 300
+
+
 def _sentence(text: str, start: int) -> str:
-    """The sentence of ``text`` around position ``start``."""
-    begin = max((m.end() for m in SENTENCE_END.finditer(text, 0, start)), default=0)
-    end = SENTENCE_END.search(text, start)
-    return text[begin : end.start() if end else len(text)]
+    """The sentence of ``text`` around position ``start`` (at most REACH characters either side)."""
+    left = max(0, start - REACH)
+    begin = max((m.end() for m in SENTENCE_END.finditer(text, left, start)), default=left)
+    end = SENTENCE_END.search(text, start, start + REACH)
+    return text[begin : end.start() if end else min(len(text), start + REACH)]
 
 
 def _negated(text: str, start: int, rules: RedFlags) -> bool:
-    sentence = re.split(r"[.;!?]\s", text[:start])[-1].lower()
+    sentence = re.split(r"[.;!?]\s", text[max(0, start - REACH) : start])[-1].lower()
     for phrase in rules.negation_exceptions:
         sentence = sentence.replace(phrase, " ")
     return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in rules.negations)
@@ -194,27 +199,32 @@ def _assumed(sentence: str, rules: RedFlags) -> bool:
 def _number_flag(lines: list[str], doc: DocumentData, rules: RedFlags) -> Criterion:
     flag = next(f for f in rules.flags if f.kind == "numbers")
     low_year, high_year = rules.numbers.years
+    percents, values = Lookup(doc.percents), Lookup(doc.values)
     hits: list[tuple[int, str]] = []
     for i in doc.prose:
         line = lines[i - 1]
         dates = [d for d in re.findall(r"\b\d{4}-\d{2}-\d{2}\b", line) if d not in doc.dates]
         bad = [f"'{d}'" for d in dates]
+        assumed: dict[str, bool] = {}
         for m in mentions(line):
             plain = not (m.percent or m.money) and m.quantum >= 1
             if plain and (m.value <= rules.numbers.small_count or low_year <= m.value <= high_year):
                 continue
-            if matches(m, doc.percents if m.percent else doc.values) or _assumed(
-                _sentence(line, m.start), rules
-            ):
+            if m in (percents if m.percent else values):
                 continue
-            bad.append(f"'{m.text}'")
+            sentence = _sentence(line, m.start)
+            if sentence not in assumed:
+                assumed[sentence] = _assumed(sentence, rules)
+            if not assumed[sentence]:
+                bad.append(f"'{m.text}'")
         if bad:
+            shown = ", ".join(dict.fromkeys(bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
             where = "tables or rendered lines" if doc.has_digest else "tables"
             hits.append(
                 (
                     i,
-                    f"{', '.join(bad)} not in the document's {where}: quote the number from its table, or mark "
-                    "the sentence as an assumption ('assumed: ...')",
+                    f"{shown} not in the document's {where}: quote the number from its table, or mark the "
+                    "sentence as an assumption ('assumed: ...')",
                 )
             )
     detail = f"{len(doc.prose)} prose lines; every number found in the data or marked as an assumption"
@@ -227,7 +237,9 @@ def _segment_flag(lines: list[str], doc: DocumentData, rules: RedFlags) -> Crite
     known = set(doc.sizes) | {s.lower() for s in STAGES}
     stop = {w.lower() for w in seg.stopwords}
     nouns = "|".join(re.escape(n) for n in seg.nouns)
-    named = re.compile(rf"[\"“']?((?:[A-Z][\w'&+-]*)(?:\s+[A-Z0-9][\w'&+-]*)*)[\"”']?\s+(?i:{nouns})\b")
+    named = re.compile(
+        rf"[\"“']?([A-Z][\w'&+-]{{0,30}}(?:\s+[A-Z0-9][\w'&+-]{{0,30}}){{0,4}})[\"”']?\s+(?i:{nouns})\b"
+    )
     sized = [
         (
             name,
@@ -341,7 +353,7 @@ def _segments_with_ideas(lines: list[str], heads: list[tuple[int, int, str]]) ->
 def check_text(text: str) -> CheckReport:
     """Each acceptance criterion and red flag as pass/fail with the line it refers to."""
     rules = load_library().red_flags
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a BOM (Windows editors) would hide the title
     heads = _headings(lines)
     kind = _kind(lines)
     criteria = [

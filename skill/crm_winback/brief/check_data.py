@@ -8,6 +8,7 @@ prose, checked against that data. A document without a digest has only its table
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ def mentions(line: str) -> list[Mention]:
     out = []
     masked = DATE_RE.sub(lambda m: " " * len(m.group(0)), line)
     for m in NUMBER_RE.finditer(masked):
-        if CODE_BEFORE.search(masked[: m.start()]):
+        if CODE_BEFORE.search(masked[max(0, m.start() - 12) : m.start()]):
             continue  # part of a code such as R4-5 or MBG/CNBD-2
         if m.group("tail") and m.group("tail").lower() not in ("x", "k", "m"):
             continue  # 48h, 1st, 3rd, 2xl: a label rather than a quantity
@@ -152,3 +153,18 @@ def matches(mention: Mention, values: set[Decimal]) -> bool:
     """Whether ``mention`` is one of ``values`` as written: equal, or equal once rounded to its decimals."""
     target = abs(mention.value)
     return target in values or any(abs(v - target) <= mention.quantum / 2 for v in values)
+
+
+class Lookup:
+    """``matches`` against a fixed set of values, in log time (a line may hold thousands of numbers)."""
+
+    def __init__(self, values: set[Decimal]) -> None:
+        self.values = values
+        self.ordered = sorted(values)
+
+    def __contains__(self, mention: Mention) -> bool:
+        target, half = abs(mention.value), mention.quantum / 2
+        if target in self.values:
+            return True
+        k = bisect.bisect_left(self.ordered, target - half)
+        return k < len(self.ordered) and self.ordered[k] <= target + half
