@@ -92,6 +92,7 @@ def _section(
     return None
 
 
+QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 SENTENCE_END = re.compile(r"[.;!?](?:\s|$)")
 SIZE_NUMBER = r"(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?k?)"
 
@@ -108,9 +109,11 @@ def _sentence(text: str, start: int) -> str:
     return text[begin : end.start() if end else min(len(text), start + REACH)]
 
 
-def _negated(text: str, start: int, rules: RedFlags) -> bool:
+def _negated(text: str, start: int, rules: RedFlags, names: tuple[str, ...] = ()) -> bool:
+    """Whether a negation precedes ``start`` in its sentence; ``names`` (segment names such as "Can't Lose
+    Them") and the negation exceptions ("no doubt") do not count as one."""
     sentence = re.split(r"[.;!?]\s", text[max(0, start - REACH) : start])[-1].lower()
-    for phrase in rules.negation_exceptions:
+    for phrase in (*names, *rules.negation_exceptions):
         sentence = sentence.replace(phrase, " ")
     return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in rules.negations)
 
@@ -130,20 +133,21 @@ def _checked_lines(lines: list[str]) -> list[tuple[int, str]]:
     return [(i, line.replace("’", "'")) for i, line in enumerate(lines, 1) if "<!--" not in line]
 
 
-def _pattern_flags(lines: list[str], rules: RedFlags) -> list[Criterion]:
+def _pattern_flags(lines: list[str], rules: RedFlags, names: tuple[str, ...]) -> list[Criterion]:
     out = []
     checked = _checked_lines(lines)
     for flag in rules.flags:
         if flag.kind != "pattern":
             continue
         hits: list[tuple[int, str]] = []
-        for i, line in checked:
+        for i, text in checked:
+            line = QUOTED.sub(lambda q: " " * len(q.group(0)), text) if flag.skip_quotes else text
             for pattern in flag.patterns:
                 m = next(
                     (
                         m
                         for m in re.finditer(pattern, line, re.IGNORECASE)
-                        if not _negated(line, m.start(), rules)
+                        if not _negated(line, m.start(), rules, names)
                     ),
                     None,
                 )
@@ -164,7 +168,7 @@ def _discount_limit(lines: list[str], rules: RedFlags) -> tuple[float, str]:
     return default, "the default in knowledge/business_profiles.yaml (the document states none)"
 
 
-def _discount_flag(lines: list[str], rules: RedFlags) -> Criterion:
+def _discount_flag(lines: list[str], rules: RedFlags, names: tuple[str, ...]) -> Criterion:
     flag = next(f for f in rules.flags if f.kind == "discount_limit")
     limit, source = _discount_limit(lines, rules)
     found: list[tuple[str, float | None]] = [(p, None) for p in rules.discounts.offer_patterns]
@@ -176,7 +180,7 @@ def _discount_flag(lines: list[str], rules: RedFlags) -> Criterion:
                 m
                 for m in re.finditer(pattern, line, re.IGNORECASE)
                 if (fixed if fixed is not None else float(m.group("pct"))) > limit + 1e-9
-                and not _negated(line, m.start(), rules)
+                and not _negated(line, m.start(), rules, names)
             ]
             if over:
                 depth = fixed if fixed is not None else float(over[0].group("pct"))
@@ -404,9 +408,10 @@ def check_text(text: str) -> CheckReport:
             )
     seg = rules.segments
     doc = read_document(lines, [h.lower() for h in seg.name_headers], seg.size_header.lower())
+    segment_names = tuple(sorted(doc.sizes, key=len, reverse=True))
     flags = [
-        *_pattern_flags(lines, rules),
-        _discount_flag(lines, rules),
+        *_pattern_flags(lines, rules, segment_names),
+        _discount_flag(lines, rules, segment_names),
         _number_flag(lines, doc, rules),
         _segment_flag(lines, doc, rules),
         _kpi_flag(lines, heads, rules),

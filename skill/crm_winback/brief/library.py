@@ -518,6 +518,7 @@ class RedFlag(KnowledgeModel):
     kind: Literal["pattern", "kpi_outcomes", "sms_opt_out", "discount_limit", "numbers", "segments"]
     why: str
     patterns: list[str] = Field(description="regular expressions, matched case-insensitively per line")
+    skip_quotes: bool = Field(default=False, description="read lines without their double-quoted copy")
 
 
 class NumberRules(KnowledgeModel):
