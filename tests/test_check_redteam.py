@@ -17,7 +17,9 @@ from crm_winback.brief.api import build_brief, build_ltv_plan_document, build_pr
 from crm_winback.brief.check import check_text
 from crm_winback.brief.check_data import DIGEST_PREFIX, data_digest
 from crm_winback.brief.context import Context, parse_context
-from crm_winback.brief.library import load_library
+from crm_winback.brief.library import RedFlags, load_library
+from crm_winback.errors import KnowledgeError
+from crm_winback.knowledge import knowledge_dir, load_model_file
 from crm_winback.models.documents import CheckReport
 
 from .paths import DATA, shared_file
@@ -146,3 +148,35 @@ def test_every_rendered_document_passes_the_check(dataset: str) -> None:
         report = check_text(text)
         assert report.kind == kind
         assert failures(report) == [], (kind, failures(report))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (
+            ("discounts", "offer_patterns", 0),
+            r"(\d+)% off",
+            r"discounts\.offer_patterns\[0\]: add a \(\?P<pct>\.\.\.\) group",
+        ),
+        (
+            ("segments", "size_patterns", 1),
+            "NAME holds",
+            r"segments\.size_patterns\[1\]: hold both NAME and N",
+        ),
+        (("flags", 0, "patterns", 0), "(unclosed", r"flags\[0\]\.patterns\[0\]: missing \)"),
+        (("flags", 5, "kind"), "pattern", r"flags: list each check kind once; missing: \['numbers'\]"),
+    ],
+)
+def test_a_broken_red_flags_file_names_the_field(
+    tmp_path: Path, path: tuple[str | int, ...], value: str, message: str
+) -> None:
+    data = yaml.safe_load((knowledge_dir() / "red_flags.yaml").read_text(encoding="utf-8"))
+    assert data["flags"][5]["kind"] == "numbers"
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    broken = tmp_path / "red_flags.yaml"
+    broken.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=message):
+        load_model_file(broken, RedFlags)

@@ -261,7 +261,7 @@ def _segment_flag(lines: list[str], doc: DocumentData, rules: RedFlags) -> Crite
     for i in doc.prose:
         line = lines[i - 1].replace("’", "'")
         problem = None
-        for m in named.finditer(line):
+        for m in named.finditer("" if line.startswith("#") else line):  # headings name sections
             words = m.group(1).split()
             while words and words[0].lower() in stop:
                 words.pop(0)

@@ -1,6 +1,7 @@
 """The document's own data, as ``crm-winback check`` reads it: what the product rendered versus what was written.
 
-Every document the product renders ends with a data digest: a short hash of each line that is not a table row.
+Every document the product renders ends with a data digest: a short hash of each line with a number in it that is
+not a table row (about 300 tokens for a brief built from orders).
 A line whose hash is in the digest is one the product wrote, so its numbers are the document's data, together with
 every table cell. Any other line (the narrative written into the slots, or a rendered line someone changed) is
 prose, checked against that data. A document without a digest has only its tables as data.
@@ -26,7 +27,7 @@ CURRENCY_WORDS = re.compile(r"^\s*(usd|eur|gbp|dollars?|euros?|pounds?)\b", re.I
 
 
 def _hash(line: str) -> str:
-    return hashlib.blake2b(line.strip().encode("utf-8"), digest_size=4).hexdigest()
+    return hashlib.blake2b(line.strip().encode("utf-8"), digest_size=3).hexdigest()
 
 
 def _is_table(line: str) -> bool:
@@ -34,7 +35,8 @@ def _is_table(line: str) -> bool:
 
 
 def _hashed(line: str) -> bool:
-    return bool(line.strip()) and not _is_table(line) and not line.startswith(DIGEST_PREFIX)
+    """Lines that hold a number and are not table rows: the only ones the checks read against the data."""
+    return any(c.isdigit() for c in line) and not _is_table(line) and not line.startswith(DIGEST_PREFIX)
 
 
 def data_digest(markdown: str) -> str:
