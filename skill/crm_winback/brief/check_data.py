@@ -1,7 +1,7 @@
 """The document's own data, as ``crm-winback check`` reads it: what the product rendered versus what was written.
 
-Every document the product renders ends with a data digest: a short hash of each line with a number in it that is
-not a table row (about 300 tokens for a brief built from orders).
+Every document the product renders ends with a data digest: a short hash of each line, outside tables, that holds
+a number or a segment noun (the lines the checks read; about 900 characters for a brief built from orders).
 A line whose hash is in the digest is one the product wrote, so its numbers are the document's data, together with
 every table cell. Any other line (the narrative written into the slots, or a rendered line someone changed) is
 prose, checked against that data. A document without a digest has only its tables as data.
@@ -35,8 +35,15 @@ def _is_table(line: str) -> bool:
 
 
 def _hashed(line: str) -> bool:
-    """Lines that hold a number and are not table rows: the only ones the checks read against the data."""
-    return any(c.isdigit() for c in line) and not _is_table(line) and not line.startswith(DIGEST_PREFIX)
+    """Lines the checks read against the data (a number, or a word that names a segment), outside tables."""
+    if _is_table(line) or line.startswith(DIGEST_PREFIX):
+        return False
+    if any(c.isdigit() for c in line):
+        return True
+    from .library import load_library  # the segment nouns are knowledge (red_flags.yaml)
+
+    low = line.lower()
+    return any(re.search(rf"\b{re.escape(n)}\b", low) for n in load_library().red_flags.segments.nouns)
 
 
 def data_digest(markdown: str) -> str:
