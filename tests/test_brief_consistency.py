@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from crm_winback.brief.api import build_brief, build_ltv_plan_document, build_programme_document
+from crm_winback.brief.api import (
+    build_brief,
+    build_ltv_plan_document,
+    build_programme_document,
+    check_document,
+)
 from crm_winback.brief.context import Context, load_context, parse_context
 from crm_winback.brief.library import CHANNELS, Fitted, load_library, traits_for
 
@@ -296,6 +301,12 @@ def test_every_golden_tells_one_story(case: str) -> None:
 def test_the_real_datasets_tell_one_story(case: str) -> None:
     docs = build(case)
     check_story(docs)
+    for kind, text in docs.items():  # and `crm-winback check` passes each document as rendered
+        report = check_document(text)
+        assert report.passed, (
+            kind,
+            [(c.id, c.line, c.detail) for c in report.criteria + report.red_flags if not c.passed],
+        )
     if case == "cdnow_no_business_type":
         # CDs are not used up, and nothing says the shop bills subscriptions: no reorder or save rows, said once
         brief = docs["brief"]

@@ -307,7 +307,9 @@ def test_cli_writes_the_brief_from_a_scores_file(tmp_path: Path) -> None:
     first, last = golden.index(dropout), golden.index("\n", golden.index(dropout))
     asked = "   To settle with the team: give order data (--orders) to measure it; the reasons need a survey."
     expected = golden[:start] + golden[end:first] + asked + golden[last:]
-    assert out.read_text() == expected
+    # the data digest at the end hashes the lines, so it differs with them
+    digest = "\n<!-- crm-winback:data "
+    assert out.read_text().split(digest)[0] == expected.split(digest)[0]
 
 
 def test_knowledge_lookup_filters_by_stage_channel_and_goal() -> None:

@@ -1,7 +1,9 @@
 """Check a brief or LTV plan against the seeds' acceptance criteria and the red flags, with line references.
 
 The document's kind comes from its ``<!-- crm-winback:KIND -->`` marker, or from its first heading.
-Pattern red flags (knowledge/red_flags.yaml) ignore a match that a negation precedes in the same sentence.
+Pattern red flags (knowledge/red_flags.yaml) ignore a match that a negation precedes in the same sentence. The
+numbers, discounts and segment sizes are read against the document's own data (``check_data``): a number in
+the prose must be in a table or a rendered line, or sit in a sentence marked as an assumption.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import re
 
 from ..models.documents import CheckReport, Criterion, Kind
-from .library import OPT_OUT_WORDS, SMS_LIMIT, RedFlags, load_library
+from .check_data import DocumentData, Lookup, matches, mentions, read_document
+from .library import OPT_OUT_WORDS, SMS_LIMIT, STAGES, RedFlag, RedFlags, load_library
 from .render import SLOT_RE
 
 # kind -> [(criterion id, description, heading words that must appear in one heading)]
@@ -89,37 +92,199 @@ def _section(
     return None
 
 
-def _negated(text: str, start: int, negations: list[str]) -> bool:
-    sentence = re.split(r"[.;!?]\s", text[:start])[-1].lower()
-    return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in negations)
+QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
+SENTENCE_END = re.compile(r"[.;!?](?:\s|$)")
+SIZE_NUMBER = r"(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?k?)"
 
 
-def _pattern_flags(lines: list[str], rules: RedFlags) -> list[Criterion]:
+# How far around a match a sentence is read: a longer sentence is cut there, so a huge line stays linear.
+REACH = 300
+
+
+def _sentence(text: str, start: int) -> str:
+    """The sentence of ``text`` around position ``start`` (at most REACH characters either side)."""
+    left = max(0, start - REACH)
+    begin = max((m.end() for m in SENTENCE_END.finditer(text, left, start)), default=left)
+    end = SENTENCE_END.search(text, start, start + REACH)
+    return text[begin : end.start() if end else min(len(text), start + REACH)]
+
+
+def _negated(text: str, start: int, rules: RedFlags, names: tuple[str, ...] = ()) -> bool:
+    """Whether a negation precedes ``start`` in its sentence; ``names`` (segment names such as "Can't Lose
+    Them") and the negation exceptions ("no doubt") do not count as one."""
+    sentence = re.split(r"[.;!?]\s", text[max(0, start - REACH) : start])[-1].lower()
+    for phrase in (*names, *rules.negation_exceptions):
+        sentence = sentence.replace(phrase, " ")
+    return any(re.search(rf"\b{re.escape(n)}\b", sentence) for n in rules.negations)
+
+
+def _criterion(flag: RedFlag, hits: list[tuple[int, str]], passed_detail: str = "not found") -> Criterion:
+    """One red flag: the first hit's line and what to do, and the other lines that have one."""
+    if not hits:
+        return Criterion(id=flag.id, description=flag.name, passed=True, line=None, detail=passed_detail)
+    others = sorted({ln for ln, _ in hits[1:]} - {hits[0][0]})
+    also = f" (also line{'s' if len(others) > 1 else ''} {', '.join(map(str, others))})" if others else ""
+    return Criterion(
+        id=flag.id, description=flag.name, passed=False, line=hits[0][0], detail=f"{hits[0][1]}{also}"
+    )
+
+
+def _checked_lines(lines: list[str]) -> list[tuple[int, str]]:
+    return [(i, line.replace("’", "'")) for i, line in enumerate(lines, 1) if "<!--" not in line]
+
+
+def _pattern_flags(lines: list[str], rules: RedFlags, names: tuple[str, ...]) -> list[Criterion]:
     out = []
+    checked = _checked_lines(lines)
     for flag in rules.flags:
         if flag.kind != "pattern":
             continue
-        hit: tuple[int, str] | None = None
-        for i, line in enumerate(lines, 1):
-            if "<!--" in line:
-                continue
+        hits: list[tuple[int, str]] = []
+        for i, text in checked:
+            line = QUOTED.sub(lambda q: " " * len(q.group(0)), text) if flag.skip_quotes else text
             for pattern in flag.patterns:
-                m = re.search(pattern, line, re.IGNORECASE)
-                if m and not _negated(line, m.start(), rules.negations):
-                    hit = (i, m.group(0))
+                m = next(
+                    (
+                        m
+                        for m in re.finditer(pattern, line, re.IGNORECASE)
+                        if not _negated(line, m.start(), rules, names)
+                    ),
+                    None,
+                )
+                if m:
+                    hits.append((i, f"'{m.group(0)}': {flag.why}"))
                     break
-            if hit:
-                break
-        out.append(
-            Criterion(
-                id=flag.id,
-                description=flag.name,
-                passed=hit is None,
-                line=hit[0] if hit else None,
-                detail=f"'{hit[1]}': {flag.why}" if hit else "not found",
-            )
-        )
+        out.append(_criterion(flag, hits))
     return out
+
+
+def _discount_limit(lines: list[str], rules: RedFlags) -> tuple[float, str]:
+    """The deepest discount the document allows, and where that comes from."""
+    for i, line in enumerate(lines, 1):
+        for pattern in rules.discounts.limit_patterns:
+            if m := re.search(pattern, line, re.IGNORECASE):
+                return float(m.group("pct")), f"line {i}"
+    default = load_library().profiles.defaults.max_discount * 100
+    return default, "the default in knowledge/business_profiles.yaml (the document states none)"
+
+
+def _discount_flag(lines: list[str], rules: RedFlags, names: tuple[str, ...]) -> Criterion:
+    flag = next(f for f in rules.flags if f.kind == "discount_limit")
+    limit, source = _discount_limit(lines, rules)
+    found: list[tuple[str, float | None]] = [(p, None) for p in rules.discounts.offer_patterns]
+    found += [(e.pattern, e.percent) for e in rules.discounts.equivalents]
+    hits: list[tuple[int, str]] = []
+    for i, line in _checked_lines(lines):
+        for pattern, fixed in found:
+            over = [
+                m
+                for m in re.finditer(pattern, line, re.IGNORECASE)
+                if (fixed if fixed is not None else float(m.group("pct"))) > limit + 1e-9
+                and not _negated(line, m.start(), rules, names)
+            ]
+            if over:
+                depth = fixed if fixed is not None else float(over[0].group("pct"))
+                hits.append(
+                    (
+                        i,
+                        f"'{over[0].group(0)}' is {depth:g}% off, above the {limit:g}% maximum ({source}): "
+                        f"{flag.why}",
+                    )
+                )
+                break
+    return _criterion(flag, hits, f"every discount within the {limit:g}% maximum ({source})")
+
+
+def _assumed(sentence: str, rules: RedFlags) -> bool:
+    low = sentence.lower()
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", low) for w in rules.numbers.assumption_markers)
+
+
+def _number_flag(lines: list[str], doc: DocumentData, rules: RedFlags) -> Criterion:
+    flag = next(f for f in rules.flags if f.kind == "numbers")
+    low_year, high_year = rules.numbers.years
+    percents, values = Lookup(doc.percents), Lookup(doc.values)
+    hits: list[tuple[int, str]] = []
+    for i in doc.prose:
+        line = lines[i - 1]
+        dates = [d for d in re.findall(r"\b\d{4}-\d{2}-\d{2}\b", line) if d not in doc.dates]
+        bad = [f"'{d}'" for d in dates]
+        assumed: dict[str, bool] = {}
+        for m in mentions(line):
+            plain = not (m.percent or m.money) and m.quantum >= 1
+            if plain and (m.value <= rules.numbers.small_count or low_year <= m.value <= high_year):
+                continue
+            if m in (percents if m.percent else values):
+                continue
+            sentence = _sentence(line, m.start)
+            if sentence not in assumed:
+                assumed[sentence] = _assumed(sentence, rules)
+            if not assumed[sentence]:
+                bad.append(f"'{m.text}'")
+        if bad:
+            shown = ", ".join(dict.fromkeys(bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            where = "tables or rendered lines" if doc.has_digest else "tables"
+            hits.append(
+                (
+                    i,
+                    f"{shown} not in the document's {where}: quote the number from its table, or mark the "
+                    "sentence as an assumption ('assumed: ...')",
+                )
+            )
+    detail = f"{len(doc.prose)} prose lines; every number found in the data or marked as an assumption"
+    return _criterion(flag, hits, detail)
+
+
+def _segment_flag(lines: list[str], doc: DocumentData, rules: RedFlags) -> Criterion:
+    flag = next(f for f in rules.flags if f.kind == "segments")
+    seg = rules.segments
+    known = set(doc.sizes) | {s.lower() for s in STAGES}
+    stop = {w.lower() for w in seg.stopwords}
+    nouns = "|".join(re.escape(n) for n in seg.nouns)
+    named = re.compile(
+        rf"[\"“']?([A-Z][\w'&+-]{{0,30}}(?:\s+[A-Z0-9][\w'&+-]{{0,30}}){{0,4}})[\"”']?\s+(?i:{nouns})\b"
+    )
+    sized = [
+        (
+            name,
+            [
+                re.compile(
+                    p.replace("NAME", "\0").replace("N", SIZE_NUMBER).replace("\0", re.escape(name)),
+                    re.IGNORECASE,
+                )
+                for p in seg.size_patterns
+            ],
+        )
+        for name in sorted(doc.sizes, key=len, reverse=True)
+    ]
+    hits: list[tuple[int, str]] = []
+    for i in doc.prose:
+        line = lines[i - 1].replace("’", "'")
+        problem = None
+        for m in named.finditer("" if line.startswith("#") else line):  # headings name sections
+            words = m.group(1).split()
+            while words and words[0].lower() in stop:
+                words.pop(0)
+            name = " ".join(words)
+            if name and name.lower() not in known and not all(w.lower() in stop for w in words):
+                problem = f"'{name}' is not a segment or stage in this document: use the scorecard's names"
+                break
+        for name, patterns in sized if problem is None else []:
+            for pattern in patterns:
+                hit = pattern.search(line)
+                if hit is None:
+                    continue
+                stated = mentions(hit.group("n"))
+                if stated and not matches(stated[0], doc.sizes[name]):
+                    given = ", ".join(f"{v:,}" for v in sorted(doc.sizes[name]))
+                    says = f"{doc.names[name]} {given}" if given else f"no size for {doc.names[name]}"
+                    problem = f"'{hit.group(0)}': the document gives {says}; quote its size from the table"
+                    break
+            if problem:
+                break
+        if problem:
+            hits.append((i, problem))
+    return _criterion(flag, hits, "every segment named is in the document's tables, with its size")
 
 
 def _kpi_flag(lines: list[str], heads: list[tuple[int, int, str]], rules: RedFlags) -> Criterion:
@@ -192,7 +357,7 @@ def _segments_with_ideas(lines: list[str], heads: list[tuple[int, int, str]]) ->
 def check_text(text: str) -> CheckReport:
     """Each acceptance criterion and red flag as pass/fail with the line it refers to."""
     rules = load_library().red_flags
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a BOM (Windows editors) would hide the title
     heads = _headings(lines)
     kind = _kind(lines)
     criteria = [
@@ -241,7 +406,17 @@ def check_text(text: str) -> CheckReport:
                     detail="found" if ln else f"label a move '{horizon}-term'",
                 )
             )
-    flags = [*_pattern_flags(lines, rules), _kpi_flag(lines, heads, rules), _sms_flag(lines, rules)]
+    seg = rules.segments
+    doc = read_document(lines, [h.lower() for h in seg.name_headers], seg.size_header.lower())
+    segment_names = tuple(sorted(doc.sizes, key=len, reverse=True))
+    flags = [
+        *_pattern_flags(lines, rules, segment_names),
+        _discount_flag(lines, rules, segment_names),
+        _number_flag(lines, doc, rules),
+        _segment_flag(lines, doc, rules),
+        _kpi_flag(lines, heads, rules),
+        _sms_flag(lines, rules),
+    ]
     slots = [f"line {i}: {m.group(1)}" for i, line in enumerate(lines, 1) for m in SLOT_RE.finditer(line)]
     return CheckReport(
         kind=kind,

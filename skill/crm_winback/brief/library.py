@@ -516,14 +516,44 @@ class CrmProgramme(KnowledgeModel):
 class RedFlag(KnowledgeModel):
     id: str
     name: str
-    kind: Literal["pattern", "kpi_outcomes", "sms_opt_out"]
+    kind: Literal["pattern", "kpi_outcomes", "sms_opt_out", "discount_limit", "numbers", "segments"]
     why: str
     patterns: list[str] = Field(description="regular expressions, matched case-insensitively per line")
+    skip_quotes: bool = Field(default=False, description="read lines without their double-quoted copy")
+
+
+class NumberRules(KnowledgeModel):
+    assumption_markers: list[str] = Field(min_length=1)
+    small_count: int = Field(ge=0)
+    years: tuple[int, int]
+
+
+class DiscountEquivalent(KnowledgeModel):
+    pattern: str
+    percent: float = Field(gt=0, le=100)
+
+
+class DiscountRules(KnowledgeModel):
+    limit_patterns: list[str] = Field(min_length=1, description="each with a (?P<pct>...) group")
+    offer_patterns: list[str] = Field(min_length=1, description="each with a (?P<pct>...) group")
+    equivalents: list[DiscountEquivalent]
+
+
+class SegmentRules(KnowledgeModel):
+    name_headers: list[str] = Field(min_length=1)
+    size_header: str
+    nouns: list[str] = Field(min_length=1)
+    stopwords: list[str]
+    size_patterns: list[str] = Field(min_length=1, description="regular expressions holding NAME and N")
 
 
 class RedFlags(KnowledgeModel):
     negations: list[str] = Field(min_length=1)
+    negation_exceptions: list[str] = Field(default_factory=list)
     flags: list[RedFlag] = Field(min_length=1)
+    numbers: NumberRules
+    discounts: DiscountRules
+    segments: SegmentRules
     outcome_metric_words: list[str] = Field(min_length=1)
     key_questions: list[str] = Field(min_length=1)
 
@@ -531,12 +561,31 @@ class RedFlags(KnowledgeModel):
     def _patterns_compile(self) -> RedFlags:
         import re
 
+        def compiles(where: str, pattern: str, group: str | None = None) -> None:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            if group and group not in compiled.groupindex:
+                raise ValueError(f"{where}: add a (?P<{group}>...) group")
+
         for i, flag in enumerate(self.flags):
             for j, pattern in enumerate(flag.patterns):
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ValueError(f"flags[{i}].patterns[{j}]: {exc}") from None
+                compiles(f"flags[{i}].patterns[{j}]", pattern)
+        for j, pattern in enumerate(self.discounts.limit_patterns):
+            compiles(f"discounts.limit_patterns[{j}]", pattern, "pct")
+        for j, pattern in enumerate(self.discounts.offer_patterns):
+            compiles(f"discounts.offer_patterns[{j}]", pattern, "pct")
+        for j, eq in enumerate(self.discounts.equivalents):
+            compiles(f"discounts.equivalents[{j}].pattern", eq.pattern)
+        for j, pattern in enumerate(self.segments.size_patterns):
+            if "NAME" not in pattern or "N" not in pattern.replace("NAME", ""):
+                raise ValueError(f"segments.size_patterns[{j}]: hold both NAME and N")
+            compiles(f"segments.size_patterns[{j}]", pattern.replace("NAME", "x").replace("N", "1"))
+        kinds = [f.kind for f in self.flags if f.kind != "pattern"]
+        missing = {"kpi_outcomes", "sms_opt_out", "discount_limit", "numbers", "segments"} - set(kinds)
+        if missing or len(kinds) != len(set(kinds)):
+            raise ValueError(f"flags: list each check kind once; missing: {sorted(missing) or 'none'}")
         return self
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from ..errors import InputError
 from ..resources import resource_dir
+from .check_data import data_digest
 
 # A narrative slot in the markdown: <!-- narrative:ID: instruction -->; the agent replaces the whole comment.
 SLOT_RE = re.compile(r"<!-- narrative:([a-z0-9-]+): (.*?) -->")
@@ -70,4 +71,6 @@ def render(template: str, plan: BaseModel, template_dir: str | Path | None = Non
         raise InputError(f"template {template}: {exc.message}; the plan has no such field") from None
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"template {exc.filename or template} line {exc.lineno}: {exc.message}") from None
-    return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+    text = re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+    # marks the rendered lines, so `check` can tell the document's data from the narrative written later
+    return f"{text}\n{data_digest(text)}\n"
