@@ -102,12 +102,13 @@ def early_warning(data: ScoreResult | None) -> tuple[str | None, str]:
     if bt is None or bt.status != "done":
         return None, ""
     rules = [w for w in bt.winback if w.group == "all customers" and w.precision is not None]
-    # the fixed rules and BG/NBD, whose dates the documents show; the other models are in the backtest section
+    # the fixed rules and the forecasting model, whose dates the documents show; the others are in the backtest
+    shown = f"{bt.forecaster or 'BG/NBD'}:"
     rules = [
         w
         for w in rules
         if w.median_days_silent_at_flag is not None
-        and ("P(active)" not in w.rule or w.rule.startswith("BG/NBD"))
+        and ("P(active)" not in w.rule or w.rule.startswith(shown))
     ]
     if not rules:
         return None, ""
