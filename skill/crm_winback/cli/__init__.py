@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "segments": ("segments", "snapshot", "export", "cohorts"),
     "predict": ("predict", "validate"),
     "mcp": ("mcp",),
+    "sql": ("sql",),
 }
 
 
