@@ -103,9 +103,9 @@ def unbound_table(
 def _pyspark_options(ibis: Any) -> None:
     """Ibis's Spark compiler reads an option its backend registers on connect; register it without Spark."""
     if getattr(ibis.options, "pyspark", None) is None:
-        import ibis.config
+        config = require("ibis.config", "crm-winback sql")
 
-        class Options(ibis.config.Config):  # type: ignore[misc,name-defined]
+        class Options(config.Config):  # type: ignore[name-defined]
             treat_nan_as_null: bool = False
 
         ibis.options.pyspark = Options()
