@@ -115,11 +115,6 @@ def customer_summary(table: Any, mapping: Mapping[str, str], as_of: dt.date, tz:
     return summary.select(*NAMES).order_by("customer_id")
 
 
-def fit_rows(summary: Any) -> Any:
-    """The distinct (x, t_x, T) rows with their counts: the weighted fit on them equals the fit on everyone."""
-    return summary.group_by(["x", "t_x", "T"]).aggregate(n=lambda t: t.count()).order_by(["x", "t_x", "T"])
-
-
 def _rows(ibis: Any, table: Any, m: dict[str, str]) -> Any:
     """One row per source row, in the roles' names and types."""
     key = table[m["customer"]].cast("string").strip()
