@@ -6,7 +6,7 @@
 Users who `pip install crm-segment-winback` get the ranges in pyproject.toml; README's set-up command and
 .ci/run install this lock, so a fresh clone runs the suite with the versions it last passed with. The lock is
 compiled by uv (installed into the venv on first use) for every platform (`--universal`) from the runtime
-dependencies and the `dev` extra. After refreshing, run the tests and commit the lock with the change that
+dependencies and the `dev`, `warehouse` and `spark` extras (CI tests the engines). After refreshing, run the tests and commit the lock with the change that
 needed it.
 """
 
@@ -35,7 +35,7 @@ def _uv() -> list[str]:
 
 def compile_lock(output: Path) -> None:
     command = [
-        *_uv(), "pip", "compile", "pyproject.toml", "--extra", "dev", "--universal", "--python-version", PYTHON,
+        *_uv(), "pip", "compile", "pyproject.toml", "--extra", "dev", "--extra", "warehouse", "--extra", "spark", "--universal", "--python-version", PYTHON,
         "--generate-hashes", "--quiet", "--no-header", "--output-file", str(output),
     ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, check=True)

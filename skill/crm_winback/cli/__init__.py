@@ -29,6 +29,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "products": ("products",),
     "monthly": ("monthly",),
     "mcp": ("mcp",),
+    "sql": ("sql",),
 }
 
 
