@@ -144,7 +144,10 @@ class BacktestReport(StrictModel):
         recency = self.check(RECENCY)
         for c in self.checks:
             if c.status != "scored":
-                lines.append(f"- {c.name}: not used - {c.reason}")
+                why = c.reason.removeprefix(f"{c.name}: ").removesuffix(
+                    "; the fit is degenerate and is not used"
+                )
+                lines.append(f"- {c.name}: not used - {why}")
                 continue
             auc = f"picks out who did not return with AUC {c.auc:.3f}" if c.auc is not None else ""
             if recency and recency.auc is not None and c.name != RECENCY and c.auc is not None:
