@@ -67,5 +67,7 @@ def run_sql(args: argparse.Namespace) -> int:
         raise InputError(
             "--columns: an empty column name; write e.g. --columns id,customer_id,created_at,total"
         )
-    emit(summary_sql(args.dialect, args.table, mapping, as_of, args.timezone, columns, args.part), args.output)
+    emit(
+        summary_sql(args.dialect, args.table, mapping, as_of, args.timezone, columns, args.part), args.output
+    )
     return 0
