@@ -9,6 +9,7 @@ from typing import Any
 
 from ..api import (
     DEFAULT_OUT_DIR,
+    ScoreResult,
     StoreOptions,
     default_scores_path,
     parse_date_option,
@@ -71,6 +72,17 @@ def register(sub: Any) -> None:
         "and two repurchase cycles held out)",
     )
     add_profiles_option(s)
+    s.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="score a per-customer summary (Parquet or CSV, contract v1, from crm-winback sql) instead of the "
+        "orders; needs --gaps. The scores file is the one the orders give",
+    )
+    s.add_argument(
+        "--gaps",
+        metavar="FILE",
+        help="with --summary: the gap histogram (crm-winback sql --part gaps), for the shop's repurchase cycle",
+    )
     s.add_argument("-o", "--output", metavar="FILE", help="per-customer scores file (.csv or .parquet)")
     s.add_argument(
         "--save",
@@ -96,9 +108,11 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    path, options = resolve_input(args)
     if args.thresholds and args.method != "fixed":
         raise InputError("--thresholds applies to --method fixed only")
+    if args.summary or args.gaps:
+        return _run_score_summary(args)
+    path, options = resolve_input(args)
     output = Path(args.output) if args.output else default_scores_path(path)
     with may_create(output.parent) if not args.output else nullcontext():
         check_output(output, TABLE_SUFFIXES)  # at once, not after minutes of scoring
@@ -127,4 +141,41 @@ def run_score(args: argparse.Namespace) -> int:
     if result.snapshot is not None:
         what = "already saved as" if result.snapshot.already_saved else "saved as"
         progress(f"{what} snapshot {result.snapshot.snapshot_id} (as of {result.snapshot.as_of})")
+    return 0
+
+
+def _run_score_summary(args: argparse.Namespace) -> int:
+    """``score --summary FILE --gaps FILE``: the scores of a warehouse's summary, without the order lines."""
+    if not args.summary:
+        raise InputError("--gaps goes with --summary FILE (the per-customer summary it belongs to)")
+    for given, option in (
+        (args.file or args.example, "an orders FILE or --example"),
+        (args.column_map or args.currency or args.date_format, "--map, --currency or --date-format"),
+        (args.save or args.db, "--save or --db"),
+    ):
+        if given:
+            raise InputError(f"--summary: {option} cannot go with it; score the summary file alone")
+    from ..scoring.score import score_summary, write_scores
+
+    output = Path(args.output) if args.output else default_scores_path(Path(args.summary))
+    with may_create(output.parent) if not args.output else nullcontext():
+        check_output(output, TABLE_SUFFIXES)
+        options = ScoreOptions(
+            args.method,
+            args.thresholds,
+            args.segment_map,
+            args.predict,
+            parse_date_option(args.calibration_end, "--calibration-end"),
+            tuple(args.profiles or ()),
+        )
+        scored = score_summary(args.summary, args.gaps, options, parse_date_option(args.as_of, "--as-of"))
+        try:
+            written = str(write_scores(scored, output))
+        finally:
+            scored.ingested.close()
+    if args.format == "json":
+        emit(to_json(ScoreResult(quality=scored.quality, scoring=scored.summary, scores_file=written)))
+    else:
+        emit(render_scores(scored.quality, scored.summary, written, args.format))
+    progress(f"per-customer scores: {written}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..api import parse_date_option
+from ..engines.contract import PARTS
 from ..engines.dialects import DIALECTS, summary_sql
 from ..errors import InputError
 from ..ingest.mapping import parse_map_option
@@ -46,6 +47,13 @@ def register(sub: Any) -> None:
         metavar="COL,...",
         help="every column of the table: with an order id, rows identical in all of them are dropped as duplicates",
     )
+    p.add_argument(
+        "--part",
+        choices=list(PARTS),
+        default="summary",
+        help="summary: one row per customer (default); gaps: the gap histogram (gap_days, n) that scoring "
+        "needs for the shop's repurchase cycle. Export both and score them with --summary and --gaps",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write the SQL to FILE instead of stdout")
     p.set_defaults(handler=run_sql)
 
@@ -59,5 +67,7 @@ def run_sql(args: argparse.Namespace) -> int:
         raise InputError(
             "--columns: an empty column name; write e.g. --columns id,customer_id,created_at,total"
         )
-    emit(summary_sql(args.dialect, args.table, mapping, as_of, args.timezone, columns), args.output)
+    emit(
+        summary_sql(args.dialect, args.table, mapping, as_of, args.timezone, columns, args.part), args.output
+    )
     return 0

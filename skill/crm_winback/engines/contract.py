@@ -44,6 +44,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("sms_consent", "BOOLEAN", "the latest order's SMS consent (on a tie, no wins)"),
 )
 NAMES = tuple(c.name for c in COLUMNS)
+
+# The second part of the contract: the gap histogram over all customers. The shop's repurchase cycle is the median
+# of every gap between purchase days pooled over all customers, which per-customer medians cannot rebuild.
+GAP_COLUMNS: tuple[Column, ...] = (
+    Column("gap_days", "BIGINT", "days between two consecutive purchase days of a customer"),
+    Column("n", "BIGINT", "how many such gaps, over all customers, are gap_days long"),
+)
+GAP_NAMES = tuple(c.name for c in GAP_COLUMNS)
+PARTS = ("summary", "gaps")  # crm-winback sql --part
 CONTACT_COLUMNS = NAMES[-6:]
 
 # The roles a source table's columns can be mapped to (``--map role=column``).

@@ -13,9 +13,9 @@ from typing import Any
 
 from .. import __version__
 from ..errors import InputError
-from .contract import CONTRACT_VERSION
+from .contract import CONTRACT_VERSION, PARTS
 from .require import require
-from .summary import customer_summary
+from .summary import customer_summary, gap_histogram
 
 # dialect -> (the Ibis compiler's name, the statement pinning the session's time zone)
 DIALECTS: dict[str, tuple[str, str]] = {
@@ -53,14 +53,19 @@ def summary_sql(
     as_of: dt.date,
     tz: str = "UTC",
     columns: Sequence[str] | None = None,
+    part: str = "summary",
 ) -> str:
-    """The summary as one SQL script for ``dialect``: a header, the time-zone statement, the query."""
+    """The summary (``part`` "summary") or the gap histogram ("gaps") as one SQL script for ``dialect``: a
+    header, the time-zone statement, the query."""
     if dialect not in DIALECTS:
         raise InputError(f"--dialect {dialect}: not supported; use one of {', '.join(DIALECTS)}")
+    if part not in PARTS:
+        raise InputError(f"--part {part}: not a part of the summary; use one of {', '.join(PARTS)}")
     ibis = require("ibis", "crm-winback sql")
     tz = check_timezone(tz)
     compiler, set_tz = DIALECTS[dialect]
-    expr = customer_summary(unbound_table(ibis, table, mapping, columns), mapping, as_of, tz)
+    build = gap_histogram if part == "gaps" else customer_summary
+    expr = build(unbound_table(ibis, table, mapping, columns), mapping, as_of, tz)
     if compiler == "pyspark":
         _pyspark_options(ibis)
     query = str(ibis.to_sql(expr, dialect=compiler)).strip()
@@ -72,12 +77,21 @@ def summary_sql(
         if "order_id" in mapping
         else "no order id: every row is an order"
     )
+    what = "gap histogram (gap_days, n)" if part == "gaps" else "per-customer summary"
+    then = "then: crm-winback score --summary crm_summary.parquet --gaps crm_gaps.parquet"
+    export = (
+        f"-- export the result (one row per gap length) as crm_gaps.parquet and the --part summary result as "
+        f"crm_summary.parquet; {then}"
+        if part == "gaps"
+        else f"-- export the result (one row per customer) as crm_summary.parquet and the --part gaps result as "
+        f"crm_gaps.parquet; {then}"
+    )
     header = [
-        f"-- crm-segment-winback per-customer summary, contract v{CONTRACT_VERSION} (crm-winback {__version__})",
+        f"-- crm-segment-winback {what}, contract v{CONTRACT_VERSION} (crm-winback {__version__})",
         f"-- dialect: {dialect}; table: {table}; as of {as_of.isoformat()}; time zone: {tz}",
         f"-- map: {mapped}",
         f"-- {duplicates}",
-        "-- export the result (one row per customer), then: crm-winback score --summary FILE",
+        export,
     ]
     return "\n".join([*header, set_tz.format(tz=tz), query + ";", ""])
 

@@ -8,13 +8,19 @@ from collections.abc import Mapping
 import duckdb
 
 from .require import require
-from .summary import customer_summary
+from .summary import customer_summary, gap_histogram
 
 
 def summary_on_duckdb(
-    con: duckdb.DuckDBPyConnection, table: str, mapping: Mapping[str, str], as_of: dt.date, tz: str = "UTC"
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    mapping: Mapping[str, str],
+    as_of: dt.date,
+    tz: str = "UTC",
+    part: str = "summary",
 ) -> duckdb.DuckDBPyRelation:
-    """The summary expression over ``table`` in ``con``, the session pinned to ``tz``: a relation to fetch or write."""
+    """The summary expression (``part`` "summary") or the gap histogram ("gaps") over ``table`` in ``con``, the
+    session pinned to ``tz``: a relation to fetch or write."""
     ibis = require("ibis", "the Ibis summary")
     con.execute(f"SET TimeZone = '{_zone(tz)}'")
     # An unbound table compiled and run on the connection itself: Ibis's DuckDB backend calls an API that
@@ -23,7 +29,8 @@ def summary_on_duckdb(
 
     described = con.execute(f"DESCRIBE {quote(table)}").fetchall()
     schema = {name: DuckDBType.from_string(typ) for name, typ, *_ in described}
-    expr = customer_summary(ibis.table(schema, name=table), mapping, as_of, tz)
+    build = gap_histogram if part == "gaps" else customer_summary
+    expr = build(ibis.table(schema, name=table), mapping, as_of, tz)
     return con.sql(str(ibis.to_sql(expr, dialect="duckdb")))
 
 

@@ -61,29 +61,8 @@ def customer_summary(table: Any, mapping: Mapping[str, str], as_of: dt.date, tz:
     ibis = require("ibis", "the summary expression")
     m = check_mapping(mapping, list(table.columns), "the orders table")
     del tz  # pinned in the session by the caller (see the module's docstring)
-    rows = _rows(ibis, table.distinct() if "order_id" in m else table, m)
-    orders = _orders(ibis, rows, m)
     as_of_lit = ibis.literal(as_of, type="date")
-    kept = orders.filter(
-        orders.customer_id.notnull(),
-        orders.order_date.notnull(),
-        orders.order_date > ibis.literal(PLACEHOLDER_DATE, type="date"),
-        orders.order_date <= as_of_lit,
-        ~((orders.gross > 0) & (orders.refunded >= orders.gross)).fill_null(False),
-    )
-    purchases = kept.filter(kept.gross.isnull() | (kept.gross >= 0))
-    returns = kept.filter(kept.gross < 0).group_by("customer_id").aggregate(returned=lambda t: t.gross.sum())
-
-    days = purchases.group_by(["customer_id", "order_date"]).aggregate(
-        n_orders=lambda t: t.count(),
-        day_gross=lambda t: t.gross.sum(),
-        day_net=lambda t: (t.gross - t.refunded.fill_null(0)).sum(),
-    )
-    by_customer = ibis.window(group_by="customer_id", order_by="order_date")
-    days = days.mutate(
-        gap=days.order_date.delta(days.order_date.lag().over(by_customer), unit="day"),
-        day_no=ibis.row_number().over(by_customer),
-    )
+    rows, days, returns = _purchase_days(ibis, table, m, as_of_lit)
     agg = days.group_by("customer_id").aggregate(
         first_order_date=lambda t: t.order_date.min(),
         last_order_date=lambda t: t.order_date.max(),
@@ -113,6 +92,47 @@ def customer_summary(table: Any, mapping: Mapping[str, str], as_of: dt.date, tz:
     )
     summary = _with_contacts(ibis, summary, rows, m, as_of_lit)
     return summary.select(*NAMES).order_by("customer_id")
+
+
+def gap_histogram(table: Any, mapping: Mapping[str, str], as_of: dt.date, tz: str = "UTC") -> Any:
+    """The gap histogram (contract part ``gaps``): how many gaps between consecutive purchase days, over all
+    customers, are ``gap_days`` long. The shop's repurchase cycle is the median of every gap pooled, which the
+    per-customer medians cannot give; this small table can. Rows are ordered by gap_days."""
+    ibis = require("ibis", "the gap histogram expression")
+    m = check_mapping(mapping, list(table.columns), "the orders table")
+    del tz  # pinned in the session by the caller
+    _, days, _ = _purchase_days(ibis, table, m, ibis.literal(as_of, type="date"))
+    gaps = days.filter(days.gap.notnull())
+    hist = gaps.group_by("gap").aggregate(n=lambda t: t.count())
+    return hist.select(gap_days=hist.gap.cast("int64"), n=hist.n.cast("int64")).order_by("gap_days")
+
+
+def _purchase_days(ibis: Any, table: Any, m: dict[str, str], as_of_lit: Any) -> tuple[Any, Any, Any]:
+    """The rows, each customer's purchase days (with the gap to the previous one and its number), and the
+    returns per customer: what the summary and the gap histogram are built from."""
+    rows = _rows(ibis, table.distinct() if "order_id" in m else table, m)
+    orders = _orders(ibis, rows, m)
+    kept = orders.filter(
+        orders.customer_id.notnull(),
+        orders.order_date.notnull(),
+        orders.order_date > ibis.literal(PLACEHOLDER_DATE, type="date"),
+        orders.order_date <= as_of_lit,
+        ~((orders.gross > 0) & (orders.refunded >= orders.gross)).fill_null(False),
+    )
+    purchases = kept.filter(kept.gross.isnull() | (kept.gross >= 0))
+    returns = kept.filter(kept.gross < 0).group_by("customer_id").aggregate(returned=lambda t: t.gross.sum())
+
+    days = purchases.group_by(["customer_id", "order_date"]).aggregate(
+        n_orders=lambda t: t.count(),
+        day_gross=lambda t: t.gross.sum(),
+        day_net=lambda t: (t.gross - t.refunded.fill_null(0)).sum(),
+    )
+    by_customer = ibis.window(group_by="customer_id", order_by="order_date")
+    days = days.mutate(
+        gap=days.order_date.delta(days.order_date.lag().over(by_customer), unit="day"),
+        day_no=ibis.row_number().over(by_customer),
+    )
+    return rows, days, returns
 
 
 def _rows(ibis: Any, table: Any, m: dict[str, str]) -> Any:

@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from .. import workdb
 from ..errors import InputError
 from ..files import copy_query, reading
@@ -134,8 +136,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
             f"""CREATE TABLE ranked AS
                 SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total,
                        net_total,
-                       -- one gap or none has no median to compute
-                       CASE WHEN purchase_days > 2 THEN list_median(gaps) ELSE gaps[1] END AS median_days_between,
+                       {_median_gap_sql(con)} AS median_days_between,
                        {contacts}
                 FROM {source} ORDER BY customer_id"""
         )
@@ -256,6 +257,46 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     if tiers is not None:
         text_values["engagement_tier"] = tuple(tiers)
     return Scored(ingested, summary, quality, text_values)
+
+
+def _median_gap_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Each customer's median gap: from the gaps of the orders, or as a summary file gives it (the same
+    value: engines/summary.py computes it exactly)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'customers' AND column_name = 'gaps'"
+    ).fetchall()
+    if found[0][0]:
+        # one gap or none has no median to compute
+        return "CASE WHEN purchase_days > 2 THEN list_median(gaps) ELSE gaps[1] END"
+    return "median_days_between"
+
+
+def score_summary(
+    summary: str | Path,
+    gaps: str | Path | None,
+    options: ScoreOptions | None = None,
+    as_of: dt.date | None = None,
+) -> Scored:
+    """Score a per-customer summary file and its gap histogram (contract v1) instead of the orders.
+
+    The scores are the orders' scores (tests/test_score_summary.py). Predictions cannot be made: the backtest
+    replays each customer's purchase days, which a summary does not hold. The caller closes
+    ``scored.ingested``.
+    """
+    options = options or ScoreOptions()
+    if options.predict:
+        raise InputError(
+            "--predict with --summary: the backtest needs every customer's purchase days, which a summary "
+            "does not hold; score the order lines for predictions (crm-winback score ORDERS --predict)"
+        )
+    from ..engines.summary_file import load_summary
+
+    ingested = load_summary(summary, gaps, as_of)
+    try:
+        return score(ingested, options)
+    except BaseException:
+        ingested.close()
+        raise
 
 
 def _tier_names() -> list[str]:

@@ -2,7 +2,7 @@
 -- dialect: spark; table: shop.sales.order_lines; as of 2025-06-30; time zone: Europe/Berlin
 -- map: customer=customer_id, date=created_at, order_id=order_id, quantity=qty, unit_price=price, refunded_amount=refunded, email=email, email_consent=accepts_email
 -- rows identical in every listed column are dropped as duplicates
--- export the result (one row per customer), then: crm-winback score --summary FILE
+-- export the result (one row per customer) as crm_summary.parquet and the --part gaps result as crm_gaps.parquet; then: crm-winback score --summary crm_summary.parquet --gaps crm_gaps.parquet
 SET TIME ZONE 'Europe/Berlin';
 WITH `t2` AS (
   SELECT
