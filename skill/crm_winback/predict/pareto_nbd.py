@@ -34,6 +34,7 @@ from crm_winback.predict.fitting import (
     check_time_unit,
     dot,
     group_rows,
+    logsumexp_rows,
     minimize_log_params,
 )
 from crm_winback.predict.history_checks import check_history
@@ -162,7 +163,7 @@ def _log_integral(
     # integrand exp(-phi) times d tau / d w = (c + tau) / phi'(y)
     with np.errstate(divide="ignore"):
         log_terms = -rx[:, None] * log_at - sb * log_bt + y - np.log(slope) + np.log(half_weights)
-        log_integral = special.logsumexp(log_terms, axis=1)
+        log_integral = logsumexp_rows(log_terms)
     empty = end <= 0.0
     log_integral = np.where(empty, -np.inf, log_integral)
     share = np.exp(log_terms - np.where(empty, 0.0, log_integral)[:, None])
