@@ -158,22 +158,37 @@ def _log_integral(
         if float(np.max(np.abs(step, out=step), initial=0.0)) < 1e-12:  # quadratic: the next step is ~1e-24
             break
     _, slope = _phi_into(y, rx_col, sb, A, B, buffers)
-    tau = np.exp(y) - c
-    log_at, log_bt = np.log(alpha + tau), np.log(beta + tau)
-    # integrand exp(-phi) times d tau / d w = (c + tau) / phi'(y)
+    e, at, log_terms, _ = buffers  # e = exp(y) at the final y; the other two are free
+    # the same operations as tau = exp(y) - c, log(alpha + tau), log(beta + tau), the sum of log terms and the
+    # gradient's four sums below, in the same order, but into reused buffers
+    tau = e
+    tau -= c
+    np.add(tau, alpha, out=at)
+    bt = np.add(tau, beta)
+    log_at, log_bt, scratch = np.log(at), np.log(bt), step
+    # integrand exp(-phi) times d tau / d w = (c + tau) / phi'(y):
+    # log_terms = -(r + x) log_at - sb log_bt + y - log(slope) + log(half_weights)
     with np.errstate(divide="ignore"):
-        log_terms = -rx[:, None] * log_at - sb * log_bt + y - np.log(slope) + np.log(half_weights)
+        np.multiply(-rx_col, log_at, out=log_terms)
+        np.multiply(sb, log_bt, out=scratch)
+        log_terms -= scratch
+        log_terms += y
+        np.log(slope, out=scratch)
+        log_terms -= scratch
+        np.log(half_weights, out=scratch)
+        log_terms += scratch
         log_integral = logsumexp_rows(log_terms)
     empty = end <= 0.0
     log_integral = np.where(empty, -np.inf, log_integral)
-    share = np.exp(log_terms - np.where(empty, 0.0, log_integral)[:, None])
-    share = np.where(empty[:, None], 0.0, share)
+    np.subtract(log_terms, np.where(empty, 0.0, log_integral)[:, None], out=scratch)
+    share = np.exp(scratch, out=slope)
+    share[empty] = 0.0
     grad = np.stack(
         [
-            -(share * log_at).sum(axis=1),
-            -(r + x) * (share / (alpha + tau)).sum(axis=1),
-            -(share * log_bt).sum(axis=1),
-            -(s + 1.0) * (share / (beta + tau)).sum(axis=1),
+            -np.multiply(share, log_at, out=scratch).sum(axis=1),
+            -(r + x) * np.divide(share, at, out=scratch).sum(axis=1),
+            -np.multiply(share, log_bt, out=scratch).sum(axis=1),
+            -(s + 1.0) * np.divide(share, bt, out=scratch).sum(axis=1),
         ],
         axis=1,
     )
