@@ -35,7 +35,7 @@ from crm_winback.errors import DataError
 from crm_winback.ingest import IngestOptions, load_orders
 from crm_winback.predict import bgnbd, mbgcnbd, mbgnbd, pareto_nbd
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Fitted, History, MbgCnbdCandidate
-from crm_winback.predict.fitting import TimeUnit, group_rows
+from crm_winback.predict.fitting import TimeUnit, group_rows, logsumexp_rows
 from crm_winback.predict.summary import holdout_purchases, summarize
 
 from . import catalogue_gen
@@ -542,3 +542,37 @@ def test_p_no_order_is_the_likelihood_of_a_longer_silence_over_the_likelihood_no
         alive = float(pareto_nbd.probability_alive(p, x, t_x, T)[0])
         got = float(pareto_nbd.probability_no_purchase(p, h, x, t_x, T)[0])
         assert got == pytest.approx(1 - alive + alive * silence_if_alive, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_logsumexp_rows_gives_scipys_bits_with_ties_infinities_and_nan(seed: int) -> None:
+    # The fits reduce with fitting.logsumexp_rows instead of scipy.special.logsumexp for speed; every fitted
+    # number stays the same only if the two agree to the last bit, edge cases included.
+    rng = np.random.default_rng(seed)
+    for scale in (1e-3, 1.0, 50.0, 800.0):
+        a = rng.normal(0.0, scale, (257, int(rng.integers(1, 70))))
+        a[::4] = np.round(a[::4])  # ties for the maximum
+        a[rng.random(a.shape) < 0.2] = -np.inf
+        a[3] = -np.inf  # a row with nothing in it: scipy's direct log(sum(exp)) gives -inf
+        a[5, 0], a[7, -1] = np.inf, np.nan
+        with np.errstate(all="ignore"):
+            expected = special.logsumexp(a, axis=1)
+        got = logsumexp_rows(a)
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+def test_mbgcnbd_k1_shortcut_matches_the_general_regular_sum() -> None:
+    # For k = 1 the sum S has the single term 1; the shortcut's zeros must be what the general path
+    # (a (rows, 1) stack through logsumexp and its shares) returns, bit for bit.
+    rng = np.random.default_rng(1)
+    rkx = rng.uniform(0.1, 30.0, 500)
+    alpha_T = rng.uniform(1.0, 400.0, 500)
+    stacked = np.zeros((500, 1))
+    log_s = special.logsumexp(stacked, axis=1)
+    share = np.exp(stacked - log_s[:, None])
+    general = (log_s, (share * np.zeros((500, 1))).sum(axis=1), (share * np.zeros((500, 1))).sum(axis=1))
+    shortcut = mbgcnbd._log_regular_sum(1, rkx, rng.uniform(0.0, 50.0, 500), alpha_T)
+    for got, want in zip(shortcut, general, strict=True):
+        assert np.array_equal(got, want)
+        assert not np.signbit(got).any()

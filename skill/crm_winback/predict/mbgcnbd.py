@@ -37,6 +37,7 @@ from crm_winback.predict.fitting import (
     check_time_unit,
     dot,
     group_rows,
+    logsumexp_rows,
     minimize_log_params,
 )
 from crm_winback.predict.history_checks import check_history
@@ -71,6 +72,10 @@ def _log_regular_sum(
     k: int, rkx: FloatArray, silence: FloatArray, alpha_T: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """log S per row and d log S / d r, d log S / d alpha (S of the module docstring; silence = T - t_x)."""
+    if k == 1:
+        # S is its one term, 1: logsumexp of a single 0 is exactly 0 and its share exactly 1, so these zeros
+        # are the numbers the general path below returns, without its (rows, 1) stacks and logsumexp
+        return np.zeros_like(rkx), np.zeros_like(rkx), np.zeros_like(rkx)
     log_term = np.zeros_like(rkx)
     d_r_term = np.zeros_like(rkx)
     terms, d_r, d_alpha = [np.zeros_like(rkx)], [np.zeros_like(rkx)], [np.zeros_like(rkx)]
@@ -83,7 +88,7 @@ def _log_regular_sum(
         d_r.append(d_r_term)
         d_alpha.append(-j / alpha_T)
     stacked = np.stack(terms, axis=1)
-    log_s = special.logsumexp(stacked, axis=1)
+    log_s = logsumexp_rows(stacked)
     share = np.exp(stacked - log_s[:, None])
     return log_s, (share * np.stack(d_r, axis=1)).sum(axis=1), (share * np.stack(d_alpha, axis=1)).sum(axis=1)
 

@@ -34,6 +34,7 @@ from crm_winback.predict.fitting import (
     check_time_unit,
     dot,
     group_rows,
+    logsumexp_rows,
     minimize_log_params,
 )
 from crm_winback.predict.history_checks import check_history
@@ -67,12 +68,47 @@ class ParetoNbdParams:
 
 def _phi(y: FloatArray, rx: FloatArray, sb: float, A: float, B: float) -> tuple[FloatArray, FloatArray]:
     """-log of the integrand at tau = exp(y) - c, and its derivative in y (A = alpha - c, B = beta - c)."""
-    e = np.exp(y)
+    shape = np.broadcast_shapes(np.shape(y), np.shape(rx))
+    buffers = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape))
+    return _phi_into(y, rx, sb, A, B, buffers)
+
+
+def _phi_into(
+    y: FloatArray,
+    rx: FloatArray,
+    sb: float,
+    A: float,
+    B: float,
+    buffers: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+) -> tuple[FloatArray, FloatArray]:
+    """``_phi`` written into ``buffers`` (e, other, phi, slope; each of the broadcast shape), which it returns.
+
+    The Newton loop calls it a few times per likelihood evaluation on (rows, nodes) arrays: allocating fresh
+    temporaries there cost more than the arithmetic. The operations are those of ``rx * y + sb * log(B + e)``
+    and ``rx + sb * (e / other)`` (A = 0), or ``rx * log(A + e) + sb * y`` and ``rx * (e / other) + sb``, in
+    the same order on the same operands, so the results are the same to the last bit.
+    """
+    e, other, phi, slope = buffers
+    np.exp(y, out=e)
     if A == 0.0:  # c = alpha: log(A + e) = y
-        other = B + e
-        return rx * y + sb * np.log(other), rx + sb * (e / other)
-    other = A + e
-    return rx * np.log(other) + sb * y, rx * (e / other) + sb
+        np.add(e, B, out=other)
+        np.log(other, out=phi)
+        phi *= sb
+        np.multiply(rx, y, out=slope)
+        phi += slope
+        np.divide(e, other, out=slope)
+        slope *= sb
+        slope += rx
+        return phi, slope
+    np.add(e, A, out=other)
+    np.log(other, out=phi)
+    phi *= rx
+    np.multiply(y, sb, out=slope)
+    phi += slope
+    np.divide(e, other, out=slope)
+    slope *= rx
+    slope += sb
+    return phi, slope
 
 
 def _log_integral(
@@ -110,29 +146,49 @@ def _log_integral(
     y = np.minimum(np.minimum(y_lo[:, None] + w / slope_lo[:, None], y_hi[:, None]), _Y_MAX)
     target = phi_lo[:, None] + w
     rx_col = rx[:, None]
+    # in place, into buffers reused across the steps (see _phi_into): the same numbers, without the allocations
+    buffers = (np.empty_like(y), np.empty_like(y), np.empty_like(y), np.empty_like(y))
+    step = np.empty_like(y)
     for _ in range(_NEWTON_STEPS):
-        phi, slope = _phi(y, rx_col, sb, A, B)
-        step = (phi - target) / slope
-        y = np.minimum(y - step, _Y_MAX)
-        if float(np.max(np.abs(step), initial=0.0)) < 1e-12:  # quadratic convergence: the next step is ~1e-24
+        phi, slope = _phi_into(y, rx_col, sb, A, B, buffers)
+        np.subtract(phi, target, out=step)
+        step /= slope
+        y -= step
+        np.minimum(y, _Y_MAX, out=y)
+        if float(np.max(np.abs(step, out=step), initial=0.0)) < 1e-12:  # quadratic: the next step is ~1e-24
             break
-    _, slope = _phi(y, rx_col, sb, A, B)
-    tau = np.exp(y) - c
-    log_at, log_bt = np.log(alpha + tau), np.log(beta + tau)
-    # integrand exp(-phi) times d tau / d w = (c + tau) / phi'(y)
+    _, slope = _phi_into(y, rx_col, sb, A, B, buffers)
+    e, at, log_terms, _ = buffers  # e = exp(y) at the final y; the other two are free
+    # the same operations as tau = exp(y) - c, log(alpha + tau), log(beta + tau), the sum of log terms and the
+    # gradient's four sums below, in the same order, but into reused buffers
+    tau = e
+    tau -= c
+    np.add(tau, alpha, out=at)
+    bt = np.add(tau, beta)
+    log_at, log_bt, scratch = np.log(at), np.log(bt), step
+    # integrand exp(-phi) times d tau / d w = (c + tau) / phi'(y):
+    # log_terms = -(r + x) log_at - sb log_bt + y - log(slope) + log(half_weights)
     with np.errstate(divide="ignore"):
-        log_terms = -rx[:, None] * log_at - sb * log_bt + y - np.log(slope) + np.log(half_weights)
-        log_integral = special.logsumexp(log_terms, axis=1)
+        np.multiply(-rx_col, log_at, out=log_terms)
+        np.multiply(sb, log_bt, out=scratch)
+        log_terms -= scratch
+        log_terms += y
+        np.log(slope, out=scratch)
+        log_terms -= scratch
+        np.log(half_weights, out=scratch)
+        log_terms += scratch
+        log_integral = logsumexp_rows(log_terms)
     empty = end <= 0.0
     log_integral = np.where(empty, -np.inf, log_integral)
-    share = np.exp(log_terms - np.where(empty, 0.0, log_integral)[:, None])
-    share = np.where(empty[:, None], 0.0, share)
+    np.subtract(log_terms, np.where(empty, 0.0, log_integral)[:, None], out=scratch)
+    share = np.exp(scratch, out=slope)
+    share[empty] = 0.0
     grad = np.stack(
         [
-            -(share * log_at).sum(axis=1),
-            -(r + x) * (share / (alpha + tau)).sum(axis=1),
-            -(share * log_bt).sum(axis=1),
-            -(s + 1.0) * (share / (beta + tau)).sum(axis=1),
+            -np.multiply(share, log_at, out=scratch).sum(axis=1),
+            -(r + x) * np.divide(share, at, out=scratch).sum(axis=1),
+            -np.multiply(share, log_bt, out=scratch).sum(axis=1),
+            -(s + 1.0) * np.divide(share, bt, out=scratch).sum(axis=1),
         ],
         axis=1,
     )
