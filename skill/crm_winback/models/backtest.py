@@ -144,8 +144,10 @@ class BacktestReport(StrictModel):
         recency = self.check(RECENCY)
         for c in self.checks:
             if c.status != "scored":
-                why = c.reason.removeprefix(f"{c.name}: ").removesuffix(
-                    "; the fit is degenerate and is not used"
+                why = (
+                    (c.reason or "")
+                    .removeprefix(f"{c.name}: ")
+                    .removesuffix("; the fit is degenerate and is not used")
                 )
                 lines.append(f"- {c.name}: not used - {why}")
                 continue
