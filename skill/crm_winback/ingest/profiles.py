@@ -31,7 +31,7 @@ from .. import workdb
 from ..errors import InputError
 from ..knowledge import KnowledgeModel, load_knowledge
 from ..models.profiles import ConsentConflict, ProfileExclusion, ProfileReport, ProfileSection
-from ..segments.audience import to_e164
+from ..phones import international_e164
 from ..workdb import first_row
 from .mapping import normalize_header
 
@@ -382,7 +382,7 @@ def _take_row(
     else:
         bad_email = False
     raw_phone = _cell(cells, index, "phone")
-    phone = to_e164(raw_phone) if raw_phone else None
+    phone = international_e164(raw_phone) if raw_phone else None
     if raw_phone and phone is None:
         out.national_phones += 1
     if email is None and phone is None:
@@ -458,7 +458,7 @@ def _bad_date(path: Path, line_no: int, column: str, text: str) -> str:
 
 # --- joining -------------------------------------------------------------------------------------------------
 
-# The order export's phone as E.164 when it carries its country (+ or 00), as segments.audience.to_e164
+# The order export's phone as E.164 when it carries its country (+ or 00), as crm_winback.phones.international_e164
 _ORDER_PHONE_E164 = r"""CASE WHEN regexp_full_match(trim(phone), '(\+|00)[0-9\s().\-/]+')
       AND length(regexp_replace(regexp_replace(trim(phone), '^00', ''), '[^0-9]', '', 'g')) BETWEEN 8 AND 15
       AND NOT starts_with(regexp_replace(regexp_replace(trim(phone), '^00', ''), '[^0-9]', '', 'g'), '0')

@@ -33,6 +33,7 @@ from ..files import atomic_path, check_output, neutralise, write_text
 from ..knowledge import KnowledgeModel, load_knowledge
 from ..models.store import AudienceExclusion as Exclusion
 from ..models.store import AudienceResult, Channel, ExportFormat
+from ..phones import international_e164, phone_digits
 
 AudienceField = Literal[
     "customer_id",
@@ -73,16 +74,12 @@ def to_e164(raw: str | None, default_country: str | None = None) -> str | None:
 
     Numbers with ``+`` or ``00`` carry their country; others need ``default_country`` (ISO code like US, GB).
     """
-    if raw is None:
+    parsed = phone_digits(raw)
+    if parsed is None:
         return None
-    text = raw.strip()
-    if not text or re.search(r"[^\d\s().+\-/]", text):
-        return None
-    international = text.startswith("+") or text.startswith("00")
-    digits = re.sub(r"\D", "", text)
+    digits, international = parsed
     if international:
-        digits = digits[2:] if text.startswith("00") else digits
-        return f"+{digits}" if 8 <= len(digits) <= 15 and not digits.startswith("0") else None
+        return international_e164(raw)
     if default_country is None:
         return None
     numbering = audience_rules().countries[default_country.upper()]
