@@ -374,7 +374,7 @@ def test_plain_score_ranks_level_with_recency_on_cdnow_and_online_retail() -> No
 
 
 def test_expected_gap_is_the_own_median_gap_shrunk_towards_the_shop_cycle() -> None:
-    from crm_winback.scoring.lifecycle import expected_gap_sql
+    from crm_winback.lifecycle import expected_gap_sql
 
     con = duckdb.connect()
     rows = con.execute(

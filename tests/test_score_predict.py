@@ -25,10 +25,10 @@ from crm_winback.brief.plan import trigger_rows
 from crm_winback.brief.timings import build_timings
 from crm_winback.cli import main
 from crm_winback.ingest import IngestOptions
+from crm_winback.lifecycle import PAliveBands
 from crm_winback.predict import mbgnbd
 from crm_winback.predict.mbgnbd import MbgNbdParams
 from crm_winback.scoring import ScoreOptions
-from crm_winback.scoring.lifecycle import PAliveBands
 from crm_winback.scoring.predicted import MODEL_COLUMNS
 
 from .paths import CDNOW, DATA, TODAY

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -15,6 +16,9 @@ from .models.store import SavedSnapshot
 from .resources import resource_dir
 from .scoring import ScoreOptions, ScoreSummary, score, write_scores
 from .scoring.score import Scored
+
+if TYPE_CHECKING:
+    from .predict.service import PredictionSummary, PredictOptions
 
 EXAMPLES = {"cdnow": "cdnow/CDNOW_master.txt"}
 DEFAULT_OUT_DIR = Path("crm-winback-out")
@@ -141,3 +145,27 @@ def _with_trend(scored: Scored, store: StoreOptions) -> ScoreSummary:
     label = f"snapshot {before.snapshot.snapshot_id} (as of {before.snapshot.as_of})"
     card = scored.summary.scorecard.with_trend(label, before.counts, stages.counts if stages else {})
     return scored.summary.model_copy(update={"scorecard": card})
+
+
+def predict_file(
+    path: str | Path,
+    ingest_options: IngestOptions | None = None,
+    options: PredictOptions | None = None,
+    output: str | Path | None = None,
+) -> PredictionSummary:
+    """Ingest ``path``, score it (for the segments), predict, and write per-customer rows to ``output``."""
+    from .predict.service import predict, write_predictions  # NumPy and SciPy only for the commands that fit
+    from .predict.summary import purchase_days
+
+    ingested = load_orders(path, ingest_options)
+    try:
+        purchase_days(ingested.con)  # all the predictions read; the lines can go
+        ingested.release_lines()
+        score(ingested)
+        summary = predict(ingested, options)
+        if output is not None:
+            written = write_predictions(ingested.con, output)
+            summary = summary.model_copy(update={"predictions_file": str(written)})
+        return summary
+    finally:
+        ingested.close()

@@ -32,7 +32,7 @@ KNOWLEDGE_FILES: dict[str, str] = {
     "order_status.yaml": "crm_winback.ingest.status:StatusRules",
     "rfm_thresholds.yaml": "crm_winback.scoring.rfm:Thresholds",
     "rfm_segments.yaml": "crm_winback.scoring.segment_map:SegmentMap",
-    "lifecycle.yaml": "crm_winback.scoring.lifecycle:LifecycleRules",
+    "lifecycle.yaml": "crm_winback.lifecycle:LifecycleRules",
     "confidence.yaml": "crm_winback.ingest.quality:ConfidenceRules",
     "prebuilt_segments.yaml": "crm_winback.segments.prebuilt:PrebuiltSegments",
     "products.yaml": "crm_winback.products:ProductRules",

@@ -173,7 +173,7 @@ def _figures(
 def _trends(
     con: duckdb.DuckDBPyConnection, start: Path | None
 ) -> tuple[list[SegmentTrend], list[SegmentTrend]]:
-    from .scoring.lifecycle import lifecycle_rules
+    from .lifecycle import lifecycle_rules
 
     seg_map = load_segment_map()
     actions = {s.name: s.action for s in seg_map.segments}

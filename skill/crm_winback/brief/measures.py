@@ -12,8 +12,8 @@ import re
 
 from pydantic import BaseModel
 
+from ..lifecycle import stage_names
 from ..models.scores import ScorecardRow, SegmentOutlook
-from ..scoring.lifecycle import stage_names
 from ..scoring.predicted import outlook_rows
 from ..scoring.score import Scored
 from ..scoring.scorecard import build_scorecard

@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..api import ScoreResult
+from ..lifecycle import lifecycle_rules
 from ..models.documents import Slot
-from ..scoring.lifecycle import lifecycle_rules
 from ..scoring.predicted import ModelOutlook
 from ..scoring.scorecard import ScorecardRow
 from ..scoring.segment_map import load_segment_map

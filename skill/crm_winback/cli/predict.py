@@ -8,11 +8,11 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from ..api import DEFAULT_OUT_DIR, parse_date_option
+from ..api import DEFAULT_OUT_DIR, parse_date_option, predict_file
 from ..errors import InputError
 from ..files import TABLE_SUFFIXES, check_output, may_create
 from ..predict.render import render_prediction, render_validation
-from ..predict.service import PredictOptions, predict_file
+from ..predict.service import PredictOptions
 from ..predict.validation import validate_file
 from .common import FORMATS, add_input_options, emit, progress, resolve_input, to_json
 

@@ -49,7 +49,8 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         backtest.summary_lines before any model number.
         """
         with tool_errors():
-            from ..predict.service import PredictOptions, predict_file
+            from ..api import predict_file
+            from ..predict.service import PredictOptions
 
             path = env.source(file, example)
             stem = path.name.split(".")[0] or "orders"

@@ -32,6 +32,8 @@ from scipy.optimize import isotonic_regression
 from scipy.stats import rankdata
 
 from crm_winback.errors import DataError, InputError
+from crm_winback.lifecycle import lifecycle_rules, repurchase_cycle, stage_sql, vip_share
+from crm_winback.lifecycle import stage_names as lifecycle_stage_names
 from crm_winback.models.backtest import (
     NAIVE,
     RECENCY,
@@ -43,8 +45,6 @@ from crm_winback.models.backtest import (
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, group_rows
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
-from crm_winback.scoring.lifecycle import lifecycle_rules, repurchase_cycle, stage_sql, vip_share
-from crm_winback.scoring.lifecycle import stage_names as lifecycle_stage_names
 from crm_winback.workdb import first_row
 
 FloatArray = NDArray[np.float64]
@@ -700,7 +700,7 @@ def _verdict(name: str, precision: float, days: float, fixed: Callable[[float], 
 
 
 def stages_at(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> NDArray[np.str_]:
-    """Each summary customer's lifecycle stage at ``summary.end``, by the scorer's rules (scoring.lifecycle):
+    """Each summary customer's lifecycle stage at ``summary.end``, by the scorer's rules (crm_winback.lifecycle):
     the cycle measured on the orders up to then, VIP by net spend (orders without amounts). Reads the purchase
     days (with their order counts), not ``orders``, which a large run has freed by then."""
     per = first_row(

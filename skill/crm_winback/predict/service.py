@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from crm_winback import workdb
 from crm_winback.errors import DataError
 from crm_winback.files import copy_query
-from crm_winback.ingest import Ingested, IngestOptions, load_orders
+from crm_winback.ingest import Ingested
 from crm_winback.models.predictions import GroupSummary, PredictionSummary, PredictOptions
 from crm_winback.predict.backtest import (
     LEVELS,
@@ -49,7 +49,6 @@ from crm_winback.predict.gamma_gamma import (
     fit_gamma_gamma,
 )
 from crm_winback.predict.summary import RfmSummary, purchase_days, summarize
-from crm_winback.scoring import score
 from crm_winback.workdb import first_row
 
 PREDICTIONS_TABLE = "predictions"
@@ -500,24 +499,3 @@ def write_predictions(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
     """Write the ``predictions`` table (CSV or Parquet by extension) atomically, sorted by customer id."""
     select = f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM {PREDICTIONS_TABLE} ORDER BY customer_id"
     return copy_query(con, select, path)
-
-
-def predict_file(
-    path: str | Path,
-    ingest_options: IngestOptions | None = None,
-    options: PredictOptions | None = None,
-    output: str | Path | None = None,
-) -> PredictionSummary:
-    """Ingest ``path``, score it (for the segments), predict, and write per-customer rows to ``output``."""
-    ingested = load_orders(path, ingest_options)
-    try:
-        purchase_days(ingested.con)  # all the predictions read; the lines can go
-        ingested.release_lines()
-        score(ingested)
-        summary = predict(ingested, options)
-        if output is not None:
-            written = write_predictions(ingested.con, output)
-            summary = summary.model_copy(update={"predictions_file": str(written)})
-        return summary
-    finally:
-        ingested.close()

@@ -19,9 +19,9 @@ import numpy as np
 from .. import workdb
 from ..errors import DataError
 from ..ingest import Ingested
+from ..lifecycle import lifecycle_rules
 from ..models.scores import ModelOutlook, SegmentOutlook
 from ..workdb import first_row
-from .lifecycle import lifecycle_rules
 
 MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis", "p_no_order")
 

@@ -19,9 +19,7 @@ from ..ingest import Ingested
 from ..ingest.orders import with_contacts
 from ..ingest.quality import QualityReport
 from ..ingest.reader import sql_string
-from ..models.scores import BinReport, Method, ScoreSummary
-from ..workdb import first_row
-from .lifecycle import (
+from ..lifecycle import (
     RISK_LEVELS,
     churn_risk_sql,
     expected_gap_sql,
@@ -30,6 +28,8 @@ from .lifecycle import (
     stage_sql,
     vip_share,
 )
+from ..models.scores import BinReport, Method, ScoreSummary
+from ..workdb import first_row
 from .predicted import MODEL_COLUMNS, apply_predictions, risk_source
 from .rfm import (
     fitted_spend_bins,

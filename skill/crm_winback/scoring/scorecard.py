@@ -7,9 +7,9 @@ from typing import Any
 import duckdb
 
 from ..ingest.reader import sql_string
+from ..lifecycle import RISK_LEVELS
 from ..models.scores import Scorecard, ScorecardRow
 from ..workdb import median_of_counts
-from .lifecycle import RISK_LEVELS
 
 
 def _row(

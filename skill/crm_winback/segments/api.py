@@ -19,10 +19,10 @@ from ..cohorts import CohortTable, build_cohorts
 from ..errors import InputError
 from ..files import check_output, reading
 from ..ingest import load_orders
+from ..lifecycle import stage_names
 from ..models.store import Distribution, MemberRow, SegmentKind, SegmentList, SegmentSummary
 from ..privacy import mask_email, mask_phone
 from ..scoring import ScoreOptions
-from ..scoring.lifecycle import stage_names
 from ..scoring.score import Scored
 from ..scoring.segment_map import load_segment_map
 from ..workdb import first_row

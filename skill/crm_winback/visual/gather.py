@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ..scoring.lifecycle import stage_names
+from ..lifecycle import stage_names
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from ..knowledge import KnowledgeModel, load_knowledge
+from .knowledge import KnowledgeModel, load_knowledge
 
 
 class CycleRules(KnowledgeModel):
