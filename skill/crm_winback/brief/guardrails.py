@@ -63,42 +63,15 @@ def discount_guardrails(
         if aov is None:
             continue
         profit = round(row.revenue_per_customer * (1 - row.p_not_returning) * m, 2)
-        deepest, why = 0.0, ""
         if row.p_not_returning < g.min_p_not_returning:
-            rows.append(
-                GuardrailRow(
-                    segment=row.segment,
-                    customers=row.customers,
-                    aov=aov,
-                    expected_profit=profit,
-                    deepest=0.0,
-                    cost=0.0,
-                    why=f"no discount: {row.p_not_returning * 100:.1f}% not expected to return, under "
-                    f"{g.min_p_not_returning * 100:.0f}% - most are expected to return without one; use the non-discount offers",
-                )
+            deepest = 0.0
+            why = (
+                f"no discount: {row.p_not_returning * 100:.1f}% not expected to return, under "
+                f"{g.min_p_not_returning * 100:.0f}% - most are expected to return without one; use the "
+                "non-discount offers"
             )
-            continue
-        for step in sorted(lib.offers.discount_ladder, key=lambda x: x.discount):
-            d = step.discount
-            if d > r.max_discount + 1e-9:
-                why = why or f"{d * 100:.0f}% is over your maximum of {r.max_discount * 100:.0f}%"
-                break
-            if (m - d) / (1 - d) < floor - 1e-9:
-                why = why or f"{d * 100:.0f}% leaves less than the {floor * 100:.0f}% margin floor"
-                break
-            if d * aov > profit + 1e-9:
-                why = (
-                    f"{d * 100:.0f}% costs {d * aov:,.2f} {r.currency} an order, more than the "
-                    f"{profit:,.2f} {r.currency} expected"
-                )
-                break
-            deepest, why = d, ""
-        if deepest == 0.0:
-            why = "no discount: " + (why or "the ladder has no step")
         else:
-            why = f"up to {deepest * 100:.0f}%" + (
-                f"; not more: {why}" if why else "; the ladder's deepest step"
-            )
+            deepest, why = _deepest_step(lib, r, aov, profit, floor)
         rows.append(
             GuardrailRow(
                 segment=row.segment,
@@ -119,3 +92,29 @@ def discount_guardrails(
         "discounted, whatever their segment"
     )
     return DiscountGuardrails(rows=rows, basis=basis)
+
+
+def _deepest_step(lib: Library, r: Resolved, aov: float, profit: float, floor: float) -> tuple[float, str]:
+    """The deepest ladder step within the maximum, the margin floor and ``profit`` per order, and why not more."""
+    m = r.gross_margin
+    deepest, why = 0.0, ""
+    for step in sorted(lib.offers.discount_ladder, key=lambda x: x.discount):
+        d = step.discount
+        if d > r.max_discount + 1e-9:
+            why = why or f"{d * 100:.0f}% is over your maximum of {r.max_discount * 100:.0f}%"
+            break
+        if (m - d) / (1 - d) < floor - 1e-9:
+            why = why or f"{d * 100:.0f}% leaves less than the {floor * 100:.0f}% margin floor"
+            break
+        if d * aov > profit + 1e-9:
+            why = (
+                f"{d * 100:.0f}% costs {d * aov:,.2f} {r.currency} an order, more than the "
+                f"{profit:,.2f} {r.currency} expected"
+            )
+            break
+        deepest, why = d, ""
+    if deepest == 0.0:
+        return 0.0, "no discount: " + (why or "the ladder has no step")
+    return deepest, f"up to {deepest * 100:.0f}%" + (
+        f"; not more: {why}" if why else "; the ladder's deepest step"
+    )

@@ -122,14 +122,7 @@ def run_score(args: argparse.Namespace) -> int:
         result, _ = score_file(
             path,
             options,
-            ScoreOptions(
-                args.method,
-                args.thresholds,
-                args.segment_map,
-                args.predict,
-                parse_date_option(args.calibration_end, "--calibration-end"),
-                tuple(args.profiles or ()),
-            ),
+            _score_options(args),
             output,
             store=store,
         )
@@ -142,6 +135,18 @@ def run_score(args: argparse.Namespace) -> int:
         what = "already saved as" if result.snapshot.already_saved else "saved as"
         progress(f"{what} snapshot {result.snapshot.snapshot_id} (as of {result.snapshot.as_of})")
     return 0
+
+
+def _score_options(args: argparse.Namespace) -> ScoreOptions:
+    """The scoring options both doors of ``score`` (orders or a summary) take from the command line."""
+    return ScoreOptions(
+        args.method,
+        args.thresholds,
+        args.segment_map,
+        args.predict,
+        parse_date_option(args.calibration_end, "--calibration-end"),
+        tuple(args.profiles or ()),
+    )
 
 
 def _run_score_summary(args: argparse.Namespace) -> int:
@@ -160,14 +165,7 @@ def _run_score_summary(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else default_scores_path(Path(args.summary))
     with may_create(output.parent) if not args.output else nullcontext():
         check_output(output, TABLE_SUFFIXES)
-        options = ScoreOptions(
-            args.method,
-            args.thresholds,
-            args.segment_map,
-            args.predict,
-            parse_date_option(args.calibration_end, "--calibration-end"),
-            tuple(args.profiles or ()),
-        )
+        options = _score_options(args)
         scored = score_summary(args.summary, args.gaps, options, parse_date_option(args.as_of, "--as-of"))
         try:
             written = str(write_scores(scored, output))
