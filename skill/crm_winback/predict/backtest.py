@@ -29,7 +29,6 @@ import duckdb
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import isotonic_regression
-from scipy.stats import rankdata
 
 from crm_winback.errors import DataError, InputError
 from crm_winback.lifecycle import lifecycle_rules, repurchase_cycle, stage_sql, vip_share
@@ -136,14 +135,56 @@ def find_split(
     return start, cycle, choose_split(start, as_of, cycle, calibration_end)
 
 
-def auc(score: FloatArray, positive: NDArray[np.bool_]) -> float | None:
-    """Area under the ROC curve of ``score`` for ``positive`` (ties count half); None without both classes."""
+@dataclass(frozen=True)
+class Ranking:
+    """A score as its sorted distinct values and each customer's index among them.
+
+    Every rank statistic the backtest takes (the AUC, the isotonic steps, the bands) is a count per distinct
+    value, so a score over millions of customers is sorted once - and a model's score, which depends on the
+    distinct (x, t_x, T) row alone, is sorted over those rows (:meth:`gathered`), not over the customers.
+    """
+
+    values: FloatArray  # ascending
+    code: NDArray[np.intp]  # per customer
+
+    @classmethod
+    def of(cls, score: FloatArray | Ranking) -> Ranking:
+        if isinstance(score, Ranking):
+            return score
+        values, code = np.unique(np.asarray(score, dtype=np.float64), return_inverse=True)
+        return cls(values, code.ravel())
+
+    @classmethod
+    def gathered(cls, row_score: FloatArray, row_of: NDArray[np.intp]) -> Ranking:
+        """The ranking of ``row_score[row_of]``, sorting only the rows' scores."""
+        rows = cls.of(row_score)
+        return cls(rows.values, rows.code[row_of])
+
+    @property
+    def score(self) -> FloatArray:
+        return np.asarray(self.values[self.code], dtype=np.float64)
+
+    def counts(self, weights: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        """Customers (or summed ``weights``) at each distinct value."""
+        return np.bincount(self.code, weights=weights, minlength=len(self.values)).astype(np.float64)
+
+
+def auc(score: FloatArray | Ranking, positive: NDArray[np.bool_]) -> float | None:
+    """Area under the ROC curve of ``score`` for ``positive`` (ties count half); None without both classes.
+
+    The positives' rank sum is taken per distinct value at its average rank (ties share it), as
+    ``scipy.stats.rankdata`` ranks: each term and every partial sum is a whole or half number far below 2^53,
+    so the sum is exact and the AUC the same bits.
+    """
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
-    ranks = rankdata(score)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    ranked = Ranking.of(score)
+    counts = ranked.counts()
+    average_rank = np.cumsum(counts) - (counts - 1.0) / 2.0
+    rank_sum = float(np.sum(ranked.counts(positive.astype(np.float64)) * average_rank))
+    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def probability_bands(p: FloatArray) -> NDArray[np.int8]:
@@ -184,12 +225,22 @@ class Steps:
         return out
 
 
-def fit_steps(score: FloatArray, silent: NDArray[np.bool_]) -> Steps:
-    """Isotonic regression of 'no order in the holdout' on ``score``, over the score's distinct values."""
-    values, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
-    means = np.bincount(inverse, weights=silent.astype(np.float64)) / counts
+def fit_steps(
+    score: FloatArray | Ranking, silent: NDArray[np.bool_], members: NDArray[np.bool_] | None = None
+) -> Steps:
+    """Isotonic regression of 'no order in the holdout' on ``score`` (of the ``members`` only, when given), over
+    the distinct values the customers have."""
+    ranked = Ranking.of(score)
+    code = ranked.code if members is None else ranked.code[members]
+    outcome = (silent if members is None else silent[members]).astype(np.float64)
+    counts = np.bincount(code, minlength=len(ranked.values))
+    present = counts > 0
+    counts = counts[present]
+    means = np.bincount(code, weights=outcome, minlength=len(ranked.values))[present] / counts
     fitted = isotonic_regression(means, weights=counts.astype(np.float64), increasing=True).x
-    return Steps(np.asarray(values, dtype=np.float64), np.asarray(fitted, dtype=np.float64), counts)
+    return Steps(
+        np.asarray(ranked.values[present], dtype=np.float64), np.asarray(fitted, dtype=np.float64), counts
+    )
 
 
 def min_band(customers: int) -> int:
@@ -206,24 +257,27 @@ def bands_at(score: FloatArray, edges: Sequence[float | None]) -> NDArray[np.int
     return band
 
 
-def held_out_share(score: FloatArray, silent: NDArray[np.bool_]) -> FloatArray:
+def held_out_share(score: FloatArray | Ranking, silent: NDArray[np.bool_]) -> FloatArray:
     """Each customer's no-order share as predicted by the other half of the customers (alternate rows of
     the customer-id order), so the bands' calibration is checked on customers the steps did not see."""
-    half = np.arange(len(score)) % 2 == 0
-    out = np.empty(len(score))
+    ranked = Ranking.of(score)
+    half = np.arange(len(ranked.code)) % 2 == 0
+    out = np.empty(len(ranked.code))
     for part in (half, ~half):
-        out[part] = fit_steps(score[~part], silent[~part])(score[part])
+        # the steps read at every distinct value once, then gathered
+        out[part] = fit_steps(ranked, silent, ~part)(ranked.values)[ranked.code[part]]
     return out
 
 
 def measured_bands(
-    score: FloatArray, silent: NDArray[np.bool_], words: Callable[[list[float | None]], list[str]]
+    score: FloatArray | Ranking, silent: NDArray[np.bool_], words: Callable[[list[float | None]], list[str]]
 ) -> tuple[list[float | None], list[BandCheck], float | None]:
     """Edges where the ranking's measured no-order share reaches the band levels, the bands, and their
     largest held-out gap between predicted and observed share."""
-    edges = fit_steps(score, silent).edges(band_levels(), min_band(len(score)))
-    band = bands_at(score, edges)
-    predicted = held_out_share(score, silent)
+    ranked = Ranking.of(score)
+    edges = fit_steps(ranked, silent).edges(band_levels(), min_band(len(ranked.code)))
+    band = bands_at(ranked.values, edges)[ranked.code]
+    predicted = held_out_share(ranked, silent)
     out = []
     for i, (level, rule) in enumerate(zip(LEVELS, words(edges), strict=True)):
         members = band == i
@@ -309,15 +363,18 @@ def _scored(
     expected: FloatArray | None,
     actual: FloatArray,
     holdout_days: int,
+    ranking: Ranking | None = None,
 ) -> ModelCheck:
+    """``ranking``: ``p`` as a :class:`Ranking`, when the caller has it cheaper than sorting ``p``."""
     silent = actual == 0
     words = probability_words(f"P(no order within {holdout_days} days)")
-    edges, bands, gap = measured_bands(p, silent, words)
+    ranked = ranking or Ranking.of(p)
+    edges, bands, gap = measured_bands(ranked, silent, words)
     check = ModelCheck(
         name=name,
         kind=kind,  # type: ignore[arg-type]
         status="scored",
-        auc=_round(auc(p, silent)),
+        auc=_round(auc(ranked, silent)),
         calibration_gap=gap,
         raw_calibration_gap=_raw_gap(p, silent),
         band_edges=edges,
@@ -393,7 +450,9 @@ def run_backtest(
         return Backtest(report, None, None)
     h = history_of(summary)
     length = split.holdout_days / scale
-    recency_days = np.round((summary.T - summary.t_x) * scale)
+    # every ranking depends on the customer's (x, t_x, T) alone: computed and sorted per distinct row
+    rows, row_of = summary_rows(summary)
+    recency_days = Ranking.gathered(np.round((rows.T - rows.t_x) * scale), row_of)
     edges, bands, gap = measured_bands(recency_days, silent, recency_words)
     checks = [
         ModelCheck(
@@ -407,13 +466,13 @@ def run_backtest(
         )
     ]
     with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(summary.T > 0, summary.x / summary.T, 0.0)
+        rate = np.where(rows.T > 0, rows.x / rows.T, 0.0)
+    naive = Ranking.gathered(np.exp(-rate * length), row_of)
     checks.append(
-        _scored(NAIVE, "baseline", np.exp(-rate * length), rate * length, actual, split.holdout_days)
+        _scored(NAIVE, "baseline", naive.score, (rate * length)[row_of], actual, split.holdout_days, naive)
     )
     fits: dict[str, Fitted] = {}
     fit_on, notes = fit_sample(h)
-    rows, row_of = distinct_rows(h)
     for candidate in candidates:
         try:
             fitted = candidate.fit(fit_on)
@@ -426,9 +485,9 @@ def run_backtest(
             )
             continue
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            p = fitted.p_no_order(length, rows)[row_of]
-            expected = fitted.expected_orders(length, rows)[row_of]
-        if not (np.isfinite(p).all() and np.isfinite(expected).all()):
+            p_rows = fitted.p_no_order(length, rows)
+            expected_rows = fitted.expected_orders(length, rows)
+        if not (np.isfinite(p_rows).all() and np.isfinite(expected_rows).all()):
             checks.append(
                 ModelCheck(
                     name=candidate.name,
@@ -439,7 +498,18 @@ def run_backtest(
             )
             continue
         fits[candidate.name] = fitted
-        checks.append(_scored(candidate.name, "model", p, expected, actual, split.holdout_days))
+        ranking = Ranking.gathered(p_rows, row_of)
+        checks.append(
+            _scored(
+                candidate.name,
+                "model",
+                ranking.score,
+                expected_rows[row_of],
+                actual,
+                split.holdout_days,
+                ranking,
+            )
+        )
     chosen, reason = _choose(checks)
     forecaster, forecaster_reason = _choose_forecaster(checks)
     shown = forecaster or "BG/NBD"
@@ -480,6 +550,13 @@ def distinct_rows(h: History) -> tuple[History, NDArray[np.intp]]:
     grouped = group_rows([h.x, h.t_x, h.T], None)
     x, t_x, T = grouped.columns
     return History(x=x, t_x=t_x, T=T, time_unit=h.time_unit), grouped.inverse
+
+
+def summary_rows(summary: RfmSummary) -> tuple[History, NDArray[np.intp]]:
+    """:func:`distinct_rows` of the summary's customers, from the grouping the summary keeps
+    (``RfmSummary.rows``)."""
+    x, t_x, T = summary.rows.columns
+    return History(x=x, t_x=t_x, T=T, time_unit=summary.time_unit), summary.rows.inverse
 
 
 def fit_sample(h: History) -> tuple[History, list[str]]:
@@ -651,10 +728,17 @@ def _winback_checks(
                 )
             )
 
+    # a fixed wait treats alike the customers with the same (days since the last order, first holdout order):
+    # the verdicts try up to 64 waits per model, each counted over those distinct pairs
+    pairs = group_rows([last, np.where(np.isfinite(first_back), first_back, -1.0)], None)
+    pair_last, pair_back = pairs.columns
+    pair_back = np.where(pair_back < 0, np.inf, pair_back)
+
     def fixed(days: float) -> float | None:
-        inside, stayed = flagged(np.full(n, days))
-        k = int(inside.sum())
-        return float(stayed.sum()) / k if k else None
+        flag = days - pair_last
+        inside = (flag > 0) & (flag <= split.holdout_days) & (pair_back > flag)
+        k = float(pairs.weights[inside].sum())
+        return float(pairs.weights[inside & ~np.isfinite(pair_back)].sum()) / k if k else None
 
     verdicts = []
     for name, rule in models:
@@ -789,7 +873,7 @@ def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
     if fitted is None or words:
         note = f"{words}; churn risk is ranked by days since the last order instead"
         return ChurnNow(recency.p_no_order, recency.band, None, [note])
-    rows, row_of = distinct_rows(h)
+    rows, row_of = summary_rows(summary)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         p = fitted.p_no_order(length, rows)[row_of]
     return ChurnNow(p, bands_at(p, bt.edges), fitted, [])

@@ -26,11 +26,11 @@ from crm_winback.predict.backtest import (
     Backtest,
     ChurnNow,
     churn_now,
-    distinct_rows,
     fit_sample,
     history_of,
     quiet_gap,
     run_backtest,
+    summary_rows,
 )
 from crm_winback.predict.bgnbd import (
     BgNbdParams,
@@ -119,9 +119,16 @@ def predict(
     horizon = options.horizon_days / scale
     forecaster = _forecaster(backtest, churn, summary, horizon, notes, options.model)
     bgnbd: BgNbdParams | None = None
+    # every BG/NBD number depends on (x, t_x, T) alone: fitted and computed once per distinct row, then gathered
+    rows, row_of = summary_rows(summary)
     try:
         bgnbd = fit_bgnbd(
-            summary.x, summary.t_x, summary.T, time_unit=unit, penalizer_coef=options.penalizer_coef
+            rows.x,
+            rows.t_x,
+            rows.T,
+            time_unit=unit,
+            weights=summary.rows.weights,
+            penalizer_coef=options.penalizer_coef,
         )
         _check_runaway(bgnbd)
     except DataError as exc:
@@ -142,8 +149,6 @@ def predict(
     gamma_gamma, spend = _spend(ingested, summary, options, notes)
     if forecaster is None:
         assert bgnbd is not None
-        # every BG/NBD number depends on (x, t_x, T) alone: computed once per distinct row, then gathered
-        rows, row_of = distinct_rows(history_of(summary))
         p_rows = np.where(
             rows.x > 0,
             probability_alive(bgnbd, rows.x, rows.t_x, rows.T),
@@ -154,17 +159,18 @@ def predict(
         _check_finite(bgnbd, p_rows, expected_rows)
         p_alive, expected = p_rows[row_of], expected_rows[row_of]
         gap_days, shop_level = _winback_gaps(bgnbd, summary, options.threshold, ingested, notes, rows, row_of)
-        clv = customer_lifetime_value(
+        # the discounted expected orders per distinct row (spend 1, margin 1), then valued per customer
+        discounted = customer_lifetime_value(
             bgnbd,
-            np.nan_to_num(spend, nan=0.0),
-            summary.x,
-            summary.t_x,
-            summary.T,
+            np.ones(len(rows.x)),
+            rows.x,
+            rows.t_x,
+            rows.T,
             horizon=horizon,
             period=options.period_days / scale,
             discount_rate=options.discount_rate,
-            margin=options.margin,
         )
+        clv = options.margin * np.nan_to_num(spend, nan=0.0) * discounted[row_of]
     else:
         p_alive, expected, clv, gap_days = _forecasts(forecaster, summary, spend, options, ingested, notes)
         shop_level = np.zeros(summary.customers, dtype=bool)
@@ -239,7 +245,7 @@ def _forecaster(
     if fitted is not None and fitted.runaway:
         why, fitted = fitted.runaway, None
     if fitted is not None:
-        rows, _ = distinct_rows(history_of(summary))
+        rows, _ = summary_rows(summary)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             finite = np.isfinite(fitted.p_active(rows)).all()
             finite = finite and np.isfinite(fitted.expected_orders(horizon, rows)).all()
@@ -264,7 +270,7 @@ def _forecasts(
     history) from ``fitted``, computed once per distinct (x, t_x, T) row."""
     scale = DAYS_PER_UNIT[summary.time_unit]
     h = history_of(summary)
-    rows, row_of = distinct_rows(h)
+    rows, row_of = summary_rows(summary)
     horizon, period = options.horizon_days / scale, options.period_days / scale
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         p_alive = fitted.p_active(rows)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import duckdb
 import numpy as np
 from numpy.typing import NDArray
 
 from crm_winback.errors import DataError
-from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit
+from crm_winback.predict.fitting import DAYS_PER_UNIT, Grouped, TimeUnit, check_time_unit, group_rows
 from crm_winback.workdb import first_row
 
 SUMMARY_TABLE = "predict_summary"
@@ -75,6 +76,15 @@ class RfmSummary:
     @property
     def customers(self) -> int:
         return len(self.x)
+
+    @cached_property
+    def rows(self) -> Grouped:
+        """The distinct (x, t_x, T) rows, the customers each stands for, and each customer's row (``inverse``).
+
+        Every model's per-customer numbers depend on (x, t_x, T) alone; the backtest, the churn ranking, the fits
+        and the forecasts all read this one grouping, made once per summary.
+        """
+        return group_rows([self.x, self.t_x, self.T], None)
 
 
 def summarize(
