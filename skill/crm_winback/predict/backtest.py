@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -396,6 +398,36 @@ def _scored(
     return check
 
 
+def _check_candidate(
+    candidate: Candidate,
+    fit_on: History,
+    rows: History,
+    row_of: NDArray[np.intp],
+    length: float,
+    actual: FloatArray,
+    holdout_days: int,
+) -> tuple[ModelCheck, Fitted | None]:
+    """Fit ``candidate`` on the calibration customers ``fit_on`` and score it on the holdout; the fit when it
+    can be used."""
+    try:
+        fitted = candidate.fit(fit_on)
+    except DataError as exc:
+        return ModelCheck(name=candidate.name, kind="model", status="failed", reason=str(exc)), None
+    if fitted.runaway:
+        return ModelCheck(name=candidate.name, kind="model", status="runaway", reason=fitted.runaway), None
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        p_rows = fitted.p_no_order(length, rows)
+        expected_rows = fitted.expected_orders(length, rows)
+    if not (np.isfinite(p_rows).all() and np.isfinite(expected_rows).all()):
+        reason = "its predictions are not finite numbers on this data"
+        return ModelCheck(name=candidate.name, kind="model", status="failed", reason=reason), None
+    ranking = Ranking.gathered(p_rows, row_of)
+    scored = _scored(
+        candidate.name, "model", ranking.score, expected_rows[row_of], actual, holdout_days, ranking
+    )
+    return scored, fitted
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -471,45 +503,17 @@ def run_backtest(
     checks.append(
         _scored(NAIVE, "baseline", naive.score, (rate * length)[row_of], actual, split.holdout_days, naive)
     )
-    fits: dict[str, Fitted] = {}
     fit_on, notes = fit_sample(h)
-    for candidate in candidates:
-        try:
-            fitted = candidate.fit(fit_on)
-        except DataError as exc:
-            checks.append(ModelCheck(name=candidate.name, kind="model", status="failed", reason=str(exc)))
-            continue
-        if fitted.runaway:
-            checks.append(
-                ModelCheck(name=candidate.name, kind="model", status="runaway", reason=fitted.runaway)
-            )
-            continue
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            p_rows = fitted.p_no_order(length, rows)
-            expected_rows = fitted.expected_orders(length, rows)
-        if not (np.isfinite(p_rows).all() and np.isfinite(expected_rows).all()):
-            checks.append(
-                ModelCheck(
-                    name=candidate.name,
-                    kind="model",
-                    status="failed",
-                    reason="its predictions are not finite numbers on this data",
-                )
-            )
-            continue
-        fits[candidate.name] = fitted
-        ranking = Ranking.gathered(p_rows, row_of)
-        checks.append(
-            _scored(
-                candidate.name,
-                "model",
-                ranking.score,
-                expected_rows[row_of],
-                actual,
-                split.holdout_days,
-                ranking,
-            )
-        )
+
+    def check(candidate: Candidate) -> tuple[ModelCheck, Fitted | None]:
+        return _check_candidate(candidate, fit_on, rows, row_of, length, actual, split.holdout_days)
+
+    # the candidates' fits are independent, and their arithmetic runs in numpy outside the interpreter lock:
+    # fitted side by side on the machine's cores, each on the same numbers as alone, reported in their order
+    with ThreadPoolExecutor(max_workers=max(1, min(len(candidates), os.cpu_count() or 1))) as pool:
+        results = list(pool.map(check, candidates))
+    checks += [model_check for model_check, _ in results]
+    fits = {fitted.name: fitted for _, fitted in results if fitted is not None}
     chosen, reason = _choose(checks)
     forecaster, forecaster_reason = _choose_forecaster(checks)
     shown = forecaster or "BG/NBD"

@@ -44,8 +44,8 @@ def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
         return DAYS_TABLE
     con.execute(
         f"""CREATE TEMP TABLE {DAYS_TABLE} AS
-            WITH days AS (
-                SELECT customer_id, order_date, sum(CAST(net AS DOUBLE)) AS value, count(*) AS n_orders
+            WITH days AS (  -- summed as decimals: the same bits whatever order the threads add them in
+                SELECT customer_id, order_date, CAST(sum(net) AS DECIMAL(18, 4)) AS value, count(*) AS n_orders
                 FROM orders WHERE order_date IS NOT NULL GROUP BY customer_id, order_date)
             SELECT customer_id, order_date, value, n_orders,
                    date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
@@ -93,6 +93,9 @@ def summarize(
     """Build ``table`` from the orders on or before ``end`` and return its columns as arrays."""
     unit = check_time_unit(time_unit)
     days = purchase_days(con)
+    # values and logs are summed as decimals, so the engine's threads can add them in any order and give the
+    # same bits every run (a sum of doubles depends on that order); the logs keep 30 decimals, far below a
+    # double's precision
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT row_number() OVER (ORDER BY customer_id) - 1 AS row, customer_id,
@@ -101,7 +104,8 @@ def summarize(
                    date_diff('day', min(order_date), max(order_date)) AS t_x_days,
                    date_diff('day', min(order_date), $end::DATE) AS T_days,
                    coalesce(avg(value) FILTER (WHERE gap_days IS NOT NULL), 'NaN'::DOUBLE) AS zbar,
-                   coalesce(sum(ln(gap_days)) FILTER (WHERE gap_days IS NOT NULL), 0.0) AS litt_days
+                   coalesce(CAST(sum(CAST(ln(gap_days) AS DECIMAL(38, 30))) FILTER (WHERE gap_days IS NOT NULL) AS DOUBLE), 0.0)
+                       AS litt_days
             FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id""",
         {"end": end},
     )
