@@ -304,3 +304,24 @@ def test_a_bad_value_past_the_sampled_rows_is_still_named_with_its_row(
     path = write(tmp_path / "late.csv", "order_id,customer,date,amount\n" + good + "2501,C1,2024-02-01,ten\n")
     code, _, err = run(["profile", str(path)], capsys)
     assert code == 2 and "column 'amount', row 2501: cannot read 'ten' as an amount" in err
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("3", "3")])
+def test_the_command_line_runs_blas_on_one_thread_unless_the_user_says_otherwise(
+    given: str | None, expected: str
+) -> None:
+    """Set before NumPy loads, or it has no effect: OpenBLAS's idle threads spin between the fits' small
+    products, and on two cores doubled their CPU-seconds. A user's own setting wins."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    code = (
+        "import os, sys; import crm_winback.cli; "
+        "print('numpy' in sys.modules, os.environ['OPENBLAS_NUM_THREADS'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env
+    )
+    assert out.stdout.split() == ["False", expected]
