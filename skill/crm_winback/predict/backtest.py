@@ -45,7 +45,7 @@ from crm_winback.models.backtest import (
 )
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, group_rows
-from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
+from crm_winback.predict.summary import RfmSummary, holdout_outcomes, purchase_days, summarize
 from crm_winback.workdb import first_row
 
 FloatArray = NDArray[np.float64]
@@ -469,7 +469,7 @@ def run_backtest(
         return Backtest(report, None, None)
     scale = DAYS_PER_UNIT[time_unit]
     summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE)
-    actual, _ = holdout_purchases(con, summary, as_of)
+    actual, _, first_back = holdout_outcomes(con, summary, as_of)
     silent = actual == 0
     returned = summary.customers - int(silent.sum())
     if summary.customers < MIN_CUSTOMERS or min(returned, int(silent.sum())) < MIN_OUTCOME:
@@ -518,7 +518,7 @@ def run_backtest(
     forecaster, forecaster_reason = _choose_forecaster(checks)
     shown = forecaster or "BG/NBD"
     winback, verdict = _winback_checks(
-        summary, con, split, as_of, list(fits.values()), threshold, cycle, shown
+        summary, con, split, first_back, list(fits.values()), threshold, cycle, shown
     )
     report = BacktestReport(
         status="done",
@@ -676,7 +676,7 @@ def _winback_checks(
     summary: RfmSummary,
     con: duckdb.DuckDBPyConnection,
     split: Split,
-    as_of: dt.date,
+    first_back: FloatArray,
     fits: list[Fitted],
     threshold: float,
     cycle: float | None,
@@ -684,9 +684,10 @@ def _winback_checks(
 ) -> tuple[list[WinbackRuleCheck], list[str]]:
     """Each date rule on the holdout: of the customers flagged inside it with no order before the flag, how many
     then stayed silent, and how long they had been silent when flagged - for all customers and per lifecycle
-    stage at the calibration end; and per model, how it compares with a fixed wait at its timing and precision."""
+    stage at the calibration end; and per model, how it compares with a fixed wait at its timing and precision.
+
+    ``first_back``: days from the calibration end to each customer's first holdout order, inf for none."""
     scale = DAYS_PER_UNIT[summary.time_unit]
-    first_back = _first_holdout_order(con, summary, as_of)  # days after the calibration end, inf if none
     last = (summary.T - summary.t_x) * scale  # days since the last order at the calibration end
 
     def flagged(silence: FloatArray) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -789,45 +790,25 @@ def _verdict(name: str, precision: float, days: float, fixed: Callable[[float], 
 
 def stages_at(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> NDArray[np.str_]:
     """Each summary customer's lifecycle stage at ``summary.end``, by the scorer's rules (crm_winback.lifecycle):
-    the cycle measured on the orders up to then, VIP by net spend (orders without amounts). Reads the purchase
-    days (with their order counts), not ``orders``, which a large run has freed by then."""
+    the cycle measured on the orders up to then, VIP by net spend (orders without amounts). Reads the summary's
+    own order counts and net totals (summed from the purchase days up to then), not ``orders``, which a large
+    run has freed by then."""
     per = first_row(
-        con.execute(
-            f"""SELECT count(*) FILTER (WHERE n > 1), count(net) FROM (
-                   SELECT sum(n_orders) AS n, sum(value) AS net FROM {purchase_days(con)}
-                   WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id)""",
-            {"end": summary.end},
-        )
+        con.execute(f"SELECT count(*) FILTER (WHERE orders > 1), count(net_total) FROM {summary.table}")
     )
     repeat, priced = (int(per[0]), int(per[1])) if per else (0, 0)
     cycle, _ = repurchase_cycle(repurchase_cycle_days(con, summary.end), repeat)
     spend = "net_total" if priced else "CAST(orders AS DOUBLE)"
     col = con.execute(
-        f"""WITH c AS (
-                SELECT customer_id, sum(n_orders) AS orders, sum(value) AS net_total,
-                       date_diff('day', max(order_date), $end::DATE) AS recency_days
-                FROM {purchase_days(con)} WHERE order_date <= $end AND customer_id IS NOT NULL
-                GROUP BY customer_id),
-            v AS (SELECT *, {spend} AS spend_value FROM c),
+        f"""WITH v AS (
+                SELECT row, orders, net_total, date_diff('day', last_order_date, $end::DATE) AS recency_days,
+                       {spend} AS spend_value
+                FROM {summary.table}),
             cut AS (SELECT quantile_disc(spend_value, {1 - vip_share()!r}) AS vip FROM v)
-            SELECT {stage_sql(cycle, "(SELECT vip FROM cut)")} AS stage
-            FROM {summary.table} s JOIN v USING (customer_id) ORDER BY s.row""",
+            SELECT {stage_sql(cycle, "(SELECT vip FROM cut)")} AS stage FROM v ORDER BY row""",
         {"end": summary.end},
     ).fetchnumpy()["stage"]
     return np.asarray(col, dtype=str)
-
-
-def _first_holdout_order(con: duckdb.DuckDBPyConnection, summary: RfmSummary, as_of: dt.date) -> FloatArray:
-    col = con.execute(
-        f"""SELECT coalesce(date_diff('day', $c::DATE, f.first_back), -1) AS d
-            FROM {summary.table} s LEFT JOIN (
-                SELECT customer_id, min(order_date) AS first_back FROM {purchase_days(con)}
-                WHERE order_date > $c AND order_date <= $e GROUP BY customer_id) f USING (customer_id)
-            ORDER BY s.row""",
-        {"c": summary.end, "e": as_of},
-    ).fetchnumpy()["d"]
-    d = np.asarray(col, dtype=np.float64)
-    return np.where(d < 0, np.inf, d)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def summarize(
                    date_diff('day', min(order_date), $end::DATE) AS T_days,
                    coalesce(avg(value) FILTER (WHERE gap_days IS NOT NULL), 'NaN'::DOUBLE) AS zbar,
                    coalesce(CAST(sum(CAST(ln(gap_days) AS DECIMAL(38, 30))) FILTER (WHERE gap_days IS NOT NULL) AS DOUBLE), 0.0)
-                       AS litt_days
+                       AS litt_days,
+                   sum(n_orders) AS orders, sum(value) AS net_total
             FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id""",
         {"end": end},
     )
@@ -136,16 +137,29 @@ def holdout_purchases(
 
     Aligned with the summary's rows; the mean value is NaN for customers with no holdout purchase.
     """
+    purchases, mean_value, _ = holdout_outcomes(con, summary, holdout_end)
+    return purchases, mean_value
+
+
+def holdout_outcomes(
+    con: duckdb.DuckDBPyConnection, summary: RfmSummary, holdout_end: dt.date
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`holdout_purchases`, and the days from ``summary.end`` to each customer's first purchase in the
+    holdout (inf for none), from one pass over the purchase days."""
     days = purchase_days(con)
     columns = con.execute(
         f"""WITH per_customer AS (
-                SELECT customer_id, count(*) AS purchases, avg(value) AS mean_value
+                SELECT customer_id, count(*) AS purchases, avg(value) AS mean_value,
+                       date_diff('day', $start::DATE, min(order_date)) AS first_back
                 FROM {days} WHERE order_date > $start AND order_date <= $end GROUP BY customer_id)
-            SELECT coalesce(p.purchases, 0) AS purchases, coalesce(p.mean_value, 'NaN'::DOUBLE) AS mean_value
+            SELECT coalesce(p.purchases, 0) AS purchases, coalesce(p.mean_value, 'NaN'::DOUBLE) AS mean_value,
+                   coalesce(p.first_back, -1) AS first_back
             FROM {summary.table} s LEFT JOIN per_customer p USING (customer_id) ORDER BY s.row""",
         {"start": summary.end, "end": holdout_end},
     ).fetchnumpy()
+    first_back = np.asarray(columns["first_back"], dtype=np.float64)
     return (
         np.asarray(columns["purchases"], dtype=np.float64),
         np.asarray(columns["mean_value"], dtype=np.float64),
+        np.where(first_back < 0, np.inf, first_back),
     )
