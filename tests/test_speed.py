@@ -117,3 +117,24 @@ def test_a_purchase_days_value_is_summed_exactly_whatever_the_order(tmp_path) ->
         ingested.close()
     assert s.zbar[0] == 0.6  # the repeat purchase day's value, exactly
     assert s.litt[0] == np.log(31.0)
+
+
+def test_the_summary_grouped_by_whole_days_equals_the_grouping_of_its_floats() -> None:
+    """``RfmSummary.rows`` groups integer day counts (a lookup, no sort) and gives the values back in weeks:
+    the same rows, counts, levels and customer-to-row map as grouping the float columns."""
+    from crm_winback.predict.fitting import group_rows
+
+    ingested = load_orders(CDNOW, IngestOptions(as_of=HOLDOUT_END))
+    try:
+        summary = summarize(ingested.con, CALIBRATION_END, "weeks")
+    finally:
+        ingested.close()
+    fast, plain = summary.rows, group_rows([summary.x, summary.t_x, summary.T], None)
+    for a, b in zip(fast.columns, plain.columns, strict=True):
+        assert a.dtype == b.dtype == np.float64
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fast.weights, plain.weights)
+    np.testing.assert_array_equal(fast.inverse, plain.inverse)
+    for a, b in zip(fast.levels, plain.levels, strict=True):
+        np.testing.assert_array_equal(a.values, b.values)
+        np.testing.assert_array_equal(a.index, b.index)

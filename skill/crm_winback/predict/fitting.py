@@ -53,6 +53,17 @@ class Grouped:
     levels: tuple[Level, ...]
     inverse: NDArray[np.intp]  # for each input row, its grouped row (-1 for rows of weight 0)
 
+    def in_units(self, scales: Sequence[float]) -> Grouped:
+        """The same grouping with column i's values divided by ``scales[i]`` (whole days grouped, then in weeks:
+        the order and the counts do not change, and the values are the same floats as dividing each row)."""
+        levels = tuple(
+            Level(np.asarray(level.values, dtype=np.float64) / scale, level.index)
+            for level, scale in zip(self.levels, scales, strict=True)
+        )
+        return Grouped(
+            tuple(level.values[level.index] for level in levels), self.weights, levels, self.inverse
+        )
+
 
 @dataclass(frozen=True)
 class Optimum:
@@ -123,7 +134,16 @@ def check_time_unit(time_unit: str) -> TimeUnit:
 def _factorize(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
     """Sorted distinct values and each value's index among them: np.unique(return_inverse=True), but
     through a plain sort and a binary search, several times faster than its argsort when the values are
-    few (a column of day counts)."""
+    few (a column of day counts); whole numbers in a dense range (day counts as integers) through a lookup
+    table, without a sort."""
+    if values.dtype.kind in "iu" and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 1 << 22:
+            shifted = values - lo
+            present = np.zeros(hi - lo + 1, dtype=bool)
+            present[shifted] = True
+            code_of = np.cumsum(present, dtype=np.int64) - 1
+            return np.flatnonzero(present) + lo, code_of[shifted]
     ordered = np.sort(values)
     first = np.empty(len(ordered), dtype=bool)
     first[:1] = True
@@ -132,8 +152,9 @@ def _factorize(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
     return distinct, np.searchsorted(distinct, values).astype(np.int64, copy=False)
 
 
-def group_rows(columns: Sequence[NDArray[np.float64]], weights: ArrayLike | None) -> Grouped:
-    """Collapse identical rows across ``columns`` into distinct rows with summed weights."""
+def group_rows(columns: Sequence[NDArray[Any]], weights: ArrayLike | None) -> Grouped:
+    """Collapse identical rows across ``columns`` into distinct rows with summed weights (integer columns keep
+    their type: see :meth:`Grouped.in_units`)."""
     n = len(columns[0])
     w = np.ones(n) if weights is None else as_float_array(weights, "weights")
     if len(w) != n:

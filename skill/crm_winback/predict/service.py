@@ -48,7 +48,7 @@ from crm_winback.predict.gamma_gamma import (
     customer_lifetime_value,
     fit_gamma_gamma,
 )
-from crm_winback.predict.summary import RfmSummary, purchase_days, summarize
+from crm_winback.predict.summary import DAYS_TABLE, RfmSummary, purchase_days, summarize
 from crm_winback.workdb import first_row
 
 PREDICTIONS_TABLE = "predictions"
@@ -175,6 +175,9 @@ def predict(
         p_alive, expected, clv, gap_days = _forecasts(forecaster, summary, spend, options, ingested, notes)
         shop_level = np.zeros(summary.customers, dtype=bool)
     clv = np.where(np.isnan(spend), np.nan, clv)
+    # nothing after this reads the purchase days (a later caller rebuilds them from the orders): free their
+    # memory before the predictions table is built, the run's peak
+    con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
     _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, shop_level, churn)
     one_time = ~repeat & shop_level
     shop_gap = float(gap_days[one_time][0]) if one_time.any() else None

@@ -84,6 +84,16 @@ class RfmSummary:
         Every model's per-customer numbers depend on (x, t_x, T) alone; the backtest, the churn ranking, the fits
         and the forecasts all read this one grouping, made once per summary.
         """
+        scale = DAYS_PER_UNIT[self.time_unit]
+        days = [self.x.astype(np.int64), np.rint(self.t_x * scale).astype(np.int64)]
+        days.append(np.rint(self.T * scale).astype(np.int64))
+        units = (1.0, scale, scale)
+        if all(
+            np.array_equal(d / u, v) for d, u, v in zip(days, units, (self.x, self.t_x, self.T), strict=True)
+        ):
+            # whole days, as summarize builds them: grouped as integers (a lookup, no sort per column), then
+            # given back in the summary's unit
+            return group_rows(days, None).in_units(units)
         return group_rows([self.x, self.t_x, self.T], None)
 
 
