@@ -735,9 +735,14 @@ def _winback_checks(
 
     # a fixed wait treats alike the customers with the same (days since the last order, first holdout order):
     # the verdicts try up to 64 waits per model, each counted over those distinct pairs
-    pairs = group_rows([last, np.where(np.isfinite(first_back), first_back, -1.0)], None)
-    pair_last, pair_back = pairs.columns
-    pair_back = np.where(pair_back < 0, np.inf, pair_back)
+    # (grouped as integer codes: the silence depends on the customer's (x, t_x, T) row alone, so its distinct
+    # values are those of the rows; the first holdout order is a whole number of days)
+    rows, row_of = summary_rows(summary)
+    silences, silence_code = np.unique((rows.T - rows.t_x) * scale, return_inverse=True)
+    back = np.where(np.isfinite(first_back), first_back, -1.0).astype(np.int64)
+    pairs = group_rows([silence_code.ravel()[row_of], back], None)
+    pair_last = silences[pairs.columns[0]]
+    pair_back = np.where(pairs.columns[1] < 0, np.inf, pairs.columns[1].astype(np.float64))
 
     def fixed(days: float) -> float | None:
         flag = days - pair_last
