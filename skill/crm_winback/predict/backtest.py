@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -440,6 +440,7 @@ class Backtest:
     candidate: Candidate | None  # the chosen model, None when recency alone ranks
     edges: list[float | None] | None  # where medium and high begin on the chosen ranking
     forecaster: Candidate | None = None  # the model whose per-customer forecasts are shown
+    fits: dict[str, Fitted] = field(default_factory=dict)  # each usable model, fitted on the calibration part
 
 
 def history_of(summary: RfmSummary) -> History:
@@ -542,7 +543,7 @@ def run_backtest(
     pick = next((c for c in candidates if c.name == chosen), None)
     picked = report.check(chosen)
     forecasts = next((c for c in candidates if c.name == forecaster), None)
-    return Backtest(report, pick, None if picked is None else picked.band_edges, forecasts)
+    return Backtest(report, pick, None if picked is None else picked.band_edges, forecasts, fits)
 
 
 def distinct_rows(h: History) -> tuple[History, NDArray[np.intp]]:

@@ -101,9 +101,16 @@ def prepare(ingested: Ingested, options: PredictOptions) -> Prepared:
 
 
 def predict(
-    ingested: Ingested, options: PredictOptions | None = None, prepared: Prepared | None = None
+    ingested: Ingested,
+    options: PredictOptions | None = None,
+    prepared: Prepared | None = None,
+    *,
+    free_days: bool = True,
 ) -> PredictionSummary:
     """Fit the models on everything up to the as-of date and build the ``predictions`` table.
+
+    ``free_days``: drop the purchase-days table before building it (the run's peak memory); a caller that
+    reads them afterwards (the report's tracking plot) passes False.
 
     The per-customer numbers come from the model the backtest chose for forecasts (``forecaster``); BG/NBD is
     always fitted too (its parameters are reported, and it gives the numbers when the forecaster cannot).
@@ -177,7 +184,8 @@ def predict(
     clv = np.where(np.isnan(spend), np.nan, clv)
     # nothing after this reads the purchase days (a later caller rebuilds them from the orders): free their
     # memory before the predictions table is built, the run's peak
-    con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
+    if free_days:
+        con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
     _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, shop_level, churn)
     one_time = ~repeat & shop_level
     shop_gap = float(gap_days[one_time][0]) if one_time.any() else None

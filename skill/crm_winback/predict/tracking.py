@@ -14,6 +14,7 @@ groups of (nearly) equal size, mean predicted and mean actual repeat purchase da
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -57,8 +58,16 @@ def _candidate(report: BacktestReport) -> tuple[Candidate, str]:
     return by_name[model], f"{model}, whose forecasts the documents show ({report.chosen} ranks churn risk)"
 
 
-def tracking(con: duckdb.DuckDBPyConnection, as_of: dt.date, report: BacktestReport) -> Tracking:
-    """Refit the drawn model on the backtest's calibration period and build both views of the holdout.
+def tracking(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    report: BacktestReport,
+    fits: Mapping[str, Fitted] | None = None,
+) -> Tracking:
+    """Fit the drawn model on the backtest's calibration period and build both views of the holdout.
+
+    ``fits``: the backtest's own fits by model name (``Backtest.fits``), used instead of fitting again; they
+    were fitted on the same customers, so the numbers are the same.
 
     Raises DataError when the backtest was not run or the model cannot be fitted on the calibration part.
     """
@@ -69,7 +78,7 @@ def tracking(con: duckdb.DuckDBPyConnection, as_of: dt.date, report: BacktestRep
     summary = summarize(con, end, "weeks", table=TRACKING_TABLE)
     try:
         # the backtest's own fit: the same customers (its seeded sample of a huge shop), the same parameters
-        fitted = candidate.fit(fit_sample(history_of(summary))[0])
+        fitted = (fits or {}).get(candidate.name) or candidate.fit(fit_sample(history_of(summary))[0])
         if fitted.runaway:
             raise DataError(fitted.runaway)
         days = purchase_days(con)

@@ -48,9 +48,17 @@ def risk_source(outlook: ModelOutlook, heuristic: str) -> str:
 
 
 def apply_predictions(
-    ingested: Ingested, segments: list[str], stages: list[str], calibration_end: dt.date | None = None
+    ingested: Ingested,
+    segments: list[str],
+    stages: list[str],
+    calibration_end: dt.date | None = None,
+    keep: dict[str, object] | None = None,
 ) -> ModelOutlook:
-    """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest."""
+    """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest.
+
+    With ``keep``, the backtest is kept there (``keep["backtest"]``, with its fits) and the purchase days and
+    the model summary stay in the connection, for a caller that draws them (the report).
+    """
     # predict.service imports the scorer, so it is imported here and not at module level
     from ..predict.backtest import LEVELS
     from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict, prepare
@@ -59,8 +67,10 @@ def apply_predictions(
     con = ingested.con
     options = PredictOptions(calibration_end=calibration_end)
     prepared = prepare(ingested, options)
+    if keep is not None:
+        keep["backtest"] = prepared.backtest
     try:
-        summary = predict(ingested, options, prepared)
+        summary = predict(ingested, options, prepared, free_days=keep is None)
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
         backtest, churn = prepared.backtest, prepared.churn
@@ -100,8 +110,9 @@ def apply_predictions(
         )
     # nothing reads the purchase days or the model summary after this (a later run rebuilds them from the
     # orders): free their memory before the scores are rebuilt
-    con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
-    con.execute(f"DROP TABLE IF EXISTS {SUMMARY_TABLE}")
+    if keep is None:
+        con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
+        con.execute(f"DROP TABLE IF EXISTS {SUMMARY_TABLE}")
     _join_predictions(con, PREDICTIONS_TABLE)
     b, g = summary.bgnbd, summary.gamma_gamma
     parameters = summary.forecast_parameters or (

@@ -68,6 +68,9 @@ class ScoreOptions:
     predict: bool = False  # backtest, fit the models; churn risk ranked by what won the backtest
     calibration_end: dt.date | None = None  # where the backtest splits (default: chosen from the data)
     profiles: tuple[str, ...] = ()  # email/SMS platform exports: consent and engagement (ingest.profiles)
+    # with predict: keep the backtest (Scored.extra['backtest']) and the purchase days for a caller that
+    # draws them (the report), instead of fitting and reading them again
+    keep_model: bool = False
 
 
 @dataclass
@@ -203,8 +206,15 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                 note=note,
             )
         )
+    extra: dict[str, object] = {}
     outlook = (
-        apply_predictions(ingested, segment_map.names(), stage_names(), options.calibration_end)
+        apply_predictions(
+            ingested,
+            segment_map.names(),
+            stage_names(),
+            options.calibration_end,
+            keep=extra if options.keep_model else None,
+        )
         if options.predict
         else None
     )
@@ -256,7 +266,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     }
     if tiers is not None:
         text_values["engagement_tier"] = tuple(tiers)
-    return Scored(ingested, summary, quality, text_values)
+    return Scored(ingested, summary, quality, text_values, extra)
 
 
 def _median_gap_sql(con: duckdb.DuckDBPyConnection) -> str:

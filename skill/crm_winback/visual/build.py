@@ -47,7 +47,7 @@ def build_report(
     segment_names = load_segment_map().names()
     colours = charts.segment_colours(segment_names)
     result, scored = score_file(
-        path, options, ScoreOptions(predict=True, calibration_end=calibration_end), keep=True
+        path, options, ScoreOptions(predict=True, calibration_end=calibration_end, keep_model=True), keep=True
     )
     assert scored is not None
     skipped: list[str] = []
@@ -77,7 +77,9 @@ def build_report(
             from ..predict.tracking import tracking
 
             try:
-                t = tracking(con, as_of, report)
+                # the backtest's own fit of the drawn model, and its purchase days: nothing fitted or read again
+                kept = scored.extra.get("backtest")
+                t = tracking(con, as_of, report, getattr(kept, "fits", None))
                 sections["model"] += [charts.tracking_chart(t), charts.decile_chart(t)]
             except DataError as exc:
                 skipped.append(f"tracking plot and deciles: {exc}")
