@@ -135,6 +135,32 @@ def score_file(
     return result, None
 
 
+def score_summary_file(
+    summary: str | Path,
+    gaps: str | Path | None,
+    score_options: ScoreOptions | None = None,
+    output: str | Path | None = None,
+    as_of: dt.date | None = None,
+) -> ScoreResult:
+    """Score a per-customer summary file and its gap histogram (contract v1, from ``crm-winback sql`` or an
+    engine) as :func:`score_file` scores orders; write per-customer scores to ``output`` when given.
+
+    The CLI's ``score --summary`` and the MCP ``score_customers(summary_file=...)`` both call this.
+    """
+    from .scoring.score import score_summary
+
+    if score_options is not None and score_options.profiles:
+        from .ingest.profiles import check_profiles
+
+        check_profiles(list(score_options.profiles))
+    scored = score_summary(summary, gaps, score_options, as_of)
+    try:
+        written = str(write_scores(scored, output)) if output is not None else None
+        return ScoreResult(quality=scored.quality, scoring=scored.summary, scores_file=written)
+    finally:
+        scored.ingested.close()
+
+
 def _with_trend(scored: Scored, store: StoreOptions) -> ScoreSummary:
     from .segments.store import previous_segment_counts
 

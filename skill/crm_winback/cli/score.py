@@ -9,12 +9,12 @@ from typing import Any
 
 from ..api import (
     DEFAULT_OUT_DIR,
-    ScoreResult,
     StoreOptions,
     default_scores_path,
     parse_date_option,
     profile_file,
     score_file,
+    score_summary_file,
 )
 from ..errors import InputError
 from ..files import TABLE_SUFFIXES, check_output, may_create
@@ -160,20 +160,16 @@ def _run_score_summary(args: argparse.Namespace) -> int:
     ):
         if given:
             raise InputError(f"--summary: {option} cannot go with it; score the summary file alone")
-    from ..scoring.score import score_summary, write_scores
-
     output = Path(args.output) if args.output else default_scores_path(Path(args.summary))
     with may_create(output.parent) if not args.output else nullcontext():
         check_output(output, TABLE_SUFFIXES)
-        options = _score_options(args)
-        scored = score_summary(args.summary, args.gaps, options, parse_date_option(args.as_of, "--as-of"))
-        try:
-            written = str(write_scores(scored, output))
-        finally:
-            scored.ingested.close()
+        result = score_summary_file(
+            args.summary, args.gaps, _score_options(args), output, parse_date_option(args.as_of, "--as-of")
+        )
+    written = result.scores_file
     if args.format == "json":
-        emit(to_json(ScoreResult(quality=scored.quality, scoring=scored.summary, scores_file=written)))
+        emit(to_json(result))
     else:
-        emit(render_scores(scored.quality, scored.summary, written, args.format))
+        emit(render_scores(result.quality, result.scoring, written, args.format))
     progress(f"per-customer scores: {written}")
     return 0
