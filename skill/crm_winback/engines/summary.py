@@ -107,6 +107,19 @@ def gap_histogram(table: Any, mapping: Mapping[str, str], as_of: dt.date, tz: st
     return hist.select(gap_days=hist.gap.cast("int64"), n=hist.n.cast("int64")).order_by("gap_days")
 
 
+def latest_order_date(table: Any, mapping: Mapping[str, str], today: dt.date) -> Any:
+    """The default as-of date as the local ingest chooses it: the latest order date on or before ``today`` of a
+    row with a customer (a scalar Ibis expression; NULL when no row qualifies)."""
+    ibis = require("ibis", "the summary expression")
+    rows = _rows(ibis, table, check_mapping(mapping, list(table.columns), "the orders table"))
+    kept = rows.filter(
+        rows.customer_id.notnull(),
+        rows.order_date > ibis.literal(PLACEHOLDER_DATE, type="date"),
+        rows.order_date <= ibis.literal(today, type="date"),
+    )
+    return kept.order_date.max()
+
+
 def _purchase_days(ibis: Any, table: Any, m: dict[str, str], as_of_lit: Any) -> tuple[Any, Any, Any]:
     """The rows, each customer's purchase days (with the gap to the previous one and its number), and the
     returns per customer: what the summary and the gap histogram are built from."""
