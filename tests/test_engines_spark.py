@@ -129,9 +129,12 @@ def test_score_engine_spark_gives_the_local_scores_file_on_cdnow(
 
 
 @pytest.mark.slow
-def test_score_engine_spark_takes_dates_in_the_pinned_time_zone(spark: Any, tmp_path: Path) -> None:
-    """03:30 UTC on 1 January is still 31 December in New York: --timezone decides the first order's date.
-    The CSV is read as text, so the id 007 keeps its zeros."""
+def test_score_engine_spark_takes_dates_in_the_pinned_time_zone(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """03:30 UTC on 1 January is still 31 December in New York: --timezone decides the first order's date (the
+    local reader, and Spark in UTC, take 2024-01-01). The CSV is read as text, so the id 007 keeps its zeros.
+    A value Spark cannot cast fails the run in one line (ANSI casts: never a silent NULL)."""
     from crm_winback.cli import main
 
     orders = tmp_path / "orders.csv"
@@ -139,14 +142,23 @@ def test_score_engine_spark_takes_dates_in_the_pinned_time_zone(spark: Any, tmp_
         "customer,created_at,total\n007,2024-01-01T03:30:00Z,10\n007,2024-02-10T12:00:00Z,20\n"
         "B,2024-03-01T12:00:00Z,5\n"
     )
-    firsts = {}
-    for tz in ("UTC", "America/New_York"):
-        out = tmp_path / f"{tz.replace('/', '-')}.csv"
-        assert main(["score", str(orders), "--engine", "spark", "--timezone", tz, "-o", str(out)]) == 0
-        rows = {r["customer_id"]: r for r in csv.DictReader(out.read_text().splitlines())}
-        assert set(rows) == {"007", "B"}
-        firsts[tz] = rows["007"]["first_order_date"]
-    assert firsts == {"UTC": "2024-01-01", "America/New_York": "2023-12-31"}
+    out = tmp_path / "scores.csv"
+    args = ["score", str(orders), "--engine", "spark", "--timezone", "America/New_York", "-o", str(out)]
+    assert main([*args, "--format", "json"]) == 0
+    quality = json.loads(capsys.readouterr().out)["quality"]
+    assert quality["mapping"] == {"customer": "customer", "date": "created_at", "amount": "total"}
+    assert "time zone pinned to America/New_York" in quality["notes"][0]
+    rows = {r["customer_id"]: r for r in csv.DictReader(out.read_text().splitlines())}
+    assert {k: r["first_order_date"] for k, r in rows.items()} == {"007": "2023-12-31", "B": "2024-03-01"}
+
+    orders.write_text("customer,created_at,total\nA,05/01/2024,10\n")
+    assert main(["score", str(orders), "--engine", "spark", "-o", str(tmp_path / "bad.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"crm-winback: error: {orders}: Spark cannot read it: [CAST_INVALID_INPUT] The value '05/01/2024' of "
+        'the type "STRING" cannot be cast to "TIMESTAMP"; write dates as YYYY-MM-DD'
+    )
+    assert err.count("\n") == 1 and not (tmp_path / "bad.csv").exists()
 
 
 def test_predict_with_engine_spark_is_refused_in_one_line(

@@ -20,7 +20,7 @@ from ..errors import InputError
 from .contract import ROLES
 from .dialects import _pyspark_options, check_timezone
 from .require import require, require_java
-from .summary import customer_summary, gap_histogram, latest_order_date
+from .summary import check_mapping, customer_summary, gap_histogram, latest_order_date
 
 FEATURE = "--engine spark"
 VIEW = "crm_winback_orders"
@@ -39,7 +39,7 @@ def spark_session(tz: str = "UTC", remote: str | None = None) -> Any:
     builder = sql.SparkSession.builder.appName("crm-winback").config("spark.sql.session.timeZone", tz)
     if remote:
         try:
-            return builder.remote(remote).getOrCreate()
+            return _quiet(builder.remote(remote).getOrCreate())
         except ImportError as exc:  # PySpark's own: the Connect client's packages are missing
             raise InputError(
                 f"--spark-remote {remote}: Spark Connect's client is not installed ({_first_line(exc)}); "
@@ -54,7 +54,18 @@ def spark_session(tz: str = "UTC", remote: str | None = None) -> Any:
         .config("spark.driver.memory", "1g")
         .getOrCreate()
     )
-    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setLogLevel("OFF")  # a failure is our one line, not the JVM's stack traces
+    return _quiet(session)
+
+
+def _quiet(session: Any) -> Any:
+    """PySpark logs a failed query's error to stderr as JSON before raising it; the raised error is enough."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
     return session
 
 
@@ -139,11 +150,16 @@ def spark_summary(
                 _fetch(summary_on_spark(spark, VIEW, mapping, as_of, tz, part), Path(tmp) / part, remote)
                 for part in ("summary", "gaps")
             ]
+            if _empty(parts[0]):
+                raise InputError(
+                    f"{what}: no customer has a purchase on or before {as_of}; check --as-of and the --map of "
+                    "customer and date"
+                )
             yield SparkSummary(
                 parts[0], parts[1], as_of, given, mapping, remote or "Spark local[2]", what, notes
             )
     except pyspark_errors.PySparkException as exc:
-        raise InputError(f"{what}: Spark could not build the summary: {_first_line(exc)}") from None
+        raise InputError(f"{what}: {_spark_message(exc)}") from None
 
 
 def resolve_mapping(
@@ -166,7 +182,8 @@ def resolve_mapping(
         for role in _NOT_APPLIED
         if role in found
     ]
-    return {role: col for role, col in found.items() if role in ROLES}, notes
+    mapping = {role: col for role, col in found.items() if role in ROLES}
+    return check_mapping(mapping, list(columns), what), notes
 
 
 def _orders_view(spark: Any, source: str | None, table: str | None) -> None:
@@ -214,6 +231,31 @@ def _fetch(frame: Any, folder: Path, remote: str | None) -> Path:
     files = sorted(folder.glob("*.parquet"))
     assert len(files) == 1, files
     return files[0]
+
+
+def _empty(parquet: Path) -> bool:
+    import duckdb
+
+    from ..ingest.reader import sql_string
+
+    con = duckdb.connect()
+    try:
+        found = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(parquet))})").fetchone()
+    finally:
+        con.close()
+    return found is None or found[0] == 0
+
+
+def _spark_message(exc: Any) -> str:
+    """Spark's error in one line; a value Spark cannot cast (ANSI mode: never a silent NULL) with the fix."""
+    text = _first_line(exc)
+    if exc.getCondition() == "CAST_INVALID_INPUT":
+        text = text.split(" because it is malformed")[0]
+        return (
+            f"Spark cannot read it: {text}; write dates as YYYY-MM-DD (a time may follow) and amounts as plain "
+            "numbers, or score the file without --engine spark (the local reader takes other formats)"
+        )
+    return f"Spark could not build the summary: {text}"
 
 
 def _first_line(exc: BaseException) -> str:
