@@ -42,7 +42,8 @@ def register(sub: Any) -> None:
         f"a file (default: {DEFAULT_OUT_DIR}/<name>-scores.csv).",
         epilog="Examples: crm-winback score --example cdnow\n"
         "          crm-winback score orders.csv --method quantile -o scores.parquet --format json\n"
-        "          crm-winback score orders.csv --predict   # churn risk by what wins the backtest",
+        "          crm-winback score orders.csv --predict   # churn risk by what wins the backtest\n"
+        "          crm-winback score orders/ --engine spark --map customer=customer_id,date=created_at,amount=total",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(s)
