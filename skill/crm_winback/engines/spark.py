@@ -237,10 +237,11 @@ def _empty(parquet: Path) -> bool:
     import duckdb
 
     from ..ingest.reader import sql_string
+    from ..workdb import first_row
 
     con = duckdb.connect()
     try:
-        found = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(parquet))})").fetchone()
+        found = first_row(con.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(parquet))})"))
     finally:
         con.close()
     return found is None or found[0] == 0
