@@ -33,8 +33,8 @@ def test_backtest_part_holds_the_local_backtests_inputs_on_cdnow(tmp_path) -> No
     from crm_winback.engines.summary_file import load_summary
     from crm_winback.ingest import IngestOptions, load_orders
     from crm_winback.lifecycle import repurchase_cycle, stage_sql, vip_share
-    from crm_winback.predict.backtest import _first_holdout_order, choose_split, find_split, stages_at
-    from crm_winback.predict.summary import holdout_purchases, summarize
+    from crm_winback.predict.backtest import choose_split, find_split, stages_at
+    from crm_winback.predict.summary import holdout_outcomes, summarize
     from crm_winback.workdb import median_of_counts
 
     from .paths import TODAY
@@ -48,8 +48,7 @@ def test_backtest_part_holds_the_local_backtests_inputs_on_cdnow(tmp_path) -> No
         # 1997-01-01..1998-06-30 is 545 days: the last third, ceil(545 / 3) = 182 days, is held out
         assert (split.calibration_end.isoformat(), split.holdout_days) == ("1997-12-30", 182)
         local = summarize(con, split.calibration_end, "days", table="bt")
-        actual, _ = holdout_purchases(con, local, data.as_of)
-        first_back = _first_holdout_order(con, local, data.as_of)
+        actual, _, first_back = holdout_outcomes(con, local, data.as_of)
         stages = stages_at(con, local)
         ids = [r[0] for r in con.execute("SELECT customer_id FROM bt ORDER BY row").fetchall()]
     finally:
