@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pytest
 
@@ -10,6 +12,7 @@ from .engines_support import assert_same_summary, datasets, engine_rows, local_s
 ibis = pytest.importorskip("ibis")  # the [warehouse] extra; the lock installs it, so CI always has it
 
 from crm_winback.engines.duckdb_engine import summary_on_duckdb  # noqa: E402
+from crm_winback.errors import InputError  # noqa: E402
 
 
 @pytest.mark.slow
@@ -106,3 +109,54 @@ def test_backtest_part_holds_the_local_backtests_inputs_on_cdnow(tmp_path) -> No
             SELECT {stage_sql(cycle_at_end, "(SELECT vip FROM cut)")} FROM v ORDER BY customer_id"""
     ).fetchall()
     assert [r[0] for r in got_stages] == list(stages)
+
+
+@pytest.mark.slow
+def test_backtest_on_arrays_gives_the_orders_backtest_report_on_cdnow(tmp_path) -> None:
+    """run_backtest_on_arrays, fed the backtest part and the gap histogram at the split (both Ibis expressions
+    over the typed table) and the whole history's first date, as-of and cycle, reports what run_backtest reports
+    from the orders: the same split, checks, AUCs, bands, chosen ranking, forecaster and winback checks."""
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    from crm_winback.engines.summary import backtest_summary, gap_histogram
+    from crm_winback.ingest import IngestOptions, load_orders
+    from crm_winback.predict.backtest import run_backtest, run_backtest_on_arrays
+
+    from .paths import TODAY
+
+    data = next(d for d in datasets() if d.name == "cdnow")
+    ingested = load_orders(data.path, IngestOptions(as_of=data.as_of, today=TODAY))
+    try:
+        from_orders = run_backtest(ingested.con, data.as_of)  # in weeks, PredictOptions' default
+    finally:
+        ingested.close()
+    report = from_orders.report
+    assert report.status == "done" and report.calibration_end == "1997-12-30"
+    assert (
+        len([c for c in report.checks if c.status == "scored"]) >= 3 and report.winback
+    )  # models were fitted
+
+    orders = duckdb.connect()
+    typed_table(orders, data)
+    schema = dict(zip(orders.table("orders").columns, orders.table("orders").types, strict=True))
+    table = ibis.table({k: DuckDBType.from_string(str(v)) for k, v in schema.items()}, name="orders")
+    end = dt.date(1997, 12, 30)
+
+    def run(expr):
+        return orders.sql(str(ibis.to_sql(expr, dialect="duckdb"))).fetchnumpy()
+
+    part = run(backtest_summary(table, data.mapping, data.as_of, end))
+    gaps_at_end = run(gap_histogram(table, data.mapping, end))
+    # the whole history's first order date and shop cycle, as the summary and its gap histogram give them
+    # (crm-winback profile on CDNOW: 1997-01-01, a median of 34 days between purchase days)
+    from_arrays = run_backtest_on_arrays(part, gaps_at_end, dt.date(1997, 1, 1), data.as_of, 34.0)
+    assert from_arrays.report.model_dump() == report.model_dump()
+    assert from_arrays.edges == from_orders.edges
+    assert [c.name for c in (from_arrays.candidate, from_arrays.forecaster) if c] == [
+        c.name for c in (from_orders.candidate, from_orders.forecaster) if c
+    ]
+
+    with pytest.raises(
+        InputError, match="built at calibration end 1997-12-30, but the backtest splits at 1998-01-"
+    ):
+        run_backtest_on_arrays(part, gaps_at_end, dt.date(1997, 1, 1), data.as_of, 34.0, dt.date(1998, 1, 5))
