@@ -110,7 +110,7 @@ def local_summary(data: Dataset) -> dict[str, tuple[Any, ...]]:
         summarize(con, data.as_of, "days")
         rows = con.execute(
             """SELECT c.customer_id, c.first_order_date, c.last_order_date, c.orders, c.purchase_days,
-                      round(gross_total, 2), round(net_total, 2),
+                      round(c.gross_total, 2), round(c.net_total, 2),
                       -- as scoring/score.py computes it
                       CASE WHEN purchase_days > 2 THEN list_median(gaps) ELSE gaps[1] END,
                       s.x, s.t_x_days, s.T_days, s.zbar, s.litt_days

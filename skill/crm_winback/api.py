@@ -135,6 +135,77 @@ def score_file(
     return result, None
 
 
+def score_summary_file(
+    summary: str | Path,
+    gaps: str | Path | None,
+    score_options: ScoreOptions | None = None,
+    output: str | Path | None = None,
+    as_of: dt.date | None = None,
+) -> ScoreResult:
+    """Score a per-customer summary file and its gap histogram (contract v1, from ``crm-winback sql`` or an
+    engine) as :func:`score_file` scores orders; write per-customer scores to ``output`` when given.
+
+    The CLI's ``score --summary`` and the MCP ``score_customers(summary_file=...)`` both call this.
+    """
+    from .scoring.score import score_summary
+
+    if score_options is not None and score_options.profiles:
+        from .ingest.profiles import check_profiles
+
+        check_profiles(list(score_options.profiles))
+    scored = score_summary(summary, gaps, score_options, as_of)
+    try:
+        written = str(write_scores(scored, output)) if output is not None else None
+        return ScoreResult(quality=scored.quality, scoring=scored.summary, scores_file=written)
+    finally:
+        scored.ingested.close()
+
+
+def score_on_spark(
+    source: str | None,
+    column_map: dict[str, str],
+    score_options: ScoreOptions | None = None,
+    output: str | Path | None = None,
+    as_of: dt.date | None = None,
+    tz: str = "UTC",
+    remote: str | None = None,
+    table: str | None = None,
+) -> ScoreResult:
+    """Score the orders at ``source`` (CSV, Parquet, a folder of Parquet) or the cluster's ``table`` on Spark:
+    Spark builds the summary and the gap histogram, which are scored locally as :func:`score_summary_file`
+    scores them. The scores are the local path's (tests/test_engines_spark.py)."""
+    from .engines.spark import spark_summary
+
+    if score_options is not None and score_options.predict:
+        raise InputError(
+            "--predict with --engine spark: the backtest needs every customer's purchase days, which stay in "
+            "Spark; score without --predict, or score the orders locally (without --engine) for predictions"
+        )
+    if score_options is not None and score_options.profiles:
+        from .ingest.profiles import check_profiles
+
+        check_profiles(list(score_options.profiles))
+    with spark_summary(source, table, column_map, as_of, tz, remote) as built:
+        result = score_summary_file(built.summary, built.gaps, score_options, output, built.as_of)
+    found = "set with --as-of" if built.as_of_given else "the latest order date (set another with --as-of)"
+    quality = result.quality.model_copy(
+        update={
+            "file": built.source,
+            "file_format": f"read by {built.where}; summary and gap histogram built there (contract v1)",
+            "layout_label": f"per-customer summary built by Spark, dates in time zone {tz}",
+            "mapping": built.mapping,
+            "as_of_reason": found,
+            "notes": [
+                f"built on {built.where} with the session time zone pinned to {tz} (--timezone): each order's "
+                "timestamp is a date there",
+                *built.notes,
+                *result.quality.notes,
+            ],
+        }
+    )
+    return result.model_copy(update={"quality": quality})
+
+
 def _with_trend(scored: Scored, store: StoreOptions) -> ScoreSummary:
     from .segments.store import previous_segment_counts
 

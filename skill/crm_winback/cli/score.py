@@ -9,12 +9,12 @@ from typing import Any
 
 from ..api import (
     DEFAULT_OUT_DIR,
-    ScoreResult,
     StoreOptions,
     default_scores_path,
     parse_date_option,
     profile_file,
     score_file,
+    score_summary_file,
 )
 from ..errors import InputError
 from ..files import TABLE_SUFFIXES, check_output, may_create
@@ -42,7 +42,8 @@ def register(sub: Any) -> None:
         f"a file (default: {DEFAULT_OUT_DIR}/<name>-scores.csv).",
         epilog="Examples: crm-winback score --example cdnow\n"
         "          crm-winback score orders.csv --method quantile -o scores.parquet --format json\n"
-        "          crm-winback score orders.csv --predict   # churn risk by what wins the backtest",
+        "          crm-winback score orders.csv --predict   # churn risk by what wins the backtest\n"
+        "          crm-winback score orders/ --engine spark --map customer=customer_id,date=created_at,amount=total",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(s)
@@ -83,6 +84,28 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="with --summary: the gap histogram (crm-winback sql --part gaps), for the shop's repurchase cycle",
     )
+    s.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb: read and score here (default); spark: Spark reads FILE (CSV, Parquet or a folder of "
+        "Parquet files) and builds the per-customer summary, which is scored here (needs the [spark] extra)",
+    )
+    s.add_argument(
+        "--spark-remote",
+        metavar="sc://HOST:15002",
+        help="with --engine spark: a cluster through Spark Connect instead of Spark on this machine",
+    )
+    s.add_argument(
+        "--table",
+        metavar="NAME",
+        help="with --spark-remote: a table in the cluster's catalog instead of FILE",
+    )
+    s.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="with --engine spark: the time zone an order's timestamp becomes a date in (default UTC)",
+    )
     s.add_argument("-o", "--output", metavar="FILE", help="per-customer scores file (.csv or .parquet)")
     s.add_argument(
         "--save",
@@ -110,6 +133,9 @@ def run_profile(args: argparse.Namespace) -> int:
 def run_score(args: argparse.Namespace) -> int:
     if args.thresholds and args.method != "fixed":
         raise InputError("--thresholds applies to --method fixed only")
+    _check_engine_options(args)
+    if args.engine == "spark":
+        return _run_score_spark(args)
     if args.summary or args.gaps:
         return _run_score_summary(args)
     path, options = resolve_input(args)
@@ -160,20 +186,72 @@ def _run_score_summary(args: argparse.Namespace) -> int:
     ):
         if given:
             raise InputError(f"--summary: {option} cannot go with it; score the summary file alone")
-    from ..scoring.score import score_summary, write_scores
-
     output = Path(args.output) if args.output else default_scores_path(Path(args.summary))
     with may_create(output.parent) if not args.output else nullcontext():
         check_output(output, TABLE_SUFFIXES)
-        options = _score_options(args)
-        scored = score_summary(args.summary, args.gaps, options, parse_date_option(args.as_of, "--as-of"))
-        try:
-            written = str(write_scores(scored, output))
-        finally:
-            scored.ingested.close()
+        result = score_summary_file(
+            args.summary, args.gaps, _score_options(args), output, parse_date_option(args.as_of, "--as-of")
+        )
+    written = result.scores_file
     if args.format == "json":
-        emit(to_json(ScoreResult(quality=scored.quality, scoring=scored.summary, scores_file=written)))
+        emit(to_json(result))
     else:
-        emit(render_scores(scored.quality, scored.summary, written, args.format))
+        emit(render_scores(result.quality, result.scoring, written, args.format))
     progress(f"per-customer scores: {written}")
+    return 0
+
+
+def _check_engine_options(args: argparse.Namespace) -> None:
+    """The Spark options go with --engine spark, and --table with --spark-remote."""
+    if args.engine != "spark":
+        for given, option, why in (
+            (args.spark_remote, "--spark-remote", "a Spark cluster builds the summary"),
+            (args.table, "--table", "a table in a Spark cluster's catalog"),
+            (args.timezone, "--timezone", "locally each order's date is taken as written"),
+        ):
+            if given:
+                raise InputError(
+                    f"{option} goes with --engine spark ({why}); add --engine spark or leave {option} out"
+                )
+        return
+    if args.table and not args.spark_remote:
+        raise InputError(
+            f"--table {args.table}: a table in a cluster's catalog needs --spark-remote sc://HOST:15002; to "
+            "read files on this machine give the orders' path instead"
+        )
+    for given, option in (
+        (args.summary or args.gaps, "--summary or --gaps (a summary is scored without an engine)"),
+        (args.example, "--example (the bundled example is a text file for the local reader)"),
+        (args.currency or args.date_format, "--currency or --date-format (options of the local reader)"),
+        (args.save or args.db, "--save or --db"),
+    ):
+        if given:
+            raise InputError(f"--engine spark: {option} cannot go with it")
+
+
+def _run_score_spark(args: argparse.Namespace) -> int:
+    """``score ORDERS --engine spark``: Spark builds the summary, which is scored here as --summary is."""
+    from ..api import score_on_spark
+    from ..ingest.mapping import parse_map_option
+
+    options = _score_options(args)  # --predict is refused by the core, before Spark starts
+    name = args.file or (args.table or "orders").split(".")[-1]
+    output = Path(args.output) if args.output else default_scores_path(Path(name))
+    with may_create(output.parent) if not args.output else nullcontext():
+        check_output(output, TABLE_SUFFIXES)
+        result = score_on_spark(
+            args.file,
+            parse_map_option(args.column_map),
+            options,
+            output,
+            parse_date_option(args.as_of, "--as-of"),
+            args.timezone or "UTC",
+            args.spark_remote,
+            args.table,
+        )
+    if args.format == "json":
+        emit(to_json(result))
+    else:
+        emit(render_scores(result.quality, result.scoring, result.scores_file, args.format))
+    progress(f"per-customer scores: {result.scores_file}")
     return 0

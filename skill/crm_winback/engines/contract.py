@@ -44,6 +44,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("sms_consent", "BOOLEAN", "the latest order's SMS consent (on a tie, no wins)"),
 )
 NAMES = tuple(c.name for c in COLUMNS)
+CONTACT_COLUMNS = NAMES[-6:]
 
 # The second part of the contract: the gap histogram over all customers. The shop's repurchase cycle is the median
 # of every gap between purchase days pooled over all customers, which per-customer medians cannot rebuild.
@@ -53,7 +54,22 @@ GAP_COLUMNS: tuple[Column, ...] = (
 )
 GAP_NAMES = tuple(c.name for c in GAP_COLUMNS)
 PARTS = ("summary", "gaps")  # crm-winback sql --part
-CONTACT_COLUMNS = NAMES[-6:]
+
+# A third part, for the backtest (not yet read by scoring): the summary's columns at a calibration end, without
+# contacts, and what each customer did in the holdout after it, up to the as-of date. With the gap histogram
+# at the calibration end (part ``gaps`` with --as-of at the calibration end) it holds every input the backtest
+# reads: the models' x, t_x, T, litt and repeat value, the lifecycle stage's recency, orders and spend, and the
+# outcome. One row per customer with a purchase on or before the calibration end.
+BACKTEST_COLUMNS: tuple[Column, ...] = (
+    *(c for c in COLUMNS if c.name not in CONTACT_COLUMNS),
+    Column(
+        "holdout_purchase_days", "BIGINT", "purchase days after the calibration end, up to the as-of date"
+    ),
+    Column(
+        "first_holdout_day", "BIGINT", "days from the calibration end to the first of them; empty if none"
+    ),
+)
+BACKTEST_NAMES = tuple(c.name for c in BACKTEST_COLUMNS)
 
 # The roles a source table's columns can be mapped to (``--map role=column``).
 REQUIRED_ROLES = ("customer", "date")

@@ -11,6 +11,7 @@ from ..errors import InputError
 INSTALL = {
     "ibis": "pip install 'crm-segment-winback[warehouse]' (Ibis, for the summary SQL and the engines)",
     "pyspark": "pip install 'crm-segment-winback[spark]' (PySpark and Ibis; Spark also needs Java 17+)",
+    "pyarrow": "pip install 'pyspark[connect]' (Spark Connect's client: pyarrow, pandas and grpcio)",
     "psycopg": "pip install 'crm-segment-winback[warehouse]' (psycopg, for PostgreSQL)",
 }
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InputError
-from .contract import CONTACT_COLUMNS, NAMES, REQUIRED_ROLES, ROLES
+from .contract import BACKTEST_NAMES, CONTACT_COLUMNS, NAMES, REQUIRED_ROLES, ROLES
 from .require import require
 
 PLACEHOLDER_DATE = dt.date(1900, 1, 1)  # Excel and database zero dates: this day and earlier are no orders
@@ -105,6 +105,47 @@ def gap_histogram(table: Any, mapping: Mapping[str, str], as_of: dt.date, tz: st
     gaps = days.filter(days.gap.notnull())
     hist = gaps.group_by("gap").aggregate(n=lambda t: t.count())
     return hist.select(gap_days=hist.gap.cast("int64"), n=hist.n.cast("int64")).order_by("gap_days")
+
+
+def backtest_summary(
+    table: Any, mapping: Mapping[str, str], as_of: dt.date, calibration_end: dt.date, tz: str = "UTC"
+) -> Any:
+    """The backtest part (contract ``BACKTEST_COLUMNS``): the summary at ``calibration_end`` without contacts,
+    with each customer's purchase days after it up to ``as_of`` and the days to the first of them. Rows are
+    ordered by customer id."""
+    ibis = require("ibis", "the backtest expression")
+    if not calibration_end < as_of:
+        raise InputError(
+            f"--calibration-end {calibration_end}: must be before the as-of date {as_of} (the holdout follows it)"
+        )
+    m = check_mapping(mapping, list(table.columns), "the orders table")
+    at_end = customer_summary(table, m, calibration_end, tz)
+    end_lit = ibis.literal(calibration_end, type="date")
+    _, days, _ = _purchase_days(ibis, table, m, ibis.literal(as_of, type="date"))
+    later = days.filter(days.order_date > end_lit)
+    holdout = later.group_by("customer_id").aggregate(
+        n=lambda t: t.count(), first_back=lambda t: t.order_date.min()
+    )
+    joined = at_end.left_join(holdout, "customer_id")
+    out = joined.select(
+        *(joined[name] for name in BACKTEST_NAMES[:-2]),
+        holdout_purchase_days=joined.n.fill_null(0).cast("int64"),
+        first_holdout_day=joined.first_back.delta(end_lit, unit="day").cast("int64"),
+    )
+    return out.order_by("customer_id")
+
+
+def latest_order_date(table: Any, mapping: Mapping[str, str], today: dt.date) -> Any:
+    """The default as-of date as the local ingest chooses it: the latest order date on or before ``today`` of a
+    row with a customer (a scalar Ibis expression; NULL when no row qualifies)."""
+    ibis = require("ibis", "the summary expression")
+    rows = _rows(ibis, table, check_mapping(mapping, list(table.columns), "the orders table"))
+    kept = rows.filter(
+        rows.customer_id.notnull(),
+        rows.order_date > ibis.literal(PLACEHOLDER_DATE, type="date"),
+        rows.order_date <= ibis.literal(today, type="date"),
+    )
+    return kept.order_date.max()
 
 
 def _purchase_days(ibis: Any, table: Any, m: dict[str, str], as_of_lit: Any) -> tuple[Any, Any, Any]:

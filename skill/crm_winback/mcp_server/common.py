@@ -41,6 +41,7 @@ _OPTION_NAMES = {
     "--db": "db_path", "--shop": "shop", "--snapshot": "snapshot", "--rules": "rules", "--limit": "limit",
     "--offset": "offset", "--by": "by", "--from": "from_snapshot", "--to": "to_snapshot",
     "--suppress": "suppression_file", "--soft-opt-in": "soft_opt_in", "--default-country": "default_country",
+    "--summary": "summary", "--gaps": "gaps",
 }  # fmt: skip
 # CLI advice with an MCP equivalent.
 _ADVICE = (
@@ -63,6 +64,10 @@ _CONTENT_ECHOES = (
     (re.compile(rf"cannot read dates like {_QUOTED}"), "cannot read its dates"),
     (re.compile(rf"not a header \({_QUOTED}\)"), "not a header"),
     (re.compile(r"(could not be read as [^;]*?) \(.*\)(; )"), r"\1\2"),
+    # a summary file's cell, customer id or reader error (engines/summary_file.py)
+    (re.compile(rf"(column \w+: ){_QUOTED}( is not a )"), r"\1a value\2"),
+    (re.compile(rf"customer {_QUOTED} appears twice"), "a customer appears twice"),
+    (re.compile(r"(: cannot be read) \(.*\)$"), r"\1 as Parquet or CSV"),
 )
 # Lists of a file's values or headers the core names: a currency column mapped to the wrong column lists its
 # addresses; a file without a header line has cells where the header names should be.

@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -46,7 +47,7 @@ from crm_winback.models.backtest import (
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, group_rows
 from crm_winback.predict.summary import RfmSummary, holdout_outcomes, purchase_days, summarize
-from crm_winback.workdb import first_row
+from crm_winback.workdb import first_row, median_of_counts
 
 FloatArray = NDArray[np.float64]
 
@@ -468,9 +469,25 @@ def run_backtest(
     if isinstance(split, str):
         report = BacktestReport(status="too little history", reason=split, **base)  # type: ignore[arg-type]
         return Backtest(report, None, None)
-    scale = DAYS_PER_UNIT[time_unit]
     summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE)
     actual, _, first_back = holdout_outcomes(con, summary, as_of)
+    return _backtest_on(con, summary, actual, first_back, split, base, cycle, threshold, candidates)
+
+
+def _backtest_on(
+    con: duckdb.DuckDBPyConnection,
+    summary: RfmSummary,
+    actual: FloatArray,
+    first_back: FloatArray,
+    split: Split,
+    base: dict[str, str | float | None],
+    cycle: float | None,
+    threshold: float,
+    candidates: Sequence[Candidate],
+) -> Backtest:
+    """The backtest on the calibration summary (its table in ``con``) and the holdout's outcome per customer:
+    purchase days, and days to the first of them (inf for none)."""
+    scale = DAYS_PER_UNIT[summary.time_unit]
     silent = actual == 0
     returned = summary.customers - int(silent.sum())
     if summary.customers < MIN_CUSTOMERS or min(returned, int(silent.sum())) < MIN_OUTCOME:
@@ -544,6 +561,102 @@ def run_backtest(
     picked = report.check(chosen)
     forecasts = next((c for c in candidates if c.name == forecaster), None)
     return Backtest(report, pick, None if picked is None else picked.band_edges, forecasts, fits)
+
+
+GAPS_TABLE = "backtest_gaps"  # the gap histogram at the calibration end, when the backtest runs on arrays
+
+
+def run_backtest_on_arrays(
+    part: Mapping[str, NDArray[Any]],
+    gaps_at_end: Mapping[str, NDArray[Any]],
+    start: dt.date,
+    as_of: dt.date,
+    cycle: float | None,
+    calibration_end: dt.date | None = None,
+    *,
+    time_unit: TimeUnit = "weeks",
+    threshold: float = 0.5,
+    candidates: Sequence[Candidate] = CANDIDATES,
+) -> Backtest:
+    """:func:`run_backtest` without the orders: ``part`` holds the backtest part of the summary contract
+    (crm_winback.engines.contract.BACKTEST_COLUMNS, in customer-id order) and ``gaps_at_end`` the gap histogram
+    (gap_days, n) at its calibration end; ``start``, ``as_of`` and ``cycle`` are the first order date, the as-of
+    date and the shop cycle of the whole history (the summary and its gap histogram), which choose the split."""
+    split = choose_split(start, as_of, cycle, calibration_end)
+    base: dict[str, str | float | None] = {
+        "rule": "set by the user (--calibration-end)" if calibration_end else RULE,
+        "history_start": start.isoformat(),
+        "history_end": as_of.isoformat(),
+        "repurchase_cycle_days": cycle,
+    }
+    if isinstance(split, str):
+        report = BacktestReport(status="too little history", reason=split, **base)  # type: ignore[arg-type]
+        return Backtest(report, None, None)
+    cols = {name: np.ma.getdata(np.ma.asarray(a)) for name, a in part.items()}
+    nulls = {name: np.ma.getmaskarray(np.ma.asarray(a)) for name, a in part.items()}
+    end = split.calibration_end
+    built = {
+        first + dt.timedelta(days=int(t))
+        for first, t in zip(
+            cols["first_order_date"][:1].astype("datetime64[D]").tolist(), cols["T"][:1], strict=True
+        )
+    }
+    if built != {end}:
+        found = ", ".join(sorted(str(d) for d in built)) or "no customers"
+        raise InputError(
+            f"the backtest part was built at calibration end {found}, but the backtest splits at {end}; build "
+            f"it again at {end} (crm_winback.engines.summary.backtest_summary)"
+        )
+    scale = DAYS_PER_UNIT[time_unit]
+    x = cols["x"].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zbar = np.where(nulls["repeat_value"] | (x == 0), np.nan, cols["repeat_value"].astype(np.float64) / x)
+    con = duckdb.connect()
+    try:
+        table = {
+            "row": np.arange(len(x)),
+            "customer_id": cols["customer_id"].astype(str),
+            "orders": cols["orders"].astype(np.int64),
+            "net_total": np.where(nulls["net_total"], np.nan, cols["net_total"].astype(np.float64)),
+            "last_order_date": cols["last_order_date"],
+        }
+        con.register("part_in", table)
+        con.execute(
+            f"""CREATE TEMP TABLE {BACKTEST_TABLE} AS SELECT row, customer_id, orders,
+                       CASE WHEN isnan(net_total) THEN NULL ELSE net_total END AS net_total,
+                       CAST(last_order_date AS DATE) AS last_order_date FROM part_in"""
+        )
+        con.register("gaps_in", {k: np.asarray(v, dtype=np.int64) for k, v in gaps_at_end.items()})
+        con.execute(f"CREATE TEMP TABLE {GAPS_TABLE} AS SELECT gap_days, n FROM gaps_in")
+        summary = RfmSummary(
+            x=x,
+            t_x=cols["t_x"].astype(np.float64) / scale,
+            T=cols["T"].astype(np.float64) / scale,
+            zbar=zbar,
+            end=end,
+            time_unit=time_unit,
+            table=BACKTEST_TABLE,
+            litt=cols["litt"].astype(np.float64) - x * np.log(scale),
+        )
+        actual = cols["holdout_purchase_days"].astype(np.float64)
+        first_back = np.where(
+            nulls["first_holdout_day"], np.inf, cols["first_holdout_day"].astype(np.float64)
+        )
+        return _backtest_on(con, summary, actual, first_back, split, base, cycle, threshold, candidates)
+    finally:
+        con.close()
+
+
+def _cycle_at(con: duckdb.DuckDBPyConnection, end: dt.date) -> float | None:
+    """The shop's median gap between purchase days up to ``end``: from the purchase days, or from the gap
+    histogram at ``end`` when the backtest runs on arrays (:func:`run_backtest_on_arrays`)."""
+    found = first_row(
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": GAPS_TABLE})
+    )
+    if not (found and found[0]):
+        return repurchase_cycle_days(con, end)
+    row = first_row(con.execute(median_of_counts(GAPS_TABLE, "gap_days", "n")))
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def distinct_rows(h: History) -> tuple[History, NDArray[np.intp]]:
@@ -803,7 +916,7 @@ def stages_at(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> NDArray[np
         con.execute(f"SELECT count(*) FILTER (WHERE orders > 1), count(net_total) FROM {summary.table}")
     )
     repeat, priced = (int(per[0]), int(per[1])) if per else (0, 0)
-    cycle, _ = repurchase_cycle(repurchase_cycle_days(con, summary.end), repeat)
+    cycle, _ = repurchase_cycle(_cycle_at(con, summary.end), repeat)
     spend = "net_total" if priced else "CAST(orders AS DOUBLE)"
     col = con.execute(
         f"""WITH v AS (
