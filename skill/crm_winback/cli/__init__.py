@@ -19,6 +19,27 @@ from typing import NoReturn
 for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+
+def _keep_freed_blocks() -> None:
+    """Let glibc keep freed blocks up to 32 MB in the heap (and up to 128 MB free at its top).
+
+    By default it hands every freed block over 128 KB back to the system and maps the next one afresh, so the
+    fits' NumPy temporaries page-fault on every likelihood evaluation: 0.6 of CDNOW's 0.8 system CPU-seconds in
+    ``score --predict``. A user's own MALLOC_* setting wins; other C libraries (musl, macOS) are left alone.
+    """
+    if not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 128 << 20)
+
+
 from .. import __version__  # noqa: E402
 from ..errors import CrmError  # noqa: E402
 from ..files import reading  # noqa: E402
@@ -107,6 +128,7 @@ def _input_paths(args: argparse.Namespace) -> list[str]:
 
 def run() -> NoReturn:
     """The ``crm-winback`` console script."""
+    _keep_freed_blocks()
     exit_now(main())
 
 
