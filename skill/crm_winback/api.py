@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import importlib
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,6 +89,17 @@ def default_scores_path(source: Path, out_dir: Path = DEFAULT_OUT_DIR) -> Path:
     return out_dir / f"{stem}-scores.csv"
 
 
+def _warm_up(module: str) -> None:
+    """Import ``module`` on a background thread, so its load overlaps the caller's work (DuckDB reading a file
+    releases the interpreter lock). A failure is left for the caller's own import to raise, in its own words."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the real import, later on the main thread, reports it
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
+
+
 def score_file(
     path: str | Path,
     options: IngestOptions | None = None,
@@ -104,6 +118,8 @@ def score_file(
         from .ingest.profiles import check_profiles
 
         check_profiles(list(score_options.profiles))
+    if score_options is not None and score_options.predict:
+        _warm_up("crm_winback.predict.service")  # SciPy loads while DuckDB reads the file
     ingested = load_orders(path, options)
     try:
         if not keep:

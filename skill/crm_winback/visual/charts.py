@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..models.backtest import BacktestReport
 from ..models.scores import ScorecardRow
 from ..models.store import MigrationMatrix
-from ..predict.tracking import Tracking
 from .gather import FunnelStep, RfCell
 from .svg import ACTUAL, PREDICTED, Chart, bars, blend, colour, grid, lines, ranges
+
+if TYPE_CHECKING:  # the model code (SciPy) loads when a chart is drawn, not with the page
+    from ..predict.tracking import Tracking
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
