@@ -221,3 +221,29 @@ def test_sql_part_backtest_needs_its_calibration_end(capsys: pytest.CaptureFixtu
     assert main([*args, "--part", "backtest", "--calibration-end", "2025-01-01"]) == 0
     out = capsys.readouterr().out
     assert "backtest part" in out and "cycle_days" in out and "holdout_purchase_days" in out
+
+
+def test_the_models_summary_from_the_contract_and_its_mean_purchase_value() -> None:
+    """predict_summary built from the summary's columns (two customers, by hand): x, t_x, T in weeks, zbar as
+    repeat value over x, litt less x log 7; the spend fallback is net total over purchase days: (30 + 10) / 4."""
+    import math
+
+    from crm_winback.predict.service import CONTRACT_SUMMARY_TABLE, _mean_purchase_value, contract_summary
+
+    con = duckdb.connect()
+    con.execute(
+        f"""CREATE TABLE {CONTRACT_SUMMARY_TABLE} AS SELECT * FROM (VALUES
+                ('B', DATE '2024-02-01', DATE '2024-02-01', 1, 10.0::DECIMAL(18, 4), 0, 0, 150, NULL::DECIMAL(18, 4), 0.0),
+                ('A', DATE '2024-01-01', DATE '2024-03-01', 3, 30.0::DECIMAL(18, 4), 2, 60, 181, 20.0::DECIMAL(18, 4), 6.8))
+            t(customer_id, first_order_date, last_order_date, orders, net_total, x, t_x, "T", repeat_value, litt)"""
+    )
+    summary = contract_summary(con, dt.date(2024, 6, 30), "weeks")
+    assert con.execute("SELECT customer_id, row FROM predict_summary ORDER BY row").fetchall() == [
+        ("A", 0),
+        ("B", 1),
+    ]
+    assert list(summary.x) == [2.0, 0.0]
+    assert list(summary.t_x) == [60 / 7, 0.0] and list(summary.T) == [181 / 7, 150 / 7]
+    assert summary.zbar[0] == 10.0 and math.isnan(summary.zbar[1])
+    assert summary.litt[0] == pytest.approx(6.8 - 2 * math.log(7)) and summary.litt[1] == 0.0
+    assert _mean_purchase_value(con, summary, from_summary=True) == 10.0

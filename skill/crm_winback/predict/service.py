@@ -471,14 +471,14 @@ def _spend(
     try:
         params = fit_gamma_gamma(summary.x, zbar, penalizer_coef=options.penalizer_coef)
     except DataError as exc:
-        fallback = _mean_purchase_value(ingested, summary)
+        fallback = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
         notes.append(
             f"spend: {exc}; every customer gets the shop's mean purchase value {fallback:.2f} instead"
         )
         return None, np.full(summary.customers, fallback)
     spend = conditional_expected_average_spend(params, summary.x, zbar)
     if np.isnan(spend).any():
-        fallback = _mean_purchase_value(ingested, summary)
+        fallback = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
         notes.append(
             f"spend: the fitted spend distribution has no finite mean for {int(np.isnan(spend).sum())} "
             f"customers (q = {params.q:.3g} <= 1); they get the shop's mean purchase value {fallback:.2f}"
@@ -493,12 +493,13 @@ def _spend(
     return params, spend
 
 
-def _mean_purchase_value(ingested: Ingested, summary: RfmSummary) -> float:
+def _mean_purchase_value(
+    con: duckdb.DuckDBPyConnection, summary: RfmSummary, from_summary: bool = False
+) -> float:
     """The shop's mean value of a purchase day: from the purchase days, or from a per-customer summary its
     customers' net total over their purchase days (rows without a customer and days with only returns, which
     the purchase days count, are not in a summary)."""
-    con = ingested.con
-    if ingested.quality.layout == "summary":
+    if from_summary:
         query = f"SELECT CAST(sum(net_total) / sum(x + 1) AS DOUBLE) FROM {summary.table}"
     else:
         query = f"SELECT avg(value) FROM {purchase_days(con)} WHERE order_date <= $end"
