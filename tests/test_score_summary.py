@@ -99,7 +99,7 @@ def test_per_customer_medians_cannot_give_the_shop_cycle(tmp_path: Path) -> None
 
 def test_summary_refusals_name_the_fix(tmp_path: Path) -> None:
     summary, gaps = _export(_dataset("cdnow"), tmp_path, ".parquet")
-    with pytest.raises(InputError, match="--predict with --summary: the backtest needs"):
+    with pytest.raises(InputError, match="--predict with --summary needs --backtest FILE"):
         score_summary(summary, gaps, ScoreOptions(predict=True))
     with pytest.raises(InputError, match="--summary needs --gaps FILE"):
         score_summary(summary, None)

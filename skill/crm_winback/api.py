@@ -157,9 +157,11 @@ def score_summary_file(
     score_options: ScoreOptions | None = None,
     output: str | Path | None = None,
     as_of: dt.date | None = None,
+    backtest: str | Path | None = None,
 ) -> ScoreResult:
     """Score a per-customer summary file and its gap histogram (contract v1, from ``crm-winback sql`` or an
-    engine) as :func:`score_file` scores orders; write per-customer scores to ``output`` when given.
+    engine) as :func:`score_file` scores orders; write per-customer scores to ``output`` when given. With
+    ``score_options.predict``, the backtest part (``crm-winback sql --part backtest``) is ``backtest``.
 
     The CLI's ``score --summary`` and the MCP ``score_customers(summary_file=...)`` both call this.
     """
@@ -169,7 +171,7 @@ def score_summary_file(
         from .ingest.profiles import check_profiles
 
         check_profiles(list(score_options.profiles))
-    scored = score_summary(summary, gaps, score_options, as_of)
+    scored = score_summary(summary, gaps, score_options, as_of, backtest)
     try:
         written = str(write_scores(scored, output)) if output is not None else None
         return ScoreResult(quality=scored.quality, scoring=scored.summary, scores_file=written)

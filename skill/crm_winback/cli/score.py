@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
         epilog="Examples: crm-winback score --example cdnow\n"
         "          crm-winback score orders.csv --method quantile -o scores.parquet --format json\n"
         "          crm-winback score orders.csv --predict   # churn risk by what wins the backtest\n"
+        "          crm-winback score --summary s.parquet --gaps g.parquet --backtest b.parquet --predict\n"
         "          crm-winback score orders/ --engine spark --map customer=customer_id,date=created_at,amount=total",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -77,12 +78,18 @@ def register(sub: Any) -> None:
         "--summary",
         metavar="FILE",
         help="score a per-customer summary (Parquet or CSV, contract v1, from crm-winback sql) instead of the "
-        "orders; needs --gaps. The scores file is the one the orders give",
+        "orders; needs --gaps, and --backtest with --predict. The scores file is the one the orders give",
     )
     s.add_argument(
         "--gaps",
         metavar="FILE",
         help="with --summary: the gap histogram (crm-winback sql --part gaps), for the shop's repurchase cycle",
+    )
+    s.add_argument(
+        "--backtest",
+        metavar="FILE",
+        help="with --summary and --predict: the backtest part (crm-winback sql --part backtest "
+        "--calibration-end DATE; without it the error names the date and the command)",
     )
     s.add_argument(
         "--engine",
@@ -136,7 +143,7 @@ def run_score(args: argparse.Namespace) -> int:
     _check_engine_options(args)
     if args.engine == "spark":
         return _run_score_spark(args)
-    if args.summary or args.gaps:
+    if args.summary or args.gaps or args.backtest:
         return _run_score_summary(args)
     path, options = resolve_input(args)
     output = Path(args.output) if args.output else default_scores_path(path)
@@ -178,7 +185,8 @@ def _score_options(args: argparse.Namespace) -> ScoreOptions:
 def _run_score_summary(args: argparse.Namespace) -> int:
     """``score --summary FILE --gaps FILE``: the scores of a warehouse's summary, without the order lines."""
     if not args.summary:
-        raise InputError("--gaps goes with --summary FILE (the per-customer summary it belongs to)")
+        option = "--gaps" if args.gaps else "--backtest"
+        raise InputError(f"{option} goes with --summary FILE (the per-customer summary it belongs to)")
     for given, option in (
         (args.file or args.example, "an orders FILE or --example"),
         (args.column_map or args.currency or args.date_format, "--map, --currency or --date-format"),
@@ -190,7 +198,12 @@ def _run_score_summary(args: argparse.Namespace) -> int:
     with may_create(output.parent) if not args.output else nullcontext():
         check_output(output, TABLE_SUFFIXES)
         result = score_summary_file(
-            args.summary, args.gaps, _score_options(args), output, parse_date_option(args.as_of, "--as-of")
+            args.summary,
+            args.gaps,
+            _score_options(args),
+            output,
+            parse_date_option(args.as_of, "--as-of"),
+            args.backtest,
         )
     written = result.scores_file
     if args.format == "json":
@@ -221,6 +234,7 @@ def _check_engine_options(args: argparse.Namespace) -> None:
         )
     for given, option in (
         (args.summary or args.gaps, "--summary or --gaps (a summary is scored without an engine)"),
+        (args.backtest, "--backtest (the backtest part goes with --summary, scored without an engine)"),
         (args.example, "--example (the bundled example is a text file for the local reader)"),
         (args.currency or args.date_format, "--currency or --date-format (options of the local reader)"),
         (args.save or args.db, "--save or --db"),

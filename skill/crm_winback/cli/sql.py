@@ -20,7 +20,9 @@ def register(sub: Any) -> None:
         description="Print the per-customer summary (contract v1) as SQL for a warehouse's orders table. Run it "
         "there, export the result (one row per customer) and score that file with crm-winback score --summary.",
         epilog="Example: crm-winback sql --dialect bigquery --table shop.orders \\\n"
-        "    --map customer=customer_id,date=created_at,amount=total --as-of 2025-06-30 > crm_summary.sql",
+        "    --map customer=customer_id,date=created_at,amount=total --as-of 2025-06-30 > crm_summary.sql\n"
+        "         crm-winback sql --dialect bigquery --table shop.orders --map ... --as-of 2025-06-30 \\\n"
+        "    --part backtest --calibration-end 2025-01-01 > crm_backtest.sql",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dialect", required=True, choices=list(DIALECTS), help="the warehouse's SQL dialect")
@@ -52,7 +54,15 @@ def register(sub: Any) -> None:
         choices=list(PARTS),
         default="summary",
         help="summary: one row per customer (default); gaps: the gap histogram (gap_days, n) that scoring "
-        "needs for the shop's repurchase cycle. Export both and score them with --summary and --gaps",
+        "needs for the shop's repurchase cycle. Export both and score them with --summary and --gaps; "
+        "backtest (with --calibration-end): the summary at the calibration end and each customer's holdout "
+        "after it, for score --summary --gaps --backtest --predict",
+    )
+    p.add_argument(
+        "--calibration-end",
+        metavar="YYYY-MM-DD",
+        help="with --part backtest: where the backtest splits the history (crm-winback score --summary ... "
+        "--predict names the date it chooses)",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write the SQL to FILE instead of stdout")
     p.set_defaults(handler=run_sql)
@@ -67,7 +77,7 @@ def run_sql(args: argparse.Namespace) -> int:
         raise InputError(
             "--columns: an empty column name; write e.g. --columns id,customer_id,created_at,total"
         )
-    emit(
-        summary_sql(args.dialect, args.table, mapping, as_of, args.timezone, columns, args.part), args.output
-    )
+    end = parse_date_option(args.calibration_end, "--calibration-end")
+    sql = summary_sql(args.dialect, args.table, mapping, as_of, args.timezone, columns, args.part, end)
+    emit(sql, args.output)
     return 0

@@ -53,13 +53,13 @@ GAP_COLUMNS: tuple[Column, ...] = (
     Column("n", "BIGINT", "how many such gaps, over all customers, are gap_days long"),
 )
 GAP_NAMES = tuple(c.name for c in GAP_COLUMNS)
-PARTS = ("summary", "gaps")  # crm-winback sql --part
 
-# A third part, for the backtest (not yet read by scoring): the summary's columns at a calibration end, without
-# contacts, and what each customer did in the holdout after it, up to the as-of date. With the gap histogram
-# at the calibration end (part ``gaps`` with --as-of at the calibration end) it holds every input the backtest
-# reads: the models' x, t_x, T, litt and repeat value, the lifecycle stage's recency, orders and spend, and the
-# outcome. One row per customer with a purchase on or before the calibration end.
+# The third part, for the backtest (score --summary --predict): the summary's columns at a calibration end,
+# without contacts, and what each customer did in the holdout after it, up to the as-of date; with the shop's
+# repurchase cycle at the calibration end (the median of the gap histogram then), which the lifecycle stages at
+# the split read. It holds every input the backtest reads: the models' x, t_x, T, litt and repeat value, the
+# lifecycle stage's recency, orders and spend, and the outcome. One row per customer with a purchase on or
+# before the calibration end.
 BACKTEST_COLUMNS: tuple[Column, ...] = (
     *(c for c in COLUMNS if c.name not in CONTACT_COLUMNS),
     Column(
@@ -68,8 +68,15 @@ BACKTEST_COLUMNS: tuple[Column, ...] = (
     Column(
         "first_holdout_day", "BIGINT", "days from the calibration end to the first of them; empty if none"
     ),
+    Column(
+        "cycle_days",
+        "DOUBLE",
+        "the median of every gap between purchase days up to the calibration end, over all customers (the "
+        "same on every row; empty when nobody had bought twice)",
+    ),
 )
 BACKTEST_NAMES = tuple(c.name for c in BACKTEST_COLUMNS)
+PARTS = ("summary", "gaps", "backtest")  # crm-winback sql --part
 
 # The roles a source table's columns can be mapped to (``--map role=column``).
 REQUIRED_ROLES = ("customer", "date")

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import InputError
 from .contract import CONTRACT_VERSION, PARTS
 from .require import require
-from .summary import customer_summary, gap_histogram
+from .summary import backtest_summary, customer_summary, gap_histogram
 
 # dialect -> (the Ibis compiler's name, the statement pinning the session's time zone)
 DIALECTS: dict[str, tuple[str, str]] = {
@@ -54,18 +54,29 @@ def summary_sql(
     tz: str = "UTC",
     columns: Sequence[str] | None = None,
     part: str = "summary",
+    calibration_end: dt.date | None = None,
 ) -> str:
-    """The summary (``part`` "summary") or the gap histogram ("gaps") as one SQL script for ``dialect``: a
-    header, the time-zone statement, the query."""
+    """The summary (``part`` "summary"), the gap histogram ("gaps") or the backtest part ("backtest", at
+    ``calibration_end``) as one SQL script for ``dialect``: a header, the time-zone statement, the query."""
     if dialect not in DIALECTS:
         raise InputError(f"--dialect {dialect}: not supported; use one of {', '.join(DIALECTS)}")
     if part not in PARTS:
         raise InputError(f"--part {part}: not a part of the summary; use one of {', '.join(PARTS)}")
+    if (part == "backtest") != (calibration_end is not None):
+        raise InputError(
+            "--part backtest needs --calibration-end YYYY-MM-DD (crm-winback score --summary --predict names "
+            "the date)"
+            if part == "backtest"
+            else f"--calibration-end goes with --part backtest, not --part {part}; leave it out"
+        )
     ibis = require("ibis", "crm-winback sql")
     tz = check_timezone(tz)
     compiler, set_tz = DIALECTS[dialect]
-    build = gap_histogram if part == "gaps" else customer_summary
-    expr = build(unbound_table(ibis, table, mapping, columns), mapping, as_of, tz)
+    source = unbound_table(ibis, table, mapping, columns)
+    if calibration_end is not None:
+        expr = backtest_summary(source, mapping, as_of, calibration_end, tz)
+    else:
+        expr = (gap_histogram if part == "gaps" else customer_summary)(source, mapping, as_of, tz)
     if compiler == "pyspark":
         _pyspark_options(ibis)
     query = str(ibis.to_sql(expr, dialect=compiler)).strip()
@@ -77,15 +88,25 @@ def summary_sql(
         if "order_id" in mapping
         else "no order id: every row is an order"
     )
-    what = "gap histogram (gap_days, n)" if part == "gaps" else "per-customer summary"
     then = "then: crm-winback score --summary crm_summary.parquet --gaps crm_gaps.parquet"
-    export = (
-        f"-- export the result (one row per gap length) as crm_gaps.parquet and the --part summary result as "
-        f"crm_summary.parquet; {then}"
-        if part == "gaps"
-        else f"-- export the result (one row per customer) as crm_summary.parquet and the --part gaps result as "
-        f"crm_gaps.parquet; {then}"
-    )
+    if part == "backtest":
+        what = f"backtest part (the summary at {calibration_end} and the holdout after it)"
+        export = (
+            "-- export the result (one row per customer who had bought by the calibration end) as "
+            f"crm_backtest.parquet; {then} --backtest crm_backtest.parquet --predict"
+        )
+    elif part == "gaps":
+        what = "gap histogram (gap_days, n)"
+        export = (
+            "-- export the result (one row per gap length) as crm_gaps.parquet and the --part summary result "
+            f"as crm_summary.parquet; {then}"
+        )
+    else:
+        what = "per-customer summary"
+        export = (
+            "-- export the result (one row per customer) as crm_summary.parquet and the --part gaps result as "
+            f"crm_gaps.parquet; {then}"
+        )
     header = [
         f"-- crm-segment-winback {what}, contract v{CONTRACT_VERSION} (crm-winback {__version__})",
         f"-- dialect: {dialect}; table: {table}; as of {as_of.isoformat()}; time zone: {tz}",

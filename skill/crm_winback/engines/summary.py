@@ -111,8 +111,8 @@ def backtest_summary(
     table: Any, mapping: Mapping[str, str], as_of: dt.date, calibration_end: dt.date, tz: str = "UTC"
 ) -> Any:
     """The backtest part (contract ``BACKTEST_COLUMNS``): the summary at ``calibration_end`` without contacts,
-    with each customer's purchase days after it up to ``as_of`` and the days to the first of them. Rows are
-    ordered by customer id."""
+    with each customer's purchase days after it up to ``as_of``, the days to the first of them, and the shop's
+    repurchase cycle at ``calibration_end`` on every row. Rows are ordered by customer id."""
     ibis = require("ibis", "the backtest expression")
     if not calibration_end < as_of:
         raise InputError(
@@ -126,13 +126,28 @@ def backtest_summary(
     holdout = later.group_by("customer_id").aggregate(
         n=lambda t: t.count(), first_back=lambda t: t.order_date.min()
     )
-    joined = at_end.left_join(holdout, "customer_id")
+    joined = at_end.left_join(holdout, "customer_id").cross_join(_cycle(ibis, days, end_lit))
     out = joined.select(
-        *(joined[name] for name in BACKTEST_NAMES[:-2]),
+        *(joined[name] for name in BACKTEST_NAMES[:-3]),
         holdout_purchase_days=joined.n.fill_null(0).cast("int64"),
         first_holdout_day=joined.first_back.delta(end_lit, unit="day").cast("int64"),
+        cycle_days=joined.cycle_days,
     )
     return out.order_by("customer_id")
+
+
+def _cycle(ibis: Any, days: Any, end_lit: Any) -> Any:
+    """One row: the median of every gap between purchase days up to ``end_lit`` pooled over all customers (NULL
+    without any), from the histogram's running counts as workdb.median_of_counts computes it locally."""
+    gaps = days.filter(days.gap.notnull(), days.order_date <= end_lit)
+    hist = gaps.group_by("gap").aggregate(n=lambda t: t.count())
+    ranked = hist.mutate(
+        upto=hist.n.sum().over(ibis.cumulative_window(order_by="gap")),
+        total=hist.n.sum().over(ibis.window()),
+    )
+    low = ranked.gap.min(where=ranked.upto >= (ranked.total + 1) // 2)
+    high = ranked.gap.min(where=ranked.upto >= ranked.total // 2 + 1)
+    return ranked.aggregate(cycle_days=(low + high).cast("float64") / 2)
 
 
 def latest_order_date(table: Any, mapping: Mapping[str, str], today: dt.date) -> Any:

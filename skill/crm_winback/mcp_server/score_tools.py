@@ -100,6 +100,12 @@ def register(server: MCPServer, env: ToolEnv) -> None:
             from ..scoring import ScoreOptions
 
             gaps_path = None
+            if summary and predict:  # the tool's definitions are at their token budget: no backtest argument
+                raise InputError(
+                    "predict with summary: the backtest needs the backtest part of the summary (crm-winback sql "
+                    "--part backtest), which score_customers does not take; give it to the CLI's score command "
+                    "(--backtest FILE --predict), or score the orders with predict=true"
+                )
             if summary or gaps:
                 path, gaps_path = _summary_inputs(
                     env, summary, gaps, file or example, column_map or currency or date_format

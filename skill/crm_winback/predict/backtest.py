@@ -563,12 +563,12 @@ def _backtest_on(
     return Backtest(report, pick, None if picked is None else picked.band_edges, forecasts, fits)
 
 
-GAPS_TABLE = "backtest_gaps"  # the gap histogram at the calibration end, when the backtest runs on arrays
+CYCLE_TABLE = "backtest_cycle"  # the shop cycle at the calibration end, when the backtest runs on arrays
 
 
 def run_backtest_on_arrays(
     part: Mapping[str, NDArray[Any]],
-    gaps_at_end: Mapping[str, NDArray[Any]],
+    gaps_at_end: Mapping[str, NDArray[Any]] | None,
     start: dt.date,
     as_of: dt.date,
     cycle: float | None,
@@ -580,7 +580,8 @@ def run_backtest_on_arrays(
 ) -> Backtest:
     """:func:`run_backtest` without the orders: ``part`` holds the backtest part of the summary contract
     (crm_winback.engines.contract.BACKTEST_COLUMNS, in customer-id order) and ``gaps_at_end`` the gap histogram
-    (gap_days, n) at its calibration end; ``start``, ``as_of`` and ``cycle`` are the first order date, the as-of
+    (gap_days, n) at its calibration end, or None to read the shop cycle then from the part's ``cycle_days``
+    (the median that histogram gives); ``start``, ``as_of`` and ``cycle`` are the first order date, the as-of
     date and the shop cycle of the whole history (the summary and its gap histogram), which choose the split."""
     split = choose_split(start, as_of, cycle, calibration_end)
     base: dict[str, str | float | None] = {
@@ -626,8 +627,14 @@ def run_backtest_on_arrays(
                        CASE WHEN isnan(net_total) THEN NULL ELSE net_total END AS net_total,
                        CAST(last_order_date AS DATE) AS last_order_date FROM part_in"""
         )
-        con.register("gaps_in", {k: np.asarray(v, dtype=np.int64) for k, v in gaps_at_end.items()})
-        con.execute(f"CREATE TEMP TABLE {GAPS_TABLE} AS SELECT gap_days, n FROM gaps_in")
+        at_end: float | None = None
+        if gaps_at_end is not None:
+            con.register("gaps_in", {k: np.asarray(v, dtype=np.int64) for k, v in gaps_at_end.items()})
+            median = first_row(con.execute(median_of_counts("gaps_in", "gap_days", "n")))
+            at_end = None if median is None or median[0] is None else float(median[0])
+        elif len(cols["cycle_days"]) and not nulls["cycle_days"][0]:
+            at_end = float(cols["cycle_days"][0])
+        con.execute(f"CREATE TEMP TABLE {CYCLE_TABLE} AS SELECT $c::DOUBLE AS cycle_days", {"c": at_end})
         summary = RfmSummary(
             x=x,
             t_x=cols["t_x"].astype(np.float64) / scale,
@@ -651,11 +658,11 @@ def _cycle_at(con: duckdb.DuckDBPyConnection, end: dt.date) -> float | None:
     """The shop's median gap between purchase days up to ``end``: from the purchase days, or from the gap
     histogram at ``end`` when the backtest runs on arrays (:func:`run_backtest_on_arrays`)."""
     found = first_row(
-        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": GAPS_TABLE})
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": CYCLE_TABLE})
     )
     if not (found and found[0]):
         return repurchase_cycle_days(con, end)
-    row = first_row(con.execute(median_of_counts(GAPS_TABLE, "gap_days", "n")))
+    row = first_row(con.execute(f"SELECT cycle_days FROM {CYCLE_TABLE}"))
     return None if row is None or row[0] is None else float(row[0])
 
 

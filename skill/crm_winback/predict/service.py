@@ -7,6 +7,7 @@ when the export has amounts, Gamma-Gamma, and leaves a ``predictions`` table in 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from crm_winback.predict.backtest import (
     history_of,
     quiet_gap,
     run_backtest,
+    run_backtest_on_arrays,
     summary_rows,
 )
 from crm_winback.predict.bgnbd import (
@@ -41,17 +43,21 @@ from crm_winback.predict.bgnbd import (
     winback,
 )
 from crm_winback.predict.candidates import BGNBD_LIMITS, CANDIDATES, Fitted, History, runaway_words
-from crm_winback.predict.fitting import DAYS_PER_UNIT
+from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit
 from crm_winback.predict.gamma_gamma import (
     GammaGammaParams,
     conditional_expected_average_spend,
     customer_lifetime_value,
     fit_gamma_gamma,
 )
-from crm_winback.predict.summary import DAYS_TABLE, RfmSummary, purchase_days, summarize
+from crm_winback.predict.summary import DAYS_TABLE, SUMMARY_TABLE, RfmSummary, purchase_days, summarize
 from crm_winback.workdb import first_row
 
 PREDICTIONS_TABLE = "predictions"
+# Scored from a per-customer summary (crm_winback.engines.summary_file), the models read the summary's columns
+# and the backtest part from these tables instead of the purchase days.
+CONTRACT_SUMMARY_TABLE = "contract_summary"
+CONTRACT_BACKTEST_TABLE = "contract_backtest"
 
 PREDICTION_COLUMNS = (
     "customer_id", "first_order_date", "last_order_date", "repeat_purchases", "p_alive", "expected_orders",
@@ -91,13 +97,91 @@ class Prepared:
 
 
 def prepare(ingested: Ingested, options: PredictOptions) -> Prepared:
-    """Run the backtest, summarize the whole history and band churn risk the way the backtest chose."""
+    """Run the backtest, summarize the whole history and band churn risk the way the backtest chose.
+
+    From a per-customer summary (quality layout "summary") the backtest runs on its backtest part and the whole
+    history's summary is the summary's own columns, in the same ``predict_summary`` table the orders give.
+    """
     unit = options.time_unit
-    backtest = run_backtest(
-        ingested.con, ingested.as_of, options.calibration_end, time_unit=unit, threshold=options.threshold
-    )
-    summary = summarize(ingested.con, ingested.as_of, unit)
+    if ingested.quality.layout == "summary":
+        q = ingested.quality
+        assert q.first_order_date is not None  # a summary has customers (engines.summary_file)
+        backtest = run_backtest_on_arrays(
+            _contract_part(ingested.con),
+            None,
+            q.first_order_date,
+            ingested.as_of,
+            q.median_days_between_orders,
+            options.calibration_end,
+            time_unit=unit,
+            threshold=options.threshold,
+        )
+        summary = contract_summary(ingested.con, ingested.as_of, unit)
+    else:
+        backtest = run_backtest(
+            ingested.con, ingested.as_of, options.calibration_end, time_unit=unit, threshold=options.threshold
+        )
+        summary = summarize(ingested.con, ingested.as_of, unit)
     return Prepared(backtest, summary, churn_now(backtest, summary))
+
+
+def _contract_part(con: duckdb.DuckDBPyConnection) -> dict[str, NDArray[np.generic]]:
+    """The backtest part the summary reader kept, in customer-id order (empty when no backtest can be run)."""
+    found = first_row(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": CONTRACT_BACKTEST_TABLE}
+        )
+    )
+    if not (found and found[0]):
+        return {}
+    part = con.execute(f"SELECT * FROM {CONTRACT_BACKTEST_TABLE} ORDER BY customer_id").fetchnumpy()
+    con.execute(f"DROP TABLE {CONTRACT_BACKTEST_TABLE}")  # read once
+    return dict(part)
+
+
+def contract_summary(
+    con: duckdb.DuckDBPyConnection, end: dt.date, time_unit: TimeUnit, table: str = SUMMARY_TABLE
+) -> RfmSummary:
+    """:func:`~crm_winback.predict.summary.summarize` from a per-customer summary (contract v1) instead of the
+    purchase days: the same ``table`` (row, customer_id, first/last order date, x, t_x_days, T_days, zbar,
+    litt_days, orders, net_total) from the summary reader's ``contract_summary`` table.
+
+    zbar is the repeat value over x, divided as DuckDB's avg() of the purchase days' DECIMAL values divides
+    (the scaled integer sum over the count times 10^4), so that it is the same double the orders give.
+    """
+    unit = check_time_unit(time_unit)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT row_number() OVER (ORDER BY customer_id) - 1 AS row, customer_id,
+                   first_order_date, last_order_date, x, t_x AS t_x_days, "T" AS T_days,
+                   coalesce(CASE WHEN x > 0 THEN {ZBAR} END, 'NaN'::DOUBLE) AS zbar,
+                   coalesce(litt, 0.0) AS litt_days, orders, net_total
+            FROM {CONTRACT_SUMMARY_TABLE} m"""
+    )
+    con.execute(f"DROP TABLE {CONTRACT_SUMMARY_TABLE}")  # read once
+    columns = con.execute(
+        f"SELECT x, t_x_days, T_days, zbar, litt_days FROM {table} ORDER BY row"
+    ).fetchnumpy()
+    if len(columns["x"]) == 0:
+        raise DataError(f"no customer has an order on or before {end}; pick a later date")
+    scale = DAYS_PER_UNIT[unit]
+    x = np.asarray(columns["x"], dtype=np.float64)
+    return RfmSummary(
+        x=x,
+        t_x=np.asarray(columns["t_x_days"], dtype=np.float64) / scale,
+        T=np.asarray(columns["T_days"], dtype=np.float64) / scale,
+        zbar=np.asarray(columns["zbar"], dtype=np.float64),
+        end=end,
+        time_unit=unit,
+        table=table,
+        litt=np.asarray(columns["litt_days"], dtype=np.float64) - x * np.log(scale),
+    )
+
+
+# the scaled integer sum over x times 10^4, one division: as DuckDB's avg() of DECIMAL(18, 4) values divides, so
+# zbar is the double the purchase days give (on CDNOW all 23,570 the same bits; CAST(repeat_value AS DOUBLE) / x
+# differs in the last bit for 999)
+ZBAR = "CAST(CAST(repeat_value * 10000 AS BIGINT) AS DOUBLE) / (x * 10000.0)"
 
 
 def predict(
@@ -387,14 +471,14 @@ def _spend(
     try:
         params = fit_gamma_gamma(summary.x, zbar, penalizer_coef=options.penalizer_coef)
     except DataError as exc:
-        fallback = _mean_purchase_value(ingested.con, summary)
+        fallback = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
         notes.append(
             f"spend: {exc}; every customer gets the shop's mean purchase value {fallback:.2f} instead"
         )
         return None, np.full(summary.customers, fallback)
     spend = conditional_expected_average_spend(params, summary.x, zbar)
     if np.isnan(spend).any():
-        fallback = _mean_purchase_value(ingested.con, summary)
+        fallback = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
         notes.append(
             f"spend: the fitted spend distribution has no finite mean for {int(np.isnan(spend).sum())} "
             f"customers (q = {params.q:.3g} <= 1); they get the shop's mean purchase value {fallback:.2f}"
@@ -409,13 +493,17 @@ def _spend(
     return params, spend
 
 
-def _mean_purchase_value(con: duckdb.DuckDBPyConnection, summary: RfmSummary) -> float:
-    row = first_row(
-        con.execute(
-            f"SELECT avg(value) FROM {purchase_days(con)} WHERE order_date <= $end",
-            {"end": summary.end},
-        )
-    )
+def _mean_purchase_value(
+    con: duckdb.DuckDBPyConnection, summary: RfmSummary, from_summary: bool = False
+) -> float:
+    """The shop's mean value of a purchase day: from the purchase days, or from a per-customer summary its
+    customers' net total over their purchase days (rows without a customer and days with only returns, which
+    the purchase days count, are not in a summary)."""
+    if from_summary:
+        query = f"SELECT CAST(sum(net_total) / sum(x + 1) AS DOUBLE) FROM {summary.table}"
+    else:
+        query = f"SELECT avg(value) FROM {purchase_days(con)} WHERE order_date <= $end"
+    row = first_row(con.execute(query, {"end": summary.end} if "$end" in query else None))
     return float(row[0]) if row and row[0] is not None else 0.0
 
 

@@ -286,22 +286,20 @@ def score_summary(
     gaps: str | Path | None,
     options: ScoreOptions | None = None,
     as_of: dt.date | None = None,
+    backtest: str | Path | None = None,
 ) -> Scored:
     """Score a per-customer summary file and its gap histogram (contract v1) instead of the orders.
 
-    The scores are the orders' scores (tests/test_score_summary.py). Predictions cannot be made: the backtest
-    replays each customer's purchase days, which a summary does not hold. The caller closes
-    ``scored.ingested``.
+    The scores are the orders' scores (tests/test_score_summary.py). Predictions need the backtest part too
+    (``backtest``), in place of the purchase days the backtest replays (tests/test_summary_predict.py). The
+    caller closes ``scored.ingested``.
     """
     options = options or ScoreOptions()
-    if options.predict:
-        raise InputError(
-            "--predict with --summary: the backtest needs every customer's purchase days, which a summary "
-            "does not hold; score the order lines for predictions (crm-winback score ORDERS --predict)"
-        )
     from ..engines.summary_file import load_summary
 
-    ingested = load_summary(summary, gaps, as_of)
+    ingested = load_summary(
+        summary, gaps, as_of, backtest, predict=options.predict, calibration_end=options.calibration_end
+    )
     try:
         return score(ingested, options)
     except BaseException:
