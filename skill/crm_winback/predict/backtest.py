@@ -449,6 +449,22 @@ def history_of(summary: RfmSummary) -> History:
     return History(x=summary.x, t_x=summary.t_x, T=summary.T, time_unit=summary.time_unit, litt=litt)
 
 
+def _report_base(
+    start: dt.date, as_of: dt.date, cycle: float | None, calibration_end: dt.date | None
+) -> dict[str, str | float | None]:
+    """What every backtest report states: the split's rule and the history it was chosen from."""
+    return {
+        "rule": "set by the user (--calibration-end)" if calibration_end else RULE,
+        "history_start": start.isoformat(),
+        "history_end": as_of.isoformat(),
+        "repurchase_cycle_days": cycle,
+    }
+
+
+def _too_little(reason: str, base: Mapping[str, str | float | None]) -> Backtest:
+    return Backtest(BacktestReport(status="too little history", reason=reason, **base), None, None)  # type: ignore[arg-type]
+
+
 def run_backtest(
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date,
@@ -460,15 +476,9 @@ def run_backtest(
 ) -> Backtest:
     """Split the ``orders`` up to ``as_of``, fit every candidate on the calibration part, score the holdout."""
     start, cycle, split = find_split(con, as_of, calibration_end)
-    base = {
-        "rule": "set by the user (--calibration-end)" if calibration_end else RULE,
-        "history_start": start.isoformat(),
-        "history_end": as_of.isoformat(),
-        "repurchase_cycle_days": cycle,
-    }
+    base = _report_base(start, as_of, cycle, calibration_end)
     if isinstance(split, str):
-        report = BacktestReport(status="too little history", reason=split, **base)  # type: ignore[arg-type]
-        return Backtest(report, None, None)
+        return _too_little(split, base)
     summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE)
     actual, _, first_back = holdout_outcomes(con, summary, as_of)
     return _backtest_on(con, summary, actual, first_back, split, base, cycle, threshold, candidates)
@@ -584,15 +594,9 @@ def run_backtest_on_arrays(
     (the median that histogram gives); ``start``, ``as_of`` and ``cycle`` are the first order date, the as-of
     date and the shop cycle of the whole history (the summary and its gap histogram), which choose the split."""
     split = choose_split(start, as_of, cycle, calibration_end)
-    base: dict[str, str | float | None] = {
-        "rule": "set by the user (--calibration-end)" if calibration_end else RULE,
-        "history_start": start.isoformat(),
-        "history_end": as_of.isoformat(),
-        "repurchase_cycle_days": cycle,
-    }
+    base = _report_base(start, as_of, cycle, calibration_end)
     if isinstance(split, str):
-        report = BacktestReport(status="too little history", reason=split, **base)  # type: ignore[arg-type]
-        return Backtest(report, None, None)
+        return _too_little(split, base)
     cols = {name: np.ma.getdata(np.ma.asarray(a)) for name, a in part.items()}
     nulls = {name: np.ma.getmaskarray(np.ma.asarray(a)) for name, a in part.items()}
     end = split.calibration_end

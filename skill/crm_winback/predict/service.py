@@ -50,7 +50,14 @@ from crm_winback.predict.gamma_gamma import (
     customer_lifetime_value,
     fit_gamma_gamma,
 )
-from crm_winback.predict.summary import DAYS_TABLE, SUMMARY_TABLE, RfmSummary, purchase_days, summarize
+from crm_winback.predict.summary import (
+    DAYS_TABLE,
+    SUMMARY_TABLE,
+    RfmSummary,
+    purchase_days,
+    summarize,
+    summary_of_table,
+)
 from crm_winback.workdb import first_row
 
 PREDICTIONS_TABLE = "predictions"
@@ -159,23 +166,7 @@ def contract_summary(
             FROM {CONTRACT_SUMMARY_TABLE} m"""
     )
     con.execute(f"DROP TABLE {CONTRACT_SUMMARY_TABLE}")  # read once
-    columns = con.execute(
-        f"SELECT x, t_x_days, T_days, zbar, litt_days FROM {table} ORDER BY row"
-    ).fetchnumpy()
-    if len(columns["x"]) == 0:
-        raise DataError(f"no customer has an order on or before {end}; pick a later date")
-    scale = DAYS_PER_UNIT[unit]
-    x = np.asarray(columns["x"], dtype=np.float64)
-    return RfmSummary(
-        x=x,
-        t_x=np.asarray(columns["t_x_days"], dtype=np.float64) / scale,
-        T=np.asarray(columns["T_days"], dtype=np.float64) / scale,
-        zbar=np.asarray(columns["zbar"], dtype=np.float64),
-        end=end,
-        time_unit=unit,
-        table=table,
-        litt=np.asarray(columns["litt_days"], dtype=np.float64) - x * np.log(scale),
-    )
+    return summary_of_table(con, table, end, unit)
 
 
 # the scaled integer sum over x times 10^4, one division: as DuckDB's avg() of DECIMAL(18, 4) values divides, so

@@ -104,7 +104,7 @@ def summarize(
     """Build ``table`` from the orders on or before ``end`` and return its columns as arrays."""
     unit = check_time_unit(time_unit)
     days = purchase_days(con)
-    # values are summed as decimals and the logs as whole multiples of 2^-48 (LOG_STEP; each log within
+    # values are summed as decimals and the logs as whole multiples of 2^-48 (LOG_STEPS; each log within
     # 2e-15 of its double), so the engine's threads can add them in any order and give the same bits every run:
     # a sum of doubles depends on that order. Integer sums cost no more than double ones; 128-bit decimals did.
     con.execute(
@@ -121,6 +121,12 @@ def summarize(
             FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id""",
         {"end": end},
     )
+    return summary_of_table(con, table, end, unit)
+
+
+def summary_of_table(con: duckdb.DuckDBPyConnection, table: str, end: dt.date, unit: TimeUnit) -> RfmSummary:
+    """The :class:`RfmSummary` of a summary table (row, customer_id, first/last order date, x, t_x_days, T_days,
+    zbar, litt_days, orders, net_total), built by :func:`summarize` or from a summary file."""
     columns = con.execute(
         f"SELECT x, t_x_days, T_days, zbar, litt_days FROM {table} ORDER BY row"
     ).fetchnumpy()
