@@ -86,7 +86,8 @@ CDNOW_MAP = "customer=customer_id,date=date,amount=dollar_value"
 def test_score_engine_spark_gives_the_local_scores_file_on_cdnow(
     spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A folder of Parquet files through Spark: the same scores bytes as `crm-winback score` on the text file."""
+    """A folder of Parquet files through Spark: the same scores bytes as `crm-winback score` on the text file, and
+    with --predict (Spark builds the backtest part at the split too) as `crm-winback score --predict`."""
     from crm_winback.cli import main
 
     data = next(d for d in SPARK_DATA if d.name == "cdnow")
@@ -127,6 +128,17 @@ def test_score_engine_spark_gives_the_local_scores_file_on_cdnow(
     assert quality["customers"] == 23570 and quality["orders"] == 69659  # crm-winback profile on CDNOW
     assert quality["notes"][0].startswith("built on Spark local[2] with the session time zone pinned to UTC")
 
+    capsys.readouterr()  # the local run's JSON
+    predicted = {"spark": tmp_path / "spark_predict.csv", "local": tmp_path / "local_predict.csv"}
+    spark_args = ["score", str(folder), "--engine", "spark", "--map", CDNOW_MAP, "--predict"]
+    assert main([*spark_args, "-o", str(predicted["spark"]), "--format", "json"]) == 0
+    spark_json = json.loads(capsys.readouterr().out)
+    local_args = ["score", str(data.path), "--as-of", "1998-06-30", "--predict", "--format", "json"]
+    assert main([*local_args, "-o", str(predicted["local"])]) == 0
+    local_json = json.loads(capsys.readouterr().out)
+    assert predicted["spark"].read_bytes() == predicted["local"].read_bytes()
+    assert spark_json["scoring"]["predictions"] == local_json["scoring"]["predictions"]
+
 
 @pytest.mark.slow
 def test_score_engine_spark_takes_dates_in_the_pinned_time_zone(
@@ -159,19 +171,6 @@ def test_score_engine_spark_takes_dates_in_the_pinned_time_zone(
         'the type "STRING" cannot be cast to "TIMESTAMP"; write dates as YYYY-MM-DD'
     )
     assert err.count("\n") == 1 and not (tmp_path / "bad.csv").exists()
-
-
-def test_predict_with_engine_spark_is_refused_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from crm_winback.cli import main
-
-    orders = tmp_path / "orders.csv"
-    orders.write_text("customer,date,amount\nA,2024-01-01,10\n")
-    assert main(["score", str(orders), "--engine", "spark", "--predict", "-o", str(tmp_path / "s.csv")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("crm-winback: error: --predict with --engine spark: the backtest needs")
-    assert err.count("\n") == 1 and not (tmp_path / "s.csv").exists()
 
 
 @pytest.mark.parametrize(

@@ -190,21 +190,23 @@ def score_on_spark(
     table: str | None = None,
 ) -> ScoreResult:
     """Score the orders at ``source`` (CSV, Parquet, a folder of Parquet) or the cluster's ``table`` on Spark:
-    Spark builds the summary and the gap histogram, which are scored locally as :func:`score_summary_file`
-    scores them. The scores are the local path's (tests/test_engines_spark.py)."""
+    Spark builds the summary and the gap histogram (with ``score_options.predict``, the backtest part at the
+    calibration end they give too), which are scored locally as :func:`score_summary_file` scores them. The
+    scores are the local path's (tests/test_engines_spark.py)."""
     from .engines.spark import spark_summary
+    from .engines.summary_file import backtest_end
 
-    if score_options is not None and score_options.predict:
-        raise InputError(
-            "--predict with --engine spark: the backtest needs every customer's purchase days, which stay in "
-            "Spark; score without --predict, or score the orders locally (without --engine) for predictions"
-        )
     if score_options is not None and score_options.profiles:
         from .ingest.profiles import check_profiles
 
         check_profiles(list(score_options.profiles))
     with spark_summary(source, table, column_map, as_of, tz, remote) as built:
-        result = score_summary_file(built.summary, built.gaps, score_options, output, built.as_of)
+        part = None
+        if score_options is not None and score_options.predict:
+            end = backtest_end(built.summary, built.gaps, built.as_of, score_options.calibration_end)
+            if end is not None and built.backtest is not None:
+                part = built.backtest(end)  # the purchase days after the split stay in Spark too
+        result = score_summary_file(built.summary, built.gaps, score_options, output, built.as_of, part)
     found = "set with --as-of" if built.as_of_given else "the latest order date (set another with --as-of)"
     quality = result.quality.model_copy(
         update={

@@ -248,7 +248,7 @@ def _run_score_spark(args: argparse.Namespace) -> int:
     from ..api import score_on_spark
     from ..ingest.mapping import parse_map_option
 
-    options = _score_options(args)  # --predict is refused by the core, before Spark starts
+    options = _score_options(args)
     name = args.file or (args.table or "orders").split(".")[-1]
     output = Path(args.output) if args.output else default_scores_path(Path(name))
     with may_create(output.parent) if not args.output else nullcontext():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from ..errors import InputError
 from .contract import ROLES
 from .dialects import _pyspark_options, check_timezone
 from .require import require, require_java
-from .summary import check_mapping, customer_summary, gap_histogram, latest_order_date
+from .summary import backtest_summary, check_mapping, customer_summary, gap_histogram, latest_order_date
 
 FEATURE = "--engine spark"
 VIEW = "crm_winback_orders"
@@ -76,11 +76,16 @@ def summary_on_spark(
     as_of: dt.date,
     tz: str = "UTC",
     part: str = "summary",
+    calibration_end: dt.date | None = None,
 ) -> Any:
-    """The summary (``part`` "summary") or the gap histogram ("gaps") of the table or view ``view`` as a Spark
-    DataFrame (lazy: write or collect it)."""
+    """The summary (``part`` "summary"), the gap histogram ("gaps") or the backtest part at ``calibration_end``
+    ("backtest") of the table or view ``view`` as a Spark DataFrame (lazy: write or collect it)."""
     ibis = require("ibis", FEATURE)
     spark.conf.set("spark.sql.session.timeZone", check_timezone(tz))
+    if part == "backtest":
+        assert calibration_end is not None
+        end = calibration_end
+        return spark.sql(_compiled(ibis, spark, view, lambda t: backtest_summary(t, mapping, as_of, end, tz)))
     build = gap_histogram if part == "gaps" else customer_summary
     return spark.sql(_compiled(ibis, spark, view, lambda t: build(t, mapping, as_of, tz)))
 
@@ -106,6 +111,8 @@ class SparkSummary:
     where: str  # "Spark local[2]" or the Spark Connect address
     source: str  # the path or table read
     notes: list[str] = field(default_factory=list)
+    # builds the backtest part at a calibration end on the same Spark session, as a local Parquet file
+    backtest: Callable[[dt.date], Path] | None = None
 
 
 @contextlib.contextmanager
@@ -155,8 +162,14 @@ def spark_summary(
                     f"{what}: no customer has a purchase on or before {as_of}; check --as-of and the --map of "
                     "customer and date"
                 )
+            found_as_of = as_of
+
+            def backtest(end: dt.date) -> Path:
+                frame = summary_on_spark(spark, VIEW, mapping, found_as_of, tz, "backtest", end)
+                return _fetch(frame, Path(tmp) / "backtest", remote)
+
             yield SparkSummary(
-                parts[0], parts[1], as_of, given, mapping, remote or "Spark local[2]", what, notes
+                parts[0], parts[1], as_of, given, mapping, remote or "Spark local[2]", what, notes, backtest
             )
     except pyspark_errors.PySparkException as exc:
         raise InputError(f"{what}: {_spark_message(exc)}") from None

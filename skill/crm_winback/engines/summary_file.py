@@ -269,6 +269,23 @@ def _ingested(
     return Ingested(con, source, quality, found_as_of, has_money, False, mapping, False)
 
 
+def backtest_end(
+    summary: str | Path, gaps: str | Path, as_of: dt.date | None, calibration_end: dt.date | None
+) -> dt.date | None:
+    """The calibration end the backtest splits a summary's history at (``calibration_end`` when given, else by
+    the rule), from the summary and its gap histogram; None when the history is too short for a backtest."""
+    from ..predict.backtest import choose_split
+
+    ingested = load_summary(summary, gaps, as_of)
+    try:
+        q = ingested.quality
+        assert q.first_order_date is not None  # a summary without customers was refused
+        split = choose_split(q.first_order_date, q.as_of, q.median_days_between_orders, calibration_end)
+    finally:
+        ingested.close()
+    return None if isinstance(split, str) else split.calibration_end
+
+
 def _load_backtest(ingested: Ingested, path: Path | None, calibration_end: dt.date | None) -> None:
     """Read and check the backtest part into the table predict.service reads, when the history allows a
     backtest; otherwise note that it is not needed."""
