@@ -168,10 +168,13 @@ def register(server: MCPServer, env: ToolEnv) -> None:
         ] = None,
         channel: Annotated[str | None, Field(description="email, sms, push, wechat, direct_mail")] = None,
         goal: Annotated[
-            str | None, Field(description="reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty")
+            str | None,
+            Field(
+                description="reduce_churn, increase_ltv, reactivate_lapsed, vip_loyalty, winback_subscribers"
+            ),
         ] = None,
     ) -> KnowledgeAnswer:
-        """Entries of one knowledge file, filtered by stage, channel and goal; for a focused question."""
+        """Entries of one knowledge file, filtered by stage, channel and goal."""
         with tool_errors():
             from ..brief.api import knowledge_lookup
 
