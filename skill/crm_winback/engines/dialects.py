@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import InputError
 from .contract import CONTRACT_VERSION, PARTS
 from .require import require
-from .summary import backtest_summary, customer_summary, gap_histogram
+from .summary import part_expression
 
 # dialect -> (the Ibis compiler's name, the statement pinning the session's time zone)
 DIALECTS: dict[str, tuple[str, str]] = {
@@ -73,10 +73,7 @@ def summary_sql(
     tz = check_timezone(tz)
     compiler, set_tz = DIALECTS[dialect]
     source = unbound_table(ibis, table, mapping, columns)
-    if calibration_end is not None:
-        expr = backtest_summary(source, mapping, as_of, calibration_end, tz)
-    else:
-        expr = (gap_histogram if part == "gaps" else customer_summary)(source, mapping, as_of, tz)
+    expr = part_expression(source, part, mapping, as_of, tz, calibration_end)
     if compiler == "pyspark":
         _pyspark_options(ibis)
     query = str(ibis.to_sql(expr, dialect=compiler)).strip()

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import duckdb
 
+from .dialects import check_timezone
 from .require import require
-from .summary import customer_summary, gap_histogram
+from .summary import part_expression
 
 
 def summary_on_duckdb(
@@ -22,26 +23,16 @@ def summary_on_duckdb(
     """The summary expression (``part`` "summary") or the gap histogram ("gaps") over ``table`` in ``con``, the
     session pinned to ``tz``: a relation to fetch or write."""
     ibis = require("ibis", "the Ibis summary")
-    con.execute(f"SET TimeZone = '{_zone(tz)}'")
+    con.execute(f"SET TimeZone = '{check_timezone(tz)}'")
     # An unbound table compiled and run on the connection itself: Ibis's DuckDB backend calls an API that
     # DuckDB 2 deprecates, and the compiler alone needs neither pandas nor pyarrow.
     from ibis.backends.sql.datatypes import DuckDBType
 
     described = con.execute(f"DESCRIBE {quote(table)}").fetchall()
     schema = {name: DuckDBType.from_string(typ) for name, typ, *_ in described}
-    build = gap_histogram if part == "gaps" else customer_summary
-    expr = build(ibis.table(schema, name=table), mapping, as_of, tz)
+    expr = part_expression(ibis.table(schema, name=table), part, mapping, as_of, tz)
     return con.sql(str(ibis.to_sql(expr, dialect="duckdb")))
 
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _zone(tz: str) -> str:
-    """A time-zone name as a SQL literal's text (names are letters, digits, / _ + - only)."""
-    if not tz or any(not (ch.isalnum() or ch in "/_+-") for ch in tz):
-        from ..errors import InputError
-
-        raise InputError(f"--timezone {tz!r}: not a time-zone name; use e.g. UTC or Europe/Berlin")
-    return tz

@@ -20,7 +20,7 @@ from ..errors import InputError
 from .contract import ROLES
 from .dialects import _pyspark_options, check_timezone
 from .require import require, require_java
-from .summary import backtest_summary, check_mapping, customer_summary, gap_histogram, latest_order_date
+from .summary import check_mapping, latest_order_date, part_expression
 
 FEATURE = "--engine spark"
 VIEW = "crm_winback_orders"
@@ -82,12 +82,9 @@ def summary_on_spark(
     ("backtest") of the table or view ``view`` as a Spark DataFrame (lazy: write or collect it)."""
     ibis = require("ibis", FEATURE)
     spark.conf.set("spark.sql.session.timeZone", check_timezone(tz))
-    if part == "backtest":
-        assert calibration_end is not None
-        end = calibration_end
-        return spark.sql(_compiled(ibis, spark, view, lambda t: backtest_summary(t, mapping, as_of, end, tz)))
-    build = gap_histogram if part == "gaps" else customer_summary
-    return spark.sql(_compiled(ibis, spark, view, lambda t: build(t, mapping, as_of, tz)))
+    return spark.sql(
+        _compiled(ibis, spark, view, lambda t: part_expression(t, part, mapping, as_of, tz, calibration_end))
+    )
 
 
 def _compiled(ibis: Any, spark: Any, view: str, build: Any) -> str:

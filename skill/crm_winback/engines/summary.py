@@ -136,6 +136,23 @@ def backtest_summary(
     return out.order_by("customer_id")
 
 
+def part_expression(
+    table: Any,
+    part: str,
+    mapping: Mapping[str, str],
+    as_of: dt.date,
+    tz: str = "UTC",
+    calibration_end: dt.date | None = None,
+) -> Any:
+    """The expression of one contract part over ``table``: the summary ("summary"), the gap histogram ("gaps")
+    or the backtest part at ``calibration_end`` ("backtest"). Every engine and dialect builds its part here."""
+    if part == "backtest":
+        if calibration_end is None:
+            raise InputError("--part backtest needs --calibration-end YYYY-MM-DD")
+        return backtest_summary(table, mapping, as_of, calibration_end, tz)
+    return (gap_histogram if part == "gaps" else customer_summary)(table, mapping, as_of, tz)
+
+
 def _cycle(ibis: Any, days: Any, end_lit: Any) -> Any:
     """One row: the median of every gap between purchase days up to ``end_lit`` pooled over all customers (NULL
     without any), from the histogram's running counts as workdb.median_of_counts computes it locally."""
