@@ -149,3 +149,21 @@ def test_the_summary_grouped_by_whole_days_equals_the_grouping_of_its_floats() -
     for a, b in zip(fast.levels, plain.levels, strict=True):
         np.testing.assert_array_equal(a.values, b.values)
         np.testing.assert_array_equal(a.index, b.index)
+
+
+def test_the_key_grouping_equals_numpy_unique() -> None:
+    """group_rows' one-argsort unique gives np.unique's sorted keys and inverse, ties and all."""
+    from crm_winback.predict.fitting import _unique_inverse
+
+    rng = np.random.default_rng(7)
+    for key in (
+        rng.integers(0, 50, 10_000),
+        rng.integers(-(2**40), 2**40, 5_000),
+        np.array([3, 3, 3]),
+        np.array([], np.int64),
+    ):
+        key = key.astype(np.int64)
+        distinct, inverse = _unique_inverse(key)
+        expected, expected_inverse = np.unique(key, return_inverse=True)
+        np.testing.assert_array_equal(distinct, expected)
+        np.testing.assert_array_equal(inverse, expected_inverse.ravel())

@@ -19,7 +19,14 @@ from scipy import special
 from crm_winback.errors import DataError, InputError
 from crm_winback.models.predictions import GammaGammaParams
 from crm_winback.predict.bgnbd import BgNbdParams, conditional_expected_purchases
-from crm_winback.predict.fitting import Grouped, as_float_array, dot, group_rows, minimize_log_params
+from crm_winback.predict.fitting import (
+    Grouped,
+    as_float_array,
+    discounted_orders,
+    dot,
+    group_rows,
+    minimize_log_params,
+)
 
 # With fewer repeat buyers the three parameters (two of them a Gamma mixture) are not identified.
 MIN_REPEAT_BUYERS = 30
@@ -196,19 +203,17 @@ def customer_lifetime_value(
         raise InputError(f"horizon and period must be > 0, got horizon={horizon}, period={period}")
     if discount_rate < 0:
         raise InputError(f"discount_rate must be >= 0, got {discount_rate}")
-    n_periods = int(np.ceil(horizon / period - 1e-12))
     xs, txs, Ts = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (x, t_x, T))
     xs, txs, Ts = np.broadcast_arrays(xs, txs, Ts)
     # the discounted orders depend on (x, t_x, T) only: compute them once per distinct customer summary
     distinct = group_rows([xs, txs, Ts], None)
     dx, dtx, dT = distinct.columns
-    previous = np.zeros(len(dx))
-    total = np.zeros(len(dx))
-    for i in range(1, n_periods + 1):
-        t_i = np.full(len(dx), min(i * period, horizon))
-        expected = conditional_expected_purchases(bgnbd, t_i, dx, dtx, dT)
-        total = total + (expected - previous) / (1.0 + discount_rate) ** i
-        previous = expected
+    total = discounted_orders(
+        lambda t: conditional_expected_purchases(bgnbd, np.full(len(dx), t), dx, dtx, dT),
+        horizon=horizon,
+        period=period,
+        discount_rate=discount_rate,
+    )
     return np.asarray(
         margin * np.asarray(spend, dtype=np.float64) * total[distinct.inverse], dtype=np.float64
     )

@@ -43,7 +43,7 @@ from crm_winback.predict.bgnbd import (
     winback,
 )
 from crm_winback.predict.candidates import BGNBD_LIMITS, CANDIDATES, Fitted, History, runaway_words
-from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit
+from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, check_time_unit, discounted_orders
 from crm_winback.predict.gamma_gamma import (
     GammaGammaParams,
     conditional_expected_average_spend,
@@ -101,13 +101,18 @@ class Prepared:
     backtest: Backtest
     summary: RfmSummary
     churn: ChurnNow
+    mean_value: float | None = None
+    """The shop's mean purchase value (the spend fallback), read before the purchase days were freed."""
 
 
-def prepare(ingested: Ingested, options: PredictOptions) -> Prepared:
+def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = False) -> Prepared:
     """Run the backtest, summarize the whole history and band churn risk the way the backtest chose.
 
     From a per-customer summary (quality layout "summary") the backtest runs on its backtest part and the whole
     history's summary is the summary's own columns, in the same ``predict_summary`` table the orders give.
+
+    ``free_days``: nothing after this reads the purchase days (the caller does not draw them): drop their table
+    here, before the models are fitted on the whole history (the purchase days are the largest table of a run).
     """
     unit = options.time_unit
     if ingested.quality.layout == "summary":
@@ -129,7 +134,12 @@ def prepare(ingested: Ingested, options: PredictOptions) -> Prepared:
             ingested.con, ingested.as_of, options.calibration_end, time_unit=unit, threshold=options.threshold
         )
         summary = summarize(ingested.con, ingested.as_of, unit)
-    return Prepared(backtest, summary, churn_now(backtest, summary))
+    mean_value = None
+    if free_days and ingested.monetary:
+        mean_value = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
+    if free_days:
+        ingested.con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
+    return Prepared(backtest, summary, churn_now(backtest, summary), mean_value)
 
 
 def _contract_part(con: duckdb.DuckDBPyConnection) -> dict[str, NDArray[np.generic]]:
@@ -184,8 +194,8 @@ def predict(
 ) -> PredictionSummary:
     """Fit the models on everything up to the as-of date and build the ``predictions`` table.
 
-    ``free_days``: drop the purchase-days table before building it (the run's peak memory); a caller that
-    reads them afterwards (the report's tracking plot) passes False.
+    ``free_days``: drop the purchase-days table as soon as nothing reads it (:func:`prepare`; the run's peak
+    memory); a caller that reads them afterwards (the report's tracking plot) passes False.
 
     The per-customer numbers come from the model the backtest chose for forecasts (``forecaster``); BG/NBD is
     always fitted too (its parameters are reported, and it gives the numbers when the forecaster cannot).
@@ -194,7 +204,7 @@ def predict(
     con = ingested.con
     unit = options.time_unit
     scale = DAYS_PER_UNIT[unit]
-    prepared = prepared or prepare(ingested, options)
+    prepared = prepared or prepare(ingested, options, free_days=free_days)
     backtest, summary, churn = prepared.backtest, prepared.summary, prepared.churn
     notes: list[str] = list(backtest.report.notes) + list(churn.notes)
     repeat = summary.x > 0
@@ -228,7 +238,7 @@ def predict(
         bgnbd = None
         notes.append(f"{str(exc).removesuffix(': no P(alive), expected orders, CLV or winback dates are given')}"
                      f"; {forecaster.name} gives the per-customer numbers")  # fmt: skip
-    gamma_gamma, spend = _spend(ingested, summary, options, notes)
+    gamma_gamma, spend = _spend(ingested, summary, options, notes, prepared.mean_value)
     if forecaster is None:
         assert bgnbd is not None
         p_rows = np.where(
@@ -361,12 +371,14 @@ def _forecasts(
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         p_alive = fitted.p_active(rows)
         expected = fitted.expected_orders(horizon, rows)
-        # the lifetimes-style discounted sum over periods, as gamma_gamma.customer_lifetime_value
-        total, previous = np.zeros(len(rows.x)), np.zeros(len(rows.x))
-        for i in range(1, int(np.ceil(horizon / period - 1e-12)) + 1):
-            now = fitted.expected_orders(min(i * period, horizon), rows)
-            total = total + (now - previous) / (1.0 + options.discount_rate) ** i
-            previous = now
+    # the lifetimes-style discounted sum over periods, as gamma_gamma.customer_lifetime_value
+    total = discounted_orders(
+        lambda t: fitted.expected_orders(t, rows),
+        horizon=horizon,
+        period=period,
+        discount_rate=options.discount_rate,
+        quiet=True,
+    )
     clv = options.margin * np.nan_to_num(spend, nan=0.0) * total[row_of]
     history_days = _history_days(ingested, summary)
     gap = np.ceil(quiet_gap(fitted, h, options.threshold, history_days / scale) * scale)
@@ -452,9 +464,14 @@ def _degenerate_words(params: BgNbdParams) -> str:
 
 
 def _spend(
-    ingested: Ingested, summary: RfmSummary, options: PredictOptions, notes: list[str]
+    ingested: Ingested,
+    summary: RfmSummary,
+    options: PredictOptions,
+    notes: list[str],
+    mean_value: float | None = None,
 ) -> tuple[GammaGammaParams | None, NDArray[np.float64]]:
-    """Expected spend per order, with the fallback used when the Gamma-Gamma model cannot be fitted."""
+    """Expected spend per order, with the fallback used when the Gamma-Gamma model cannot be fitted: the shop's
+    mean purchase value (``mean_value`` when :func:`prepare` read it before freeing the purchase days)."""
     if not ingested.monetary:
         notes.append("the export has no order values: expected spend and CLV are not available")
         return None, np.full(summary.customers, np.nan)
@@ -462,14 +479,14 @@ def _spend(
     try:
         params = fit_gamma_gamma(summary.x, zbar, penalizer_coef=options.penalizer_coef)
     except DataError as exc:
-        fallback = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
+        fallback = _fallback_value(ingested, summary, mean_value)
         notes.append(
             f"spend: {exc}; every customer gets the shop's mean purchase value {fallback:.2f} instead"
         )
         return None, np.full(summary.customers, fallback)
     spend = conditional_expected_average_spend(params, summary.x, zbar)
     if np.isnan(spend).any():
-        fallback = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
+        fallback = _fallback_value(ingested, summary, mean_value)
         notes.append(
             f"spend: the fitted spend distribution has no finite mean for {int(np.isnan(spend).sum())} "
             f"customers (q = {params.q:.3g} <= 1); they get the shop's mean purchase value {fallback:.2f}"
@@ -482,6 +499,12 @@ def _spend(
             "so treat expected spend and CLV with care"
         )
     return params, spend
+
+
+def _fallback_value(ingested: Ingested, summary: RfmSummary, mean_value: float | None) -> float:
+    if mean_value is not None:
+        return mean_value
+    return _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
 
 
 def _mean_purchase_value(

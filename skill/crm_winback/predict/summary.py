@@ -46,11 +46,12 @@ def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
     con.execute(
         f"""CREATE TEMP TABLE {DAYS_TABLE} AS
             WITH days AS (  -- summed as decimals: the same bits whatever order the threads add them in
-                SELECT customer_id, order_date, CAST(sum(net) AS DECIMAL(18, 4)) AS value, count(*) AS n_orders
+                SELECT customer_id, order_date, CAST(sum(net) AS DECIMAL(18, 4)) AS value,
+                       CAST(count(*) AS INTEGER) AS n_orders
                 FROM orders WHERE order_date IS NOT NULL GROUP BY customer_id, order_date)
             SELECT customer_id, order_date, value, n_orders,
-                   date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
-                             order_date) AS gap_days
+                   CAST(date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
+                                  order_date) AS INTEGER) AS gap_days
             FROM days"""
     )
     return DAYS_TABLE

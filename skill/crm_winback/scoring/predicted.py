@@ -66,7 +66,7 @@ def apply_predictions(
 
     con = ingested.con
     options = PredictOptions(calibration_end=calibration_end)
-    prepared = prepare(ingested, options)
+    prepared = prepare(ingested, options, free_days=keep is None)
     if keep is not None:
         keep["backtest"] = prepared.backtest
     try:
