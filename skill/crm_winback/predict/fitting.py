@@ -143,7 +143,9 @@ def discounted_orders(
     n_periods = int(np.ceil(horizon / period - 1e-12))
 
     def at(i: int) -> NDArray[np.float64]:
-        with np.errstate(**({"invalid": "ignore", "over": "ignore", "divide": "ignore"} if quiet else {})):
+        if not quiet:
+            return expected_at(min(i * period, horizon))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             return expected_at(min(i * period, horizon))
 
     total: NDArray[np.float64] | float = 0.0

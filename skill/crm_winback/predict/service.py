@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,63 +210,82 @@ def predict(
     notes: list[str] = list(backtest.report.notes) + list(churn.notes)
     repeat = summary.x > 0
     horizon = options.horizon_days / scale
-    forecaster = _forecaster(backtest, churn, summary, horizon, notes, options.model)
-    bgnbd: BgNbdParams | None = None
-    # every BG/NBD number depends on (x, t_x, T) alone: fitted and computed once per distinct row, then gathered
-    rows, row_of = summary_rows(summary)
-    try:
-        bgnbd = fit_bgnbd(
-            rows.x,
-            rows.t_x,
-            rows.T,
-            time_unit=unit,
-            weights=summary.rows.weights,
-            penalizer_coef=options.penalizer_coef,
-        )
-        _check_runaway(bgnbd)
-    except DataError as exc:
-        if forecaster is None:  # BG/NBD was to give the numbers: the caller's stated fallback
-            asked = [n for n in notes if n.startswith("per-customer forecasts: ")]
-            if asked:  # the model chosen or named failed first: say so too
-                why = (
-                    asked[-1]
-                    .removeprefix("per-customer forecasts: ")
-                    .removesuffix("; BG/NBD gives them instead")
-                )
-                raise DataError(f"{exc}; {why}") from exc
-            raise
-        # another model gives them: BG/NBD's failure is stated, its parameters never shown
-        bgnbd = None
-        notes.append(f"{str(exc).removesuffix(': no P(alive), expected orders, CLV or winback dates are given')}"
-                     f"; {forecaster.name} gives the per-customer numbers")  # fmt: skip
-    gamma_gamma, spend = _spend(ingested, summary, options, notes, prepared.mean_value)
-    if forecaster is None:
-        assert bgnbd is not None
-        p_rows = np.where(
-            rows.x > 0,
-            probability_alive(bgnbd, rows.x, rows.t_x, rows.T),
-            one_time_buyer_survival(bgnbd, rows.T),
-        )
-        with np.errstate(invalid="ignore", over="ignore"):  # a degenerate fit overflows here; checked next
-            expected_rows = conditional_expected_purchases(bgnbd, horizon, rows.x, rows.t_x, rows.T)
-        _check_finite(bgnbd, p_rows, expected_rows)
-        p_alive, expected = p_rows[row_of], expected_rows[row_of]
-        gap_days, shop_level = _winback_gaps(bgnbd, summary, options.threshold, ingested, notes, rows, row_of)
-        # the discounted expected orders per distinct row (spend 1, margin 1), then valued per customer
-        discounted = customer_lifetime_value(
-            bgnbd,
-            np.ones(len(rows.x)),
-            rows.x,
-            rows.t_x,
-            rows.T,
-            horizon=horizon,
-            period=options.period_days / scale,
-            discount_rate=options.discount_rate,
-        )
-        clv = options.margin * np.nan_to_num(spend, nan=0.0) * discounted[row_of]
-    else:
-        p_alive, expected, clv, gap_days = _forecasts(forecaster, summary, spend, options, ingested, notes)
-        shop_level = np.zeros(summary.customers, dtype=bool)
+    # Gamma-Gamma's fit needs nothing BG/NBD gives: it runs on a second core meanwhile, and its notes are added
+    # where they always stood (after BG/NBD's, before the winback dates'). The connection is the spend thread's
+    # alone (its fallback reads it) until it is done.
+    spend_notes: list[str] = []
+
+    def spent() -> tuple[GammaGammaParams | None, NDArray[np.float64]]:
+        found = spending.result()
+        notes.extend(spend_notes)
+        return found
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spending = pool.submit(_spend, ingested, summary, options, spend_notes, prepared.mean_value)
+        forecaster = _forecaster(backtest, churn, summary, horizon, notes, options.model)
+        bgnbd: BgNbdParams | None = None
+        # every BG/NBD number depends on (x, t_x, T) alone: fitted and computed once per distinct row, then
+        # gathered
+        rows, row_of = summary_rows(summary)
+        try:
+            bgnbd = fit_bgnbd(
+                rows.x,
+                rows.t_x,
+                rows.T,
+                time_unit=unit,
+                weights=summary.rows.weights,
+                penalizer_coef=options.penalizer_coef,
+            )
+            _check_runaway(bgnbd)
+        except DataError as exc:
+            if forecaster is None:  # BG/NBD was to give the numbers: the caller's stated fallback
+                asked = [n for n in notes if n.startswith("per-customer forecasts: ")]
+                if asked:  # the model chosen or named failed first: say so too
+                    why = (
+                        asked[-1]
+                        .removeprefix("per-customer forecasts: ")
+                        .removesuffix("; BG/NBD gives them instead")
+                    )
+                    raise DataError(f"{exc}; {why}") from exc
+                raise
+            # another model gives them: BG/NBD's failure is stated, its parameters never shown
+            bgnbd = None
+            notes.append(f"{str(exc).removesuffix(': no P(alive), expected orders, CLV or winback dates are given')}"
+                         f"; {forecaster.name} gives the per-customer numbers")  # fmt: skip
+        if forecaster is None:
+            assert bgnbd is not None
+            p_rows = np.where(
+                rows.x > 0,
+                probability_alive(bgnbd, rows.x, rows.t_x, rows.T),
+                one_time_buyer_survival(bgnbd, rows.T),
+            )
+            # a degenerate fit overflows here; checked next
+            with np.errstate(invalid="ignore", over="ignore"):
+                expected_rows = conditional_expected_purchases(bgnbd, horizon, rows.x, rows.t_x, rows.T)
+            _check_finite(bgnbd, p_rows, expected_rows)
+            p_alive, expected = p_rows[row_of], expected_rows[row_of]
+            # the discounted expected orders per distinct row (spend 1, margin 1), then valued per customer
+            discounted = customer_lifetime_value(
+                bgnbd,
+                np.ones(len(rows.x)),
+                rows.x,
+                rows.t_x,
+                rows.T,
+                horizon=horizon,
+                period=options.period_days / scale,
+                discount_rate=options.discount_rate,
+            )
+            gamma_gamma, spend = spent()
+            gap_days, shop_level = _winback_gaps(
+                bgnbd, summary, options.threshold, ingested, notes, rows, row_of
+            )
+            clv = options.margin * np.nan_to_num(spend, nan=0.0) * discounted[row_of]
+        else:
+            gamma_gamma, spend = spent()
+            p_alive, expected, clv, gap_days = _forecasts(
+                forecaster, summary, spend, options, ingested, notes
+            )
+            shop_level = np.zeros(summary.customers, dtype=bool)
     clv = np.where(np.isnan(spend), np.nan, clv)
     # nothing after this reads the purchase days (a later caller rebuilds them from the orders): free their
     # memory before the predictions table is built, the run's peak
