@@ -433,6 +433,28 @@ def test_tracking_plot_reproduces_the_published_cdnow_week_78(
     assert [p for _, _, p, _ in t.deciles] == sorted((p for _, _, p, _ in t.deciles), reverse=True)
 
 
+def test_tracking_reuses_the_backtests_calibration_summary_with_the_same_numbers(cdnow_sample: Path) -> None:
+    """The report passes the backtest's own calibration summary and holdout counts (run_backtest(keep=True))
+    instead of summarizing the calibration period again: the plot and deciles are the same, and no summary
+    table is left behind."""
+    from crm_winback.predict.backtest import BACKTEST_TABLE, run_backtest
+    from crm_winback.predict.tracking import TRACKING_TABLE
+
+    ingested = load_orders(cdnow_sample)
+    try:
+        kept = run_backtest(ingested.con, ingested.as_of, dt.date(1997, 9, 30), keep=True)
+        assert kept.calibration is not None and kept.holdout is not None
+        again = tracking(ingested.con, ingested.as_of, kept.report)
+        reused = tracking(
+            ingested.con, ingested.as_of, kept.report, kept.fits, kept.calibration, kept.holdout
+        )
+        tables = {r[0] for r in ingested.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        ingested.close()
+    assert reused == again
+    assert not {BACKTEST_TABLE, TRACKING_TABLE} & tables
+
+
 def test_every_candidate_gives_the_same_expectation_for_all_ages_at_once(cdnow_sample: Path) -> None:
     """tracking() asks each model for E[X(t)] at every age in one call; one call per age gives the same."""
     ingested = load_orders(cdnow_sample)

@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -442,6 +442,10 @@ class Backtest:
     edges: list[float | None] | None  # where medium and high begin on the chosen ranking
     forecaster: Candidate | None = None  # the model whose per-customer forecasts are shown
     fits: dict[str, Fitted] = field(default_factory=dict)  # each usable model, fitted on the calibration part
+    # with run_backtest(keep=True): the calibration summary's arrays (its table is dropped) and each of its
+    # customers' purchase days in the holdout, for a caller that draws the holdout (predict.tracking)
+    calibration: RfmSummary | None = None
+    holdout: FloatArray | None = None
 
 
 def history_of(summary: RfmSummary) -> History:
@@ -473,15 +477,20 @@ def run_backtest(
     time_unit: TimeUnit = "weeks",
     threshold: float = 0.5,
     candidates: Sequence[Candidate] = CANDIDATES,
+    keep: bool = False,
 ) -> Backtest:
-    """Split the ``orders`` up to ``as_of``, fit every candidate on the calibration part, score the holdout."""
+    """Split the ``orders`` up to ``as_of``, fit every candidate on the calibration part, score the holdout.
+
+    ``keep``: keep the calibration summary's arrays and the holdout purchase days in the result
+    (``Backtest.calibration``, ``Backtest.holdout``)."""
     start, cycle, split = find_split(con, as_of, calibration_end)
     base = _report_base(start, as_of, cycle, calibration_end)
     if isinstance(split, str):
         return _too_little(split, base)
     summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE)
     actual, _, first_back = holdout_outcomes(con, summary, as_of)
-    return _backtest_on(con, summary, actual, first_back, split, base, cycle, threshold, candidates)
+    backtest = _backtest_on(con, summary, actual, first_back, split, base, cycle, threshold, candidates)
+    return replace(backtest, calibration=summary, holdout=actual) if keep else backtest
 
 
 def _backtest_on(

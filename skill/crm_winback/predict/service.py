@@ -132,7 +132,12 @@ def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = Fa
         summary = contract_summary(ingested.con, ingested.as_of, unit)
     else:
         backtest = run_backtest(
-            ingested.con, ingested.as_of, options.calibration_end, time_unit=unit, threshold=options.threshold
+            ingested.con,
+            ingested.as_of,
+            options.calibration_end,
+            time_unit=unit,
+            threshold=options.threshold,
+            keep=not free_days,  # the caller draws the holdout (predict.tracking): its summary is kept
         )
         summary = summarize(ingested.con, ingested.as_of, unit)
     mean_value = None

@@ -20,14 +20,14 @@ from typing import cast
 
 import duckdb
 import numpy as np
+from numpy.typing import NDArray
 
 from crm_winback.errors import DataError
 from crm_winback.models.backtest import BacktestReport
-from crm_winback.predict.backtest import distinct_rows, fit_sample, history_of
+from crm_winback.predict.backtest import fit_sample, history_of, summary_rows
 from crm_winback.predict.candidates import CANDIDATES, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
-from crm_winback.workdb import first_row
 
 TRACKING_TABLE = "tracking_summary"
 DECILES = 10
@@ -63,11 +63,15 @@ def tracking(
     as_of: dt.date,
     report: BacktestReport,
     fits: Mapping[str, Fitted] | None = None,
+    calibration: RfmSummary | None = None,
+    holdout: NDArray[np.float64] | None = None,
 ) -> Tracking:
     """Fit the drawn model on the backtest's calibration period and build both views of the holdout.
 
     ``fits``: the backtest's own fits by model name (``Backtest.fits``), used instead of fitting again; they
-    were fitted on the same customers, so the numbers are the same.
+    were fitted on the same customers, so the numbers are the same. ``calibration`` and ``holdout``: the
+    backtest's calibration summary and its customers' holdout purchase days (``Backtest.calibration``,
+    ``Backtest.holdout``), used instead of summarizing the calibration period again.
 
     Raises DataError when the backtest was not run or the model cannot be fitted on the calibration part.
     """
@@ -75,40 +79,43 @@ def tracking(
         raise DataError(f"no tracking plot: the backtest was not run ({report.reason})")
     candidate, why = _candidate(report)
     end = dt.date.fromisoformat(report.calibration_end)
-    summary = summarize(con, end, "weeks", table=TRACKING_TABLE)
+    reuse = calibration is not None and calibration.end == end and calibration.time_unit == "weeks"
+    summary = (
+        calibration if reuse and calibration is not None else summarize(con, end, "weeks", TRACKING_TABLE)
+    )
     try:
         # the backtest's own fit: the same customers (its seeded sample of a huge shop), the same parameters
         fitted = (fits or {}).get(candidate.name) or candidate.fit(fit_sample(history_of(summary))[0])
         if fitted.runaway:
             raise DataError(fitted.runaway)
         days = purchase_days(con)
-        start_row = first_row(con.execute(f"SELECT min(first_order_date) FROM {TRACKING_TABLE}"))
-        assert start_row is not None
-        start: dt.date = start_row[0]
+        # each customer's first purchase day, counted back from the calibration end by T (whole days)
+        age = np.rint(summary.T * DAYS_PER_UNIT["weeks"]).astype(np.int64)
+        start = end - dt.timedelta(days=int(age.max()))
+        born, count = np.unique((end - start).days - age, return_counts=True)
+        births = {"d": born, "n": count}
         total_days = (as_of - start).days
         weeks = list(range(1, total_days // 7 + 1))
         if total_days % 7:
             weeks.append(weeks[-1] + 1 if weeks else 1)
         ends = np.minimum(np.array(weeks) * 7, total_days)  # days from start at each week's end
-        births = con.execute(
-            f"""SELECT date_diff('day', $s::DATE, first_order_date) AS d, count(*) AS n
-                FROM {TRACKING_TABLE} GROUP BY d ORDER BY d""",
-            {"s": start},
-        ).fetchnumpy()
+        # the repeat purchase days (every one after a customer's first) of the customers first seen by the end
         repeats = con.execute(
-            f"""SELECT date_diff('day', $s::DATE, p.order_date) AS d, count(*) AS n
-                FROM {days} p JOIN {TRACKING_TABLE} t USING (customer_id)
-                WHERE p.order_date > t.first_order_date AND p.order_date <= $e GROUP BY d ORDER BY d""",
-            {"s": start, "e": as_of},
+            f"""SELECT date_diff('day', $s::DATE, order_date) AS d, count(*) AS n
+                FROM {days}
+                WHERE gap_days IS NOT NULL AND order_date <= $e AND customer_id IN (
+                    SELECT customer_id FROM {days} WHERE gap_days IS NULL AND order_date <= $c)
+                GROUP BY d ORDER BY d""",
+            {"s": start, "e": as_of, "c": end},
         ).fetchnumpy()
         actual_daily = np.zeros(total_days + 1)
         np.add.at(actual_daily, np.asarray(repeats["d"], dtype=np.intp), np.asarray(repeats["n"], float))
         actual_cum = np.cumsum(actual_daily)[ends]
         predicted_cum = _predicted(fitted, births, ends)
         holdout_days = (as_of - end).days
-        deciles = _deciles(
-            fitted, history_of(summary), holdout_days / DAYS_PER_UNIT["weeks"], con, summary, as_of
-        )
+        if holdout is None or not reuse:
+            holdout, _ = holdout_purchases(con, summary, as_of)
+        deciles = _deciles(fitted, summary, holdout_days / DAYS_PER_UNIT["weeks"], holdout)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {TRACKING_TABLE}")
     return Tracking(
@@ -146,17 +153,11 @@ def _predicted(fitted: Fitted, births: dict[str, np.ndarray], ends: np.ndarray) 
 
 
 def _deciles(
-    fitted: Fitted,
-    h: History,
-    length: float,
-    con: duckdb.DuckDBPyConnection,
-    summary: RfmSummary,
-    as_of: dt.date,
+    fitted: Fitted, summary: RfmSummary, length: float, actual: NDArray[np.float64]
 ) -> list[tuple[int, int, float, float]]:
-    rows, row_of = distinct_rows(h)  # one prediction per distinct (x, t_x, T), as the backtest does
+    rows, row_of = summary_rows(summary)  # one prediction per distinct (x, t_x, T), as the backtest does
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         expected = np.asarray(fitted.expected_orders(length, rows))[row_of]
-    actual, _ = holdout_purchases(con, summary, as_of)
     # highest predicted first; ties broken by row so the groups are the same on every run
     order = np.lexsort((np.arange(len(expected)), -expected))
     groups = np.array_split(order, DECILES)

@@ -79,7 +79,14 @@ def build_report(
             try:
                 # the backtest's own fit of the drawn model, and its purchase days: nothing fitted or read again
                 kept = scored.extra.get("backtest")
-                t = tracking(con, as_of, report, getattr(kept, "fits", None))
+                t = tracking(
+                    con,
+                    as_of,
+                    report,
+                    getattr(kept, "fits", None),
+                    getattr(kept, "calibration", None),
+                    getattr(kept, "holdout", None),
+                )
                 sections["model"] += [charts.tracking_chart(t), charts.decile_chart(t)]
             except DataError as exc:
                 skipped.append(f"tracking plot and deciles: {exc}")
