@@ -90,6 +90,33 @@ def test_summary_predict_scores_are_the_orders_predict_scores_on_cdnow(
     assert data.as_of.isoformat() == summary_json["quality"]["as_of"]
 
 
+@pytest.mark.slow
+def test_a_sampled_backtest_draws_the_same_customers_from_the_summary_as_from_the_orders(
+    parts: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A huge shop's backtest runs on a seeded sample (backtest.SAMPLE, lowered here below CDNOW's 23,570
+    customers): the backtest part, in customer-id order like the orders' summary, gives the same sample, so the
+    same report and scores."""
+    from crm_winback.predict import backtest as bt
+
+    monkeypatch.setattr(bt, "SAMPLE", 5_000)
+    from_orders, from_summary = tmp_path / "orders-scores.csv", tmp_path / "summary-scores.csv"
+    common = ["--predict", "--format", "json"]
+    assert main(["score", "--example", "cdnow", *common, "-o", str(from_orders)]) == 0
+    orders_json = json.loads(capsys.readouterr().out)
+    summary_args = ["--summary", str(parts["summary"]), "--gaps", str(parts["gaps"])]
+    summary_args += ["--backtest", str(parts["backtest"])]
+    assert main(["score", *summary_args, *common, "-o", str(from_summary)]) == 0
+    summary_json = json.loads(capsys.readouterr().out)
+    got, want = summary_json["scoring"]["predictions"], orders_json["scoring"]["predictions"]
+    assert got["backtest"]["customers"] == 5_000 and got["backtest"]["sampled_from"] == 23_570
+    assert got == want
+    assert from_summary.read_bytes() == from_orders.read_bytes()
+
+
 # (dataset, the calibration end the orders' backtest chooses, whether the backtest reports are equal too)
 OTHERS = [
     # 2006-01-01..2007-12-30 (grocery's elog): 728 days, the last third (243) held out

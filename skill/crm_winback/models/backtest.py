@@ -83,7 +83,13 @@ class BacktestReport(StrictModel):
     calibration_end: str | None = None
     holdout_days: int | None = None
     repurchase_cycle_days: float | None = None
-    customers: int = Field(default=0, description="customers first seen on or before the calibration end")
+    customers: int = Field(
+        default=0, description="customers first seen on or before the calibration end (of the sample, if any)"
+    )
+    sampled_from: int | None = Field(
+        default=None,
+        description="a huge shop's backtest ran on a seeded random sample of ``customers`` of this many",
+    )
     no_order_share: float | None = Field(
         default=None, description="share of them with no order in the holdout"
     )
@@ -120,17 +126,26 @@ class BacktestReport(StrictModel):
             return [
                 f"every customer: {round(10 * self.no_order_share)} in 10 did not order again in the "
                 f"{self.holdout_days} days after {self.calibration_end}, and no ranking told them apart "
-                f"({self.customers:,} customers)"
+                f"({self.customers:,} customers{self._of_sample()})"
             ]
         chosen = self.check(self.chosen)
         if chosen is None:
             return []
         return [
             f"{b.band} ({b.rule}): {round(10 * b.observed_no_order)} in 10 of these did not order again in "
-            f"the {self.holdout_days} days after {self.calibration_end} ({b.customers:,} customers)"
+            f"the {self.holdout_days} days after {self.calibration_end} ({b.customers:,} customers"
+            f"{self._of_sample()})"
             for b in chosen.bands
             if b.observed_no_order is not None
         ]
+
+    def _who(self) -> str:
+        if self.sampled_from is None:
+            return f"{self.customers:,} customers"
+        return f"a random sample of {self.customers:,} of the {self.sampled_from:,} customers"
+
+    def _of_sample(self) -> str:
+        return "" if self.sampled_from is None else " of the sample"
 
     def summary_lines(self) -> list[str]:
         """The few lines a CRM manager reads: the split, how each ranking did against recency, the choice."""
@@ -138,7 +153,7 @@ class BacktestReport(StrictModel):
             return [f"Backtest: {self.reason}"]
         lines = [
             f"Backtest: fitted on orders up to {self.calibration_end}, then checked against the next "
-            f"{self.holdout_days} days ({self.history_end}): {self.customers:,} customers, "
+            f"{self.holdout_days} days ({self.history_end}): {self._who()}, "
             f"{_share(self.no_order_share)} of them ordered nothing in that time."
         ]
         recency = self.check(RECENCY)

@@ -71,12 +71,15 @@ MIN_BAND_SHARE = 0.01
 MIN_CUSTOMERS = 100
 MIN_OUTCOME = 10
 BACKTEST_TABLE = "backtest_summary"
-# A shop with more customers than this before the split fits the candidate models on a seeded random sample of
-# that many of them (every customer is still scored): a fit's cost grows with the distinct (x, t_x, T) rows, and
-# this many customers pin the parameters far more tightly than the AUC differences the choice rests on. The
-# report's notes say so. Measured on the 10M-line bench file: see README, Speed.
-FIT_SAMPLE = 200_000
-FIT_SAMPLE_SEED = 20261130
+# A shop with more customers than this before the split runs its backtest on a seeded random sample of that many
+# of them: the candidates are fitted and every ranking, band and winback rule scored on the same customers. A
+# fit's cost grows with the distinct (x, t_x, T) rows and the scoring with the customers, and this many pin the
+# parameters and the AUCs (to about 0.002) far more tightly than the differences the choice rests on. The
+# report's notes say so. A whole-history refit of such a shop (the forecaster) is fitted on a sample of the same
+# size. Measured on the 10M-line bench file: see README, Speed.
+SAMPLE = 200_000
+SAMPLE_SEED = 20261130
+SAMPLE_TABLE = "backtest_customers"
 
 RULE = (
     "calibration ends where the last third of the history begins, holding out at least 90 days and two "
@@ -482,15 +485,25 @@ def run_backtest(
     """Split the ``orders`` up to ``as_of``, fit every candidate on the calibration part, score the holdout.
 
     ``keep``: keep the calibration summary's arrays and the holdout purchase days in the result
-    (``Backtest.calibration``, ``Backtest.holdout``)."""
+    (``Backtest.calibration``, ``Backtest.holdout``), unless the backtest ran on a sample."""
     start, cycle, split = find_split(con, as_of, calibration_end)
     base = _report_base(start, as_of, cycle, calibration_end)
     if isinstance(split, str):
         return _too_little(split, base)
-    summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE)
+    # a huge shop's backtest reads its sample's purchase days only
+    sampled_from = _sample_customers(con, split.calibration_end)
+    customers = None if sampled_from is None else SAMPLE_TABLE
+    try:
+        summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE, customers=customers)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {SAMPLE_TABLE}")
     actual, _, first_back = holdout_outcomes(con, summary, as_of)
-    backtest = _backtest_on(con, summary, actual, first_back, split, base, cycle, threshold, candidates)
-    return replace(backtest, calibration=summary, holdout=actual) if keep else backtest
+    backtest = _backtest_on(
+        con, summary, actual, first_back, split, base, cycle, threshold, candidates, sampled_from
+    )
+    if not keep or sampled_from is not None:  # a sample is no calibration summary to draw the shop from
+        return backtest
+    return replace(backtest, calibration=summary, holdout=actual)
 
 
 def _backtest_on(
@@ -503,9 +516,11 @@ def _backtest_on(
     cycle: float | None,
     threshold: float,
     candidates: Sequence[Candidate],
+    sampled_from: int | None = None,
 ) -> Backtest:
     """The backtest on the calibration summary (its table in ``con``) and the holdout's outcome per customer:
-    purchase days, and days to the first of them (inf for none)."""
+    purchase days, and days to the first of them (inf for none). ``sampled_from``: the summary is the seeded
+    sample of a shop with that many customers (:func:`sample_positions`), which the notes state."""
     scale = DAYS_PER_UNIT[summary.time_unit]
     silent = actual == 0
     returned = summary.customers - int(silent.sum())
@@ -540,7 +555,9 @@ def _backtest_on(
     checks.append(
         _scored(NAIVE, "baseline", naive.score, (rate * length)[row_of], actual, split.holdout_days, naive)
     )
-    fit_on, notes = fit_sample(h)
+    fit_on, notes = fit_sample(h)  # the whole summary: it is already a sample of a huge shop
+    if sampled_from is not None:
+        notes = [_sample_note(sampled_from, split.calibration_end), *notes]
 
     def check(candidate: Candidate) -> tuple[ModelCheck, Fitted | None]:
         return _check_candidate(candidate, fit_on, rows, row_of, length, actual, split.holdout_days)
@@ -562,6 +579,7 @@ def _backtest_on(
         calibration_end=split.calibration_end.isoformat(),
         holdout_days=split.holdout_days,
         customers=summary.customers,
+        sampled_from=sampled_from,
         no_order_share=round(float(silent.mean()), 4),
         actual_orders=int(actual.sum()),
         checks=checks,
@@ -608,6 +626,12 @@ def run_backtest_on_arrays(
         return _too_little(split, base)
     cols = {name: np.ma.getdata(np.ma.asarray(a)) for name, a in part.items()}
     nulls = {name: np.ma.getmaskarray(np.ma.asarray(a)) for name, a in part.items()}
+    # a huge shop's backtest runs on the seeded sample the orders give (the part is in customer-id order too)
+    sampled_from = len(next(iter(cols.values()))) if cols else 0
+    pick = sample_positions(sampled_from)
+    if pick is not None:
+        cols = {name: a[pick] for name, a in cols.items()}
+        nulls = {name: a[pick] for name, a in nulls.items()}
     end = split.calibration_end
     built = {
         first + dt.timedelta(days=int(t))
@@ -662,7 +686,18 @@ def run_backtest_on_arrays(
         first_back = np.where(
             nulls["first_holdout_day"], np.inf, cols["first_holdout_day"].astype(np.float64)
         )
-        return _backtest_on(con, summary, actual, first_back, split, base, cycle, threshold, candidates)
+        return _backtest_on(
+            con,
+            summary,
+            actual,
+            first_back,
+            split,
+            base,
+            cycle,
+            threshold,
+            candidates,
+            None if pick is None else sampled_from,
+        )
     finally:
         con.close()
 
@@ -697,16 +732,21 @@ def summary_rows(summary: RfmSummary) -> tuple[History, NDArray[np.intp]]:
     return History(x=x, t_x=t_x, T=T, time_unit=summary.time_unit), summary.rows.inverse
 
 
-def fit_sample(h: History) -> tuple[History, list[str]]:
-    """The customers the candidates are fitted on: all of them, or a seeded sample of FIT_SAMPLE of a huge shop.
+def sample_positions(n: int) -> NDArray[np.intp] | None:
+    """The positions (sorted) of the SAMPLE customers a shop of ``n`` customers in customer-id order is sampled
+    to, or None when it has no more than SAMPLE. They depend only on ``n`` and the seed, so the same file always
+    gives the same sample, on the orders and on a per-customer summary alike."""
+    if n <= SAMPLE:
+        return None
+    return np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, size=SAMPLE, replace=False))
 
-    The sample depends only on the customer count and the seed (the summary's rows are in customer-id order),
-    so the same file always gives the same sample and the same report.
-    """
+
+def fit_sample(h: History) -> tuple[History, list[str]]:
+    """The customers a model is fitted on: all of them, or the seeded sample of SAMPLE of a huge shop."""
     n = len(h.x)
-    if n <= FIT_SAMPLE:
+    pick = sample_positions(n)
+    if pick is None:
         return h, []
-    pick = np.sort(np.random.default_rng(FIT_SAMPLE_SEED).choice(n, size=FIT_SAMPLE, replace=False))
     sample = History(
         x=h.x[pick],
         t_x=h.t_x[pick],
@@ -715,10 +755,42 @@ def fit_sample(h: History) -> tuple[History, list[str]]:
         litt=None if h.litt is None else h.litt[pick],
     )
     note = (
-        f"the backtest fitted each model on a random sample of {FIT_SAMPLE:,} of the {n:,} customers (seed "
-        f"{FIT_SAMPLE_SEED}, the same every run) and scored it on all of them"
+        f"the backtest fitted each model on a random sample of {SAMPLE:,} of the {n:,} customers (seed "
+        f"{SAMPLE_SEED}, the same every run) and scored it on all of them"
     )
     return sample, [note]
+
+
+def _sample_note(n: int, end: dt.date) -> str:
+    return (
+        f"the backtest fitted and scored every model and rule on a random sample of {SAMPLE:,} of the {n:,} "
+        f"customers first seen by {end} (seed {SAMPLE_SEED}, the same every run)"
+    )
+
+
+def _sample_customers(con: duckdb.DuckDBPyConnection, end: dt.date) -> int | None:
+    """Build SAMPLE_TABLE, the customer ids of the backtest's sample (:func:`sample_positions` among the
+    customers first seen by ``end``, in customer-id order), and return how many customers it was drawn from;
+    None (and no table) when the backtest scores them all."""
+    first_days = f"""SELECT customer_id FROM {purchase_days(con)}
+                     WHERE gap_days IS NULL AND order_date <= $end AND customer_id IS NOT NULL"""
+    counted = first_row(con.execute(f"SELECT count(*) FROM ({first_days})", {"end": end}))
+    n = int(counted[0]) if counted else 0
+    pick = sample_positions(n)
+    if pick is None:
+        return None
+    con.register("sample_positions", {"pos": pick.astype(np.int64)})
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS
+                SELECT customer_id FROM (
+                    SELECT customer_id, row_number() OVER (ORDER BY customer_id) - 1 AS pos FROM ({first_days}))
+                WHERE pos IN (SELECT pos FROM sample_positions)""",
+            {"end": end},
+        )
+    finally:
+        con.unregister("sample_positions")
+    return n
 
 
 CANNOT_RANK = "the data cannot rank churn"

@@ -100,11 +100,17 @@ class RfmSummary:
 
 
 def summarize(
-    con: duckdb.DuckDBPyConnection, end: dt.date, time_unit: TimeUnit, table: str = SUMMARY_TABLE
+    con: duckdb.DuckDBPyConnection,
+    end: dt.date,
+    time_unit: TimeUnit,
+    table: str = SUMMARY_TABLE,
+    customers: str | None = None,
 ) -> RfmSummary:
-    """Build ``table`` from the orders on or before ``end`` and return its columns as arrays."""
+    """Build ``table`` from the orders on or before ``end`` and return its columns as arrays; with
+    ``customers``, of the customers whose ids that table holds only (a sample)."""
     unit = check_time_unit(time_unit)
     days = purchase_days(con)
+    among = "" if customers is None else f"AND customer_id IN (SELECT customer_id FROM {customers})"
     # values are summed as decimals and the logs as whole multiples of 2^-48 (LOG_STEPS; each log within
     # 2e-15 of its double), so the engine's threads can add them in any order and give the same bits every run:
     # a sum of doubles depends on that order. Integer sums cost no more than double ones; 128-bit decimals did.
@@ -119,7 +125,7 @@ def summarize(
                    coalesce(CAST(sum(CAST(round(ln(gap_days) * {LOG_STEPS}) AS BIGINT))
                                  FILTER (WHERE gap_days IS NOT NULL) AS DOUBLE) / {LOG_STEPS}, 0.0) AS litt_days,
                    sum(n_orders) AS orders, sum(value) AS net_total
-            FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL GROUP BY customer_id""",
+            FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL {among} GROUP BY customer_id""",
         {"end": end},
     )
     return summary_of_table(con, table, end, unit)
@@ -169,7 +175,8 @@ def holdout_outcomes(
         f"""WITH per_customer AS (
                 SELECT customer_id, count(*) AS purchases, avg(value) AS mean_value,
                        date_diff('day', $start::DATE, min(order_date)) AS first_back
-                FROM {days} WHERE order_date > $start AND order_date <= $end GROUP BY customer_id)
+                FROM {days} WHERE order_date > $start AND order_date <= $end
+                    AND customer_id IN (SELECT customer_id FROM {summary.table}) GROUP BY customer_id)
             SELECT coalesce(p.purchases, 0) AS purchases, coalesce(p.mean_value, 'NaN'::DOUBLE) AS mean_value,
                    coalesce(p.first_back, -1) AS first_back
             FROM {summary.table} s LEFT JOIN per_customer p USING (customer_id) ORDER BY s.row""",
