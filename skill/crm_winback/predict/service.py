@@ -297,6 +297,8 @@ def predict(
     if free_days:
         con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
     _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, shop_level, churn)
+    if free_days:  # the predictions table holds all of it the caller reads: free its memory too
+        con.execute(f"DROP TABLE IF EXISTS {summary.table}")
     one_time = ~repeat & shop_level
     shop_gap = float(gap_days[one_time][0]) if one_time.any() else None
     if shop_gap is None or math.isnan(shop_gap):
