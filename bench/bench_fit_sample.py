@@ -1,8 +1,8 @@
-"""What fitting the backtest's models on a seeded sample (``backtest.FIT_SAMPLE`` customers) changes.
+"""What running a huge shop's backtest on a seeded sample (``backtest.SAMPLE`` customers) changes.
 
 Runs the backtest on one file twice in one process, once as the product does (a huge shop's candidates fitted
-on a seeded sample of FIT_SAMPLE customers, every customer scored) and once with every customer in the fits,
-and prints each ranking's AUC, calibration gap and the choice side by side, with the CPU-seconds of each run:
+and scored on a seeded sample of SAMPLE customers) and once on every customer (fits and scoring), and prints
+each ranking's AUC, calibration gap and the choice side by side, with the CPU-seconds of each run:
 
     .venv/bin/python bench/bench_fit_sample.py bench/out/orders_10m.csv
 """
@@ -21,7 +21,7 @@ from crm_winback.predict import backtest
 def run(path: Path, sample: int) -> tuple[BacktestReport, float]:
     ingested = load_orders(path)
     try:
-        backtest.FIT_SAMPLE = sample
+        backtest.SAMPLE = sample
         start = time.process_time()
         report = backtest.run_backtest(ingested.con, ingested.as_of).report
         return report, time.process_time() - start
@@ -33,11 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("path", type=Path)
     args = parser.parse_args()
-    default = backtest.FIT_SAMPLE
+    default = backtest.SAMPLE
     sampled, sampled_cpu = run(args.path, default)
     full, full_cpu = run(args.path, 10**12)
     print(f"{full.customers:,} customers at the calibration end {full.calibration_end}")
-    print(f"| ranking | AUC, fitted on {default:,} | AUC, fitted on all | difference | calibration gap |")
+    print(f"| ranking | AUC, backtest on {default:,} | AUC, on all | difference | calibration gap |")
     print("|---|---:|---:|---:|---:|")
     for s in sampled.checks:
         f = full.check(s.name)
