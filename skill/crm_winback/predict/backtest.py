@@ -761,6 +761,14 @@ def fit_sample(h: History) -> tuple[History, list[str]]:
     return sample, [note]
 
 
+def whole_history_note(n: int) -> str:
+    """What the notes say when a huge shop's whole-history fits used the seeded sample (:func:`fit_sample`)."""
+    return (
+        f"the whole-history model fits used a random sample of {SAMPLE:,} of the {n:,} customers (seed "
+        f"{SAMPLE_SEED}, the same every run); every customer is scored and predicted"
+    )
+
+
 def _sample_note(n: int, end: dt.date) -> str:
     return (
         f"the backtest fitted and scored every model and rule on a random sample of {SAMPLE:,} of the {n:,} "
@@ -1059,17 +1067,18 @@ def churn_now(bt: Backtest, summary: RfmSummary) -> ChurnNow:
         p = np.exp(-rate * length)
         return ChurnNow(p, bands_at(p, bt.edges), None, [])
     assert bt.candidate is not None
-    h = history_of(summary)
+    fit_on, sampled = fit_sample(history_of(summary))
+    notes = [whole_history_note(summary.customers)] if sampled else []
     fitted: Fitted | None = None
     try:
-        fitted = bt.candidate.fit(h)
+        fitted = bt.candidate.fit(fit_on)
         words = fitted.runaway
     except DataError as exc:
         words = f"{bt.candidate.name} could not be refitted on the whole history: {exc}"
     if fitted is None or words:
         note = f"{words}; churn risk is ranked by days since the last order instead"
-        return ChurnNow(recency.p_no_order, recency.band, None, [note])
+        return ChurnNow(recency.p_no_order, recency.band, None, [*notes, note])
     rows, row_of = summary_rows(summary)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         p = fitted.p_no_order(length, rows)[row_of]
-    return ChurnNow(p, bands_at(p, bt.edges), fitted, [])
+    return ChurnNow(p, bands_at(p, bt.edges), fitted, notes)
