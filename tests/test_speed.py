@@ -8,6 +8,7 @@ distinct (x, t_x, T) row must equal the per-customer ones exactly.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +167,27 @@ def test_the_key_grouping_equals_numpy_unique() -> None:
         expected, expected_inverse = np.unique(key, return_inverse=True)
         np.testing.assert_array_equal(distinct, expected)
         np.testing.assert_array_equal(inverse, expected_inverse.ravel())
+
+
+def test_a_huge_shops_whole_history_fits_use_the_seeded_sample_and_predict_everyone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """BG/NBD and Gamma-Gamma on the whole history of a shop over backtest.SAMPLE customers (lowered here) are
+    fitted on the seeded sample: stated once, close to the fit on everyone, and every customer predicted."""
+    from crm_winback.api import predict_file
+
+    full = predict_file(CDNOW)
+    monkeypatch.setattr(bt, "SAMPLE", 5_000)
+    out = tmp_path / "predictions.csv"
+    sampled = predict_file(CDNOW, output=out)
+    note = bt.whole_history_note(23_570)
+    assert note == (
+        "the whole-history model fits used a random sample of 5,000 of the 23,570 customers (seed 20261130, "
+        "the same every run); every customer is scored and predicted"
+    )
+    assert sampled.notes.count(note) == 1 and note not in full.notes
+    assert sampled.customers == full.customers == 23_570
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 23_570 + 1  # header and every customer
+    assert sampled.bgnbd is not None and full.bgnbd is not None
+    assert sampled.bgnbd.r != full.bgnbd.r  # another fit ...
+    assert abs(sampled.bgnbd.r / full.bgnbd.r - 1) < 0.15  # ... of the same shop
