@@ -555,11 +555,11 @@ def _backtest_on(
     checks.append(
         _scored(NAIVE, "baseline", naive.score, (rate * length)[row_of], actual, split.holdout_days, naive)
     )
-    fit_on, _ = fit_sample(h)  # all of them: the summary is already the sample of a huge shop
     notes = [] if sampled_from is None else [_sample_note(sampled_from, split.calibration_end)]
 
     def check(candidate: Candidate) -> tuple[ModelCheck, Fitted | None]:
-        return _check_candidate(candidate, fit_on, rows, row_of, length, actual, split.holdout_days)
+        # fitted on every customer of the summary: a huge shop's is already its sample (sample_positions)
+        return _check_candidate(candidate, h, rows, row_of, length, actual, split.holdout_days)
 
     # the candidates' fits are independent, and their arithmetic runs in numpy outside the interpreter lock:
     # fitted side by side on the machine's cores, each on the same numbers as alone, reported in their order

@@ -309,10 +309,6 @@ def predict(
             )
             shop_level = np.zeros(summary.customers, dtype=bool)
     clv = np.where(np.isnan(spend), np.nan, clv)
-    # nothing after this reads the purchase days (a later caller rebuilds them from the orders): free their
-    # memory before the predictions table is built, the run's peak
-    if free_days:
-        con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
     _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, shop_level, churn)
     if free_days:  # the predictions table holds all of it the caller reads: free its memory too
         con.execute(f"DROP TABLE IF EXISTS {summary.table}")

@@ -62,7 +62,6 @@ def apply_predictions(
     # predict.service imports the scorer, so it is imported here and not at module level
     from ..predict.backtest import LEVELS
     from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict, prepare
-    from ..predict.summary import DAYS_TABLE, SUMMARY_TABLE
 
     con = ingested.con
     options = PredictOptions(calibration_end=calibration_end)
@@ -108,11 +107,8 @@ def apply_predictions(
             time_unit=options.time_unit,
             backtest=backtest.report,
         )
-    # nothing reads the purchase days or the model summary after this (a later run rebuilds them from the
-    # orders): free their memory before the scores are rebuilt
-    if keep is None:
-        con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
-        con.execute(f"DROP TABLE IF EXISTS {SUMMARY_TABLE}")
+    # (with free_days, prepare dropped the purchase days and predict the model summary: their memory is free
+    # before the scores are rebuilt)
     _join_predictions(con, PREDICTIONS_TABLE)
     b, g = summary.bgnbd, summary.gamma_gamma
     parameters = summary.forecast_parameters or (
