@@ -199,6 +199,36 @@ def contract_summary(
 ZBAR = "CAST(CAST(repeat_value * 10000 AS BIGINT) AS DOUBLE) / (x * 10000.0)"
 
 
+@dataclass(frozen=True)
+class Forecast:
+    """The whole-history fits and every customer's numbers, in the summary's row (customer-id) order: what
+    :func:`predict` writes to the ``predictions`` table and ``score --predict`` adds to the scores."""
+
+    summary: RfmSummary
+    churn: ChurnNow
+    backtest: Backtest
+    bgnbd: BgNbdParams | None
+    gamma_gamma: GammaGammaParams | None
+    forecaster: Fitted | None
+    p_alive: NDArray[np.float64]
+    expected: NDArray[np.float64]
+    spend: NDArray[np.float64]
+    clv: NDArray[np.float64]
+    gap_days: NDArray[np.float64]
+    """Days from the last order to the winback date; NaN beyond the history the data can speak for."""
+    shop_level: NDArray[np.bool_]
+    notes: list[str]
+
+    @property
+    def model(self) -> str:
+        return "BG/NBD" if self.forecaster is None else self.forecaster.name
+
+    @property
+    def parameters(self) -> dict[str, float] | None:
+        """The forecast model's parameters (rounded for the record) when it is not BG/NBD."""
+        return None if self.forecaster is None else _rounded(self.forecaster.params)
+
+
 def predict(
     ingested: Ingested,
     options: PredictOptions | None = None,
@@ -210,12 +240,49 @@ def predict(
 
     ``free_days``: drop the purchase-days table as soon as nothing reads it (:func:`prepare`; the run's peak
     memory); a caller that reads them afterwards (the report's tracking plot) passes False.
+    """
+    options = options or PredictOptions()
+    con = ingested.con
+    found = forecast(ingested, options, prepared, free_days=free_days)
+    summary = found.summary
+    _build_table(con, found, ingested)
+    if free_days:  # the predictions table holds all of it the caller reads: free its memory too
+        con.execute(f"DROP TABLE IF EXISTS {summary.table}")
+    repeat = summary.x > 0
+    one_time = ~repeat & found.shop_level
+    shop_gap = float(found.gap_days[one_time][0]) if one_time.any() else None
+    if shop_gap is None or math.isnan(shop_gap):
+        shop_gap = None
+    return PredictionSummary(
+        as_of=ingested.as_of.isoformat(),
+        options=options,
+        bgnbd=found.bgnbd,
+        gamma_gamma=found.gamma_gamma,
+        forecast_model=found.model,
+        forecast_parameters=found.parameters,
+        customers=summary.customers,
+        one_time_buyers=int((~repeat).sum()),
+        shop_level_winback_days=shop_gap,
+        overall=_group_summaries(con, None)[0],
+        by_segment=_group_summaries(con, _segment_column(con)),
+        definitions=definitions(found.model),
+        notes=found.notes,
+        backtest=found.backtest.report,
+    )
+
+
+def forecast(
+    ingested: Ingested,
+    options: PredictOptions,
+    prepared: Prepared | None = None,
+    *,
+    free_days: bool = True,
+) -> Forecast:
+    """Fit the models on everything up to the as-of date and compute every customer's numbers.
 
     The per-customer numbers come from the model the backtest chose for forecasts (``forecaster``); BG/NBD is
     always fitted too (its parameters are reported, and it gives the numbers when the forecaster cannot).
     """
-    options = options or PredictOptions()
-    con = ingested.con
     unit = options.time_unit
     scale = DAYS_PER_UNIT[unit]
     prepared = prepared or prepare(ingested, options, free_days=free_days)
@@ -227,7 +294,6 @@ def predict(
     pick = sample_positions(summary.customers)
     if pick is not None and whole_history_note(summary.customers) not in notes:
         notes.append(whole_history_note(summary.customers))
-    repeat = summary.x > 0
     horizon = options.horizon_days / scale
     # Gamma-Gamma's fit needs nothing BG/NBD gives: it runs on a second core meanwhile, and its notes are added
     # where they always stood (after BG/NBD's, before the winback dates'). The connection is the spend thread's
@@ -309,29 +375,20 @@ def predict(
             )
             shop_level = np.zeros(summary.customers, dtype=bool)
     clv = np.where(np.isnan(spend), np.nan, clv)
-    _build_table(con, summary, ingested, p_alive, expected, spend, clv, gap_days, shop_level, churn)
-    if free_days:  # the predictions table holds all of it the caller reads: free its memory too
-        con.execute(f"DROP TABLE IF EXISTS {summary.table}")
-    one_time = ~repeat & shop_level
-    shop_gap = float(gap_days[one_time][0]) if one_time.any() else None
-    if shop_gap is None or math.isnan(shop_gap):
-        shop_gap = None
-    model = "BG/NBD" if forecaster is None else forecaster.name
-    return PredictionSummary(
-        as_of=ingested.as_of.isoformat(),
-        options=options,
+    return Forecast(
+        summary=summary,
+        churn=churn,
+        backtest=backtest,
         bgnbd=bgnbd,
         gamma_gamma=gamma_gamma,
-        forecast_model=model,
-        forecast_parameters=None if forecaster is None else _rounded(forecaster.params),
-        customers=summary.customers,
-        one_time_buyers=int((~repeat).sum()),
-        shop_level_winback_days=shop_gap,
-        overall=_group_summaries(con, None)[0],
-        by_segment=_group_summaries(con, _segment_column(con)),
-        definitions=definitions(model),
+        forecaster=forecaster,
+        p_alive=p_alive,
+        expected=expected,
+        spend=spend,
+        clv=clv,
+        gap_days=gap_days,
+        shop_level=shop_level,
         notes=notes,
-        backtest=backtest.report,
     )
 
 
@@ -570,28 +627,18 @@ def _mean_purchase_value(
     return float(row[0]) if row and row[0] is not None else 0.0
 
 
-def _build_table(
-    con: duckdb.DuckDBPyConnection,
-    summary: RfmSummary,
-    ingested: Ingested,
-    p_alive: NDArray[np.float64],
-    expected: NDArray[np.float64],
-    spend: NDArray[np.float64],
-    clv: NDArray[np.float64],
-    gap_days: NDArray[np.float64],
-    shop_level: NDArray[np.bool_],
-    churn: ChurnNow,
-) -> None:
+def _build_table(con: duckdb.DuckDBPyConnection, found: Forecast, ingested: Ingested) -> None:
+    summary = found.summary
     values = {
-        "p_no_order": churn.p_no_order,
-        "band": churn.band,
+        "p_no_order": found.churn.p_no_order,
+        "band": found.churn.band,
         "row": np.arange(summary.customers, dtype=np.int64),
-        "p_alive": p_alive,
-        "expected_orders": expected,
-        "spend": spend,
-        "clv": clv,
-        "gap_days": gap_days,
-        "shop_level": shop_level,
+        "p_alive": found.p_alive,
+        "expected_orders": found.expected,
+        "spend": found.spend,
+        "clv": found.clv,
+        "gap_days": found.gap_days,
+        "shop_level": found.shop_level,
     }
     con.register("predict_values", values)
     try:

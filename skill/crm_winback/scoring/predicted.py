@@ -12,6 +12,7 @@ little history for one.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -22,6 +23,9 @@ from ..ingest import Ingested
 from ..lifecycle import lifecycle_rules
 from ..models.scores import ModelOutlook, SegmentOutlook
 from ..workdb import first_row
+
+if TYPE_CHECKING:
+    from ..predict.service import Forecast
 
 MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis", "p_no_order")
 
@@ -59,9 +63,9 @@ def apply_predictions(
     With ``keep``, the backtest is kept there (``keep["backtest"]``, with its fits) and the purchase days and
     the model summary stay in the connection, for a caller that draws them (the report).
     """
-    # predict.service imports the scorer, so it is imported here and not at module level
+    # imported here, not at module level: the models load SciPy, which a plain ``score`` never needs
     from ..predict.backtest import LEVELS
-    from ..predict.service import PREDICTIONS_TABLE, PredictOptions, predict, prepare
+    from ..predict.service import PredictOptions, forecast, prepare
 
     con = ingested.con
     options = PredictOptions(calibration_end=calibration_end)
@@ -69,7 +73,7 @@ def apply_predictions(
     if keep is not None:
         keep["backtest"] = prepared.backtest
     try:
-        summary = predict(ingested, options, prepared, free_days=keep is None)
+        found = forecast(ingested, options, prepared, free_days=keep is None)
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
         backtest, churn = prepared.backtest, prepared.churn
@@ -107,66 +111,103 @@ def apply_predictions(
             time_unit=options.time_unit,
             backtest=backtest.report,
         )
-    # (with free_days, prepare dropped the purchase days and predict the model summary: their memory is free
-    # before the scores are rebuilt)
-    _join_predictions(con, PREDICTIONS_TABLE)
-    b, g = summary.bgnbd, summary.gamma_gamma
-    parameters = summary.forecast_parameters or (
+    # (with free_days, prepare dropped the purchase days; the model summary is dropped here, before the scores
+    # are rebuilt)
+    _add_model_columns(con, found, free=keep is None)
+    b, g = found.bgnbd, found.gamma_gamma
+    parameters = found.parameters or (
         {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
     )
     if g is not None:
         parameters |= {"p": g.p, "q": g.q, "v": g.v}
-    done = summary.backtest is not None and summary.backtest.status == "done"
+    report = found.backtest.report
     return ModelOutlook(
-        churn_risk_method="backtest" if done else "heuristic",
+        churn_risk_method="backtest" if report.status == "done" else "heuristic",
         fallback_reason=None,
-        forecast_model=summary.forecast_model,
+        forecast_model=found.model,
         parameters={k: float(f"{v:.6g}") for k, v in parameters.items()},
-        notes=list(summary.notes),
+        notes=list(found.notes),
         overall=outlook_rows(con, ingested.as_of, None, [])[0],
         by_segment=outlook_rows(con, ingested.as_of, "rfm_segment", segments),
         by_lifecycle=outlook_rows(con, ingested.as_of, "lifecycle_stage", stages),
         horizon_days=options.horizon_days,
         threshold=options.threshold,
         time_unit=options.time_unit,
-        backtest=summary.backtest,
+        backtest=report,
     )
 
 
-def _join_predictions(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Add the model columns of ``table`` (one row per customer, in customer-id order) to ``scores``, then drop it.
+def _add_model_columns(con: duckdb.DuckDBPyConnection, found: Forecast, free: bool) -> None:
+    """Add the model columns of ``found`` to ``scores`` and band churn risk by the backtest's choice.
 
-    Both tables hold the same customers in the same order when every scored customer was predicted: a positional
-    join then reads them side by side, without the hash table and the sort of all the scores' columns a join
-    on customer_id needs (the scores' peak memory). Checked first; otherwise the join on customer_id.
+    The model summary holds the customers in customer-id order (its ``row``), as the scores do. When both hold
+    the same customers in the same order (the scores' row i is the summary's row i), a narrow table of the
+    model's numbers in that order is read beside the scores (a positional join): no hash table, no sort of the
+    scores' columns, and the summary table is freed first (``free``). Otherwise the numbers are joined on
+    customer_id. The predict command's table (predict.service) rounds the same numbers the same way.
     """
-    model = "p.p_alive, p.expected_orders, p.clv, p.winback_date, p.winback_basis, p.p_no_order"
-    risk = "s.* REPLACE (coalesce(p.churn_risk, s.churn_risk) AS churn_risk)"
-    counts = first_row(con.execute(f"SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM {table})"))
-    aligned = counts is not None and counts[0] == counts[1]
-    if aligned:
-        with workdb.in_order(con):
-            apart = first_row(
+    from ..predict.backtest import LEVELS
+
+    summary = found.summary
+    values = {
+        "row": np.arange(summary.customers, dtype=np.int64),
+        "p_alive": found.p_alive,
+        "expected_orders": found.expected,
+        "clv": found.clv,
+        "gap_days": found.gap_days,
+        "shop_level": found.shop_level,
+        "p_no_order": found.churn.p_no_order,
+        "band": found.churn.band,
+    }
+    numbers = f"""round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
+                  round(CASE WHEN isnan(clv) THEN NULL ELSE clv END, 2) AS clv,
+                  CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days,
+                  CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis,
+                  round(CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END, 4) AS p_no_order,
+                  CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
+                  END AS churn_risk"""
+    model = (
+        "m.p_alive, m.expected_orders, m.clv, CAST(s.last_order_date + m.gap_days AS DATE) AS winback_date, "
+    )
+    model += "m.winback_basis, m.p_no_order"
+    risk = "s.* REPLACE (coalesce(m.churn_risk, s.churn_risk) AS churn_risk)"
+    counts = first_row(
+        con.execute(
+            f"""SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM {summary.table}),
+                       (SELECT count(*) FROM scores s JOIN {summary.table} t
+                            ON s.customer_id = t.customer_id AND s.rowid = t.row)"""
+        )
+    )
+    aligned = counts is not None and counts[0] == counts[1] == counts[2]
+    con.register("model_values", values)
+    try:
+        with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
+            if aligned:
                 con.execute(
-                    f"""SELECT count(*) FROM (SELECT customer_id FROM scores) s
-                        POSITIONAL JOIN (SELECT customer_id AS id FROM {table}) p
-                        WHERE s.customer_id IS DISTINCT FROM p.id"""
+                    f"CREATE OR REPLACE TEMP TABLE model_columns AS SELECT {numbers} FROM model_values ORDER BY row"
                 )
-            )
-        aligned = apart is not None and apart[0] == 0
-    with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
+            else:
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE model_columns AS SELECT t.customer_id, {numbers}
+                        FROM {summary.table} t JOIN model_values USING (row)"""
+                )
+    finally:
+        con.unregister("model_values")
+    if free:
+        con.execute(f"DROP TABLE IF EXISTS {summary.table}")
+    with workdb.in_order(con):
         if aligned:
             con.execute(
                 f"""CREATE OR REPLACE TABLE scores AS
-                    SELECT {risk}, {model} FROM scores s POSITIONAL JOIN {table} p"""
+                    SELECT {risk}, {model} FROM scores s POSITIONAL JOIN model_columns m"""
             )
         else:  # a join does not keep the order: sort again
             con.execute(
                 f"""CREATE OR REPLACE TABLE scores AS
-                    SELECT {risk}, {model} FROM scores s LEFT JOIN {table} p USING (customer_id)
+                    SELECT {risk}, {model} FROM scores s LEFT JOIN model_columns m USING (customer_id)
                     ORDER BY s.customer_id"""
             )
-    con.execute(f"DROP TABLE {table}")
+    con.execute("DROP TABLE model_columns")
 
 
 def outlook_rows(
