@@ -240,3 +240,55 @@ def test_the_fallback_reuses_the_backtest_instead_of_running_it_again(
     assert model is not None and model.fallback_reason is not None and "only 3 of 5" in model.fallback_reason
     assert model.backtest is not None and model.backtest.status == "too little history"
     assert len(calls) == 1
+
+
+def test_the_scores_model_columns_are_the_predict_commands_numbers(
+    cdnow: tuple[ScoreResult, Path], tmp_path: Path
+) -> None:
+    # score --predict adds the forecast to the scores itself (scoring.predicted); the predict command writes the
+    # same forecast to its own table (predict.service): one forecast, rounded the same way in both files
+    from crm_winback.api import predict_file
+
+    out = tmp_path / "predictions.csv"
+    predict_file(CDNOW, output=out)
+    with out.open(encoding="utf-8", newline="") as fh:
+        predicted = {row["customer_id"]: row for row in csv.DictReader(fh)}
+    with cdnow[1].open(encoding="utf-8", newline="") as fh:
+        scores = list(csv.DictReader(fh))
+    assert len(scores) == len(predicted) == 23570
+    for row in scores:
+        other = predicted[row["customer_id"]]
+        assert {k: row[k] for k in MODEL_COLUMNS} == {k: other[k] for k in MODEL_COLUMNS}, row["customer_id"]
+        assert row["churn_risk"] == other["churn_risk"]
+
+
+def test_customers_the_model_did_not_see_keep_the_heuristic(
+    cdnow: tuple[ScoreResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # when the model summary and the scores do not hold the same customers, the numbers are joined on customer
+    # id instead of side by side: a customer missing from the summary gets empty model columns and keeps the
+    # heuristic churn risk, every other customer the numbers of the full run
+    from crm_winback.predict import service
+
+    original = service.forecast
+
+    def one_fewer(ingested, *args, **kwargs):  # type: ignore[no-untyped-def]
+        found = original(ingested, *args, **kwargs)
+        ingested.con.execute(f"DELETE FROM {found.summary.table} WHERE customer_id = '00001'")
+        return found
+
+    monkeypatch.setattr(service, "forecast", one_fewer)
+    out = tmp_path / "joined.csv"
+    score_file(CDNOW, score_options=ScoreOptions(predict=True), output=out)
+    score_file(CDNOW, output=tmp_path / "plain.csv")
+    with out.open(encoding="utf-8", newline="") as fh:
+        joined = list(csv.DictReader(fh))
+    with cdnow[1].open(encoding="utf-8", newline="") as fh:
+        full = list(csv.DictReader(fh))
+    with (tmp_path / "plain.csv").open(encoding="utf-8", newline="") as fh:
+        heuristic = next(csv.DictReader(fh))
+    assert joined[0]["customer_id"] == heuristic["customer_id"] == "00001"
+    assert all(joined[0][k] == "" for k in MODEL_COLUMNS)
+    assert joined[0]["churn_risk"] == heuristic["churn_risk"] == "high"
+    assert full[0]["p_alive"] != ""
+    assert joined[1:] == full[1:]

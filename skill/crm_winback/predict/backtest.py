@@ -786,7 +786,8 @@ def _sample_customers(con: duckdb.DuckDBPyConnection, end: dt.date) -> int | Non
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS
                 SELECT customer_id FROM (
-                    SELECT customer_id, row_number() OVER (ORDER BY customer_id) - 1 AS pos FROM ({first_days}))
+                    SELECT customer_id, row_number() OVER () - 1 AS pos  -- in customer-id order (as summarize)
+                    FROM ({first_days} ORDER BY customer_id))
                 WHERE pos IN (SELECT pos FROM sample_positions)""",
             {"end": end},
         )

@@ -183,11 +183,12 @@ def contract_summary(
     unit = check_time_unit(time_unit)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT row_number() OVER (ORDER BY customer_id) - 1 AS row, customer_id,
+            SELECT row_number() OVER () - 1 AS row, * FROM (  -- numbered in customer-id order (as summarize)
+            SELECT customer_id,
                    first_order_date, last_order_date, x, t_x AS t_x_days, "T" AS T_days,
                    coalesce(CASE WHEN x > 0 THEN {ZBAR} END, 'NaN'::DOUBLE) AS zbar,
                    coalesce(litt, 0.0) AS litt_days, orders, net_total
-            FROM {CONTRACT_SUMMARY_TABLE} m"""
+            FROM {CONTRACT_SUMMARY_TABLE} m ORDER BY customer_id)"""
     )
     con.execute(f"DROP TABLE {CONTRACT_SUMMARY_TABLE}")  # read once
     return summary_of_table(con, table, end, unit)

@@ -114,9 +114,13 @@ def summarize(
     # values are summed as decimals and the logs as whole multiples of 2^-48 (LOG_STEPS; each log within
     # 2e-15 of its double), so the engine's threads can add them in any order and give the same bits every run:
     # a sum of doubles depends on that order. Integer sums cost no more than double ones; 128-bit decimals did.
+    # rows are numbered in customer-id order by row_number() OVER () over the sorted groups: a parallel sort,
+    # then a numbering DuckDB runs in one thread in the order the rows arrive (a streaming window keeps a fixed
+    # order); row_number() OVER (ORDER BY customer_id) sorted them in a window, ~0.6 s more on 2.3M customers
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT row_number() OVER (ORDER BY customer_id) - 1 AS row, customer_id,
+            SELECT row_number() OVER () - 1 AS row, * FROM (
+            SELECT customer_id,
                    min(order_date) AS first_order_date, max(order_date) AS last_order_date,
                    count(*) - 1 AS x,
                    date_diff('day', min(order_date), max(order_date)) AS t_x_days,
@@ -125,7 +129,8 @@ def summarize(
                    coalesce(CAST(sum(CAST(round(ln(gap_days) * {LOG_STEPS}) AS BIGINT))
                                  FILTER (WHERE gap_days IS NOT NULL) AS DOUBLE) / {LOG_STEPS}, 0.0) AS litt_days,
                    sum(n_orders) AS orders, sum(value) AS net_total
-            FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL {among} GROUP BY customer_id""",
+            FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL {among} GROUP BY customer_id
+            ORDER BY customer_id)""",
         {"end": end},
     )
     return summary_of_table(con, table, end, unit)
