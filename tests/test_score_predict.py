@@ -270,14 +270,14 @@ def test_customers_the_model_did_not_see_keep_the_heuristic(
     # heuristic churn risk, every other customer the numbers of the full run
     from crm_winback.predict import service
 
-    original = service.forecast
+    original = service.prepare
 
     def one_fewer(ingested, *args, **kwargs):  # type: ignore[no-untyped-def]
-        found = original(ingested, *args, **kwargs)
-        ingested.con.execute(f"DELETE FROM {found.summary.table} WHERE customer_id = '00001'")
-        return found
+        prepared = original(ingested, *args, **kwargs)
+        ingested.con.execute(f"DELETE FROM {prepared.summary.table} WHERE customer_id = '00001'")
+        return prepared
 
-    monkeypatch.setattr(service, "forecast", one_fewer)
+    monkeypatch.setattr(service, "prepare", one_fewer)
     out = tmp_path / "joined.csv"
     score_file(CDNOW, score_options=ScoreOptions(predict=True), output=out)
     score_file(CDNOW, output=tmp_path / "plain.csv")

@@ -112,6 +112,8 @@ class Prepared:
     churn: ChurnNow
     mean_value: float | None = None
     """The shop's mean purchase value (the spend fallback), read before the purchase days were freed."""
+    history_days: int = 0
+    """Days from the first order to the as-of date: the longest a winback date may lie after the last order."""
 
 
 def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = False) -> Prepared:
@@ -153,7 +155,8 @@ def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = Fa
         mean_value = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
     if free_days:
         ingested.con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
-    return Prepared(backtest, summary, churn_now(backtest, summary), mean_value)
+    history_days = _history_days(ingested, summary)
+    return Prepared(backtest, summary, churn_now(backtest, summary), mean_value, history_days)
 
 
 def _contract_part(con: duckdb.DuckDBPyConnection) -> dict[str, NDArray[np.generic]]:
@@ -366,13 +369,13 @@ def forecast(
             )
             gamma_gamma, spend = spent()
             gap_days, shop_level = _winback_gaps(
-                bgnbd, summary, options.threshold, ingested, notes, rows, row_of
+                bgnbd, summary, options.threshold, prepared.history_days, notes, rows, row_of
             )
             clv = options.margin * np.nan_to_num(spend, nan=0.0) * discounted[row_of]
         else:
             gamma_gamma, spend = spent()
             p_alive, expected, clv, gap_days = _forecasts(
-                forecaster, summary, spend, options, ingested, notes
+                forecaster, summary, spend, options, prepared.history_days, notes
             )
             shop_level = np.zeros(summary.customers, dtype=bool)
     clv = np.where(np.isnan(spend), np.nan, clv)
@@ -463,7 +466,7 @@ def _forecasts(
     summary: RfmSummary,
     spend: NDArray[np.float64],
     options: PredictOptions,
-    ingested: Ingested,
+    history_days: int,
     notes: list[str],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """P(alive), expected orders, CLV and days from the last order to the winback date (NaN beyond the
@@ -484,7 +487,6 @@ def _forecasts(
         quiet=True,
     )
     clv = options.margin * np.nan_to_num(spend, nan=0.0) * total[row_of]
-    history_days = _history_days(ingested, summary)
     gap = np.ceil(quiet_gap(fitted, h, options.threshold, history_days / scale) * scale)
     # the search brackets the crossing to within a fraction of a day, so its ceiling may be one day late
     early = np.isfinite(gap) & (gap >= 1)
@@ -520,7 +522,7 @@ def _winback_gaps(
     bgnbd: BgNbdParams,
     summary: RfmSummary,
     threshold: float,
-    ingested: Ingested,
+    history_days: int,
     notes: list[str],
     rows: History,
     row_of: NDArray[np.intp],
@@ -532,7 +534,6 @@ def _winback_gaps(
     ``row_of``.
     """
     scale = DAYS_PER_UNIT[summary.time_unit]
-    history_days = _history_days(ingested, summary)
     timing = winback(bgnbd, rows.x, rows.t_x, rows.T, threshold)
     gap_days = np.ceil(timing.gap * scale)[row_of]
     beyond = ~(gap_days <= history_days)

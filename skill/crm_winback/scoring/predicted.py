@@ -25,7 +25,9 @@ from ..models.scores import ModelOutlook, SegmentOutlook
 from ..workdb import first_row
 
 if TYPE_CHECKING:
+    from ..predict.backtest import ChurnNow
     from ..predict.service import Forecast
+    from ..predict.summary import RfmSummary
 
 MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis", "p_no_order")
 
@@ -64,7 +66,6 @@ def apply_predictions(
     the model summary stay in the connection, for a caller that draws them (the report).
     """
     # imported here, not at module level: the models load SciPy, which a plain ``score`` never needs
-    from ..predict.backtest import LEVELS
     from ..predict.service import PredictOptions, forecast, prepare
 
     con = ingested.con
@@ -72,31 +73,16 @@ def apply_predictions(
     prepared = prepare(ingested, options, free_days=keep is None)
     if keep is not None:
         keep["backtest"] = prepared.backtest
+    free = keep is None
+    aligned = _aligned(con, prepared.summary.table)
+    if free and aligned:  # nothing reads the model summary any more: free its memory before the fits
+        con.execute(f"DROP TABLE IF EXISTS {prepared.summary.table}")
     try:
-        found = forecast(ingested, options, prepared, free_days=keep is None)
+        found = forecast(ingested, options, prepared, free_days=free)
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
         backtest, churn = prepared.backtest, prepared.churn
-        nulls = "NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv, "
-        nulls += "NULL::DATE AS winback_date, NULL::VARCHAR AS winback_basis"
-        bands = {"row": np.arange(len(churn.band)), "band": churn.band, "p": churn.p_no_order}
-        con.register("churn_values", bands)
-        try:
-            with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
-                con.execute(
-                    f"""CREATE OR REPLACE TABLE scores AS
-                        WITH c AS (SELECT row, band,
-                                          CASE WHEN isnan(p) THEN NULL ELSE round(p, 4) END AS p
-                                   FROM churn_values),
-                        k AS (SELECT t.customer_id, c.* FROM predict_summary t JOIN c USING (row))
-                        SELECT s.* REPLACE (coalesce(CASE k.band WHEN 0 THEN '{LEVELS[0]}'
-                                   WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}' END, s.churn_risk)
-                                   AS churn_risk),
-                               {nulls}, k.p AS p_no_order
-                        FROM scores s LEFT JOIN k USING (customer_id) ORDER BY s.customer_id"""
-                )
-        finally:
-            con.unregister("churn_values")
+        _add_model_columns(con, prepared.summary, churn, None, aligned, free)
         done = backtest.report.status == "done"
         return ModelOutlook(
             churn_risk_method="backtest" if done else "heuristic",
@@ -111,9 +97,7 @@ def apply_predictions(
             time_unit=options.time_unit,
             backtest=backtest.report,
         )
-    # (with free_days, prepare dropped the purchase days; the model summary is dropped here, before the scores
-    # are rebuilt)
-    _add_model_columns(con, found, free=keep is None)
+    _add_model_columns(con, found.summary, found.churn, found, aligned, free)
     b, g = found.bgnbd, found.gamma_gamma
     parameters = found.parameters or (
         {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
@@ -137,33 +121,60 @@ def apply_predictions(
     )
 
 
-def _add_model_columns(con: duckdb.DuckDBPyConnection, found: Forecast, free: bool) -> None:
-    """Add the model columns of ``found`` to ``scores`` and band churn risk by the backtest's choice.
+def _aligned(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the scores' row i is the model summary ``table``'s row i (both in customer-id order)."""
+    counts = first_row(
+        con.execute(
+            f"""SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM {table}),
+                       (SELECT count(*) FROM scores s JOIN {table} t
+                            ON s.customer_id = t.customer_id AND s.rowid = t.row)"""
+        )
+    )
+    return counts is not None and counts[0] == counts[1] == counts[2]
+
+
+def _add_model_columns(
+    con: duckdb.DuckDBPyConnection,
+    summary: RfmSummary,
+    churn: ChurnNow,
+    found: Forecast | None,
+    aligned: bool,
+    free: bool,
+) -> None:
+    """Add the model columns of ``found`` to ``scores`` and band churn risk by the backtest's choice (``churn``);
+    without ``found`` (the whole-history fit failed) the model columns are empty and churn risk still follows
+    the backtest.
 
     The model summary holds the customers in customer-id order (its ``row``), as the scores do. When both hold
-    the same customers in the same order (the scores' row i is the summary's row i), a narrow table of the
-    model's numbers in that order is read beside the scores (a positional join): no hash table, no sort of the
-    scores' columns, and the summary table is freed first (``free``). Otherwise the numbers are joined on
-    customer_id. The predict command's table (predict.service) rounds the same numbers the same way.
+    the same customers in the same order (``aligned``: the scores' row i is the summary's row i), a narrow table
+    of the model's numbers in that order is read beside the scores (a positional join): no hash table, no sort
+    of the scores' columns, and the summary table was freed before the fits. Otherwise the numbers are joined
+    on customer_id, and the summary is freed here (``free``). The predict command's table (predict.service)
+    rounds the same numbers the same way.
     """
     from ..predict.backtest import LEVELS
 
-    summary = found.summary
     values = {
         "row": np.arange(summary.customers, dtype=np.int64),
-        "p_alive": found.p_alive,
-        "expected_orders": found.expected,
-        "clv": found.clv,
-        "gap_days": found.gap_days,
-        "shop_level": found.shop_level,
-        "p_no_order": found.churn.p_no_order,
-        "band": found.churn.band,
+        "p_no_order": churn.p_no_order,
+        "band": churn.band,
     }
-    numbers = f"""round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
-                  round(CASE WHEN isnan(clv) THEN NULL ELSE clv END, 2) AS clv,
-                  CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days,
-                  CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis,
-                  round(CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END, 4) AS p_no_order,
+    if found is not None:
+        values |= {
+            "p_alive": found.p_alive,
+            "expected_orders": found.expected,
+            "clv": found.clv,
+            "gap_days": found.gap_days,
+            "shop_level": found.shop_level,
+        }
+        numbers = """round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
+                     round(CASE WHEN isnan(clv) THEN NULL ELSE clv END, 2) AS clv,
+                     CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days,
+                     CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis"""
+    else:
+        numbers = """NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv,
+                     NULL::INTEGER AS gap_days, NULL::VARCHAR AS winback_basis"""
+    numbers += f""", round(CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END, 4) AS p_no_order,
                   CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
                   END AS churn_risk"""
     model = (
@@ -171,14 +182,6 @@ def _add_model_columns(con: duckdb.DuckDBPyConnection, found: Forecast, free: bo
     )
     model += "m.winback_basis, m.p_no_order"
     risk = "s.* REPLACE (coalesce(m.churn_risk, s.churn_risk) AS churn_risk)"
-    counts = first_row(
-        con.execute(
-            f"""SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM {summary.table}),
-                       (SELECT count(*) FROM scores s JOIN {summary.table} t
-                            ON s.customer_id = t.customer_id AND s.rowid = t.row)"""
-        )
-    )
-    aligned = counts is not None and counts[0] == counts[1] == counts[2]
     con.register("model_values", values)
     try:
         with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
