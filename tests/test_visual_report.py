@@ -455,6 +455,39 @@ def test_tracking_reuses_the_backtests_calibration_summary_with_the_same_numbers
     assert not {BACKTEST_TABLE, TRACKING_TABLE} & tables
 
 
+def test_a_sampled_backtests_tracking_plot_draws_its_sample_and_says_so(
+    cdnow_sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A huge shop's backtest runs on a seeded sample (backtest.SAMPLE, lowered here below the 2,357 customers):
+    the tracking plot and deciles draw the same customers - the ones whose AUCs the report gives - from the
+    backtest's kept summary, count their actual repeat purchase days, and say it is a sample."""
+    from crm_winback.predict import backtest as bt
+    from crm_winback.visual.charts import decile_chart, tracking_chart
+
+    monkeypatch.setattr(bt, "SAMPLE", 1_000)
+    ingested = load_orders(cdnow_sample)
+    try:
+        kept = bt.run_backtest(ingested.con, ingested.as_of, dt.date(1997, 9, 30), keep=True)
+        sample = {r[0] for r in ingested.con.execute(f"SELECT customer_id FROM {bt.SAMPLE_TABLE}").fetchall()}
+        t = tracking(ingested.con, ingested.as_of, kept.report, kept.fits, kept.calibration, kept.holdout)
+        tables = {r[0] for r in ingested.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        ingested.close()
+    assert kept.report.customers == t.customers == len(sample) == 1_000
+    assert kept.report.sampled_from == t.sampled_from == 2_357
+    assert bt.SAMPLE_TABLE not in tables
+    # the actual line: the sampled customers' purchase days after their first, counted from the file itself
+    days: dict[str, set[str]] = {}
+    for line in cdnow_sample.read_text().splitlines()[1:]:
+        customer, date = line.split(",")[:2]
+        days.setdefault(customer, set()).add(date)
+    assert t.actual[-1] == sum(len(days[c]) - 1 for c in sample)
+    assert sum(n for _, n, _, _ in t.deciles) == 1_000
+    said = "the backtest's random sample of 1,000 of the 2,357 customers first seen by 1997-09-30"
+    assert said in tracking_chart(t).desc and said in decile_chart(t).desc
+    assert any(said in note for note in tracking_chart(t).notes)
+
+
 def test_every_candidate_gives_the_same_expectation_for_all_ages_at_once(cdnow_sample: Path) -> None:
     """tracking() asks each model for E[X(t)] at every age in one call; one call per age gives the same."""
     ingested = load_orders(cdnow_sample)

@@ -485,7 +485,8 @@ def run_backtest(
     """Split the ``orders`` up to ``as_of``, fit every candidate on the calibration part, score the holdout.
 
     ``keep``: keep the calibration summary's arrays and the holdout purchase days in the result
-    (``Backtest.calibration``, ``Backtest.holdout``), unless the backtest ran on a sample."""
+    (``Backtest.calibration``, ``Backtest.holdout``); a huge shop's are its sample's, whose customer ids then
+    stay in SAMPLE_TABLE (the tracking plot draws the customers the backtest scored)."""
     start, cycle, split = find_split(con, as_of, calibration_end)
     base = _report_base(start, as_of, cycle, calibration_end)
     if isinstance(split, str):
@@ -496,12 +497,13 @@ def run_backtest(
     try:
         summary = summarize(con, split.calibration_end, time_unit, table=BACKTEST_TABLE, customers=customers)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {SAMPLE_TABLE}")
+        if not keep:
+            con.execute(f"DROP TABLE IF EXISTS {SAMPLE_TABLE}")
     actual, _, first_back = holdout_outcomes(con, summary, as_of)
     backtest = _backtest_on(
         con, summary, actual, first_back, split, base, cycle, threshold, candidates, sampled_from
     )
-    if not keep or sampled_from is not None:  # a sample is no calibration summary to draw the shop from
+    if not keep:
         return backtest
     return replace(backtest, calibration=summary, holdout=actual)
 

@@ -9,6 +9,9 @@ the unconditional one). The actual line counts the same customers' repeat purcha
 
 Beside it, the holdout by decile: customers ranked by the model's conditional expectation for the holdout, ten
 groups of (nearly) equal size, mean predicted and mean actual repeat purchase days in each.
+
+A huge shop's backtest runs on a seeded sample of its customers (crm_winback.predict.backtest.SAMPLE); both
+views then draw that sample, the customers whose AUCs and band shares the report gives, and say so.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from numpy.typing import NDArray
 
 from crm_winback.errors import DataError
 from crm_winback.models.backtest import BacktestReport
-from crm_winback.predict.backtest import fit_sample, history_of, summary_rows
+from crm_winback.predict.backtest import SAMPLE_TABLE, fit_sample, history_of, summary_rows
 from crm_winback.predict.candidates import CANDIDATES, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
@@ -48,6 +51,17 @@ class Tracking:
     deciles: list[
         tuple[int, int, float, float]
     ]  # (decile 1 = highest predicted, customers, mean pred, actual)
+    customers: int = 0  # the customers drawn: first seen by the calibration end (of the sample, if any)
+    sampled_from: int | None = None  # a huge shop's: the backtest's sample was drawn from this many
+
+    def who(self) -> str:
+        """The customers drawn, in words."""
+        if self.sampled_from is None:
+            return f"the {self.customers:,} customers first seen by {self.calibration_end}"
+        return (
+            f"the backtest's random sample of {self.customers:,} of the {self.sampled_from:,} customers first "
+            f"seen by {self.calibration_end}"
+        )
 
 
 def _candidate(report: BacktestReport) -> tuple[Candidate, str]:
@@ -71,7 +85,8 @@ def tracking(
     ``fits``: the backtest's own fits by model name (``Backtest.fits``), used instead of fitting again; they
     were fitted on the same customers, so the numbers are the same. ``calibration`` and ``holdout``: the
     backtest's calibration summary and its customers' holdout purchase days (``Backtest.calibration``,
-    ``Backtest.holdout``), used instead of summarizing the calibration period again.
+    ``Backtest.holdout``), used instead of summarizing the calibration period again. When the backtest ran on
+    a sample (``report.sampled_from``), they are the sample's, and so are both views.
 
     Raises DataError when the backtest was not run or the model cannot be fitted on the calibration part.
     """
@@ -83,12 +98,26 @@ def tracking(
     summary = (
         calibration if reuse and calibration is not None else summarize(con, end, "weeks", TRACKING_TABLE)
     )
+    # a sampled backtest's calibration is its sample's: the actual line counts the same customers' purchases
+    sampled = reuse and report.sampled_from is not None
+    if sampled:
+        found = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": SAMPLE_TABLE}
+        ).fetchall()
+        if not found[0][0]:
+            raise DataError("no tracking plot: the backtest's sample is no longer in the connection")
+
     try:
         # the backtest's own fit: the same customers (its seeded sample of a huge shop), the same parameters
         fitted = (fits or {}).get(candidate.name) or candidate.fit(fit_sample(history_of(summary))[0])
         if fitted.runaway:
             raise DataError(fitted.runaway)
         days = purchase_days(con)
+        drawn = (
+            f"SELECT customer_id FROM {SAMPLE_TABLE}"
+            if sampled
+            else f"SELECT customer_id FROM {days} WHERE gap_days IS NULL AND order_date <= $c"
+        )
         # each customer's first purchase day, counted back from the calibration end by T (whole days)
         age = np.rint(summary.T * DAYS_PER_UNIT["weeks"]).astype(np.int64)
         start = end - dt.timedelta(days=int(age.max()))
@@ -103,10 +132,9 @@ def tracking(
         repeats = con.execute(
             f"""SELECT date_diff('day', $s::DATE, order_date) AS d, count(*) AS n
                 FROM {days}
-                WHERE gap_days IS NOT NULL AND order_date <= $e AND customer_id IN (
-                    SELECT customer_id FROM {days} WHERE gap_days IS NULL AND order_date <= $c)
+                WHERE gap_days IS NOT NULL AND order_date <= $e AND customer_id IN ({drawn})
                 GROUP BY d ORDER BY d""",
-            {"s": start, "e": as_of, "c": end},
+            {"s": start, "e": as_of} | ({} if sampled else {"c": end}),
         ).fetchnumpy()
         actual_daily = np.zeros(total_days + 1)
         np.add.at(actual_daily, np.asarray(repeats["d"], dtype=np.intp), np.asarray(repeats["n"], float))
@@ -118,6 +146,7 @@ def tracking(
         deciles = _deciles(fitted, summary, holdout_days / DAYS_PER_UNIT["weeks"], holdout)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {TRACKING_TABLE}")
+        con.execute(f"DROP TABLE IF EXISTS {SAMPLE_TABLE}")  # kept by the backtest for this plot alone
     return Tracking(
         model=candidate.name,
         why=why,
@@ -128,6 +157,8 @@ def tracking(
         actual=[float(v) for v in actual_cum],
         predicted=[round(float(v), 1) for v in predicted_cum],
         deciles=deciles,
+        customers=summary.customers,
+        sampled_from=report.sampled_from if sampled else None,
     )
 
 

@@ -62,8 +62,8 @@ def apply_predictions(
 ) -> ModelOutlook:
     """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest.
 
-    With ``keep``, the backtest is kept there (``keep["backtest"]``, with its fits) and the purchase days and
-    the model summary stay in the connection, for a caller that draws them (the report).
+    With ``keep``, the backtest is kept there (``keep["backtest"]``, with its fits and its calibration
+    summary) and the purchase days stay in the connection, for a caller that draws them (the report).
     """
     # imported here, not at module level: the models load SciPy, which a plain ``score`` never needs
     from ..predict.service import PredictOptions, forecast, prepare
@@ -73,16 +73,15 @@ def apply_predictions(
     prepared = prepare(ingested, options, free_days=keep is None)
     if keep is not None:
         keep["backtest"] = prepared.backtest
-    free = keep is None
     aligned = _aligned(con, prepared.summary.table)
-    if free and aligned:  # nothing reads the model summary any more: free its memory before the fits
+    if aligned:  # nothing reads the model summary any more: free its memory before the fits
         con.execute(f"DROP TABLE IF EXISTS {prepared.summary.table}")
     try:
-        found = forecast(ingested, options, prepared, free_days=free)
+        found = forecast(ingested, options, prepared, free_days=keep is None)
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
         backtest, churn = prepared.backtest, prepared.churn
-        _add_model_columns(con, prepared.summary, churn, None, aligned, free)
+        _add_model_columns(con, prepared.summary, churn, None, aligned)
         done = backtest.report.status == "done"
         return ModelOutlook(
             churn_risk_method="backtest" if done else "heuristic",
@@ -97,7 +96,7 @@ def apply_predictions(
             time_unit=options.time_unit,
             backtest=backtest.report,
         )
-    _add_model_columns(con, found.summary, found.churn, found, aligned, free)
+    _add_model_columns(con, found.summary, found.churn, found, aligned)
     b, g = found.bgnbd, found.gamma_gamma
     parameters = found.parameters or (
         {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
@@ -139,7 +138,6 @@ def _add_model_columns(
     churn: ChurnNow,
     found: Forecast | None,
     aligned: bool,
-    free: bool,
 ) -> None:
     """Add the model columns of ``found`` to ``scores`` and band churn risk by the backtest's choice (``churn``);
     without ``found`` (the whole-history fit failed) the model columns are empty and churn risk still follows
@@ -149,8 +147,8 @@ def _add_model_columns(
     the same customers in the same order (``aligned``: the scores' row i is the summary's row i), a narrow table
     of the model's numbers in that order is read beside the scores (a positional join): no hash table, no sort
     of the scores' columns, and the summary table was freed before the fits. Otherwise the numbers are joined
-    on customer_id, and the summary is freed here (``free``). The predict command's table (predict.service)
-    rounds the same numbers the same way.
+    on customer_id, and the summary is freed here. The predict command's table (predict.service) rounds the
+    same numbers the same way.
     """
     from ..predict.backtest import LEVELS
 
@@ -196,8 +194,7 @@ def _add_model_columns(
                 )
     finally:
         con.unregister("model_values")
-    if free:
-        con.execute(f"DROP TABLE IF EXISTS {summary.table}")
+    con.execute(f"DROP TABLE IF EXISTS {summary.table}")
     with workdb.in_order(con):
         if aligned:
             con.execute(

@@ -206,8 +206,8 @@ def tracking_chart(t: Tracking) -> Chart:
     end_actual, end_pred = t.actual[-1], t.predicted[-1]
     cal_index = max(i for i, w in enumerate(t.weeks) if w <= t.calibration_weeks) if t.weeks else 0
     desc = (
-        f"Cumulative repeat purchase days by week since {t.start}, actual and predicted by {t.model} fitted on "
-        f"the weeks up to {t.calibration_end} (dashed line). At the end of the calibration period: actual "
+        f"Cumulative repeat purchase days by week since {t.start} of {t.who()}, actual and predicted by "
+        f"{t.model} fitted on the weeks up to {t.calibration_end} (dashed line). At the end of the calibration period: actual "
         f"{t.actual[cal_index]:,.0f}, predicted {t.predicted[cal_index]:,.0f}; at the end of the holdout: actual "
         f"{end_actual:,.0f}, predicted {end_pred:,.0f} ({_signed_pct(end_pred, end_actual)})."
     )
@@ -231,7 +231,7 @@ def tracking_chart(t: Tracking) -> Chart:
     return Chart(
         "tracking", "Backtest: tracking plot", desc, svg, 640, 300,
         ["week", "period", "actual (cumulative)", "predicted (cumulative)"], table,
-        [f"Drawn with {t.why}. Every {step} weeks, plus the split and the last week."],
+        [f"Drawn with {t.why}, for {t.who()}. Every {step} weeks, plus the split and the last week."],
     )  # fmt: skip
 
 
@@ -245,7 +245,7 @@ def decile_chart(t: Tracking) -> Chart:
     labels = [f"decile {d}" for d, _, _, _ in t.deciles]
     desc = (
         f"Holdout repeat purchase days per customer, mean predicted by {t.model} against mean actual, for ten "
-        "groups of customers ranked by the prediction (decile 1: highest). "
+        f"groups of {t.who()} ranked by the prediction (decile 1: highest). "
         f"Decile 1: predicted {t.deciles[0][2]:.2f}, actual {t.deciles[0][3]:.2f}; decile 10: predicted "
         f"{t.deciles[-1][2]:.2f}, actual {t.deciles[-1][3]:.2f}."
     )
