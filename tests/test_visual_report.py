@@ -31,7 +31,7 @@ from crm_winback.ingest import load_orders
 from crm_winback.models.backtest import BacktestReport
 from crm_winback.predict.backtest import history_of
 from crm_winback.predict.candidates import CANDIDATES, History
-from crm_winback.predict.summary import summarize
+from crm_winback.predict.summary import purchase_days, summarize
 from crm_winback.predict.tracking import tracking
 from crm_winback.scoring import ScoreOptions
 from crm_winback.visual import build_report
@@ -383,8 +383,8 @@ def test_axis_ticks_are_round_numbers() -> None:
 def test_monthly_retention_agrees_with_the_cohort_table() -> None:
     ingested = load_orders(CDNOW)
     try:
-        table = build_cohorts(ingested.con, ingested.as_of)
-        months = retention_by_month(ingested.con, ingested.as_of)
+        table = build_cohorts(ingested.con, ingested.as_of)  # from the orders
+        months = retention_by_month(ingested.con, ingested.as_of, purchase_days(ingested.con))
     finally:
         ingested.close()
     assert [(c, n) for c, n, _ in months] == [(r.cohort, r.customers) for r in table.rows]

@@ -107,12 +107,16 @@ def score_file(
     output: str | Path | None = None,
     keep: bool = False,
     store: StoreOptions | None = None,
+    free_lines: bool | None = None,
 ) -> tuple[ScoreResult, Scored | None]:
     """Ingest and score ``path``; write per-customer scores to ``output`` when given.
 
     With ``store``, the scorecard gains the counts of the store's previous snapshot (the trend) and, with
     ``store.save``, this run is saved as a snapshot. With ``keep`` the open :class:`Scored` (and its DuckDB
     tables) is returned for further work; the caller must close it with ``scored.ingested.close()``.
+    ``free_lines``: drop the lines and orders before scoring (with predictions, once the purchase days are
+    built from them); by default unless ``keep``, for a kept caller that reads the per-customer tables and
+    the purchase days only.
     """
     if score_options is not None and score_options.profiles:
         from .ingest.profiles import check_profiles
@@ -122,7 +126,8 @@ def score_file(
         _warm_up("crm_winback.predict.service")  # SciPy loads while DuckDB reads the file
     ingested = load_orders(path, options)
     try:
-        if not keep:
+        release = not keep if free_lines is None else free_lines
+        if release:
             if score_options is not None and score_options.predict:
                 # predictions read the purchase days only: build them, then free the lines as without
                 from .predict.summary import purchase_days

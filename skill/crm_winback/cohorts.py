@@ -85,17 +85,27 @@ def build_cohorts(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) 
 
 
 def retention_by_month(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int = 12
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, days: str, months: int = 12
 ) -> list[tuple[str, int, list[float | None]]]:
     """Every month offset 1..``months`` of every cohort: (cohort, customers, shares), by the definitions above.
 
-    The heat map's rows; offsets 1, 2, 3, 6 and 12 equal :func:`build_cohorts`' m1..m12.
+    The heat map's rows; offsets 1, 2, 3, 6 and 12 equal :func:`build_cohorts`' m1..m12. Read from ``days``,
+    the purchase days of the orders (crm_winback.predict.summary.purchase_days: one row per customer and order
+    date, ``gap_days`` NULL on the first), which the report keeps instead of the lines: a purchase day falls in
+    one month, and a customer's first is marked, so the counts are those of the orders without grouping them
+    per customer to find the first order.
     """
     counts = ", ".join(f"count(*) FILTER (WHERE k = {k})" for k in range(1, months + 1))
     rows = con.execute(
-        f"""{_CUSTOMER_MONTHS}
+        f"""WITH firsts AS (SELECT customer_id, order_date AS first_date FROM {days}
+                            WHERE gap_days IS NULL AND customer_id IS NOT NULL AND order_date <= $as_of),
+                 ck AS (SELECT strftime(f.first_date, '%Y-%m') AS cohort,
+                               (year(d.order_date) - year(f.first_date)) * 12
+                                 + month(d.order_date) - month(f.first_date) AS k
+                        FROM {days} d JOIN firsts f USING (customer_id) WHERE d.order_date <= $as_of
+                        GROUP BY d.customer_id, cohort, k)
             SELECT cohort, count(*) FILTER (WHERE k = 0), {counts} FROM ck GROUP BY cohort ORDER BY cohort""",
-        [as_of, as_of],
+        {"as_of": as_of},
     ).fetchall()
     return [
         (

@@ -20,6 +20,7 @@ from ..files import write_text
 from ..ingest import IngestOptions
 from ..models.report import ReportResult
 from ..models.store import SnapshotInfo
+from ..predict.summary import purchase_days
 from ..resources import resource_dir
 from ..scoring import ScoreOptions
 from ..scoring.segment_map import load_segment_map
@@ -46,8 +47,13 @@ def build_report(
     """
     segment_names = load_segment_map().names()
     colours = charts.segment_colours(segment_names)
+    # the charts read the scores and the purchase days (cohorts, tracking) only: the lines go before scoring
     result, scored = score_file(
-        path, options, ScoreOptions(predict=True, calibration_end=calibration_end, keep_model=True), keep=True
+        path,
+        options,
+        ScoreOptions(predict=True, calibration_end=calibration_end, keep_model=True),
+        keep=True,
+        free_lines=True,
     )
     assert scored is not None
     skipped: list[str] = []
@@ -70,7 +76,7 @@ def build_report(
             charts.funnel_chart(order_funnel(con)),
             charts.stage_chart(card.by_lifecycle),
         ]
-        sections["cohorts"].append(charts.cohort_chart(retention_by_month(con, as_of)))
+        sections["cohorts"].append(charts.cohort_chart(retention_by_month(con, as_of, purchase_days(con))))
         outlook = summary.predictions
         report = outlook.backtest if outlook is not None else None
         if report is not None and report.status == "done":
