@@ -20,7 +20,6 @@ from ..files import write_text
 from ..ingest import IngestOptions
 from ..models.report import ReportResult
 from ..models.store import SnapshotInfo
-from ..predict.summary import purchase_days
 from ..resources import resource_dir
 from ..scoring import ScoreOptions
 from ..scoring.segment_map import load_segment_map
@@ -76,6 +75,9 @@ def build_report(
             charts.funnel_chart(order_funnel(con)),
             charts.stage_chart(card.by_lifecycle),
         ]
+        # (imported here: the models' modules load SciPy, which score_file imports while DuckDB reads the file)
+        from ..predict.summary import purchase_days
+
         sections["cohorts"].append(charts.cohort_chart(retention_by_month(con, as_of, purchase_days(con))))
         outlook = summary.predictions
         report = outlook.backtest if outlook is not None else None
