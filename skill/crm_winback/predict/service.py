@@ -1,8 +1,10 @@
 """Per-customer predictions for a shop: P(alive), expected orders, spend, CLV and winback dates.
 
-Works on an ingested ``orders`` table (crm_winback.ingest): builds the model summary in SQL, fits BG/NBD and,
-when the export has amounts, Gamma-Gamma, and leaves a ``predictions`` table in the same DuckDB connection
-(one row per customer, joinable on customer_id) for the scorer, the brief and the file writer.
+Works on an ingested ``orders`` table (crm_winback.ingest): backtests the candidate models (:func:`prepare`),
+builds the whole-history model summary in SQL and fits the models on it (:func:`forecast`: every customer's
+numbers, in customer-id order). :func:`predict` leaves them in a ``predictions`` table in the same DuckDB
+connection (one row per customer, joinable on customer_id) for the predict command's file; ``score --predict``
+adds them to the scores itself (crm_winback.scoring.predicted).
 """
 
 from __future__ import annotations
@@ -110,10 +112,10 @@ class Prepared:
     backtest: Backtest
     summary: RfmSummary
     churn: ChurnNow
+    history_days: int
+    """Days from the first order to the as-of date: the longest a winback date may lie after the last order."""
     mean_value: float | None = None
     """The shop's mean purchase value (the spend fallback), read before the purchase days were freed."""
-    history_days: int = 0
-    """Days from the first order to the as-of date: the longest a winback date may lie after the last order."""
 
 
 def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = False) -> Prepared:
@@ -156,7 +158,8 @@ def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = Fa
     if free_days:
         ingested.con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
     history_days = _history_days(ingested, summary)
-    return Prepared(backtest, summary, churn_now(backtest, summary), mean_value, history_days)
+    churn = churn_now(backtest, summary)
+    return Prepared(backtest, summary, churn, history_days=history_days, mean_value=mean_value)
 
 
 def _contract_part(con: duckdb.DuckDBPyConnection) -> dict[str, NDArray[np.generic]]:
