@@ -486,6 +486,7 @@ def test_a_sampled_backtests_tracking_plot_draws_its_sample_and_says_so(
     said = "the backtest's random sample of 1,000 of the 2,357 customers first seen by 1997-09-30"
     assert said in tracking_chart(t).desc and said in decile_chart(t).desc
     assert any(said in note for note in tracking_chart(t).notes)
+    assert any(said in note for note in decile_chart(t).notes)
 
 
 def test_every_candidate_gives_the_same_expectation_for_all_ages_at_once(cdnow_sample: Path) -> None:

@@ -259,6 +259,7 @@ def decile_chart(t: Tracking) -> Chart:
     return Chart(
         "deciles", "Backtest: by decile", desc, svg, 560, _height(svg),
         ["decile", "customers", "predicted per customer", "actual per customer"], table,
+        [f"Holdout of {t.who()}."],
     )  # fmt: skip
 
 
