@@ -25,6 +25,9 @@ DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "weeks": 7.0}
 # A log-parameter at +-LOG_BOUND (a parameter above 4.8e8 or below 2e-9) means the data cannot pin it down:
 # the optimizer ran off towards a degenerate limit of the model rather than to an interior maximum.
 LOG_BOUND = 20.0
+# With allow_bound, a fit whose parameter is past half its bound stops once a step improves the likelihood by
+# less than this share of it (see minimize_log_params): it is running off along a flat ridge.
+RUNAWAY_FLAT = 1e-9
 
 Objective = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
 
@@ -265,6 +268,18 @@ def minimize_log_params(
     """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     x0 = np.clip(np.log(start), -LOG_BOUND + 1, LOG_BOUND - 1)
+    last: list[float] = []
+
+    def settled_off(intermediate_result: optimize.OptimizeResult) -> None:
+        # a runaway the caller names in words: once a parameter is past half its bound (where the caller calls
+        # it run off) and the likelihood has stopped improving (under RUNAWAY_FLAT of itself per step), the rest
+        # of the way to the bound changes nothing that is shown
+        fun = float(intermediate_result.fun)
+        flat = bool(last) and last[-1] - fun <= RUNAWAY_FLAT * abs(fun)
+        last.append(fun)
+        if flat and bool(np.any(np.abs(intermediate_result.x) >= LOG_BOUND / 2)):
+            raise StopIteration
+
     with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
         try:
             result = optimize.minimize(
@@ -274,6 +289,7 @@ def minimize_log_params(
                 method="L-BFGS-B",
                 bounds=bounds,
                 options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
+                callback=settled_off if allow_bound else None,
             )
         except FloatingPointError as exc:
             raise DataError(
