@@ -264,7 +264,8 @@ def minimize_log_params(
     ``objective`` maps log-parameters to (value, gradient in the log-parameters). ``names`` label the
     parameters in error messages. With ``allow_bound`` a parameter that ran to its bound, or past half of it
     when the optimizer stopped short of converging, is returned instead of raising, for callers that name the
-    runaway in words (``candidates.runaway_words``).
+    runaway in words (``candidates.runaway_words``); such a fit stops as soon as it is past half its bound and
+    flat (RUNAWAY_FLAT), since the rest of the way changes no word shown.
     """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     x0 = np.clip(np.log(start), -LOG_BOUND + 1, LOG_BOUND - 1)
