@@ -63,6 +63,12 @@ def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     return rows[0] if rows else None
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the connection holds a table (temporary or not) called ``name``."""
+    found = first_row(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": name}))
+    return bool(found and found[0])
+
+
 @contextmanager
 def in_order(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Keep row order for the statements inside: a ``CREATE TABLE ... ORDER BY``, then projections and COPYs of

@@ -47,7 +47,7 @@ from crm_winback.models.backtest import (
 from crm_winback.predict.candidates import CANDIDATES, BgNbdFitted, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT, TimeUnit, group_rows
 from crm_winback.predict.summary import RfmSummary, holdout_outcomes, purchase_days, summarize
-from crm_winback.workdb import first_row, median_of_counts
+from crm_winback.workdb import first_row, has_table, median_of_counts
 
 FloatArray = NDArray[np.float64]
 
@@ -706,10 +706,7 @@ def run_backtest_on_arrays(
 def _cycle_at(con: duckdb.DuckDBPyConnection, end: dt.date) -> float | None:
     """The shop's median gap between purchase days up to ``end``: from the purchase days, or from the gap
     histogram at ``end`` when the backtest runs on arrays (:func:`run_backtest_on_arrays`)."""
-    found = first_row(
-        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": CYCLE_TABLE})
-    )
-    if not (found and found[0]):
+    if not has_table(con, CYCLE_TABLE):
         return repurchase_cycle_days(con, end)
     row = first_row(con.execute(f"SELECT cycle_days FROM {CYCLE_TABLE}"))
     return None if row is None or row[0] is None else float(row[0])

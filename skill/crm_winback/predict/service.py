@@ -164,12 +164,7 @@ def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = Fa
 
 def _contract_part(con: duckdb.DuckDBPyConnection) -> dict[str, NDArray[np.generic]]:
     """The backtest part the summary reader kept, in customer-id order (empty when no backtest can be run)."""
-    found = first_row(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": CONTRACT_BACKTEST_TABLE}
-        )
-    )
-    if not (found and found[0]):
+    if not workdb.has_table(con, CONTRACT_BACKTEST_TABLE):
         return {}
     part = con.execute(f"SELECT * FROM {CONTRACT_BACKTEST_TABLE} ORDER BY customer_id").fetchnumpy()
     con.execute(f"DROP TABLE {CONTRACT_BACKTEST_TABLE}")  # read once

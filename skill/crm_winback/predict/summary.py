@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from crm_winback.errors import DataError
 from crm_winback.predict.fitting import DAYS_PER_UNIT, Grouped, TimeUnit, check_time_unit, group_rows
-from crm_winback.workdb import first_row
+from crm_winback.workdb import has_table
 
 SUMMARY_TABLE = "predict_summary"
 LOG_STEPS = 2.0**48  # the logs of the gaps are summed as whole multiples of 1 / LOG_STEPS (see summarize)
@@ -38,10 +38,7 @@ def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
     mean purchase value; the per-customer queries leave them out.
     """
     # not CREATE ... IF NOT EXISTS: DuckDB binds its query first, and ``orders`` may be gone by then
-    built = first_row(
-        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": DAYS_TABLE})
-    )
-    if built and built[0]:
+    if has_table(con, DAYS_TABLE):
         return DAYS_TABLE
     con.execute(
         f"""CREATE TEMP TABLE {DAYS_TABLE} AS

@@ -31,6 +31,7 @@ from crm_winback.predict.backtest import SAMPLE_TABLE, fit_sample, history_of, s
 from crm_winback.predict.candidates import CANDIDATES, Candidate, Fitted, History
 from crm_winback.predict.fitting import DAYS_PER_UNIT
 from crm_winback.predict.summary import RfmSummary, holdout_purchases, purchase_days, summarize
+from crm_winback.workdb import has_table
 
 TRACKING_TABLE = "tracking_summary"
 DECILES = 10
@@ -100,13 +101,8 @@ def tracking(
     )
     # a sampled backtest's calibration is its sample's: the actual line counts the same customers' purchases
     sampled = reuse and report.sampled_from is not None
-    if sampled:
-        found = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": SAMPLE_TABLE}
-        ).fetchall()
-        if not found[0][0]:
-            raise DataError("no tracking plot: the backtest's sample is no longer in the connection")
-
+    if sampled and not has_table(con, SAMPLE_TABLE):
+        raise DataError("no tracking plot: the backtest's sample is no longer in the connection")
     try:
         # the backtest's own fit: the same customers (its seeded sample of a huge shop), the same parameters
         fitted = (fits or {}).get(candidate.name) or candidate.fit(fit_sample(history_of(summary))[0])
