@@ -41,9 +41,10 @@ def observed(cohort: str, k: int, as_of: dt.date) -> bool:
 
 
 # One row per customer and month offset k since their first order (k = 0: the first order's month, which every
-# customer has), with the net value ordered then. Counting these rows per cohort and offset counts customers,
-# without the per-group hash sets of count(DISTINCT ...) per offset: on the 10M-line bench file the heat map's
-# query took 27 s and most of 6 GB that way. Parameters: the as-of date, twice.
+# customer has), with the net value ordered then, for the cohort table (build_cohorts). Counting these rows per
+# cohort and offset counts customers, without the per-group hash sets of count(DISTINCT ...) per offset: on the
+# 10M-line bench file a heat map counted that way took 27 s and most of 6 GB. retention_by_month counts the
+# same rows from the purchase days. Parameters: the as-of date, twice.
 _CUSTOMER_MONTHS = """WITH firsts AS (SELECT customer_id, min(order_date) AS first_date FROM orders
                                 WHERE order_date <= ? GROUP BY customer_id),
                  o AS (SELECT o.customer_id, o.net, strftime(f.first_date, '%Y-%m') AS cohort,
