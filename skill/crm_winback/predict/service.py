@@ -58,7 +58,6 @@ from crm_winback.predict.fitting import (
 from crm_winback.predict.gamma_gamma import (
     GammaGammaParams,
     conditional_expected_average_spend,
-    customer_lifetime_value,
     fit_gamma_gamma,
 )
 from crm_winback.predict.summary import (
@@ -351,16 +350,18 @@ def forecast(
             )
             # a degenerate fit overflows here; checked next
             with np.errstate(invalid="ignore", over="ignore"):
-                expected_rows = conditional_expected_purchases(bgnbd, horizon, rows.x, rows.t_x, rows.T)
+                expected_rows = conditional_expected_purchases(
+                    bgnbd, np.full(len(rows.x), horizon), rows.x, rows.t_x, rows.T
+                )
             _check_finite(bgnbd, p_rows, expected_rows)
             p_alive, expected = p_rows[row_of], expected_rows[row_of]
-            # the discounted expected orders per distinct row (spend 1, margin 1), then valued per customer
-            discounted = customer_lifetime_value(
-                bgnbd,
-                np.ones(len(rows.x)),
-                rows.x,
-                rows.t_x,
-                rows.T,
+            # the discounted expected orders per distinct row (as gamma_gamma.customer_lifetime_value, whose
+            # grouping the rows already are), then valued per customer. Here and above, one horizon per row: a
+            # scalar one makes conditional_expected_purchases group the (already distinct) rows again each time
+            discounted = discounted_orders(
+                lambda t: conditional_expected_purchases(
+                    bgnbd, np.full(len(rows.x), t), rows.x, rows.t_x, rows.T
+                ),
                 horizon=horizon,
                 period=options.period_days / scale,
                 discount_rate=options.discount_rate,
