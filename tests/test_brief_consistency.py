@@ -247,6 +247,14 @@ def check_story(docs: dict[str, str]) -> None:
                 f"{kind}: churn risk named after the wrong ranking"
             )
     for kind, text in docs.items():
+        # the bands whose measured share weights the segments are the backtest's own (an empty band has no share)
+        for quoted in re.findall(
+            r"\(((?:low|medium|high) \d+%(?:, (?:low|medium|high) \d+%)*)\), weighted", text
+        ):
+            for band in re.findall(r"(low|medium|high) \d+%", quoted):
+                assert f"churn risk {band} (" in text, (
+                    f"{kind}: quotes band {band}, which the backtest left empty"
+                )
         if "see the backtest below" in text:  # the pointer has its section, with or without amounts
             assert "Checked on the shop's past" in text.split("see the backtest below", 1)[1], kind
         assert "(by email:" not in text, f"{kind}: a channel fallback leaks into a row"

@@ -57,7 +57,12 @@ def value_at_risk(r: Resolved, data: ScoreResult | None) -> ValueAtRisk | None:
     model = data.scoring.predictions
     bt = model.backtest if model is not None and model.churn_risk_method == "backtest" else None
     chosen = bt.check(bt.chosen) if bt is not None and bt.status == "done" else None
-    observed = {b.band: b.observed_no_order or 0.0 for b in chosen.bands} if chosen is not None else {}
+    # the bands the backtest measured (an empty band has no share: it is neither weighted nor quoted)
+    observed = (
+        {b.band: b.observed_no_order for b in chosen.bands if b.observed_no_order is not None}
+        if chosen is not None
+        else {}
+    )
     email = next((c for c in r.channels if c.channel == "email"), None)
     scale = revenue_scale(data)
     rows = []
