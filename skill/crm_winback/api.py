@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from . import workdb
 from .errors import InputError
 from .ingest import IngestOptions, load_orders
 from .ingest.mapping import parse_map_option
@@ -134,6 +135,7 @@ def score_file(
 
                 purchase_days(ingested.con)
             ingested.release_lines()  # nothing after scoring reads orders: free their memory for it
+            workdb.release_freed_memory()
         scored = score(ingested, score_options)
         summary, saved = scored.summary, None
         if store is not None:

@@ -150,6 +150,7 @@ def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = Fa
             threshold=options.threshold,
             keep=not free_days,  # the caller draws the holdout (predict.tracking): its summary is kept
         )
+        workdb.release_freed_memory()  # the backtest's tables, before the whole history's summary
         summary = summarize(ingested.con, ingested.as_of, unit)
     mean_value = None
     if free_days and ingested.monetary:
