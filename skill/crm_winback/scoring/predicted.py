@@ -1,7 +1,8 @@
 """Churn risk as the backtest chose it, and the model's outlook per segment, for ``score --predict``.
 
-After the heuristic scoring, the backtest (crm_winback.predict.backtest) scores every model against recency
-alone on the shop's own past, and ``scores.churn_risk`` is re-banded by the winner: the chosen model's P(no
+Before the scores table is built, the backtest (crm_winback.predict.backtest) scores every model against
+recency alone on the shop's own past; the scores are then built with the model columns, and churn risk banded
+by the winner: the chosen model's P(no
 order within the holdout length), or days since the last order when no model beat it. BG/NBD and Gamma-Gamma
 give the model columns. When the data cannot support a fit (the predict module raises DataError: too few
 repeat buyers, too short a history, a runaway fit) the model columns stay empty and the outlook says why - a
@@ -12,6 +13,7 @@ little history for one.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -26,7 +28,7 @@ from ..workdb import first_row
 
 if TYPE_CHECKING:
     from ..predict.backtest import ChurnNow
-    from ..predict.service import Forecast
+    from ..predict.service import Forecast, PredictOptions, Prepared
     from ..predict.summary import RfmSummary
 
 MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis", "p_no_order")
@@ -53,14 +55,48 @@ def risk_source(outlook: ModelOutlook, heuristic: str) -> str:
     )
 
 
-def apply_predictions(
-    ingested: Ingested,
-    segments: list[str],
-    stages: list[str],
-    calibration_end: dt.date | None = None,
-    keep: dict[str, object] | None = None,
-) -> ModelOutlook:
-    """Backtest, fit the models and band churn risk in ``scores`` by what won the backtest.
+MODEL_TABLE = "model_columns"
+
+
+@dataclass
+class Predictions:
+    """The models' per-customer columns (the ``model_columns`` table) and what the scorecard says of them.
+
+    Built by :func:`predict_customers` before the scores table, which joins the columns in as it is built
+    (:meth:`join`); :func:`model_outlook` then summarizes them per segment and drops the table.
+    """
+
+    aligned: bool
+    """The table's row i is the customers' row i in customer-id order (the scores' order): read beside them."""
+    prepared: Prepared
+    found: Forecast | None
+    fallback_reason: str | None
+    options: PredictOptions
+
+    def join(self, heuristic: str) -> str:
+        """The scores query: the heuristic scores (``heuristic``, a SELECT in customer-id order) with the model
+        columns after them, and churn risk banded by the backtest's choice where it banded the customer."""
+        risk = "s.* REPLACE (coalesce(m.churn_risk, s.churn_risk) AS churn_risk)"
+        model = (
+            "m.p_alive, m.expected_orders, m.clv, CAST(s.last_order_date + m.gap_days AS DATE) AS winback_date, "
+            "m.winback_basis, m.p_no_order"
+        )
+        if self.aligned:
+            return f"SELECT {risk}, {model} FROM ({heuristic}) s POSITIONAL JOIN {MODEL_TABLE} m"
+        # a join does not keep the order: sort again
+        return (
+            f"SELECT {risk}, {model} FROM ({heuristic}) s LEFT JOIN {MODEL_TABLE} m USING (customer_id) "
+            "ORDER BY s.customer_id"
+        )
+
+
+def predict_customers(
+    ingested: Ingested, calibration_end: dt.date | None = None, keep: dict[str, object] | None = None
+) -> Predictions:
+    """Backtest, fit the models and put each customer's model numbers and backtest churn band in
+    ``model_columns``, before the scores are built: the purchase days and the model summary are freed before
+    the scores table exists, and the scores are written once, with the model columns (no second copy of their
+    26 columns to add six).
 
     With ``keep``, the backtest is kept there (``keep["backtest"]``, with its fits and its calibration
     summary) and the purchase days stay in the connection, for a caller that draws them (the report).
@@ -76,16 +112,37 @@ def apply_predictions(
     aligned = _aligned(con, prepared.summary.table)
     if aligned:  # nothing reads the model summary any more: free its memory before the fits
         con.execute(f"DROP TABLE IF EXISTS {prepared.summary.table}")
+    workdb.release_freed_memory()
     try:
-        found = forecast(ingested, options, prepared, free_days=keep is None)
+        found: Forecast | None = forecast(ingested, options, prepared, free_days=keep is None)
+        reason = None
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
-        backtest, churn = prepared.backtest, prepared.churn
-        _add_model_columns(con, prepared.summary, churn, None, aligned)
+        found, reason = None, str(exc)
+    if found is None:
+        _model_columns(con, prepared.summary, prepared.churn, None, aligned)
+    else:
+        _model_columns(con, found.summary, found.churn, found, aligned)
+    workdb.release_freed_memory()
+    return Predictions(aligned, prepared, found, reason, options)
+
+
+def model_outlook(
+    con: duckdb.DuckDBPyConnection,
+    predictions: Predictions,
+    as_of: dt.date,
+    segments: list[str],
+    stages: list[str],
+) -> ModelOutlook:
+    """The scorecard's account of the models, once the scores hold the model columns; frees ``model_columns``."""
+    con.execute(f"DROP TABLE IF EXISTS {MODEL_TABLE}")
+    options, found = predictions.options, predictions.found
+    if found is None:
+        backtest, churn = predictions.prepared.backtest, predictions.prepared.churn
         done = backtest.report.status == "done"
         return ModelOutlook(
             churn_risk_method="backtest" if done else "heuristic",
-            fallback_reason=str(exc),
+            fallback_reason=predictions.fallback_reason,
             parameters={},
             notes=list(churn.notes) if done else [],
             overall=None,
@@ -96,7 +153,6 @@ def apply_predictions(
             time_unit=options.time_unit,
             backtest=backtest.report,
         )
-    _add_model_columns(con, found.summary, found.churn, found, aligned)
     b, g = found.bgnbd, found.gamma_gamma
     parameters = found.parameters or (
         {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
@@ -110,9 +166,9 @@ def apply_predictions(
         forecast_model=found.model,
         parameters={k: float(f"{v:.6g}") for k, v in parameters.items()},
         notes=list(found.notes),
-        overall=outlook_rows(con, ingested.as_of, None, [])[0],
-        by_segment=outlook_rows(con, ingested.as_of, "rfm_segment", segments),
-        by_lifecycle=outlook_rows(con, ingested.as_of, "lifecycle_stage", stages),
+        overall=outlook_rows(con, as_of, None, [])[0],
+        by_segment=outlook_rows(con, as_of, "rfm_segment", segments),
+        by_lifecycle=outlook_rows(con, as_of, "lifecycle_stage", stages),
         horizon_days=options.horizon_days,
         threshold=options.threshold,
         time_unit=options.time_unit,
@@ -121,34 +177,32 @@ def apply_predictions(
 
 
 def _aligned(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether the scores' row i is the model summary ``table``'s row i (both in customer-id order)."""
+    """Whether the customers and the model summary ``table`` hold the same customers: both are then read in
+    customer-id order (the scores' order and the summary's ``row``), row i beside row i."""
     counts = first_row(
         con.execute(
-            f"""SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM {table}),
-                       (SELECT count(*) FROM scores s JOIN {table} t
-                            ON s.customer_id = t.customer_id AND s.rowid = t.row)"""
+            f"""SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM {table}),
+                       (SELECT count(*) FROM customers c JOIN {table} t USING (customer_id))"""
         )
     )
     return counts is not None and counts[0] == counts[1] == counts[2]
 
 
-def _add_model_columns(
+def _model_columns(
     con: duckdb.DuckDBPyConnection,
     summary: RfmSummary,
     churn: ChurnNow,
     found: Forecast | None,
     aligned: bool,
 ) -> None:
-    """Add the model columns of ``found`` to ``scores`` and band churn risk by the backtest's choice (``churn``);
-    without ``found`` (the whole-history fit failed) the model columns are empty and churn risk still follows
-    the backtest.
+    """Build ``model_columns``: the model numbers of ``found`` and the backtest's churn band (``churn``) per
+    customer of the model summary; without ``found`` (the whole-history fit failed) the model columns are
+    empty and churn risk still follows the backtest.
 
-    The model summary holds the customers in customer-id order (its ``row``), as the scores do. When both hold
-    the same customers in the same order (``aligned``: the scores' row i is the summary's row i), a narrow table
-    of the model's numbers in that order is read beside the scores (a positional join): no hash table, no sort
-    of the scores' columns, and the summary table was freed before the fits. Otherwise the numbers are joined
-    on customer_id, and the summary is freed here. The predict command's table (predict.service) rounds the
-    same numbers the same way.
+    ``aligned``: the table holds the summary's rows in its ``row`` order (customer-id order, as the scores), to
+    be read beside the scores (a positional join: no hash table, no sort of the scores' columns), and the
+    summary table was freed before the fits. Otherwise it holds each row's customer_id for a join, and the
+    summary is freed here. The predict command's table (predict.service) rounds the same numbers the same way.
     """
     from ..predict.backtest import LEVELS
 
@@ -175,39 +229,21 @@ def _add_model_columns(
     numbers += f""", round(CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END, 4) AS p_no_order,
                   CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
                   END AS churn_risk"""
-    model = (
-        "m.p_alive, m.expected_orders, m.clv, CAST(s.last_order_date + m.gap_days AS DATE) AS winback_date, "
-    )
-    model += "m.winback_basis, m.p_no_order"
-    risk = "s.* REPLACE (coalesce(m.churn_risk, s.churn_risk) AS churn_risk)"
     con.register("model_values", values)
     try:
-        with workdb.in_order(con):  # the scores stay in customer-id order (see scoring.score)
+        with workdb.in_order(con):  # in customer-id order, as the scores will be (see scoring.score)
             if aligned:
                 con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE model_columns AS SELECT {numbers} FROM model_values ORDER BY row"
+                    f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS SELECT {numbers} FROM model_values ORDER BY row"
                 )
             else:
                 con.execute(
-                    f"""CREATE OR REPLACE TEMP TABLE model_columns AS SELECT t.customer_id, {numbers}
+                    f"""CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS SELECT t.customer_id, {numbers}
                         FROM {summary.table} t JOIN model_values USING (row)"""
                 )
     finally:
         con.unregister("model_values")
     con.execute(f"DROP TABLE IF EXISTS {summary.table}")
-    with workdb.in_order(con):
-        if aligned:
-            con.execute(
-                f"""CREATE OR REPLACE TABLE scores AS
-                    SELECT {risk}, {model} FROM scores s POSITIONAL JOIN model_columns m"""
-            )
-        else:  # a join does not keep the order: sort again
-            con.execute(
-                f"""CREATE OR REPLACE TABLE scores AS
-                    SELECT {risk}, {model} FROM scores s LEFT JOIN model_columns m USING (customer_id)
-                    ORDER BY s.customer_id"""
-            )
-    con.execute("DROP TABLE model_columns")
 
 
 def outlook_rows(
