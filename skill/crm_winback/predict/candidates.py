@@ -11,7 +11,7 @@ Times are in the unit of the history (``History.time_unit``), as in the model mo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
@@ -63,6 +63,11 @@ class Fitted(Protocol):
         """E[orders in (T, T + horizon] | history], per customer."""
         ...
 
+    def expected_orders_curve(self, h: History) -> Callable[[float], FloatArray]:
+        """``horizon -> expected_orders(horizon, h)``, for many horizons over the same customers (CLV's periods):
+        whatever does not depend on the horizon is computed once."""
+        ...
+
     def p_active(self, h: History) -> FloatArray:
         """P(the customer has not dropped out by T | history), per customer."""
         ...
@@ -110,6 +115,15 @@ class BgNbdFitted:
     def expected_orders(self, horizon: float, h: History) -> FloatArray:
         with np.errstate(invalid="ignore", over="ignore"):
             return bgnbd.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
+
+    def expected_orders_curve(self, h: History) -> Callable[[float], FloatArray]:
+        curve = bgnbd.expected_purchases_curve(self.fitted, h.x, h.t_x, h.T)
+
+        def at(horizon: float) -> FloatArray:
+            with np.errstate(invalid="ignore", over="ignore"):
+                return curve(horizon)
+
+        return at
 
     def p_active(self, h: History) -> FloatArray:
         return bgnbd.probability_alive(self.fitted, h.x, h.t_x, h.T)
@@ -185,6 +199,9 @@ class ModuleFitted:
             return np.asarray(
                 self.module.conditional_expected_purchases(self.fitted, horizon, h.x, h.t_x, h.T)
             )
+
+    def expected_orders_curve(self, h: History) -> Callable[[float], FloatArray]:
+        return lambda horizon: self.expected_orders(horizon, h)
 
     def p_active(self, h: History) -> FloatArray:
         return np.asarray(self.module.probability_alive(self.fitted, h.x, h.t_x, h.T))

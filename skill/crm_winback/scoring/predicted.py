@@ -28,7 +28,7 @@ from ..workdb import first_row
 
 if TYPE_CHECKING:
     from ..predict.backtest import ChurnNow
-    from ..predict.service import Forecast, PredictOptions, Prepared
+    from ..predict.service import Forecast
     from ..predict.summary import RfmSummary
 
 MODEL_COLUMNS = ("p_alive", "expected_orders", "clv", "winback_date", "winback_basis", "p_no_order")
@@ -60,34 +60,42 @@ MODEL_TABLE = "model_columns"
 
 @dataclass
 class Predictions:
-    """The models' per-customer columns (the ``model_columns`` table) and what the scorecard says of them.
+    """What the scorecard says of the models, and whether their per-customer columns (the ``model_columns``
+    table) line up with the scores.
 
-    Built by :func:`predict_customers` before the scores table, which joins the columns in as it is built
-    (:meth:`join`); :func:`model_outlook` then summarizes them per segment and drops the table.
+    Built by :func:`predict_customers` before the scores table; the customers are sorted into the scores' order
+    with the columns beside them (:meth:`ranked`); :func:`model_outlook` then summarizes them per segment and drops the table. It keeps none
+    of the fits' per-customer arrays: those are in the table, and their memory is freed before the scores are
+    built.
     """
 
     aligned: bool
     """The table's row i is the customers' row i in customer-id order (the scores' order): read beside them."""
-    prepared: Prepared
-    found: Forecast | None
-    fallback_reason: str | None
-    options: PredictOptions
+    fitted: bool
+    """The whole-history forecast ran (the model columns are filled); else ``outlook`` has its fallback reason."""
+    outlook: dict[str, object]
+    """The :class:`ModelOutlook` fields that do not read the scores."""
 
-    def join(self, heuristic: str) -> str:
-        """The scores query: the heuristic scores (``heuristic``, a SELECT in customer-id order) with the model
-        columns after them, and churn risk banded by the backtest's choice where it banded the customer."""
-        risk = "s.* REPLACE (coalesce(m.churn_risk, s.churn_risk) AS churn_risk)"
-        model = (
-            "m.p_alive, m.expected_orders, m.clv, CAST(s.last_order_date + m.gap_days AS DATE) AS winback_date, "
-            "m.winback_basis, m.p_no_order"
-        )
+    def ranked(self, select: str) -> str:
+        """The customers' query ``select`` in customer-id order with the model columns beside each customer: read
+        beside the sorted rows (a positional join) when aligned, else joined on customer_id before the sort."""
         if self.aligned:
-            return f"SELECT {risk}, {model} FROM ({heuristic}) s POSITIONAL JOIN {MODEL_TABLE} m"
-        # a join does not keep the order: sort again
+            return f"SELECT * FROM ({select} ORDER BY customer_id) POSITIONAL JOIN {MODEL_TABLE}"
         return (
-            f"SELECT {risk}, {model} FROM ({heuristic}) s LEFT JOIN {MODEL_TABLE} m USING (customer_id) "
-            "ORDER BY s.customer_id"
+            f"SELECT r.*, m.* EXCLUDE (customer_id) FROM ({select}) r "
+            f"LEFT JOIN {MODEL_TABLE} m USING (customer_id) ORDER BY r.customer_id"
         )
+
+    @staticmethod
+    def churn_risk(heuristic: str) -> str:
+        """Churn risk: the backtest's band where it banded the customer, else the heuristic's (``heuristic``)."""
+        return f"coalesce(backtest_risk, {heuristic})"
+
+    COLUMNS = (
+        ", p_alive, expected_orders, clv, CAST(last_order_date + gap_days AS DATE) AS winback_date, winback_basis, "
+        "p_no_order"
+    )
+    """The model columns of the scores (MODEL_COLUMNS), from the ranked customers' columns."""
 
 
 def predict_customers(
@@ -106,25 +114,53 @@ def predict_customers(
 
     con = ingested.con
     options = PredictOptions(calibration_end=calibration_end)
-    prepared = prepare(ingested, options, free_days=keep is None)
+    prepared = prepare(ingested, options, free_days=keep is None, totals=False)
     if keep is not None:
         keep["backtest"] = prepared.backtest
     aligned = _aligned(con, prepared.summary.table)
     if aligned:  # nothing reads the model summary any more: free its memory before the fits
         con.execute(f"DROP TABLE IF EXISTS {prepared.summary.table}")
     workdb.release_freed_memory()
+    report = prepared.backtest.report
+    method = "backtest" if report.status == "done" else "heuristic"
+    common = {
+        "horizon_days": options.horizon_days,
+        "threshold": options.threshold,
+        "time_unit": options.time_unit,
+    }
     try:
-        found: Forecast | None = forecast(ingested, options, prepared, free_days=keep is None)
-        reason = None
+        found = forecast(ingested, options, prepared, free_days=keep is None)
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
-        found, reason = None, str(exc)
-    if found is None:
         _model_columns(con, prepared.summary, prepared.churn, None, aligned)
-    else:
-        _model_columns(con, found.summary, found.churn, found, aligned)
+        outlook: dict[str, object] = {
+            "churn_risk_method": method,
+            "fallback_reason": str(exc),
+            "parameters": {},
+            "notes": list(prepared.churn.notes) if method == "backtest" else [],
+            "backtest": report,
+        }
+        workdb.release_freed_memory()
+        return Predictions(aligned, False, outlook | common)
+    _model_columns(con, found.summary, found.churn, found, aligned)
+    b, g = found.bgnbd, found.gamma_gamma
+    parameters = found.parameters or (
+        {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
+    )
+    if g is not None:
+        parameters |= {"p": g.p, "q": g.q, "v": g.v}
+    report = found.backtest.report
+    outlook = {
+        "churn_risk_method": "backtest" if report.status == "done" else "heuristic",
+        "fallback_reason": None,
+        "forecast_model": found.model,
+        "parameters": {k: float(f"{v:.6g}") for k, v in parameters.items()},
+        "notes": list(found.notes),
+        "backtest": report,
+    }
+    del found, prepared  # the per-customer arrays are in model_columns now: free them before the scores
     workdb.release_freed_memory()
-    return Predictions(aligned, prepared, found, reason, options)
+    return Predictions(aligned, True, outlook | common)
 
 
 def model_outlook(
@@ -136,43 +172,17 @@ def model_outlook(
 ) -> ModelOutlook:
     """The scorecard's account of the models, once the scores hold the model columns; frees ``model_columns``."""
     con.execute(f"DROP TABLE IF EXISTS {MODEL_TABLE}")
-    options, found = predictions.options, predictions.found
-    if found is None:
-        backtest, churn = predictions.prepared.backtest, predictions.prepared.churn
-        done = backtest.report.status == "done"
-        return ModelOutlook(
-            churn_risk_method="backtest" if done else "heuristic",
-            fallback_reason=predictions.fallback_reason,
-            parameters={},
-            notes=list(churn.notes) if done else [],
-            overall=None,
-            by_segment=[],
-            by_lifecycle=[],
-            horizon_days=options.horizon_days,
-            threshold=options.threshold,
-            time_unit=options.time_unit,
-            backtest=backtest.report,
+    if not predictions.fitted:
+        return ModelOutlook.model_validate(
+            predictions.outlook | {"overall": None, "by_segment": [], "by_lifecycle": []}
         )
-    b, g = found.bgnbd, found.gamma_gamma
-    parameters = found.parameters or (
-        {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
-    )
-    if g is not None:
-        parameters |= {"p": g.p, "q": g.q, "v": g.v}
-    report = found.backtest.report
-    return ModelOutlook(
-        churn_risk_method="backtest" if report.status == "done" else "heuristic",
-        fallback_reason=None,
-        forecast_model=found.model,
-        parameters={k: float(f"{v:.6g}") for k, v in parameters.items()},
-        notes=list(found.notes),
-        overall=outlook_rows(con, as_of, None, [])[0],
-        by_segment=outlook_rows(con, as_of, "rfm_segment", segments),
-        by_lifecycle=outlook_rows(con, as_of, "lifecycle_stage", stages),
-        horizon_days=options.horizon_days,
-        threshold=options.threshold,
-        time_unit=options.time_unit,
-        backtest=report,
+    return ModelOutlook.model_validate(
+        predictions.outlook
+        | {
+            "overall": outlook_rows(con, as_of, None, [])[0],
+            "by_segment": outlook_rows(con, as_of, "rfm_segment", segments),
+            "by_lifecycle": outlook_rows(con, as_of, "lifecycle_stage", stages),
+        }
     )
 
 
@@ -228,7 +238,7 @@ def _model_columns(
                      NULL::INTEGER AS gap_days, NULL::VARCHAR AS winback_basis"""
     numbers += f""", round(CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END, 4) AS p_no_order,
                   CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
-                  END AS churn_risk"""
+                  END AS backtest_risk"""
     con.register("model_values", values)
     try:
         with workdb.in_order(con):  # in customer-id order, as the scores will be (see scoring.score)

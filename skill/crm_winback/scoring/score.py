@@ -139,20 +139,23 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         if options.predict
         else None
     )
+    risk, model = churn_risk_sql(cycle), ""
+    if predictions is not None:  # the model columns ride along in ranked (Predictions.ranked)
+        risk, model = predictions.churn_risk(risk), predictions.COLUMNS
     with workdb.in_order(con):
         # Sorted by customer id while the rows are still narrow. The scores keep that order (a projection of
         # one table), so the scores file is written without sorting its 26 columns: ~0.5 s less on 2.3M
         # customers.
-        con.execute(
-            f"""CREATE TABLE ranked AS
-                SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total,
+        customers = f"""SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total,
                        net_total,
                        {_median_gap_sql(con)} AS median_days_between,
                        {contacts}
-                FROM {source} ORDER BY customer_id"""
-        )
+                FROM {source}"""
+        ranked = f"{customers} ORDER BY customer_id" if predictions is None else predictions.ranked(customers)
+        con.execute(f"CREATE TABLE ranked AS {ranked}")
         con.execute("DROP TABLE customers")  # ranked, then scores, hold all of it now: free the memory
         con.execute("DROP TABLE customer_info")
+        workdb.release_freed_memory()  # the sort's and the customers' memory, before the scores are built
         heuristic = f"""WITH base AS (
                     SELECT *, {recency} AS recency_days,
                            date_diff('day', first_order_date, DATE '{as_of.isoformat()}') AS tenure_days
@@ -169,11 +172,10 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                        CAST(r_score * 100 + f_score * 10 + {m_or_f} AS VARCHAR) AS rfm_code,
                        {names}[(r_score - 1) * 25 + (f_score - 1) * 5 + {m_or_f}] AS rfm_segment,
                        {stage_sql(cycle, vip_cut)} AS lifecycle_stage,
-                       {churn_risk_sql(cycle)} AS churn_risk,
-                       email, phone, first_name, last_name, email_consent, sms_consent
+                       {risk} AS churn_risk,
+                       email, phone, first_name, last_name, email_consent, sms_consent{model}
                 FROM s"""
-        query = heuristic if predictions is None else predictions.join(heuristic)
-        con.execute(f"CREATE OR REPLACE TABLE scores AS {query}")
+        con.execute(f"CREATE OR REPLACE TABLE scores AS {heuristic}")
         con.execute("DROP TABLE ranked")
     workdb.release_freed_memory()
     filled = first_row(
