@@ -82,6 +82,9 @@ PREDICTION_COLUMNS = (
     "churn_risk",
 )  # fmt: skip
 
+# decimal places of the rounded columns (as built in _build_table), written as fixed-point numbers in CSV
+CSV_DECIMALS = {"p_alive": 4, "expected_orders": 4, "expected_spend_per_order": 2, "clv": 2, "p_no_order": 4}
+
 DEFINITIONS = {
     "p_alive": "BG/NBD probability that the customer has not lapsed for good (Fader, Hardie & Lee 2005). "
     "One-time buyers (winback_basis 'shop level') get the share of the shop's new customers still without a "
@@ -717,6 +720,14 @@ def _group_summaries(con: duckdb.DuckDBPyConnection, segment: str | None) -> lis
 
 
 def write_predictions(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
-    """Write the ``predictions`` table (CSV or Parquet by extension) atomically, sorted by customer id."""
-    select = f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM {PREDICTIONS_TABLE} ORDER BY customer_id"
+    """Write the ``predictions`` table (CSV or Parquet by extension) atomically, sorted by customer id.
+
+    In CSV the rounded numbers are written as fixed-point numbers with their decimals (CSV_DECIMALS), as the
+    scores file writes the same columns (``0.5000``, money ``12.40``), and cheaper to write than doubles."""
+    columns: list[str] = list(PREDICTION_COLUMNS)
+    if Path(path).suffix.lower() == ".csv":
+        columns = [
+            f"CAST({c} AS DECIMAL(18, {CSV_DECIMALS[c]})) AS {c}" if c in CSV_DECIMALS else c for c in columns
+        ]
+    select = f"SELECT {', '.join(columns)} FROM {PREDICTIONS_TABLE} ORDER BY customer_id"
     return copy_query(con, select, path)

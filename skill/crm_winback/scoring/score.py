@@ -48,10 +48,11 @@ SCORE_COLUMNS = (
     "email", "phone", "first_name", "last_name", "email_consent", "sms_consent",
 )  # fmt: skip
 
-# decimal places of the rounded columns, written as fixed-point numbers in CSV
+# decimal places of the rounded columns, written as fixed-point numbers in CSV (the model columns as the
+# predict command writes them: predict.service.CSV_DECIMALS)
 CSV_DECIMALS = {
     "gross_total": 2, "net_total": 2, "aov": 2, "orders_per_year": 3, "median_days_between": 1,
-    "expected_gap_days": 1,
+    "expected_gap_days": 1, "p_alive": 4, "expected_orders": 4, "clv": 2, "p_no_order": 4,
 }  # fmt: skip
 
 HEURISTIC_SOURCE = (
