@@ -111,8 +111,7 @@ def local_summary(data: Dataset) -> dict[str, tuple[Any, ...]]:
         rows = con.execute(
             """SELECT c.customer_id, c.first_order_date, c.last_order_date, c.orders, c.purchase_days,
                       round(c.gross_total, 2), round(c.net_total, 2),
-                      -- as scoring/score.py computes it
-                      CASE WHEN purchase_days > 2 THEN list_median(gaps) ELSE gaps[1] END,
+                      c.median_days_between,  -- as ingest/orders.py computes it for scoring
                       s.x, s.t_x_days, s.T_days, s.zbar, s.litt_days
                FROM customers c JOIN predict_summary s USING (customer_id) ORDER BY c.customer_id"""
         ).fetchall()

@@ -30,6 +30,7 @@ from .orders import (
     build_customers,
     build_items,
     build_orders,
+    drop_gaps,
     pick_currency,
 )
 from .parse import PLACEHOLDER_DATE
@@ -216,6 +217,7 @@ def _build(
         as_of,
         as_of_reason,
     )
+    drop_gaps(con)
     if grouped:  # otherwise orders is a view over the lines, which must stay
         con.execute("DROP VIEW classified")
         con.execute("DROP TABLE all_orders")

@@ -10,8 +10,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from .. import workdb
 from ..errors import InputError
 from ..files import copy_query, reading
@@ -149,7 +147,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         # customers.
         customers = f"""SELECT c.customer_id, first_order_date, last_order_date, orders, purchase_days, gross_total,
                        net_total,
-                       {_median_gap_sql(con)} AS median_days_between,
+                       median_days_between,
                        {contacts}
                 FROM {source}"""
         ranked = f"{customers} ORDER BY customer_id" if predictions is None else predictions.ranked(customers)
@@ -271,18 +269,6 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
     if tiers is not None:
         text_values["engagement_tier"] = tuple(tiers)
     return Scored(ingested, summary, quality, text_values, extra)
-
-
-def _median_gap_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """Each customer's median gap: from the gaps of the orders, or as a summary file gives it (the same
-    value: engines/summary.py computes it exactly)."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'customers' AND column_name = 'gaps'"
-    ).fetchall()
-    if found[0][0]:
-        # one gap or none has no median to compute
-        return "CASE WHEN purchase_days > 2 THEN list_median(gaps) ELSE gaps[1] END"
-    return "median_days_between"
 
 
 def score_summary(
