@@ -108,6 +108,23 @@ def test_conditional_expectation_matches_the_unsimplified_formula(cdnow: dict[st
     np.testing.assert_allclose(conditional_expected_purchases(FHL_2005, t, x, t_x, T), head / tail, rtol=1e-9)
 
 
+def test_expected_purchases_curve_is_each_customers_expectation_to_the_bit(
+    cdnow: dict[str, np.ndarray],
+) -> None:
+    # the curve evaluates the hypergeometric term once per distinct (x, T) for every horizon (the forecast's
+    # horizon and CLV's periods); one horizon per customer evaluates every customer on its own: the same bits
+    from crm_winback.predict.bgnbd import expected_purchases_curve
+
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    curve = expected_purchases_curve(FHL_2005, x, t_x, T)
+    for t in (0.0, 4.3, 39.0, 52.0, 520.0):
+        each = conditional_expected_purchases(FHL_2005, np.full(len(x), t), x, t_x, T)
+        assert np.array_equal(curve(t), each), t
+        assert np.array_equal(conditional_expected_purchases(FHL_2005, t, x, t_x, T), each), t
+    with pytest.raises(InputError, match="must be >= 0"):
+        curve(-1.0)
+
+
 def test_gamma_gamma_reproduces_note_025(cdnow: dict[str, np.ndarray]) -> None:
     params = fit_gamma_gamma(cdnow["x"], cdnow["zbar"])
     assert (params.n_customers, params.n_excluded) == (946, 1411)

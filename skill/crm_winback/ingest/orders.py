@@ -64,10 +64,11 @@ def build_customers(con: duckdb.DuckDBPyConnection, has_returns: bool) -> None:
     """The per-customer summary: dates, orders, purchase days and the gaps between them, gross and net.
 
     ``gaps`` are the days between consecutive distinct purchase days (the quality report pools them, then the
-    column is dropped: :func:`drop_gaps`), ``median_days_between`` their median (the scores' column). Each customer's dates are collected
-    and sorted once; first and last date and the order count are read off that list rather than kept as
-    three more aggregates (~0.3 s less on 10M orders). Without refunds net is gross, and one sum serves
-    both (a second sum costs ~10% on 10M orders); without returns there is nothing to join (~0.2 s).
+    column is dropped: :func:`drop_gaps`), ``median_days_between`` their median (the scores' column). Each
+    customer's dates are collected and sorted once; first and last date and the order count are read off that
+    list rather than kept as three more aggregates (~0.3 s less on 10M orders). Without refunds net is gross,
+    and one sum serves both (a second sum costs ~10% on 10M orders); without returns there is nothing to join
+    (~0.2 s).
     """
     net = "sum(net)" if line_col(con, "refunded") == "refunded" else "sum(gross)"
     returned, ret = "0", ""

@@ -74,7 +74,6 @@ def _day_parts(con: duckdb.DuckDBPyConnection) -> int:
     )
     rows = int(found[0]) if found and found[0] is not None else 0
     return max(1, -(-rows // DAY_PART_ROWS))
-    return DAYS_TABLE
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 Before the scores table is built, the backtest (crm_winback.predict.backtest) scores every model against
 recency alone on the shop's own past; the scores are then built with the model columns, and churn risk banded
-by the winner: the chosen model's P(no
-order within the holdout length), or days since the last order when no model beat it. BG/NBD and Gamma-Gamma
-give the model columns. When the data cannot support a fit (the predict module raises DataError: too few
-repeat buyers, too short a history, a runaway fit) the model columns stay empty and the outlook says why - a
-stated fallback, not an error; churn risk still follows the backtest, or the heuristic when there is too
-little history for one.
+by the winner: the chosen model's P(no order within the holdout length), or days since the last order when no
+model beat it. BG/NBD and Gamma-Gamma give the model columns. When the data cannot support a fit (the predict
+module raises DataError: too few repeat buyers, too short a history, a runaway fit) the model columns stay
+empty and the outlook says why - a stated fallback, not an error; churn risk still follows the backtest, or the
+heuristic when there is too little history for one.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import workdb
 from ..errors import DataError
@@ -60,51 +60,72 @@ MODEL_TABLE = "model_columns"
 
 @dataclass
 class Predictions:
-    """What the scorecard says of the models, and whether their per-customer columns (the ``model_columns``
-    table) line up with the scores.
+    """What the scorecard says of the models, and each customer's model numbers to put beside the scores.
 
-    Built by :func:`predict_customers` before the scores table; the customers are sorted into the scores' order
-    with the columns beside them (:meth:`ranked`); :func:`model_outlook` then summarizes them per segment and drops the table. It keeps none
-    of the fits' per-customer arrays: those are in the table, and their memory is freed before the scores are
-    built.
+    Built by :func:`predict_customers` before the scores table; :meth:`build_ranked` sorts the customers into
+    the scores' order with the numbers beside them, and the scores query rounds and names them
+    (:meth:`columns`); :func:`model_outlook` then summarizes them per segment. It keeps none of the fits'
+    other per-customer arrays: their memory is freed before the scores are built.
     """
 
-    aligned: bool
-    """The table's row i is the customers' row i in customer-id order (the scores' order): read beside them."""
     fitted: bool
-    """The whole-history forecast ran (the model columns are filled); else ``outlook`` has its fallback reason."""
+    """The whole-history forecast ran (the model numbers are there); else ``outlook`` has its fallback reason."""
     outlook: dict[str, object]
     """The :class:`ModelOutlook` fields that do not read the scores."""
+    values: dict[str, NDArray[np.generic]] | None
+    """The numbers in the summary's row (customer-id) order, when its customers are the scores' (aligned): read
+    beside the sorted customers. None when they are not: then ``model_columns`` holds them by customer_id."""
 
-    def ranked(self, select: str) -> str:
-        """The customers' query ``select`` in customer-id order with the model columns beside each customer: read
-        beside the sorted rows (a positional join) when aligned, else joined on customer_id before the sort."""
-        if self.aligned:
-            return f"SELECT * FROM ({select} ORDER BY customer_id) POSITIONAL JOIN {MODEL_TABLE}"
-        return (
-            f"SELECT r.*, m.* EXCLUDE (customer_id) FROM ({select}) r "
-            f"LEFT JOIN {MODEL_TABLE} m USING (customer_id) ORDER BY r.customer_id"
+    def build_ranked(self, con: duckdb.DuckDBPyConnection, select: str) -> None:
+        """Create ``ranked``: the customers' query ``select`` in customer-id order with the model numbers beside
+        each customer: read beside the sorted rows straight from the arrays (a positional join: no hash table,
+        no copy of them into a table first) when aligned, else joined on customer_id before the sort."""
+        if self.values is None:
+            con.execute(
+                f"""CREATE TABLE ranked AS SELECT r.*, m.* EXCLUDE (customer_id) FROM ({select}) r
+                    LEFT JOIN {MODEL_TABLE} m USING (customer_id) ORDER BY r.customer_id"""
+            )
+            con.execute(f"DROP TABLE {MODEL_TABLE}")
+            return
+        con.register("model_values", self.values)
+        try:
+            con.execute(
+                f"CREATE TABLE ranked AS SELECT * FROM ({select} ORDER BY customer_id) POSITIONAL JOIN model_values"
+            )
+        finally:
+            con.unregister("model_values")
+        self.values = None  # read: free the arrays
+
+    def columns(self, heuristic_risk: str) -> tuple[str, str]:
+        """The scores' churn risk (the backtest's band where it banded the customer, else ``heuristic_risk``) and
+        model columns (MODEL_COLUMNS) from ranked's numbers, rounded as the predict command's table rounds them
+        (predict.service). A customer the model did not see (not aligned) gets empty model columns."""
+        from ..predict.backtest import LEVELS
+
+        band = " ".join(f"WHEN {i} THEN '{level}'" for i, level in enumerate(LEVELS[:3]))
+        risk = f"coalesce(CASE band {band} END, {heuristic_risk})"
+        p_no_order = "round(CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END, 4) AS p_no_order"
+        if not self.fitted:
+            return risk, (
+                ", NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv, "
+                f"NULL::DATE AS winback_date, NULL::VARCHAR AS winback_basis, {p_no_order}"
+            )
+        return risk, (
+            ", round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders, "
+            "round(CASE WHEN isnan(clv) THEN NULL ELSE clv END, 2) AS clv, "
+            "CAST(last_order_date + CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS DATE)"
+            " AS winback_date, "
+            "CASE WHEN shop_level THEN 'shop level' WHEN NOT shop_level THEN 'customer' END AS winback_basis, "
+            f"{p_no_order}"
         )
-
-    @staticmethod
-    def churn_risk(heuristic: str) -> str:
-        """Churn risk: the backtest's band where it banded the customer, else the heuristic's (``heuristic``)."""
-        return f"coalesce(backtest_risk, {heuristic})"
-
-    COLUMNS = (
-        ", p_alive, expected_orders, clv, CAST(last_order_date + gap_days AS DATE) AS winback_date, winback_basis, "
-        "p_no_order"
-    )
-    """The model columns of the scores (MODEL_COLUMNS), from the ranked customers' columns."""
 
 
 def predict_customers(
     ingested: Ingested, calibration_end: dt.date | None = None, keep: dict[str, object] | None = None
 ) -> Predictions:
-    """Backtest, fit the models and put each customer's model numbers and backtest churn band in
-    ``model_columns``, before the scores are built: the purchase days and the model summary are freed before
-    the scores table exists, and the scores are written once, with the model columns (no second copy of their
-    26 columns to add six).
+    """Backtest, fit the models and keep each customer's model numbers and backtest churn band, before the
+    scores are built: the purchase days and the model summary are freed before the scores table exists, and
+    the scores are written once, with the model columns (no second copy of their 26 columns to add six).
 
     With ``keep``, the backtest is kept there (``keep["backtest"]``, with its fits and its calibration
     summary) and the purchase days stay in the connection, for a caller that draws them (the report).
@@ -132,7 +153,7 @@ def predict_customers(
         found = forecast(ingested, options, prepared, free_days=keep is None)
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
-        _model_columns(con, prepared.summary, prepared.churn, None, aligned)
+        values = _model_values(con, prepared.summary, prepared.churn, None, aligned)
         outlook: dict[str, object] = {
             "churn_risk_method": method,
             "fallback_reason": str(exc),
@@ -141,8 +162,8 @@ def predict_customers(
             "backtest": report,
         }
         workdb.release_freed_memory()
-        return Predictions(aligned, False, outlook | common)
-    _model_columns(con, found.summary, found.churn, found, aligned)
+        return Predictions(False, outlook | common, values)
+    values = _model_values(con, found.summary, found.churn, found, aligned)
     b, g = found.bgnbd, found.gamma_gamma
     parameters = found.parameters or (
         {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b} if b is not None else {}
@@ -158,9 +179,9 @@ def predict_customers(
         "notes": list(found.notes),
         "backtest": report,
     }
-    del found, prepared  # the per-customer arrays are in model_columns now: free them before the scores
+    del found, prepared  # the fits' other per-customer arrays: free them before the scores
     workdb.release_freed_memory()
-    return Predictions(aligned, True, outlook | common)
+    return Predictions(True, outlook | common, values)
 
 
 def model_outlook(
@@ -170,8 +191,7 @@ def model_outlook(
     segments: list[str],
     stages: list[str],
 ) -> ModelOutlook:
-    """The scorecard's account of the models, once the scores hold the model columns; frees ``model_columns``."""
-    con.execute(f"DROP TABLE IF EXISTS {MODEL_TABLE}")
+    """The scorecard's account of the models, once the scores hold the model columns."""
     if not predictions.fitted:
         return ModelOutlook.model_validate(
             predictions.outlook | {"overall": None, "by_segment": [], "by_lifecycle": []}
@@ -198,29 +218,22 @@ def _aligned(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return counts is not None and counts[0] == counts[1] == counts[2]
 
 
-def _model_columns(
+def _model_values(
     con: duckdb.DuckDBPyConnection,
     summary: RfmSummary,
     churn: ChurnNow,
     found: Forecast | None,
     aligned: bool,
-) -> None:
-    """Build ``model_columns``: the model numbers of ``found`` and the backtest's churn band (``churn``) per
-    customer of the model summary; without ``found`` (the whole-history fit failed) the model columns are
-    empty and churn risk still follows the backtest.
+) -> dict[str, NDArray[np.generic]] | None:
+    """The model numbers of ``found`` and the backtest's churn band (``churn``) per customer of the model
+    summary, in its row order; without ``found`` (the whole-history fit failed) the band only, and churn risk
+    still follows the backtest.
 
-    ``aligned``: the table holds the summary's rows in its ``row`` order (customer-id order, as the scores), to
-    be read beside the scores (a positional join: no hash table, no sort of the scores' columns), and the
-    summary table was freed before the fits. Otherwise it holds each row's customer_id for a join, and the
-    summary is freed here. The predict command's table (predict.service) rounds the same numbers the same way.
+    ``aligned`` (the summary's customers are the scores'): the arrays, to be read beside the sorted customers,
+    and the summary table was freed before the fits. Otherwise ``model_columns`` holds them with each row's
+    customer_id, for a join (returns None), and the summary is freed here.
     """
-    from ..predict.backtest import LEVELS
-
-    values = {
-        "row": np.arange(summary.customers, dtype=np.int64),
-        "p_no_order": churn.p_no_order,
-        "band": churn.band,
-    }
+    values: dict[str, NDArray[np.generic]] = {"p_no_order": churn.p_no_order, "band": churn.band}
     if found is not None:
         values |= {
             "p_alive": found.p_alive,
@@ -229,31 +242,18 @@ def _model_columns(
             "gap_days": found.gap_days,
             "shop_level": found.shop_level,
         }
-        numbers = """round(p_alive, 4) AS p_alive, round(expected_orders, 4) AS expected_orders,
-                     round(CASE WHEN isnan(clv) THEN NULL ELSE clv END, 2) AS clv,
-                     CASE WHEN isnan(gap_days) THEN NULL ELSE CAST(gap_days AS INTEGER) END AS gap_days,
-                     CASE WHEN shop_level THEN 'shop level' ELSE 'customer' END AS winback_basis"""
-    else:
-        numbers = """NULL::DOUBLE AS p_alive, NULL::DOUBLE AS expected_orders, NULL::DOUBLE AS clv,
-                     NULL::INTEGER AS gap_days, NULL::VARCHAR AS winback_basis"""
-    numbers += f""", round(CASE WHEN isnan(p_no_order) THEN NULL ELSE p_no_order END, 4) AS p_no_order,
-                  CASE band WHEN 0 THEN '{LEVELS[0]}' WHEN 1 THEN '{LEVELS[1]}' WHEN 2 THEN '{LEVELS[2]}'
-                  END AS backtest_risk"""
-    con.register("model_values", values)
+    if aligned:
+        return values
+    con.register("model_values", {"row": np.arange(summary.customers, dtype=np.int64), **values})
     try:
-        with workdb.in_order(con):  # in customer-id order, as the scores will be (see scoring.score)
-            if aligned:
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS SELECT {numbers} FROM model_values ORDER BY row"
-                )
-            else:
-                con.execute(
-                    f"""CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS SELECT t.customer_id, {numbers}
-                        FROM {summary.table} t JOIN model_values USING (row)"""
-                )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {MODEL_TABLE} AS SELECT t.customer_id, v.* EXCLUDE (row)
+                FROM {summary.table} t JOIN model_values v USING (row)"""
+        )
     finally:
         con.unregister("model_values")
     con.execute(f"DROP TABLE IF EXISTS {summary.table}")
+    return None
 
 
 def outlook_rows(
