@@ -241,23 +241,19 @@ def group_rows(columns: Sequence[NDArray[Any]], weights: ArrayLike | None) -> Gr
         distinct_rows, inverse = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
         row_codes = [distinct_rows[:, i] for i in range(len(columns))]
     summed = np.bincount(inverse.ravel(), weights=w, minlength=len(row_codes[0])).astype(np.float64)
-    if weights is None:  # every distinct row stands for one input row or more: nothing to drop or renumber
-        levels = tuple(
-            Level(v, c.astype(np.intp, copy=False)) for v, c in zip(values, row_codes, strict=True)
-        )
-        return Grouped(
-            tuple(level.values[level.index] for level in levels),
-            summed,
-            levels,
-            inverse.ravel().astype(np.intp),
-        )
-    keep = summed > 0
-    levels = tuple(
-        Level(v, c[keep].astype(np.intp, copy=False)) for v, c in zip(values, row_codes, strict=True)
-    )
-    renumber = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.intp)
+    inverse = inverse.ravel()
+    if (
+        weights is not None
+    ):  # rows of weight 0 can make distinct rows of weight 0: drop them, renumber the rest
+        keep = summed > 0
+        row_codes, summed = [c[keep] for c in row_codes], summed[keep]
+        inverse = np.where(keep, np.cumsum(keep) - 1, -1)[inverse]
+    levels = tuple(Level(v, c.astype(np.intp, copy=False)) for v, c in zip(values, row_codes, strict=True))
     return Grouped(
-        tuple(level.values[level.index] for level in levels), summed[keep], levels, renumber[inverse.ravel()]
+        tuple(level.values[level.index] for level in levels),
+        summed,
+        levels,
+        inverse.astype(np.intp, copy=False),
     )
 
 

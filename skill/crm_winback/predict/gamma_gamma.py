@@ -18,7 +18,7 @@ from scipy import special
 
 from crm_winback.errors import DataError, InputError
 from crm_winback.models.predictions import GammaGammaParams
-from crm_winback.predict.bgnbd import BgNbdParams, conditional_expected_purchases
+from crm_winback.predict.bgnbd import BgNbdParams, expected_purchases_curve
 from crm_winback.predict.fitting import (
     Grouped,
     as_float_array,
@@ -209,7 +209,7 @@ def customer_lifetime_value(
     distinct = group_rows([xs, txs, Ts], None)
     dx, dtx, dT = distinct.columns
     total = discounted_orders(
-        lambda t: conditional_expected_purchases(bgnbd, np.full(len(dx), t), dx, dtx, dT),
+        expected_purchases_curve(bgnbd, dx, dtx, dT),  # the horizon-free work once for every period
         horizon=horizon,
         period=period,
         discount_rate=discount_rate,

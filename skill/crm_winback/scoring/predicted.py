@@ -142,9 +142,11 @@ def predict_customers(
     if aligned:  # nothing reads the model summary any more: free its memory before the fits
         con.execute(f"DROP TABLE IF EXISTS {prepared.summary.table}")
     workdb.release_freed_memory()
-    report = prepared.backtest.report
-    method = "backtest" if report.status == "done" else "heuristic"
-    common = {
+    report = prepared.backtest.report  # the forecast's too: it builds on this backtest
+    done = report.status == "done"
+    common: dict[str, object] = {
+        "churn_risk_method": "backtest" if done else "heuristic",
+        "backtest": report,
         "horizon_days": options.horizon_days,
         "threshold": options.threshold,
         "time_unit": options.time_unit,
@@ -154,15 +156,11 @@ def predict_customers(
     except DataError as exc:
         # the backtest and the churn ranking do not depend on the whole-history fit that failed: reuse them
         values = _model_values(con, prepared.summary, prepared.churn, None, aligned)
-        outlook: dict[str, object] = {
-            "churn_risk_method": method,
-            "fallback_reason": str(exc),
-            "parameters": {},
-            "notes": list(prepared.churn.notes) if method == "backtest" else [],
-            "backtest": report,
-        }
         workdb.release_freed_memory()
-        return Predictions(False, outlook | common, values)
+        notes = list(prepared.churn.notes) if done else []
+        return Predictions(
+            False, common | {"fallback_reason": str(exc), "parameters": {}, "notes": notes}, values
+        )
     values = _model_values(con, found.summary, found.churn, found, aligned)
     b, g = found.bgnbd, found.gamma_gamma
     parameters = found.parameters or (
@@ -170,18 +168,15 @@ def predict_customers(
     )
     if g is not None:
         parameters |= {"p": g.p, "q": g.q, "v": g.v}
-    report = found.backtest.report
-    outlook = {
-        "churn_risk_method": "backtest" if report.status == "done" else "heuristic",
+    fitted = {
         "fallback_reason": None,
         "forecast_model": found.model,
         "parameters": {k: float(f"{v:.6g}") for k, v in parameters.items()},
         "notes": list(found.notes),
-        "backtest": report,
     }
     del found, prepared  # the fits' other per-customer arrays: free them before the scores
     workdb.release_freed_memory()
-    return Predictions(True, outlook | common, values)
+    return Predictions(True, common | fitted, values)
 
 
 def model_outlook(

@@ -157,7 +157,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
         con.execute("DROP TABLE customers")  # ranked, then scores, hold all of it now: free the memory
         con.execute("DROP TABLE customer_info")
         workdb.release_freed_memory()  # the sort's and the customers' memory, before the scores are built
-        heuristic = f"""WITH base AS (
+        scores_query = f"""WITH base AS (
                     SELECT *, {recency} AS recency_days,
                            date_diff('day', first_order_date, DATE '{as_of.isoformat()}') AS tenure_days
                     FROM ranked),
@@ -176,7 +176,7 @@ def score(ingested: Ingested, options: ScoreOptions | None = None) -> Scored:
                        {risk} AS churn_risk,
                        email, phone, first_name, last_name, email_consent, sms_consent{model}
                 FROM s"""
-        con.execute(f"CREATE OR REPLACE TABLE scores AS {heuristic}")
+        con.execute(f"CREATE OR REPLACE TABLE scores AS {scores_query}")
         con.execute("DROP TABLE ranked")
     workdb.release_freed_memory()
     filled = first_row(

@@ -208,9 +208,8 @@ def tracking_chart(t: Tracking) -> Chart:
     desc = (
         f"Cumulative repeat purchase days by week since {t.start} of {t.who()}, actual and predicted by "
         f"{t.model} fitted on the weeks up to {t.calibration_end} (dashed line). At the end of the calibration "
-        "period: actual "
-        f"{t.actual[cal_index]:,.0f}, predicted {t.predicted[cal_index]:,.0f}; at the end of the holdout: actual "
-        f"{end_actual:,.0f}, predicted {end_pred:,.0f} ({_signed_pct(end_pred, end_actual)})."
+        f"period: actual {t.actual[cal_index]:,.0f}, predicted {t.predicted[cal_index]:,.0f}; at the end of the "
+        f"holdout: actual {end_actual:,.0f}, predicted {end_pred:,.0f} ({_signed_pct(end_pred, end_actual)})."
     )
     svg = lines(
         "tracking", "Repeat purchases: predicted vs actual", desc, t.weeks,
